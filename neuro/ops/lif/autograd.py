@@ -1,0 +1,167 @@
+"""``neuro::lif_multi_step``: the multi-step LIF law as a torch custom op with an autograd rule.
+
+The op runs whichever backend :func:`neuro.backend.resolve` picks for the tensors'
+device (or the one named by ``backend``); its fake implementation lets ``torch.compile``
+trace through it. Saved for backward: ``h_seq`` only (one value per neuron-step: 4 bytes
+in float32, 2 in float16/bfloat16), plus references to the inputs ``x_seq`` and ``v0``
+that the graph holds anyway.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ... import backend as _backend
+from .params import LIFParams
+
+__all__ = ["lif_multi_step"]
+
+
+def _impl(name: str, device: torch.device, backend: str):
+    return _backend.op("lif", name, device=device, backend=backend or None)
+
+
+@torch.library.custom_op("neuro::lif_multi_step", mutates_args=())
+def _lif_op(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor,
+    beta: torch.Tensor,
+    v_th: float,
+    v_reset: float,
+    v_leak: float,
+    soft_reset: bool,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: int,
+    alpha: float,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    fwd = _impl("multi_step_forward", x_seq.device, backend)
+    s, h, v = fwd(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
+    return s, h, v
+
+
+@_lif_op.register_fake
+def _(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend):
+    return torch.empty_like(x_seq), torch.empty_like(x_seq), torch.empty_like(v0)
+
+
+@torch.library.custom_op("neuro::lif_multi_step_backward", mutates_args=())
+def _lif_backward_op(
+    grad_s: torch.Tensor,
+    grad_h: torch.Tensor,
+    grad_v_last: torch.Tensor,
+    h_seq: torch.Tensor,
+    beta: torch.Tensor,
+    v_th: float,
+    v_reset: float,
+    v_leak: float,
+    soft_reset: bool,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: int,
+    alpha: float,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    bwd = _impl("multi_step_backward", h_seq.device, backend)
+    gh, gv0 = bwd(grad_s, grad_h, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
+    return gh, gv0
+
+
+@_lif_backward_op.register_fake
+def _(grad_s, grad_h, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend):
+    return torch.empty_like(h_seq), torch.empty_like(grad_v_last)
+
+
+def _setup_context(ctx, inputs, output):
+    x_seq, v0, beta, *scalars = inputs
+    _, h_seq, _ = output
+    ctx.scalars = tuple(scalars)
+    ctx.save_for_backward(h_seq, beta, x_seq, v0)
+
+
+def _zeros_if_none(g, like):
+    return torch.zeros_like(like) if g is None else g
+
+
+def _backward(ctx, grad_s, grad_h, grad_v_last):
+    h_seq, beta, x_seq, v0 = ctx.saved_tensors
+    v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend = ctx.scalars
+    grad_h_total, grad_v0 = _lif_backward_op(
+        _zeros_if_none(grad_s, h_seq),
+        _zeros_if_none(grad_h, h_seq),
+        _zeros_if_none(grad_v_last, v0),
+        h_seq,
+        beta,
+        v_th,
+        v_reset,
+        v_leak,
+        soft_reset,
+        decay_input,
+        detach_reset,
+        surrogate,
+        alpha,
+        backend,
+    )
+    b = beta.to(h_seq.dtype)
+    grad_x = grad_h_total * (1.0 - b) if decay_input else grad_h_total
+    grad_beta = None
+    if ctx.needs_input_grad[2]:
+        # dh_t/dbeta = v_{t-1} - v_leak - [decay_input] x_t ; v_{t-1} recomputed from h_{t-1}
+        fired = h_seq >= v_th
+        v_after = torch.where(fired, h_seq - v_th, h_seq) if soft_reset else torch.where(fired, torch.full_like(h_seq, v_reset), h_seq)
+        v_prev = torch.cat([v0.unsqueeze(0), v_after[:-1]], dim=0)
+        dh_db = v_prev - v_leak - (x_seq if decay_input else 0.0)
+        g = (grad_h_total * dh_db).sum(dim=0)
+        grad_beta = g.sum().reshape(beta.shape) if beta.numel() == 1 else g.reshape(beta.shape)
+    return grad_x, grad_v0, grad_beta, None, None, None, None, None, None, None, None, None
+
+
+_lif_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def lif_multi_step(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | None,
+    beta: torch.Tensor | float,
+    params: LIFParams,
+    backend: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All T steps of an LIF layer in one call.
+
+    ``x_seq`` is ``[T, *shape]``; ``v0`` is ``[*shape]`` (``None``: start at ``v_reset``,
+    or 0 under soft reset); ``beta`` is a scalar, a 1-element tensor, or a tensor of
+    ``shape`` (per-neuron decay, learnable when it requires grad). Returns
+    ``(spikes [T, *shape], h_seq [T, *shape], v_last [*shape])`` where ``h_seq`` is the
+    membrane potential after charging, before reset.
+    """
+    if x_seq.dim() < 1:
+        raise ValueError(f"x_seq must be [T, ...], got a {x_seq.dim()}-d tensor")
+    if not x_seq.is_floating_point():
+        raise TypeError(f"x_seq must be a floating-point tensor, got {x_seq.dtype}")
+    T, shape = x_seq.shape[0], x_seq.shape[1:]
+    n = 1
+    for d in shape:
+        n *= d
+    if v0 is None:
+        v0 = torch.full(shape, 0.0 if params.v_reset is None else params.v_reset, dtype=x_seq.dtype, device=x_seq.device)
+    elif v0.shape != shape:
+        raise ValueError(f"v0 must have the neuron shape {tuple(shape)}, got {tuple(v0.shape)}")
+    if not isinstance(beta, torch.Tensor):
+        beta = torch.tensor([float(beta)], dtype=x_seq.dtype, device=x_seq.device)
+    if beta.numel() == 1:
+        beta_flat = beta.reshape(1)
+    elif beta.shape == shape or beta.numel() == n:
+        beta_flat = beta.reshape(n)
+    else:
+        beta_flat = beta.expand(shape).reshape(n)
+    if backend is not None:
+        _backend.resolve(x_seq.device, backend)  # raise now, with a clear message, if it cannot run
+    s, h, v = _lif_op(
+        x_seq.reshape(T, n),
+        v0.reshape(n).to(x_seq.dtype),
+        beta_flat,
+        *params.kernel_args(),
+        backend or "",
+    )
+    return s.reshape(x_seq.shape), h.reshape(x_seq.shape), v.reshape(shape)
