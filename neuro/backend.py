@@ -168,7 +168,7 @@ def _load(law: str, backend: str, name: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == module_name:
+        if exc.name and module_name.startswith(exc.name):
             raise NotImplementedError(f"law {law!r} has no {backend!r} implementation ({module_name})") from exc
         raise
     try:

@@ -1,0 +1,108 @@
+"""The ``neuro`` command: ``neuro info``, ``neuro demo``, and the subcommands each layer adds.
+
+A layer that offers subcommands has a ``cli`` module with ``add_cli(subparsers)``
+(``neuro.data.cli``, ``neuro.energy.cli``, ...); it is imported only when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+
+# layers that may add subcommands, each through its own ``add_cli(subparsers)``
+_LAYER_CLIS = ("neuro.sim.cli", "neuro.data.cli", "neuro.energy.cli", "neuro.train.cli")
+
+
+def _version(module: str) -> str:
+    try:
+        return getattr(importlib.import_module(module), "__version__", "installed")
+    except Exception as exc:  # noqa: BLE001 - report, never crash `info`
+        return f"not available ({type(exc).__name__}: {exc})".splitlines()[0][:100]
+
+
+def info(args: argparse.Namespace | None = None) -> int:
+    """Print versions, backends, devices and paths."""
+    import torch
+
+    from . import __version__, backend, paths
+
+    rows = [
+        ("neuro", __version__),
+        ("python", platform.python_version()),
+        ("platform", platform.platform()),
+    ]
+    for mod in ("torch", "numpy", "numba", "scipy", "h5py", "tonic", "cupy", "nir", "spikingjelly", "snntorch", "norse", "brian2"):
+        if mod == "cupy" and importlib.util.find_spec("cupy") is None:
+            rows.append((mod, "not installed"))
+            continue
+        rows.append((mod, _version(mod) if importlib.util.find_spec(mod) else "not installed"))
+    rows.append(("backends", ", ".join(backend.available_backends())))
+    rows.append(("auto backend (cpu)", backend.resolve("cpu")))
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            rows.append((f"cuda:{i}", torch.cuda.get_device_name(i)))
+        rows.append(("auto backend (cuda)", backend.resolve("cuda")))
+    else:
+        rows.append(("cuda", "no CUDA device"))
+    if backend.available("numba"):
+        import numba
+
+        rows.append(("numba threads", str(numba.get_num_threads())))
+    rows.append(("torch threads", str(torch.get_num_threads())))
+    try:
+        rows.append(("kernel sources", str(paths.kernel_dir())))
+    except FileNotFoundError as exc:
+        rows.append(("kernel sources", f"MISSING: {exc}"))
+    rows.append(("data root", f"{paths.data_root()}" + ("  ($NEURO_DATA)" if os.environ.get("NEURO_DATA") else "")))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(out_root=args.out, epochs=args.epochs, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuro", description="neuro: spiking neural networks — simulate, train, estimate energy, load data")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("info", help="versions, backends, devices and the data root")
+    p.set_defaults(func=info)
+    p = sub.add_parser("demo", help="the main job: train on the embedded digits, simulate STDP, estimate energy")
+    p.add_argument("--out", default="runs", help="folder under which the run folder is made (default: runs)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.set_defaults(func=_demo)
+    for name in _LAYER_CLIS:
+        if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None or importlib.util.find_spec(name) is None:
+            continue
+        try:
+            importlib.import_module(name).add_cli(sub)
+        except Exception as exc:  # noqa: BLE001 - one broken layer must not take `neuro info` down
+            print(f"neuro: the {name} subcommands are unavailable: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"neuro {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""The main job trains a real spiking network on the bundled digits and writes its run folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neuro import cli
+
+
+def test_digits_snn_learns(tmp_path):
+    pytest.importorskip("sklearn")
+    from neuro.demo import DemoConfig, train_digits
+
+    result = train_digits(DemoConfig(epochs=15, seed=1), tmp_path)
+    assert result["test_acc"] >= 0.9, result["history"]["test_acc"]
+    assert (tmp_path / "checkpoint.pt").stat().st_size > 0
+    assert (tmp_path / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+
+
+def test_demo_rejects_bad_epochs(capsys):
+    assert cli.main(["demo", "--epochs", "0", "--out", "unused"]) == 2
+    assert "epochs must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_info_lists_backends_and_paths(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "backends" in out and "numba" in out
+    assert "kernel sources" in out and "data root" in out
