@@ -14,7 +14,7 @@ TORCH_CPU ?= torch==2.13.0
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile requirements/peers.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if nvidia-smi -L >/dev/null 2>&1; then \
 		echo "NVIDIA GPU found: installing the CUDA build of torch chosen by pip"; \
@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml Makefile
 		$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_CPU)"; \
 	fi
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/peers.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
