@@ -1,0 +1,1 @@
+"""LIF neuron with conductance-based exponential synapses (exponential Euler, see ``reference.py``)."""

@@ -1,0 +1,1 @@
+"""LIF neuron with exponentially decaying current-based synapses, integrated exactly (see ``reference.py``)."""

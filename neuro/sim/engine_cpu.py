@@ -1,0 +1,303 @@
+"""The compiled time loop (Numba): many steps per call, event-driven spike delivery, plasticity at events.
+
+Order within step ``t`` (Brian2's schedule, so spike trains can be compared step for step):
+
+1. every population integrates its state over one step (inputs delivered at the end of the
+   previous step are already in its synaptic variables);
+2. thresholds and resets; the step's spikes go into a ring buffer of the last ``D + 1`` steps;
+3. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
+   neurons that spiked at step ``t - d`` are visited (CSR sorted by presynaptic neuron, then
+   delay) — the cost grows with spike deliveries, not with synapses; plastic synapses apply
+   their presynaptic rule at the arrival time ``t dt``;
+4. postsynaptic plasticity for the neurons that spiked at step ``t``;
+5. periodic rules (eligibility -> weight), modulator decay, state recording.
+
+Random numbers come from a counter-based hash of (seed, step, neuron, stream), so a run gives
+the same spikes whatever its chunking, and a saved network resumes its random streams exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..ops.stdp.cpu import pair_on_post, pair_on_pre
+
+# population models
+POISSON, GENERATOR, CUBA, COBA, IZHIKEVICH = 0, 1, 2, 3, 4
+# receptor channels
+CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
+# plasticity kinds
+PL_NONE, PL_PAIR, PL_ELIGIBILITY = 0, 1, 2
+# recordable variables
+VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xD1B54A32D192ED03)
+_C2 = np.uint64(0xABC98388FB8FAC03)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+
+
+@njit(inline="always", cache=True)
+def _mix(z):
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(inline="always", cache=True)
+def uniform(seed, step, idx, stream):
+    """A uniform number in [0, 1) from the counter (seed, step, idx, stream)."""
+    z = _mix(np.uint64(seed) * _GOLDEN + np.uint64(step) * _C1 + np.uint64(idx) * _C2 + np.uint64(stream))
+    return float(z >> _S11) * (1.0 / 9007199254740992.0)
+
+
+@njit(inline="always", cache=True)
+def normal(seed, step, idx, stream):
+    """A standard normal number (Box-Muller) from the same counter."""
+    u1 = uniform(seed, step, idx, 2 * stream + 1)
+    u2 = uniform(seed, step, idx, 2 * stream + 2)
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@njit(cache=True)
+def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0):
+    """Injected-table and Gaussian-noise drive of neuron ``i`` at step ``t`` (called only for neurons that have them)."""
+    drive = 0.0
+    c = cur_col[i]
+    if c >= 0 and 0 <= t - cur_t0 < cur_table.shape[0]:
+        drive += cur_table[t - cur_t0, c]
+    if sigma[i] != 0.0:
+        drive += sigma[i] * normal(seed, t, i, 1)
+    return drive
+
+
+@njit(cache=True)
+def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_row, nspk):
+    """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``."""
+    # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii
+    v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
+    p_mm, p_em, p_ee, p_im, p_ii = par[4], par[5], par[6], par[7], par[8]
+    for i in range(lo, hi):
+        drive = i_ext[i] + xdrive[i]
+        # branch-free form: the common path has no unpredictable jumps
+        r = refrac[i]
+        vi = v[i]
+        vf = v_rest + drive + (vi - v_rest - drive) * p_mm + x1[i] * p_em + x2[i] * p_im
+        frozen = r > 0
+        vi = vi if frozen else vf
+        r = r - 1 if frozen else r
+        x1[i] *= p_ee
+        x2[i] *= p_ii
+        fire = (r <= 0) and (vi > v_th)
+        v[i] = v_reset if fire else vi
+        refrac[i] = t_ref if fire else r
+        hist_row[nspk] = i
+        nspk += 1 if fire else 0
+    return nspk
+
+
+@njit(cache=True)
+def run_steps(
+    t0, n_steps, dt, seed,
+    # populations
+    pop_start, pop_end, pop_model, pop_par, pop_extra, npop,
+    # per-neuron state and parameters
+    v, u, x1, x2, isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd,
+    # external current per step, for neurons with a current array: (column index or -1), table [T_total, n_cols]
+    cur_col, cur_table, cur_t0,
+    # spike generators: sorted steps and neuron indices, read pointer (1-element array)
+    gen_steps, gen_idx, gen_ptr,
+    # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]
+    off, syn_post, syn_w, syn_chan, syn_proj,
+    # plasticity
+    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, elig, t_last, post_ptr, post_syn, modulator, mod_decay, period_next,
+    # ring buffer of the last D + 1 steps' spikes
+    hist_idx, hist_n, hist_step,
+    # outputs
+    rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
+    st_idx, st_var, st_every, st_out, st_count,
+):
+    """Advance ``n_steps`` from global step ``t0``; returns the number of steps done (< n_steps when the spike buffer filled)."""
+    n_pops = pop_start.shape[0]
+    R = hist_idx.shape[0]
+    D = off.shape[1] - 2
+    cap = spk_step.shape[0]
+    for k in range(n_steps):
+        t = t0 + k
+        slot = t % R
+        # the worst case of one step's recorded spikes must still fit
+        if spk_count[0] + v.shape[0] > cap:
+            return k
+        nspk = 0
+        # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
+        for p in range(n_pops):
+            model = pop_model[p]
+            par = pop_par[p]
+            lo = pop_start[p]
+            hi = pop_end[p]
+            if pop_extra[p] != 0:
+                # noise and injected currents, computed apart so the update loops stay tight
+                for i in range(lo, hi):
+                    xdrive[i] = _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0)
+            if model == POISSON:
+                for i in range(lo, hi):
+                    if rate[i] > 0.0 and uniform(seed, t, i, 0) < rate[i] * dt:
+                        hist_idx[slot, nspk] = i
+                        nspk += 1
+            elif model == CUBA:
+                nspk = _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_idx[slot], nspk)
+            elif model == COBA:
+                # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
+                v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
+                for i in range(lo, hi):
+                    drive = i_ext[i] + xdrive[i]
+                    if refrac[i] > 0:
+                        refrac[i] -= 1
+                    else:
+                        g_tot = 1.0 + x1[i] + x2[i]
+                        v_inf = (v_rest + x1[i] * par[7] + x2[i] * par[8] + drive) / g_tot
+                        v[i] = v_inf + (v[i] - v_inf) * math.exp(-dt * g_tot / par[4])
+                    x1[i] *= par[5]
+                    x2[i] *= par[6]
+                    if refrac[i] <= 0 and v[i] > v_th:
+                        v[i] = v_reset
+                        refrac[i] = t_ref
+                        hist_idx[slot, nspk] = i
+                        nspk += 1
+            elif model == IZHIKEVICH:
+                # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
+                euler = par[0] != 0.0
+                half = 0.5 * dt
+                for i in range(lo, hi):
+                    current = i_ext[i] + xdrive[i] + isyn[i]
+                    isyn[i] = 0.0
+                    if not euler:
+                        v[i] += half * (0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current)
+                        v[i] += half * (0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current)
+                        u[i] += dt * na[i] * (nb[i] * v[i] - u[i])
+                    else:
+                        dv = 0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current
+                        u[i] += dt * na[i] * (nb[i] * v[i] - u[i])
+                        v[i] += dt * dv
+                    if v[i] >= 30.0:
+                        v[i] = nc[i]
+                        u[i] += nd[i]
+                        hist_idx[slot, nspk] = i
+                        nspk += 1
+        # generator spikes for this step
+        g = gen_ptr[0]
+        while g < gen_steps.shape[0] and gen_steps[g] < t:
+            g += 1
+        while g < gen_steps.shape[0] and gen_steps[g] == t:
+            hist_idx[slot, nspk] = gen_idx[g]
+            nspk += 1
+            g += 1
+        gen_ptr[0] = g
+        hist_n[slot] = nspk
+        hist_step[slot] = t
+        # record spikes and population counts
+        for q in range(nspk):
+            i = hist_idx[slot, q]
+            pop_counts[k, npop[i]] += 1
+            if rec_mask[i]:
+                c = spk_count[0]
+                spk_step[c] = t
+                spk_idx[c] = i
+                spk_count[0] = c + 1
+        # ---- 3: delivery of spikes emitted at t - d, for every delay d
+        now = t * dt
+        for d in range(D + 1):
+            src_slot = (t - d) % R
+            if hist_step[src_slot] != t - d:
+                continue
+            for q in range(hist_n[src_slot]):
+                i = hist_idx[src_slot, q]
+                ev_count[0] += off[i, d + 1] - off[i, d]
+                for s in range(off[i, d], off[i, d + 1]):
+                    j = syn_post[s]
+                    pr = syn_proj[s]
+                    kind = proj_kind[pr]
+                    if kind != PL_NONE:
+                        pp = proj_par[pr]
+                        el = now - t_last[s]
+                        tr_pre[s] *= math.exp(-el / pp[0])
+                        tr_post[s] *= math.exp(-el / pp[1])
+                        t_last[s] = now
+                        if kind == PL_PAIR:
+                            syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
+                        else:
+                            elig[s] *= math.exp(-el / pp[10])
+                            c_new, tr_pre[s] = pair_on_pre(elig[s], tr_pre[s], tr_post[s], pp[12:])
+                            elig[s] = c_new
+                    w = syn_w[s]
+                    ch = syn_chan[s]
+                    if pop_model[npop[j]] == IZHIKEVICH:
+                        isyn[j] += w
+                    elif ch == CH_EXC:
+                        x1[j] += w
+                    elif ch == CH_INH:
+                        x2[j] += w
+                    else:
+                        v[j] += w
+        # ---- 4: postsynaptic side of plasticity
+        if post_ptr.shape[0] > 1:
+            for q in range(nspk):
+                j = hist_idx[slot, q]
+                if j + 1 >= post_ptr.shape[0]:
+                    continue
+                for e in range(post_ptr[j], post_ptr[j + 1]):
+                    s = post_syn[e]
+                    pr = syn_proj[s]
+                    kind = proj_kind[pr]
+                    pp = proj_par[pr]
+                    el = now - t_last[s]
+                    tr_pre[s] *= math.exp(-el / pp[0])
+                    tr_post[s] *= math.exp(-el / pp[1])
+                    t_last[s] = now
+                    if kind == PL_PAIR:
+                        syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
+                    elif kind == PL_ELIGIBILITY:
+                        elig[s] *= math.exp(-el / pp[10])
+                        c_new, tr_post[s] = pair_on_post(elig[s], tr_pre[s], tr_post[s], pp[12:])
+                        elig[s] = c_new
+        # ---- 5: periodic rules (eligibility -> weight), modulator decay
+        for pr in range(proj_kind.shape[0]):
+            if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
+                pp = proj_par[pr]
+                # pp: [.., 10 tau_c, 11 period_steps, 12.. eligibility STDP (pair layout), 22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator]
+                da = modulator[int(pp[27])]
+                for e in range(proj_ptr[pr], proj_ptr[pr + 1]):
+                    s = proj_syn[e]
+                    el = now - t_last[s]
+                    elig[s] *= math.exp(-el / pp[10])
+                    tr_pre[s] *= math.exp(-el / pp[0])
+                    tr_post[s] *= math.exp(-el / pp[1])
+                    t_last[s] = now
+                    w = syn_w[s] + pp[24] + pp[23] * (pp[22] + da) * elig[s]
+                    syn_w[s] = min(max(w, pp[25]), pp[26])
+                    elig[s] *= math.exp(-pp[11] * dt / pp[10])
+                period_next[pr] += int(pp[11])
+        for m in range(modulator.shape[0]):
+            modulator[m] *= mod_decay[m]
+        # state recording
+        if st_idx.shape[0] > 0 and t % st_every == 0:
+            r = st_count[0]
+            if r < st_out.shape[0]:
+                for c in range(st_idx.shape[0]):
+                    i = st_idx[c]
+                    var = st_var[c]
+                    if var == VAR_V:
+                        st_out[r, c] = v[i]
+                    elif var == VAR_U:
+                        st_out[r, c] = u[i]
+                    elif var == VAR_X1:
+                        st_out[r, c] = x1[i]
+                    else:
+                        st_out[r, c] = x2[i]
+                st_count[0] = r + 1
+    return n_steps

@@ -1,0 +1,390 @@
+"""The network: populations, projections, modulators and monitors, run by the compiled loop.
+
+Example::
+
+    from neuro import sim
+    net = sim.Network(dt=0.1, seed=1)
+    exc = sim.LIF(800, v_rest=-49.0, v_th=-50.0, v_reset=-60.0, t_ref=5.0)
+    net.add(exc, sim.Projection(exc, exc, sim.FixedProbability(0.02), weight=1.62, delay=1.0))
+    spikes = net.add(sim.SpikeMonitor(exc))
+    net.run(1000.0)                       # ms, with a progress bar for long runs
+    print(spikes.rate(1000.0), "Hz")
+
+Between runs, population state (``pop.v``), weights (``proj.weights``) and modulators can be
+read and changed; :meth:`Network.save` / :meth:`Network.restore` write and read the whole
+dynamic state (atomically), so a run can be continued exactly later.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..ops.stdp.cpu import pack as pack_stdp
+from ..ops.stdp.params import PairSTDP
+from ..ops.three_factor.params import Neuromodulator, RewardModulatedSTDP
+from . import engine_cpu as E
+from .monitors import VARIABLES, PopulationRateMonitor, SpikeMonitor, StateMonitor
+from .populations import Population, SpikeSource
+from .projections import RECEPTORS, Projection
+
+_N_PAR = 28
+_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "elig", "t_last", "modulator",
+               "period_next", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+
+
+class Network:
+    """A spiking network simulated with time step ``dt`` (ms); ``seed`` fixes every random stream of the run."""
+
+    def __init__(self, dt: float = 0.1, seed: int = 0):
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a finite number > 0 ms, got {dt}")
+        self.dt = float(dt)
+        self.seed = int(seed) & 0xFFFFFFFF
+        self.populations: list[Population] = []
+        self.projections: list[Projection] = []
+        self.monitors: list = []
+        self.modulators: dict[str, Neuromodulator] = {}
+        self.step = 0
+        self.built = False
+        self._s = SimpleNamespace()
+        self.counts = {"steps": 0, "neuron_updates": 0, "synaptic_events": 0, "spikes": 0}
+
+    @property
+    def t(self) -> float:
+        """Current time (ms)."""
+        return self.step * self.dt
+
+    # ------------------------------------------------------------------ building
+    def add(self, *objs):
+        """Add populations, projections and monitors; returns the (last) object added."""
+        for obj in objs:
+            if isinstance(obj, Population):
+                if obj.network is not None and obj.network is not self:
+                    raise ValueError(f"{obj.name} already belongs to another network")
+                obj.network = self
+                self.populations.append(obj)
+            elif isinstance(obj, Projection):
+                self.projections.append(obj)
+                obj.network = self
+            elif isinstance(obj, SpikeMonitor | StateMonitor | PopulationRateMonitor):
+                self.monitors.append(obj)
+            else:
+                raise TypeError(f"cannot add a {type(obj).__name__} to a Network")
+            self.built = False
+        return objs[-1] if objs else None
+
+    def add_modulator(self, name: str, tau: float | None = None, baseline: float = 0.0) -> Neuromodulator:
+        """A global neuromodulator (e.g. dopamine) of concentration decaying with ``tau`` ms."""
+        mod = Neuromodulator() if tau is None else Neuromodulator(tau=tau, baseline=baseline)
+        self.modulators[name] = mod
+        self.built = False
+        return mod
+
+    def release(self, name: str, amount: float) -> None:
+        """Raise modulator ``name`` by ``amount`` now."""
+        if name not in self.modulators:
+            raise KeyError(f"no modulator {name!r}; known: {sorted(self.modulators)}")
+        self._ensure_built()
+        self._s.modulator[list(self.modulators).index(name)] += amount
+
+    def modulator(self, name: str) -> float:
+        self._ensure_built()
+        return float(self._s.modulator[list(self.modulators).index(name)])
+
+    def _ensure_built(self) -> None:
+        if not self.built:
+            self.build()
+
+    def build(self) -> None:
+        """Lay out the flat arrays of the compiled loop (done by :meth:`run` when needed)."""
+        old = self._s if hasattr(self._s, "v") else None
+        dt = self.dt
+        if old is not None:
+            # carry the dynamic state of populations laid out before into the new layout
+            for pop in self.populations:
+                if getattr(pop, "_laid_out", False):
+                    for key in ("v", "u", "x1", "x2", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd"):
+                        pop._init[key] = getattr(old, key)[pop.start : pop.start + pop.n].copy()
+        for proj in self.projections:
+            for pop in (proj.pre, proj.post):
+                if pop.network is not self:
+                    raise ValueError(f"projection {proj.name} uses population {pop.name}, which is not in this network")
+            if proj.modulator is not None and proj.modulator not in self.modulators:
+                raise ValueError(f"projection {proj.name} needs modulator {proj.modulator!r}; add it with add_modulator()")
+        for mon in self.monitors:
+            if mon.pop.network is not self:
+                raise ValueError(f"a monitor watches {mon.pop.name}, which is not in this network")
+        s = SimpleNamespace()
+        start = 0
+        for pop in self.populations:
+            pop.start = start
+            start += pop.n
+            pop.check_dt(dt)
+        n = start
+        for key in ("v", "u", "x1", "x2", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd"):
+            parts = [p._init[key] for p in self.populations]
+            setattr(s, key, np.concatenate(parts).astype(np.float64) if parts else np.zeros(0))
+        s.isyn = np.zeros(n)
+        s.xdrive = np.zeros(n)
+        s.refrac = np.zeros(n, dtype=np.int64)
+        s.pop_start = np.array([p.start for p in self.populations], dtype=np.int64)
+        s.pop_end = np.array([p.start + p.n for p in self.populations], dtype=np.int64)
+        s.pop_model = np.array([p.model for p in self.populations], dtype=np.int64)
+        s.pop_par = np.stack([p.params(dt) for p in self.populations]) if self.populations else np.zeros((0, 12))
+        s.npop = np.repeat(np.arange(len(self.populations), dtype=np.int64), [p.n for p in self.populations]) if n else np.zeros(0, np.int64)
+        # external current tables
+        s.cur_col = np.full(n, -1, dtype=np.int64)
+        tables = [(p, p.current_table) for p in self.populations if p.current_table is not None]
+        if tables:
+            rows = max(t.shape[0] for _, t in tables)
+            s.cur_table = np.zeros((rows, sum(p.n for p, _ in tables)))
+            col = 0
+            for p, t in tables:
+                s.cur_table[: t.shape[0], col : col + p.n] = t
+                s.cur_col[p.start : p.start + p.n] = np.arange(col, col + p.n)
+                col += p.n
+        else:
+            s.cur_table = np.zeros((0, 1))
+        s.cur_t0 = self.step
+        # spike sources
+        steps, idx = [], []
+        for p in self.populations:
+            if isinstance(p, SpikeSource):
+                st = np.rint(p.times / dt).astype(np.int64)
+                steps.append(st)
+                idx.append(p.indices + p.start)
+        if steps:
+            st, ix = np.concatenate(steps), np.concatenate(idx)
+            order = np.lexsort((ix, st))
+            s.gen_steps, s.gen_idx = st[order], ix[order]
+        else:
+            s.gen_steps, s.gen_idx = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        s.gen_ptr = np.array([np.searchsorted(s.gen_steps, self.step)], dtype=np.int64)
+        self._build_synapses(s, n)
+        # modulators
+        s.modulator = np.array([m.baseline for m in self.modulators.values()], dtype=np.float64)
+        s.mod_decay = np.array([math.exp(-dt / m.tau) for m in self.modulators.values()], dtype=np.float64)
+        if s.modulator.size == 0:
+            s.modulator, s.mod_decay = np.zeros(1), np.ones(1)
+        # ring buffer of recent spikes
+        R = s.off.shape[1] - 1
+        s.hist_idx = np.zeros((R, max(n, 1)), dtype=np.int64)
+        s.hist_n = np.zeros(R, dtype=np.int64)
+        s.hist_step = np.full(R, -1, dtype=np.int64)
+        # keep what can be kept from the previous layout (state is preserved across rebuilds)
+        if old is not None and old.v.shape == s.v.shape:
+            for key in ("x1", "x2", "isyn", "refrac"):
+                setattr(s, key, getattr(old, key))
+            if old.syn_w.shape == s.syn_w.shape:
+                for key in ("tr_pre", "tr_post", "elig", "t_last"):
+                    setattr(s, key, getattr(old, key))
+            if old.hist_idx.shape == s.hist_idx.shape:
+                s.hist_idx, s.hist_n, s.hist_step = old.hist_idx, old.hist_n, old.hist_step
+            if old.modulator.shape == s.modulator.shape:
+                s.modulator = old.modulator
+        s.rec_mask = np.zeros(n, dtype=np.bool_)
+        for mon in self.monitors:
+            if isinstance(mon, SpikeMonitor):
+                s.rec_mask[mon.pop.start : mon.pop.start + mon.pop.n] = True
+        states = [m for m in self.monitors if isinstance(m, StateMonitor)]
+        every = [max(1, int(round((m.every or dt) / dt))) for m in states]
+        s.st_every = int(np.gcd.reduce(every)) if every else 1
+        cols_idx, cols_var = [], []
+        for m, ev in zip(states, every):
+            m._cols = slice(len(cols_idx), len(cols_idx) + m.indices.size)
+            m._every_steps = ev
+            cols_idx += list(m.pop.start + m.indices)
+            cols_var += [VARIABLES[m.var]] * m.indices.size
+        s.st_idx = np.array(cols_idx, dtype=np.int64)
+        s.st_var = np.array(cols_var, dtype=np.int64)
+        self._s = s
+        self.built = True
+        for p in self.populations:
+            p._laid_out = True  # its state is served from the flat arrays from now on
+
+    def _build_synapses(self, s, n: int) -> None:
+        dt = self.dt
+        pres, posts, ws, delays, chans, projs = [], [], [], [], [], []
+        for k, proj in enumerate(self.projections):
+            pres.append(proj.pre.start + proj.pre_index)
+            posts.append(proj.post.start + proj.post_index)
+            ws.append(proj._w if proj._order is None else self._s.syn_w[proj._order])
+            delays.append(proj.delay_steps(dt))
+            chans.append(np.full(len(proj), RECEPTORS[proj.receptor], dtype=np.int64))
+            projs.append(np.full(len(proj), k, dtype=np.int64))
+        if pres:
+            pre, post, w = np.concatenate(pres), np.concatenate(posts), np.concatenate(ws).astype(np.float64)
+            delay, chan, proj_of = np.concatenate(delays), np.concatenate(chans), np.concatenate(projs)
+        else:
+            pre = post = delay = chan = proj_of = np.zeros(0, np.int64)
+            w = np.zeros(0)
+        D = int(delay.max()) if delay.size else 0
+        order = np.lexsort((delay, pre))
+        inv = np.empty_like(order)
+        inv[order] = np.arange(order.size)
+        base = 0
+        for proj in self.projections:
+            proj._order = inv[base : base + len(proj)]
+            base += len(proj)
+        key = pre[order] * (D + 1) + delay[order]
+        grid = np.arange(max(n, 1), dtype=np.int64)[:, None] * (D + 1) + np.arange(D + 2, dtype=np.int64)[None, :]
+        s.off = np.searchsorted(key, grid).astype(np.int64)
+        s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = post[order], w[order], chan[order], proj_of[order]
+        S = order.size
+        s.tr_pre, s.tr_post, s.elig, s.t_last = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
+        P = max(1, len(self.projections))
+        s.proj_kind = np.zeros(P, dtype=np.int64)
+        s.proj_par = np.zeros((P, _N_PAR))
+        s.period_next = np.zeros(P, dtype=np.int64)
+        names = list(self.modulators)
+        for k, proj in enumerate(self.projections):
+            rule = proj.plasticity
+            if isinstance(rule, PairSTDP):
+                s.proj_kind[k] = E.PL_PAIR
+                s.proj_par[k, :10] = pack_stdp(rule)
+            elif isinstance(rule, RewardModulatedSTDP):
+                s.proj_kind[k] = E.PL_ELIGIBILITY
+                st = rule.stdp
+                s.proj_par[k, :10] = pack_stdp(st)
+                period = int(round(rule.update_interval / dt))
+                if period < 1 or abs(period * dt - rule.update_interval) > 1e-9:
+                    raise ValueError(f"{proj.name}: update_interval {rule.update_interval} ms is not a whole number of steps of dt = {dt} ms")
+                s.proj_par[k, 10], s.proj_par[k, 11] = rule.tau_c, period
+                unbounded = PairSTDP(tau_plus=st.tau_plus, tau_minus=st.tau_minus, eta_plus=st.eta_plus, eta_minus=st.eta_minus,
+                                     w_min=-1e300, w_max=1e300, pairing=st.pairing, symmetric=st.symmetric)
+                s.proj_par[k, 12:22] = pack_stdp(unbounded)
+                s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, getattr(rule, "drift", 0.0), st.w_min, st.w_max, names.index(proj.modulator)]
+                s.period_next[k] = self.step + period
+        plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
+        if plastic.size:
+            by_post = plastic[np.argsort(s.syn_post[plastic], kind="stable")]
+            s.post_syn = by_post.astype(np.int64)
+            s.post_ptr = np.searchsorted(s.syn_post[by_post], np.arange(n + 1)).astype(np.int64)
+        else:
+            s.post_syn, s.post_ptr = np.zeros(0, np.int64), np.zeros(1, np.int64)
+        by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
+        s.proj_syn = by_proj.astype(np.int64)
+        s.proj_ptr = np.searchsorted(s.syn_proj[by_proj], np.arange(P + 1)).astype(np.int64)
+
+    # ------------------------------------------------------------------ running
+    def run(self, duration: float, progress: bool | None = None, reward=None, reward_interval: float = 1.0, chunk: float | None = None) -> None:
+        """Advance by ``duration`` ms.
+
+        ``reward``: optional callable ``reward(net) -> None`` called every ``reward_interval`` ms of the run
+        (it may call :meth:`release`, read spikes, change inputs). ``progress``: tqdm bar (default: runs of
+        more than 10,000 steps).
+        """
+        n_steps = int(round(duration / self.dt))
+        if duration < 0 or abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
+            raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}")
+        self._ensure_built()
+        s = self.build_state_for_run()
+        chunk_steps = int(round((chunk or max(100.0, 1000 * self.dt)) / self.dt))
+        if reward is not None:
+            chunk_steps = max(1, int(round(reward_interval / self.dt)))
+        show = progress if progress is not None else n_steps > 10_000
+        bar = tqdm(total=round(n_steps * self.dt, 6), unit="ms", desc="simulate", disable=not show)
+        spk_cap = max(1 << 15, 16 * int(s.rec_mask.sum()))
+        done = 0
+        while done < n_steps:
+            k = min(chunk_steps, n_steps - done)
+            spk_step = np.empty(spk_cap, np.int64)
+            spk_idx = np.empty(spk_cap, np.int64)
+            spk_count = np.zeros(1, np.int64)
+            pop_counts = np.zeros((k, max(1, len(self.populations))), np.int64)
+            st_out = np.zeros((k // s.st_every + 2, s.st_idx.size))
+            st_count = np.zeros(1, np.int64)
+            ev_count = np.zeros(1, np.int64)
+            got = E.run_steps(
+                self.step, k, self.dt, self.seed,
+                s.pop_start, s.pop_end, s.pop_model, s.pop_par, s.pop_extra, s.npop,
+                s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
+                s.cur_col, s.cur_table, s.cur_t0,
+                s.gen_steps, s.gen_idx, s.gen_ptr,
+                s.off, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj,
+                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.elig, s.t_last, s.post_ptr, s.post_syn,
+                s.modulator, s.mod_decay, s.period_next,
+                s.hist_idx, s.hist_n, s.hist_step,
+                s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
+                s.st_idx, s.st_var, s.st_every, st_out, st_count,
+            )
+            self.counts["synaptic_events"] += int(ev_count[0])
+            self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]])
+            self.step += got
+            done += got
+            bar.update(round(got * self.dt, 6))
+            if got < k:
+                spk_cap *= 2
+            if reward is not None and got == k:
+                reward(self)
+        bar.close()
+
+    def build_state_for_run(self):
+        s = self._s
+        # populations whose neurons get noise or an injected current (may change between runs)
+        s.pop_extra = np.array([int(np.any(s.sigma[p.start : p.start + p.n] != 0) or np.any(s.cur_col[p.start : p.start + p.n] >= 0))
+                                for p in self.populations], dtype=np.int64)
+        s.xdrive[:] = 0.0
+        return s
+
+    def _collect(self, steps_done, spk_step, spk_idx, pop_counts, st_rows) -> None:
+        dt = self.dt
+        s = self._s
+        counts = pop_counts.sum(axis=0)
+        self.counts["steps"] += int(steps_done)
+        self.counts["spikes"] += int(counts.sum())
+        self.counts["neuron_updates"] += int(steps_done) * sum(p.n for p in self.populations if p.model not in (E.POISSON, E.GENERATOR))
+        first_row_step = self.step
+        rows_steps = [t for t in range(first_row_step, first_row_step + steps_done) if t % s.st_every == 0]
+        for mon in self.monitors:
+            if isinstance(mon, SpikeMonitor):
+                lo, hi = mon.pop.start, mon.pop.start + mon.pop.n
+                sel = (spk_idx >= lo) & (spk_idx < hi)
+                mon._append(spk_step[sel] * dt, spk_idx[sel] - lo)
+            elif isinstance(mon, PopulationRateMonitor):
+                mon.dt = dt
+                if not mon._counts:
+                    mon._t0 = self.step * dt
+                mon._counts.append(pop_counts[:, self.populations.index(mon.pop)].copy())
+            elif isinstance(mon, StateMonitor) and st_rows.shape[0]:
+                steps_arr = np.array(rows_steps[: st_rows.shape[0]], dtype=np.int64)
+                keep = steps_arr % mon._every_steps == 0
+                mon._t.append(steps_arr[keep] * dt)
+                mon._v.append(st_rows[keep][:, mon._cols].copy())
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every dynamic array, plus the step counter."""
+        self._ensure_built()
+        out = {k: np.array(getattr(self._s, k), copy=True) for k in _STATE_KEYS}
+        out["step"] = np.array(self.step)
+        out["seed"] = np.array(self.seed)
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the dynamic state to ``path`` (``.npz``), atomically."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **self.state())
+        os.replace(tmp, path)
+        return path
+
+    def restore(self, path: str | Path) -> None:
+        """Load a state saved by :meth:`save` into this (identically built) network."""
+        self._ensure_built()
+        with np.load(Path(path)) as data:
+            for k in _STATE_KEYS:
+                if k not in data:
+                    raise ValueError(f"{path}: not a neuro network state (missing {k!r})")
+                cur = getattr(self._s, k)
+                if data[k].shape != cur.shape:
+                    raise ValueError(f"{path}: {k!r} has shape {data[k].shape}, this network needs {cur.shape} — was it saved from the same network?")
+                cur[...] = data[k]
+            self.step = int(data["step"])
+            self.seed = int(data["seed"])

@@ -1,0 +1,248 @@
+"""Populations of neurons and spike sources. Units: ms, mV (currents as R·I in mV), Hz.
+
+Each population owns its parameters; the :class:`~neuro.sim.network.Network` concatenates
+the populations' state into flat arrays for the compiled loop and gives each population
+views into them (``pop.v``, ``pop.u``, ...), readable and writable between runs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..ops.cuba_lif.reference import propagators
+from ..ops.izhikevich.reference import PRESETS, STABLE_DT
+from . import engine_cpu as E
+
+_counter = [0]
+
+
+def _name(prefix: str, name: str | None) -> str:
+    _counter[0] += 1
+    return name or f"{prefix}{_counter[0]}"
+
+
+def _per_neuron(value, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{what} must be a scalar or an array of shape ({n},), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} must be finite, got {arr[~np.isfinite(arr)][:3]} among its values")
+    return arr
+
+
+def _finite(**kw) -> None:
+    for k, v in kw.items():
+        if not math.isfinite(v):
+            raise ValueError(f"{k} must be finite, got {v}")
+
+
+def _positive(**kw) -> None:
+    for k, v in kw.items():
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{k} must be a finite number > 0, got {v}")
+
+
+class Population:
+    """Base class: ``n`` neurons of one model; state arrays become views into the network's after build."""
+
+    model: int = -1
+    receptors = ("exc", "inh", "v")
+
+    def __init__(self, n: int, name: str | None, prefix: str):
+        if int(n) != n or n < 1:
+            raise ValueError(f"a population needs a positive integer size, got n={n!r}")
+        self.n = int(n)
+        self.name = _name(prefix, name)
+        self.network = None
+        self.start = 0
+        z = np.zeros(self.n)
+        self._init = {"v": z.copy(), "u": z.copy(), "x1": z.copy(), "x2": z.copy(), "i_ext": z.copy(), "sigma": z.copy(),
+                      "rate": z.copy(), "na": z.copy(), "nb": z.copy(), "nc": z.copy(), "nd": z.copy()}
+        self.current_table: np.ndarray | None = None  # [steps, n] external current, set by inject()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, name={self.name!r})"
+
+    def params(self, dt: float) -> np.ndarray:
+        return np.zeros(12)
+
+    def check_dt(self, dt: float) -> None:
+        """Warn where the scheme is known to be unstable at this ``dt``."""
+
+    def _state(self, key: str) -> np.ndarray:
+        if self.network is not None and self.network.built:
+            return getattr(self.network._s, key)[self.start : self.start + self.n]
+        return self._init[key]
+
+    def _set_state(self, key: str, value) -> None:
+        self._state(key)[:] = _per_neuron(value, self.n, f"{self.name}.{key}")
+
+    v = property(lambda self: self._state("v"), lambda self, x: self._set_state("v", x), doc="membrane potential (mV)")
+    u = property(lambda self: self._state("u"), lambda self, x: self._set_state("u", x), doc="recovery variable (Izhikevich)")
+    i_ext = property(lambda self: self._state("i_ext"), lambda self, x: self._set_state("i_ext", x), doc="constant external drive (mV)")
+    noise = property(lambda self: self._state("sigma"), lambda self, x: self._set_state("sigma", x), doc="std of the per-step Gaussian drive (mV)")
+
+    def inject(self, current: np.ndarray) -> None:
+        """External drive per step for the next run: ``current`` of shape ``[steps]`` or ``[steps, n]`` (mV), added to ``i_ext``."""
+        arr = np.asarray(current, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = np.repeat(arr[:, None], self.n, axis=1)
+        if arr.ndim != 2 or arr.shape[1] != self.n:
+            raise ValueError(f"{self.name}.inject needs shape [steps] or [steps, {self.n}], got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{self.name}.inject: the current has NaN or infinite values")
+        self.current_table = arr
+        if self.network is not None:
+            self.network.built = False
+
+
+class LIF(Population):
+    """Current-based LIF with exponential synapses, integrated exactly (:mod:`neuro.ops.cuba_lif.reference`).
+
+    Receptors: ``"exc"`` (:math:`I_e`, decay ``tau_e``), ``"inh"`` (:math:`I_i`, ``tau_i``), ``"v"`` (jump of v).
+    """
+
+    model = E.CUBA
+
+    def __init__(self, n, tau_m=20.0, v_rest=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=2.0, tau_e=5.0, tau_i=10.0,
+                 i_ext=0.0, noise=0.0, v_init=None, name=None):
+        super().__init__(n, name, "lif")
+        _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i)
+        _finite(v_rest=v_rest, v_th=v_th, v_reset=v_reset, t_ref=t_ref)
+        if t_ref < 0:
+            raise ValueError(f"t_ref must be >= 0, got {t_ref}")
+        self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
+        self.tau_e, self.tau_i = tau_e, tau_i
+        self._init["v"] = _per_neuron(v_rest if v_init is None else v_init, self.n, "v_init")
+        self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
+        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+
+    def params(self, dt):
+        p_mm, p_em, p_ee, p_im, p_ii = propagators(dt, self.tau_m, self.tau_e, self.tau_i)
+        out = np.zeros(12)
+        out[:9] = [self.v_rest, self.v_th, self.v_reset, round(self.t_ref / dt), p_mm, p_em, p_ee, p_im, p_ii]
+        return out
+
+
+class ConductanceLIF(Population):
+    """Conductance-based LIF (exponential Euler, :mod:`neuro.ops.coba_lif.reference`); receptors add to :math:`g_e`, :math:`g_i`."""
+
+    model = E.COBA
+
+    def __init__(self, n, tau_m=20.0, v_rest=-60.0, v_th=-50.0, v_reset=-60.0, t_ref=5.0, tau_e=5.0, tau_i=10.0,
+                 e_exc=0.0, e_inh=-80.0, i_ext=0.0, noise=0.0, v_init=None, name=None):
+        super().__init__(n, name, "coba")
+        _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i)
+        _finite(v_rest=v_rest, v_th=v_th, v_reset=v_reset, t_ref=t_ref, e_exc=e_exc, e_inh=e_inh)
+        if t_ref < 0:
+            raise ValueError(f"t_ref must be >= 0, got {t_ref}")
+        self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
+        self.tau_e, self.tau_i, self.e_exc, self.e_inh = tau_e, tau_i, e_exc, e_inh
+        self._init["v"] = _per_neuron(v_rest if v_init is None else v_init, self.n, "v_init")
+        self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
+        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+
+    def params(self, dt):
+        out = np.zeros(12)
+        out[:9] = [self.v_rest, self.v_th, self.v_reset, round(self.t_ref / dt), self.tau_m,
+                   math.exp(-dt / self.tau_e), math.exp(-dt / self.tau_i), self.e_exc, self.e_inh]
+        return out
+
+
+class Izhikevich(Population):
+    """Izhikevich (2003) neurons; ``preset`` names a classic firing pattern (:data:`neuro.ops.izhikevich.PRESETS`).
+
+    ``a, b, c, d`` may be per-neuron arrays. ``scheme="izhikevich"`` is the published two half-steps
+    for v; ``"euler"`` plain forward Euler. Synaptic input is a current for one step.
+    """
+
+    model = E.IZHIKEVICH
+
+    def __init__(self, n, a=None, b=None, c=None, d=None, preset="regular_spiking", scheme="izhikevich",
+                 i_ext=0.0, noise=0.0, v_init=-65.0, u_init=None, name=None):
+        super().__init__(n, name, "izh")
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(f"unknown Izhikevich preset {preset!r}; expected one of {sorted(PRESETS)}")
+        if scheme not in STABLE_DT:
+            raise ValueError(f"unknown Izhikevich scheme {scheme!r}; expected one of {sorted(STABLE_DT)}")
+        base = PRESETS[preset] if preset is not None else (None, None, None, None)
+        values = {}
+        for key, given, default in zip("abcd", (a, b, c, d), base):
+            if given is None and default is None:
+                raise ValueError(f"Izhikevich needs parameter {key!r} (or a preset)")
+            values[key] = _per_neuron(default if given is None else given, self.n, key)
+        self.scheme = scheme
+        self._init.update(na=values["a"], nb=values["b"], nc=values["c"], nd=values["d"])
+        self._init["v"] = _per_neuron(v_init, self.n, "v_init")
+        self._init["u"] = values["b"] * self._init["v"] if u_init is None else _per_neuron(u_init, self.n, "u_init")
+        self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
+        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+
+    def params(self, dt):
+        out = np.zeros(12)
+        out[0] = 0.0 if self.scheme == "izhikevich" else 1.0
+        return out
+
+    def check_dt(self, dt):
+        if dt > STABLE_DT[self.scheme]:
+            warnings.warn(f"{self.name}: the Izhikevich {self.scheme!r} scheme is known to diverge for dt > {STABLE_DT[self.scheme]} ms "
+                          f"(dt = {dt} ms)", RuntimeWarning, stacklevel=3)
+
+
+class PoissonInput(Population):
+    """Independent Poisson spike sources: a spike in a step with probability ``rate * dt`` (Brian2's PoissonGroup)."""
+
+    model = E.POISSON
+
+    def __init__(self, n, rate, name=None):
+        super().__init__(n, name, "poisson")
+        r = _per_neuron(rate, self.n, "rate")
+        if np.any(r < 0):
+            raise ValueError("rate must be >= 0 Hz")
+        self._init["rate"] = r / 1000.0  # per ms
+
+    rate = property(lambda self: self._state("rate") * 1000.0, lambda self, x: self._set_state("rate", np.asarray(x, float) / 1000.0),
+                    doc="rate (Hz)")
+
+
+class SpikeSource(Population):
+    """Spikes at given times: ``times`` (ms) and ``indices`` (0 .. n-1) of equal length."""
+
+    model = E.GENERATOR
+
+    def __init__(self, n, times, indices, name=None):
+        super().__init__(n, name, "source")
+        times = np.asarray(times, dtype=np.float64).ravel()
+        indices = np.asarray(indices).ravel()
+        if times.shape != indices.shape:
+            raise ValueError(f"times and indices must have the same length, got {times.shape[0]} and {indices.shape[0]}")
+        if not np.all(np.isfinite(times)) or np.any(times < 0):
+            raise ValueError("spike times must be finite and >= 0 ms")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n or not np.issubdtype(indices.dtype, np.integer)):
+            raise ValueError(f"indices must be integers in [0, {self.n - 1}]")
+        self.times, self.indices = times, indices.astype(np.int64)
+
+    @classmethod
+    def from_events(cls, events, sensor_size=None, time_unit_ms: float = 1e-3, name=None) -> SpikeSource:
+        """From a tonic event array (fields ``t`` and ``x`` [, ``y``, ``p``]); ``t`` in µs by default. One neuron per (x, y, p)."""
+        names = events.dtype.names or ()
+        if "t" not in names or "x" not in names:
+            raise ValueError(f"events need fields 't' and 'x' (a tonic structured array), got {names}")
+        xs = np.asarray(events["x"], dtype=np.int64)
+        ys = np.asarray(events["y"], dtype=np.int64) if "y" in names else np.zeros_like(xs)
+        ps = np.asarray(events["p"], dtype=np.int64) if "p" in names else np.zeros_like(xs)
+        if sensor_size is None:
+            sensor_size = (int(xs.max()) + 1, int(ys.max()) + 1, int(ps.max()) + 1)
+        sx, sy, sp = sensor_size
+        if xs.max(initial=0) >= sx or ys.max(initial=0) >= sy or ps.max(initial=0) >= sp:
+            raise ValueError(f"events fall outside sensor_size {sensor_size}")
+        idx = (xs * sy + ys) * sp + ps
+        return cls(sx * sy * sp, np.asarray(events["t"], dtype=np.float64) * time_unit_ms, idx, name=name)
