@@ -31,3 +31,14 @@ def test_info_lists_backends_and_paths(capsys):
     out = capsys.readouterr().out
     assert "backends" in out and "numba" in out
     assert "kernel sources" in out and "data root" in out
+
+
+def test_stdp_simulation_pushes_weights_to_the_bounds(tmp_path):
+    from neuro.demo import simulate_stdp
+
+    out = simulate_stdp(tmp_path, duration_ms=20_000.0, seed=2)
+    # initial weights are uniform: 10 % in each tenth; additive STDP moves mass to both ends
+    assert out["weights_low"] > 0.12 and out["weights_high"] > 0.11, out["histogram"]
+    assert out["synaptic_events"] > 1000 * 15 * 20 * 0.8
+    for name in ("stdp_raster.png", "stdp_weights.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
