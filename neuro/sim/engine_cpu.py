@@ -85,15 +85,16 @@ def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_row, nspk):
     for i in range(lo, hi):
         drive = i_ext[i] + xdrive[i]
         # branch-free form: the common path has no unpredictable jumps
+        # refractory: integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
         r = refrac[i]
+        r = r - 1 if r > 0 else r
+        frozen = r > 0
         vi = v[i]
         vf = v_rest + drive + (vi - v_rest - drive) * p_mm + x1[i] * p_em + x2[i] * p_im
-        frozen = r > 0
         vi = vi if frozen else vf
-        r = r - 1 if frozen else r
         x1[i] *= p_ee
         x2[i] *= p_ii
-        fire = (r <= 0) and (vi > v_th)
+        fire = (not frozen) and (vi > v_th)
         v[i] = v_reset if fire else vi
         refrac[i] = t_ref if fire else r
         hist_row[nspk] = i
@@ -158,7 +159,7 @@ def run_steps(
                     drive = i_ext[i] + xdrive[i]
                     if refrac[i] > 0:
                         refrac[i] -= 1
-                    else:
+                    if refrac[i] <= 0:
                         g_tot = 1.0 + x1[i] + x2[i]
                         v_inf = (v_rest + x1[i] * par[7] + x2[i] * par[8] + drive) / g_tot
                         v[i] = v_inf + (v[i] - v_inf) * math.exp(-dt * g_tot / par[4])

@@ -22,10 +22,10 @@ def step(v, g_e, g_i, refrac, i_ext, dt, v_rest, v_th, v_reset, t_ref_steps, tau
     g_tot = 1.0 + g_e + g_i
     v_inf = (v_rest + g_e * e_e + g_i * e_i + i_ext) / g_tot
     v_free = v_inf + (v - v_inf) * np.exp(-dt * g_tot / tau_m)
+    refrac = np.where(refrac > 0, refrac - 1, refrac)
     frozen = refrac > 0
     v = np.where(frozen, v, v_free)
-    refrac = np.where(frozen, refrac - 1, refrac)
-    spiked = (refrac <= 0) & (v > v_th)
+    spiked = ~frozen & (v > v_th)
     v = np.where(spiked, v_reset, v)
     refrac = np.where(spiked, t_ref_steps, refrac)
     return v, g_e * np.exp(-dt / tau_e), g_i * np.exp(-dt / tau_i), refrac, spiked

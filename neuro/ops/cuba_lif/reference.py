@@ -17,8 +17,8 @@ is exact:
 (:math:`\tau_x = \tau_m` uses the limit :math:`I_x \frac{\Delta t}{\tau_m} e^{-\Delta t/\tau_m}`).
 A neuron fires when :math:`v' > v_{th}` and is reset to :math:`v_{reset}`; for the refractory
 period its potential is not integrated (inputs that jump :math:`v` directly still apply) while its
-synaptic currents keep decaying, and it may fire again at the step the period ends — Brian2's
-``(unless refractory)`` semantics, step for step.
+synaptic currents keep decaying; integration resumes at the step that ends ``t_ref`` after the
+spike — Brian2's ``(unless refractory)`` semantics, step for step.
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ def propagators(dt, tau_m, tau_e, tau_i):
 def step(v, i_e, i_i, refrac, i_ext, dt, v_rest, v_th, v_reset, t_ref_steps, tau_m, tau_e, tau_i):
     """One step for arrays of neurons; returns ``(v, i_e, i_i, refrac, spiked)``.
 
-    ``refrac`` counts the remaining refractory steps (integration is skipped while it is > 0).
+    ``refrac`` counts down the refractory steps; integration resumes ``t_ref_steps`` steps after the spike.
     """
     p_mm, p_em, p_ee, p_im, p_ii = propagators(dt, tau_m, tau_e, tau_i)
     v_free = v_rest + i_ext + (v - v_rest - i_ext) * p_mm + i_e * p_em + i_i * p_im
+    refrac = np.where(refrac > 0, refrac - 1, refrac)
     frozen = refrac > 0
     v = np.where(frozen, v, v_free)
-    refrac = np.where(frozen, refrac - 1, refrac)
-    spiked = (refrac <= 0) & (v > v_th)
+    spiked = ~frozen & (v > v_th)
     v = np.where(spiked, v_reset, v)
     refrac = np.where(spiked, t_ref_steps, refrac)
     return v, i_e * p_ee, i_i * p_ii, refrac, spiked
