@@ -77,7 +77,8 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
     h_seq = torch.empty_like(x_seq)
     v_last = torch.empty_like(v0)
     b = _np(beta.to(x_seq.dtype))
-    _forward(x, _np(v0), b, v_th, v_reset, v_leak, soft_reset, decay_input, to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last))
+    f = b.dtype.type
+    _forward(x, _np(v0), b, f(v_th), f(v_reset), f(v_leak), soft_reset, decay_input, to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last))
     return s_seq, h_seq, v_last
 
 
@@ -85,8 +86,9 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v
     grad_h = torch.empty_like(h_seq)
     grad_v0 = torch.empty_like(grad_v_last)
     b = _np(beta.to(h_seq.dtype))
+    f = b.dtype.type  # scalars in the tensors' precision, so float32 math stays float32 (exp included)
     _backward(
-        _np(grad_s_seq), _np(grad_h_in), _np(grad_v_last), _np(h_seq), b, v_th, v_reset, soft_reset, detach_reset, surrogate, alpha,
+        _np(grad_s_seq), _np(grad_h_in), _np(grad_v_last), _np(h_seq), b, f(v_th), f(v_reset), soft_reset, detach_reset, surrogate, f(alpha),
         to_numpy(grad_h), to_numpy(grad_v0),
     )
     return grad_h, grad_v0
