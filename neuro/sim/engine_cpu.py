@@ -281,7 +281,6 @@ def run_steps(
                     t_last[s] = now
                     w = syn_w[s] + pp[24] + pp[23] * (pp[22] + da) * elig[s]
                     syn_w[s] = min(max(w, pp[25]), pp[26])
-                    elig[s] *= math.exp(-pp[11] * dt / pp[10])
                 period_next[pr] += int(pp[11])
         for m in range(modulator.shape[0]):
             modulator[m] *= mod_decay[m]

@@ -79,9 +79,9 @@ class Network:
             self.built = False
         return objs[-1] if objs else None
 
-    def add_modulator(self, name: str, tau: float | None = None, baseline: float = 0.0) -> Neuromodulator:
-        """A global neuromodulator (e.g. dopamine) of concentration decaying with ``tau`` ms."""
-        mod = Neuromodulator() if tau is None else Neuromodulator(tau=tau, baseline=baseline)
+    def add_modulator(self, name: str, tau: float | None = None, initial: float = 0.0) -> Neuromodulator:
+        """A global neuromodulator (e.g. dopamine) whose concentration decays with ``tau`` ms (default: Izhikevich 2007's)."""
+        mod = Neuromodulator(initial=initial) if tau is None else Neuromodulator(tau=tau, initial=initial)
         self.modulators[name] = mod
         self.built = False
         return mod
@@ -168,7 +168,7 @@ class Network:
         s.gen_ptr = np.array([np.searchsorted(s.gen_steps, self.step)], dtype=np.int64)
         self._build_synapses(s, n)
         # modulators
-        s.modulator = np.array([m.baseline for m in self.modulators.values()], dtype=np.float64)
+        s.modulator = np.array([m.initial for m in self.modulators.values()], dtype=np.float64)
         s.mod_decay = np.array([math.exp(-dt / m.tau) for m in self.modulators.values()], dtype=np.float64)
         if s.modulator.size == 0:
             s.modulator, s.mod_decay = np.zeros(1), np.ones(1)
@@ -259,7 +259,7 @@ class Network:
                 unbounded = PairSTDP(tau_plus=st.tau_plus, tau_minus=st.tau_minus, eta_plus=st.eta_plus, eta_minus=st.eta_minus,
                                      w_min=-1e300, w_max=1e300, pairing=st.pairing, symmetric=st.symmetric)
                 s.proj_par[k, 12:22] = pack_stdp(unbounded)
-                s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, getattr(rule, "drift", 0.0), st.w_min, st.w_max, names.index(proj.modulator)]
+                s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator)]
                 s.period_next[k] = self.step + period
         plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
         if plastic.size:

@@ -10,13 +10,14 @@ neuromodulator concentration :math:`d` (dopamine) turns into weight change:
     \dot d = -d/\tau_d + \sum_k r_k\,\delta(t - t_k), \qquad
     \dot w = (b + d)\, c
 
-with :math:`b` a small baseline (Izhikevich's 0.002). Integrated with a period
+with :math:`b` a small baseline (Izhikevich's 0.002). The weight is updated with a period
 :math:`P` (``update_interval``, 10 ms in the paper's code): every :math:`P`,
-:math:`w \leftarrow \mathrm{clip}(w + P_{w}(b + d) c)` with :math:`P_w` = ``weight_rate``
-(1 in the paper's units, i.e. the update is ``s += (0.002 + DA) * sd``), then
-:math:`c \leftarrow c\, e^{-P/\tau_c}`; :math:`d` decays every step. Izhikevich's
-``sd *= 0.99`` every 10 ms is :math:`\tau_c = -10/\ln 0.99 \approx 995` ms and
-``DA *= 0.995`` per ms is :math:`\tau_d = -1/\ln 0.995 \approx 199.5` ms.
+:math:`w \leftarrow \mathrm{clip}(w + a + r\,(b + d)\, c)` with :math:`r` = ``weight_rate``
+(1 in the paper's units: ``s += (0.002 + DA) * sd``) and :math:`a` = ``drift`` (Izhikevich
+2006's ``s += 0.01 + sd``, there with :math:`b = 1`, :math:`d = 0`). Between events :math:`c`
+decays continuously (Izhikevich multiplies it once per period: ``sd *= 0.99`` every 10 ms is
+:math:`\tau_c = -10/\ln 0.99 \approx 995` ms); :math:`d` decays every step
+(``DA *= 0.995`` per ms is :math:`\tau_d = -1/\ln 0.995 \approx 199.5` ms).
 
 Gated Hebbian readout rule (three factors: presynaptic activity :math:`r_j`, postsynaptic
 activity :math:`r_i`, error or attention signal :math:`M`): :math:`\Delta w_{ij} = \eta\, M\,
@@ -35,10 +36,10 @@ from ..stdp.params import PairSTDP, _check_finite, _check_positive
 
 @dataclass(frozen=True)
 class Neuromodulator:
-    """A modulator concentration decaying with ``tau`` (ms), raised by ``release(amount)`` events; ``baseline`` is added when read."""
+    """A modulator concentration (e.g. dopamine) decaying with ``tau`` (ms) from ``initial``, raised by release events."""
 
     tau: float = -1.0 / math.log(0.995)
-    baseline: float = 0.0
+    initial: float = 0.0
 
     def __post_init__(self) -> None:
         _check_finite(self)
@@ -54,6 +55,7 @@ class RewardModulatedSTDP:
     baseline: float = 0.002
     weight_rate: float = 1.0
     update_interval: float = 10.0
+    drift: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.stdp, PairSTDP):

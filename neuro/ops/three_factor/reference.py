@@ -13,14 +13,13 @@ def modulator_decay(d, dt, tau):
 
 
 def periodic_weight_update(w, c, d, rule: RewardModulatedSTDP):
-    """Izhikevich's periodic step: ``w += rate (b + d) c`` (clipped), then ``c`` decays over one period.
+    """The periodic step: ``w += drift + rate (b + d) c``, clipped to the STDP bounds; returns ``w``.
 
-    Returns ``(w, c)``. ``d`` is the modulator concentration now (scalar, or one value per synapse
-    for per-population modulators).
+    ``c`` is the eligibility now (decayed continuously to this time) and ``d`` the modulator
+    concentration now (scalar, or one value per synapse for per-population modulators).
     """
     s = rule.stdp
-    w = np.clip(w + rule.weight_rate * (rule.baseline + d) * c, s.w_min, s.w_max)
-    return w, c * np.exp(-rule.update_interval / rule.tau_c)
+    return np.clip(w + rule.drift + rule.weight_rate * (rule.baseline + d) * c, s.w_min, s.w_max)
 
 
 def gated_hebbian_update(w, pre_rate, post_rate, post_mean, modulator, rule: GatedHebbian, target=None):
