@@ -65,14 +65,20 @@ def normal(seed, step, idx, stream):
 
 
 @njit(cache=True)
-def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0):
-    """Injected-table and Gaussian-noise drive of neuron ``i`` at step ``t`` (called only for neurons that have them)."""
+def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind):
+    """Injected-table and noise drive of neuron ``i`` at step ``t`` (called only for neurons that have them).
+
+    ``noise_kind`` 1: Gaussian of std ``sigma``; 2: uniform of the same std (half-width ``sqrt(3) sigma``).
+    """
     drive = 0.0
     c = cur_col[i]
     if c >= 0 and 0 <= t - cur_t0 < cur_table.shape[0]:
         drive += cur_table[t - cur_t0, c]
     if sigma[i] != 0.0:
-        drive += sigma[i] * normal(seed, t, i, 1)
+        if noise_kind == 2:
+            drive += sigma[i] * 1.7320508075688772 * (2.0 * uniform(seed, t, i, 5) - 1.0)
+        else:
+            drive += sigma[i] * normal(seed, t, i, 1)
     return drive
 
 
@@ -116,7 +122,7 @@ def run_steps(
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]
     off, syn_post, syn_w, syn_chan, syn_proj,
     # plasticity
-    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, elig, t_last, post_ptr, post_syn, modulator, mod_decay, period_next,
+    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, elig, t_last, post_ptr, post_syn, modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
     # outputs
@@ -144,7 +150,7 @@ def run_steps(
             if pop_extra[p] != 0:
                 # noise and injected currents, computed apart so the update loops stay tight
                 for i in range(lo, hi):
-                    xdrive[i] = _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0)
+                    xdrive[i] = _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p])
             if model == POISSON:
                 for i in range(lo, hi):
                     if rate[i] > 0.0 and uniform(seed, t, i, 0) < rate[i] * dt:
@@ -232,9 +238,10 @@ def run_steps(
                         if kind == PL_PAIR:
                             syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
-                            elig[s] *= math.exp(-el / pp[10])
-                            c_new, tr_pre[s] = pair_on_pre(elig[s], tr_pre[s], tr_post[s], pp[12:])
-                            elig[s] = c_new
+                            # eligibility is stored as of the projection's last periodic update (period_last):
+                            # an increment at `now` counts exp((now - period_last) / tau_c) there
+                            inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp[12:])
+                            elig[s] += inc * math.exp((now - period_last[pr]) / pp[10])
                     w = syn_w[s]
                     ch = syn_chan[s]
                     if pop_model[npop[j]] == IZHIKEVICH:
@@ -263,24 +270,24 @@ def run_steps(
                     if kind == PL_PAIR:
                         syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
                     elif kind == PL_ELIGIBILITY:
-                        elig[s] *= math.exp(-el / pp[10])
-                        c_new, tr_post[s] = pair_on_post(elig[s], tr_pre[s], tr_post[s], pp[12:])
-                        elig[s] = c_new
+                        inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp[12:])
+                        elig[s] += inc * math.exp((now - period_last[pr]) / pp[10])
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
                 pp = proj_par[pr]
                 # pp: [.., 10 tau_c, 11 period_steps, 12.. eligibility STDP (pair layout), 22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator]
                 da = modulator[int(pp[27])]
+                # one decay factor for every synapse of the projection (see the event-side comment)
+                f = math.exp(-(now - period_last[pr]) / pp[10])
+                gain = pp[23] * (pp[22] + da)
                 for e in range(proj_ptr[pr], proj_ptr[pr + 1]):
                     s = proj_syn[e]
-                    el = now - t_last[s]
-                    elig[s] *= math.exp(-el / pp[10])
-                    tr_pre[s] *= math.exp(-el / pp[0])
-                    tr_post[s] *= math.exp(-el / pp[1])
-                    t_last[s] = now
-                    w = syn_w[s] + pp[24] + pp[23] * (pp[22] + da) * elig[s]
+                    c = elig[s] * f
+                    elig[s] = c
+                    w = syn_w[s] + pp[24] + gain * c
                     syn_w[s] = min(max(w, pp[25]), pp[26])
+                period_last[pr] = now
                 period_next[pr] += int(pp[11])
         for m in range(modulator.shape[0]):
             modulator[m] *= mod_decay[m]

@@ -17,12 +17,19 @@ VARIABLES = {"v": 0, "u": 1, "x1": 2, "x2": 3, "i_e": 2, "i_i": 3, "g_e": 2, "g_
 
 
 class SpikeMonitor:
-    """Records the spikes of ``pop`` (all neurons)."""
+    """Records the spikes of ``pop`` (all neurons, or only ``indices``)."""
 
-    def __init__(self, pop: Population, h5: str | Path | None = None):
+    def __init__(self, pop: Population, h5: str | Path | None = None, indices=None):
         if not isinstance(pop, Population):
             raise TypeError(f"SpikeMonitor needs a population, got {type(pop).__name__}")
         self.pop = pop
+        if indices is None:
+            self.indices = None
+        else:
+            idx = np.atleast_1d(np.asarray(indices))
+            if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= pop.n:
+                raise ValueError(f"indices must be integers in [0, {pop.n - 1}]")
+            self.indices = np.unique(idx)
         self.h5 = None if h5 is None else Path(h5)
         self._t: list[np.ndarray] = []
         self._i: list[np.ndarray] = []

@@ -35,7 +35,7 @@ from .projections import RECEPTORS, Projection
 
 _N_PAR = 28
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "elig", "t_last", "modulator",
-               "period_next", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+               "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 
 
 class Network:
@@ -182,7 +182,7 @@ class Network:
             for key in ("x1", "x2", "isyn", "refrac"):
                 setattr(s, key, getattr(old, key))
             if old.syn_w.shape == s.syn_w.shape:
-                for key in ("tr_pre", "tr_post", "elig", "t_last"):
+                for key in ("tr_pre", "tr_post", "elig", "t_last", "period_last", "period_next"):
                     setattr(s, key, getattr(old, key))
             if old.hist_idx.shape == s.hist_idx.shape:
                 s.hist_idx, s.hist_n, s.hist_step = old.hist_idx, old.hist_n, old.hist_step
@@ -191,7 +191,10 @@ class Network:
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
-                s.rec_mask[mon.pop.start : mon.pop.start + mon.pop.n] = True
+                if mon.indices is None:
+                    s.rec_mask[mon.pop.start : mon.pop.start + mon.pop.n] = True
+                else:
+                    s.rec_mask[mon.pop.start + mon.indices] = True
         states = [m for m in self.monitors if isinstance(m, StateMonitor)]
         every = [max(1, int(round((m.every or dt) / dt))) for m in states]
         s.st_every = int(np.gcd.reduce(every)) if every else 1
@@ -242,6 +245,7 @@ class Network:
         s.proj_kind = np.zeros(P, dtype=np.int64)
         s.proj_par = np.zeros((P, _N_PAR))
         s.period_next = np.zeros(P, dtype=np.int64)
+        s.period_last = np.full(P, self.step * self.dt)  # time (ms) eligibility traces are stored at
         names = list(self.modulators)
         for k, proj in enumerate(self.projections):
             rule = proj.plasticity
@@ -309,7 +313,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.elig, s.t_last, s.post_ptr, s.post_syn,
-                s.modulator, s.mod_decay, s.period_next,
+                s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
                 s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
                 s.st_idx, s.st_var, s.st_every, st_out, st_count,
@@ -328,7 +332,8 @@ class Network:
     def build_state_for_run(self):
         s = self._s
         # populations whose neurons get noise or an injected current (may change between runs)
-        s.pop_extra = np.array([int(np.any(s.sigma[p.start : p.start + p.n] != 0) or np.any(s.cur_col[p.start : p.start + p.n] >= 0))
+        s.pop_extra = np.array([(2 if p.noise_kind == "uniform" else 1)
+                                if (np.any(s.sigma[p.start : p.start + p.n] != 0) or np.any(s.cur_col[p.start : p.start + p.n] >= 0)) else 0
                                 for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
         return s
@@ -346,6 +351,8 @@ class Network:
             if isinstance(mon, SpikeMonitor):
                 lo, hi = mon.pop.start, mon.pop.start + mon.pop.n
                 sel = (spk_idx >= lo) & (spk_idx < hi)
+                if mon.indices is not None:
+                    sel &= np.isin(spk_idx - lo, mon.indices)
                 mon._append(spk_step[sel] * dt, spk_idx[sel] - lo)
             elif isinstance(mon, PopulationRateMonitor):
                 mon.dt = dt

@@ -64,6 +64,7 @@ class Population:
         self._init = {"v": z.copy(), "u": z.copy(), "x1": z.copy(), "x2": z.copy(), "i_ext": z.copy(), "sigma": z.copy(),
                       "rate": z.copy(), "na": z.copy(), "nb": z.copy(), "nc": z.copy(), "nd": z.copy()}
         self.current_table: np.ndarray | None = None  # [steps, n] external current, set by inject()
+        self.noise_kind = "gaussian"  # per-step noise drive: "gaussian" or "uniform", std given by ``noise``
 
     def __len__(self) -> int:
         return self.n
@@ -88,7 +89,8 @@ class Population:
     v = property(lambda self: self._state("v"), lambda self, x: self._set_state("v", x), doc="membrane potential (mV)")
     u = property(lambda self: self._state("u"), lambda self, x: self._set_state("u", x), doc="recovery variable (Izhikevich)")
     i_ext = property(lambda self: self._state("i_ext"), lambda self, x: self._set_state("i_ext", x), doc="constant external drive (mV)")
-    noise = property(lambda self: self._state("sigma"), lambda self, x: self._set_state("sigma", x), doc="std of the per-step Gaussian drive (mV)")
+    noise = property(lambda self: self._state("sigma"), lambda self, x: self._set_state("sigma", x),
+                     doc="std of the per-step noise drive (mV); ``noise_kind`` picks Gaussian or uniform")
 
     def inject(self, current: np.ndarray) -> None:
         """External drive per step for the next run: ``current`` of shape ``[steps]`` or ``[steps, n]`` (mV), added to ``i_ext``."""
@@ -167,8 +169,11 @@ class Izhikevich(Population):
     model = E.IZHIKEVICH
 
     def __init__(self, n, a=None, b=None, c=None, d=None, preset="regular_spiking", scheme="izhikevich",
-                 i_ext=0.0, noise=0.0, v_init=-65.0, u_init=None, name=None):
+                 i_ext=0.0, noise=0.0, noise_kind="gaussian", v_init=-65.0, u_init=None, name=None):
         super().__init__(n, name, "izh")
+        if noise_kind not in ("gaussian", "uniform"):
+            raise ValueError(f"noise_kind must be 'gaussian' or 'uniform', got {noise_kind!r}")
+        self.noise_kind = noise_kind
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"unknown Izhikevich preset {preset!r}; expected one of {sorted(PRESETS)}")
         if scheme not in STABLE_DT:

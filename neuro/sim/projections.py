@@ -201,6 +201,10 @@ class Projection:
 
     @property
     def eligibility(self) -> np.ndarray:
-        if self._order is None:
+        """Eligibility traces now (zero without three-factor plasticity)."""
+        if self._order is None or not isinstance(self.plasticity, RewardModulatedSTDP):
             return np.zeros(len(self))
-        return self.network._s.elig[self._order].copy()
+        net = self.network
+        k = net.projections.index(self)
+        decay = np.exp(-(net.t - net._s.period_last[k]) / self.plasticity.tau_c)
+        return net._s.elig[self._order] * decay
