@@ -345,8 +345,8 @@ class Network:
         self.counts["steps"] += int(steps_done)
         self.counts["spikes"] += int(counts.sum())
         self.counts["neuron_updates"] += int(steps_done) * sum(p.n for p in self.populations if p.model not in (E.POISSON, E.GENERATOR))
-        first_row_step = self.step
-        rows_steps = [t for t in range(first_row_step, first_row_step + steps_done) if t % s.st_every == 0]
+        steps = np.arange(self.step, self.step + steps_done, dtype=np.int64)
+        rows_steps = steps[steps % s.st_every == 0]
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
                 lo, hi = mon.pop.start, mon.pop.start + mon.pop.n
@@ -360,7 +360,7 @@ class Network:
                     mon._t0 = self.step * dt
                 mon._counts.append(pop_counts[:, self.populations.index(mon.pop)].copy())
             elif isinstance(mon, StateMonitor) and st_rows.shape[0]:
-                steps_arr = np.array(rows_steps[: st_rows.shape[0]], dtype=np.int64)
+                steps_arr = rows_steps[: st_rows.shape[0]]
                 keep = steps_arr % mon._every_steps == 0
                 mon._t.append(steps_arr[keep] * dt)
                 mon._v.append(st_rows[keep][:, mon._cols].copy())
