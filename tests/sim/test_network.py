@@ -221,3 +221,36 @@ def test_delay_not_multiple_of_dt_and_izhikevich_dt_warning():
     net2.add(sim.Izhikevich(2))
     with pytest.warns(RuntimeWarning, match="known to diverge for dt > 1.0"):
         net2.run(4.0)
+
+
+def test_spike_monitor_streams_to_hdf5_and_loads_back(tmp_path):
+    import h5py
+
+    def run(h5):
+        net = sim.Network(dt=0.1, seed=9)
+        inp = sim.PoissonInput(200, rate=50.0)
+        mon = net.add(inp, sim.SpikeMonitor(inp, h5=h5))
+        net.run(300.0, chunk=20.0)  # many chunks: many appends to the file
+        return mon
+
+    mem, disk = run(None), run(tmp_path / "spikes.h5")
+    assert mem.count > 1000 and disk.count == mem.count
+    np.testing.assert_array_equal(disk.t, mem.t)
+    np.testing.assert_array_equal(disk.i, mem.i)
+    assert disk._t == [] and disk._i == [], "streamed spikes are not kept in memory"
+    with h5py.File(tmp_path / "spikes.h5") as f:
+        assert f["t"].chunks is not None and f.attrs["unit_t"] == "ms"
+
+
+def test_izhikevich_presets_fire_as_named():
+    """Under a constant drive of 10, regular spiking adapts, fast spiking does not, chattering bursts."""
+    net = sim.Network(dt=0.25)
+    pops = {name: sim.Izhikevich(1, preset=name, scheme="euler", i_ext=10.0, name=name)
+            for name in ("regular_spiking", "fast_spiking", "chattering", "intrinsically_bursting")}
+    mons = {name: net.add(p, sim.SpikeMonitor(p)) for name, p in pops.items()}
+    net.run(500.0)
+    isi = {name: np.diff(m.t) for name, m in mons.items()}
+    assert isi["regular_spiking"][-1] > 1.5 * isi["regular_spiking"][0], "spike-frequency adaptation"
+    assert mons["fast_spiking"].count > 2 * mons["regular_spiking"].count
+    assert np.abs(np.diff(isi["fast_spiking"][3:])).max() < 0.6, "tonic, non-adapting"
+    assert isi["chattering"].min() < 10.0 < isi["chattering"].max(), "bursts: short intra- and long inter-burst intervals"
