@@ -83,14 +83,15 @@ def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind):
 
 
 @njit(cache=True)
-def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_row, nspk):
+def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, has_extra, hist_row, nspk):
     """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``."""
     # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii
     v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
     p_mm, p_em, p_ee, p_im, p_ii = par[4], par[5], par[6], par[7], par[8]
     for i in range(lo, hi):
-        drive = i_ext[i] + xdrive[i]
-        # branch-free form: the common path has no unpredictable jumps
+        drive = i_ext[i]
+        if has_extra:  # loop-invariant: compiled as two loops
+            drive += xdrive[i]
         # refractory: integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
         r = refrac[i]
         r = r - 1 if r > 0 else r
@@ -103,8 +104,9 @@ def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_row, nspk):
         fire = (not frozen) and (vi > v_th)
         v[i] = v_reset if fire else vi
         refrac[i] = t_ref if fire else r
-        hist_row[nspk] = i
-        nspk += 1 if fire else 0
+        if fire:  # rare and well predicted
+            hist_row[nspk] = i
+            nspk += 1
     return nspk
 
 
@@ -157,7 +159,7 @@ def run_steps(
                         hist_idx[slot, nspk] = i
                         nspk += 1
             elif model == CUBA:
-                nspk = _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, hist_idx[slot], nspk)
+                nspk = _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
                 # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
                 v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
