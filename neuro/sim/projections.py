@@ -195,6 +195,28 @@ class Projection:
         else:
             self.network._s.syn_w[self._order] = w
 
+    def normalize_incoming(self, total: float, rate: float = 1.0) -> None:
+        """Synaptic scaling: move each postsynaptic neuron's summed incoming weight towards ``total``.
+
+        Every weight onto neuron ``j`` is multiplied by :math:`1 + r (W^* / W_j - 1)` with :math:`W_j` its
+        current sum and :math:`r` = ``rate`` (1: exact normalisation; smaller: a homeostatic step), then
+        clipped to the plasticity bounds. Call it between runs, or from a ``reward``/periodic callback.
+        """
+        if not (np.isfinite(total) and total > 0):
+            raise ValueError(f"total must be a finite number > 0, got {total}")
+        if not 0.0 < rate <= 1.0:
+            raise ValueError(f"rate must be in (0, 1], got {rate}")
+        w = self.weights
+        sums = np.bincount(self.post_index, weights=w, minlength=self.post.n)
+        factor = np.ones(self.post.n)
+        has = sums > 0
+        factor[has] = 1.0 + rate * (total / sums[has] - 1.0)
+        w = w * factor[self.post_index]
+        rule = self.plasticity.stdp if isinstance(self.plasticity, RewardModulatedSTDP) else self.plasticity
+        if rule is not None:
+            w = np.clip(w, rule.w_min, rule.w_max)
+        self.weights = w
+
     @property
     def delays(self) -> np.ndarray:
         return self._delay_ms.copy()

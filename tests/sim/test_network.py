@@ -254,3 +254,20 @@ def test_izhikevich_presets_fire_as_named():
     assert mons["fast_spiking"].count > 2 * mons["regular_spiking"].count
     assert np.abs(np.diff(isi["fast_spiking"][3:])).max() < 0.6, "tonic, non-adapting"
     assert isi["chattering"].min() < 10.0 < isi["chattering"].max(), "bursts: short intra- and long inter-burst intervals"
+
+
+def test_synaptic_scaling_normalises_incoming_weights():
+    net = sim.Network(dt=0.1)
+    a, b = sim.PoissonInput(50, rate=10.0), sim.LIF(5)
+    proj = sim.Projection(a, b, sim.FixedInDegree(10), weight=lambda rng, n: rng.uniform(0.1, 2.0, n), seed=3)
+    net.add(a, b, proj)
+    net.run(1.0)
+    proj.normalize_incoming(4.0, rate=0.5)
+    sums = np.bincount(proj.post_index, weights=proj.weights, minlength=5)
+    before = np.bincount(proj.post_index, weights=proj.weights * 0 + 1, minlength=5)
+    assert before.tolist() == [10] * 5
+    proj.normalize_incoming(4.0)
+    np.testing.assert_allclose(np.bincount(proj.post_index, weights=proj.weights, minlength=5), 4.0)
+    assert not np.allclose(sums, 4.0), "a half step does not reach the target at once"
+    with pytest.raises(ValueError, match="total must be a finite number > 0"):
+        proj.normalize_incoming(-1.0)
