@@ -83,11 +83,13 @@ def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind):
 
 
 @njit(cache=True)
-def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, has_extra, hist_row, nspk):
+def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_extra, hist_row, nspk):
     """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``."""
-    # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii
+    # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
     v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
     p_mm, p_em, p_ee, p_im, p_ii = par[4], par[5], par[6], par[7], par[8]
+    theta_decay, theta_jump = par[9], par[10]
+    adaptive = theta_jump != 0.0
     for i in range(lo, hi):
         drive = i_ext[i]
         if has_extra:  # loop-invariant: compiled as two loops
@@ -101,7 +103,12 @@ def _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, has_extra, hist_
         vi = vi if frozen else vf
         x1[i] *= p_ee
         x2[i] *= p_ii
-        fire = (not frozen) and (vi > v_th)
+        if adaptive:  # intrinsic plasticity: the threshold rises at each spike and relaxes back
+            th = theta[i] * theta_decay
+            fire = (not frozen) and (vi > v_th + th)
+            theta[i] = th + theta_jump if fire else th
+        else:
+            fire = (not frozen) and (vi > v_th)
         v[i] = v_reset if fire else vi
         refrac[i] = t_ref if fire else r
         if fire:  # rare and well predicted
@@ -159,7 +166,7 @@ def run_steps(
                         hist_idx[slot, nspk] = i
                         nspk += 1
             elif model == CUBA:
-                nspk = _cuba_update(lo, hi, par, v, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
+                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
                 # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
                 v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])

@@ -110,14 +110,20 @@ class LIF(Population):
     """Current-based LIF with exponential synapses, integrated exactly (:mod:`neuro.ops.cuba_lif.reference`).
 
     Receptors: ``"exc"`` (:math:`I_e`, decay ``tau_e``), ``"inh"`` (:math:`I_i`, ``tau_i``), ``"v"`` (jump of v).
+    Adaptive threshold (intrinsic plasticity) when ``theta_jump > 0``: the threshold is
+    :math:`v_{th} + \theta`, :math:`\theta` jumps by ``theta_jump`` (mV) at each spike and decays
+    with ``tau_theta`` (ms); ``pop.theta`` reads it.
     """
 
     model = E.CUBA
 
     def __init__(self, n, tau_m=20.0, v_rest=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=2.0, tau_e=5.0, tau_i=10.0,
-                 i_ext=0.0, noise=0.0, v_init=None, name=None):
+                 i_ext=0.0, noise=0.0, v_init=None, theta_jump=0.0, tau_theta=100.0, name=None):
         super().__init__(n, name, "lif")
-        _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i)
+        _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i, tau_theta=tau_theta)
+        if not (math.isfinite(theta_jump) and theta_jump >= 0):
+            raise ValueError(f"theta_jump must be a finite number >= 0, got {theta_jump}")
+        self.theta_jump, self.tau_theta = theta_jump, tau_theta
         _finite(v_rest=v_rest, v_th=v_th, v_reset=v_reset, t_ref=t_ref)
         if t_ref < 0:
             raise ValueError(f"t_ref must be >= 0, got {t_ref}")
@@ -130,8 +136,11 @@ class LIF(Population):
     def params(self, dt):
         p_mm, p_em, p_ee, p_im, p_ii = propagators(dt, self.tau_m, self.tau_e, self.tau_i)
         out = np.zeros(12)
-        out[:9] = [self.v_rest, self.v_th, self.v_reset, round(self.t_ref / dt), p_mm, p_em, p_ee, p_im, p_ii]
+        out[:11] = [self.v_rest, self.v_th, self.v_reset, round(self.t_ref / dt), p_mm, p_em, p_ee, p_im, p_ii,
+                    math.exp(-dt / self.tau_theta), self.theta_jump]
         return out
+
+    theta = property(lambda self: self._state("u"), doc="adaptive threshold offset (mV)")
 
 
 class ConductanceLIF(Population):

@@ -271,3 +271,19 @@ def test_synaptic_scaling_normalises_incoming_weights():
     assert not np.allclose(sums, 4.0), "a half step does not reach the target at once"
     with pytest.raises(ValueError, match="total must be a finite number > 0"):
         proj.normalize_incoming(-1.0)
+
+
+def test_adaptive_threshold_slows_firing_and_relaxes():
+    net = sim.Network(dt=0.1)
+    plain = sim.LIF(1, i_ext=30.0, t_ref=2.0)
+    adapt = sim.LIF(1, i_ext=30.0, t_ref=2.0, theta_jump=3.0, tau_theta=100.0)
+    m0 = net.add(plain, sim.SpikeMonitor(plain))
+    m1 = net.add(adapt, sim.SpikeMonitor(adapt))
+    net.run(500.0)
+    isi = np.diff(m1.t)
+    assert isi[-1] > 1.5 * isi[0] and m1.count < m0.count
+    # theta follows its law exactly between spikes: decay by exp(-dt/tau) per step
+    expected = adapt.theta[0] * np.exp(-10.0 / 100.0)
+    adapt.i_ext = 0.0
+    net.run(10.0)
+    assert adapt.theta[0] == pytest.approx(expected, rel=1e-9)
