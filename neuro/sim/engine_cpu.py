@@ -64,6 +64,15 @@ def normal(seed, step, idx, stream):
     return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
+@njit(inline="always", cache=True)
+def _decay_traces(s, now, pp, tr_pre, tr_post, t_last):
+    """Bring synapse ``s``'s pre and post traces from their last update to ``now`` (lazy exponential decay)."""
+    el = now - t_last[s]
+    tr_pre[s] *= math.exp(-el / pp[0])
+    tr_post[s] *= math.exp(-el / pp[1])
+    t_last[s] = now
+
+
 @njit(cache=True)
 def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind):
     """Injected-table and noise drive of neuron ``i`` at step ``t`` (called only for neurons that have them).
@@ -240,10 +249,7 @@ def run_steps(
                     kind = proj_kind[pr]
                     if kind != PL_NONE:
                         pp = proj_par[pr]
-                        el = now - t_last[s]
-                        tr_pre[s] *= math.exp(-el / pp[0])
-                        tr_post[s] *= math.exp(-el / pp[1])
-                        t_last[s] = now
+                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                         if kind == PL_PAIR:
                             syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
@@ -272,10 +278,7 @@ def run_steps(
                     pr = syn_proj[s]
                     kind = proj_kind[pr]
                     pp = proj_par[pr]
-                    el = now - t_last[s]
-                    tr_pre[s] *= math.exp(-el / pp[0])
-                    tr_post[s] *= math.exp(-el / pp[1])
-                    t_last[s] = now
+                    _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                     if kind == PL_PAIR:
                         syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
                     elif kind == PL_ELIGIBILITY:
