@@ -22,8 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .ops.lif import LIFParams
-from .ops.lif.autograd import lif_multi_step
+from .nn import LIF, poisson_encode
 
 
 @dataclass(frozen=True)
@@ -37,37 +36,17 @@ class DemoConfig:
     seed: int = 0
 
 
-class _LIF(nn.Module):
-    """Multi-step LIF on ``[T, B, N]`` (SpikingJelly-style: tau = 2, hard reset to 0, sigmoid surrogate)."""
-
-    is_spiking = True
-
-    def __init__(self, tau: float):
-        super().__init__()
-        self.beta = 1.0 - 1.0 / tau
-        self.params = LIFParams(v_th=1.0, v_reset=0.0, surrogate="sigmoid", alpha=4.0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return lif_multi_step(x, None, self.beta, self.params)[0]
-
-
 class DigitsSNN(nn.Module):
     """64 inputs -> Linear -> LIF -> Linear; logits are the output current averaged over time."""
 
     def __init__(self, hidden: int, tau: float):
         super().__init__()
         self.fc1 = nn.Linear(64, hidden)
-        self.lif1 = _LIF(tau)
+        self.lif1 = LIF(tau=tau, v_threshold=1.0, v_reset=0.0, surrogate="sigmoid", alpha=4.0)
         self.fc2 = nn.Linear(hidden, 10)
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:  # [T, B, 64] -> [B, 10]
         return self.fc2(self.lif1(self.fc1(spikes))).mean(0)
-
-
-def poisson_encode(images: torch.Tensor, time_steps: int, generator: torch.Generator) -> torch.Tensor:
-    """``[B, F]`` intensities in [0, 1] -> ``[T, B, F]`` Bernoulli spikes with that probability per step."""
-    probs = images.unsqueeze(0).expand(time_steps, *images.shape)
-    return torch.bernoulli(probs, generator=generator)
 
 
 def load_digits_split(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

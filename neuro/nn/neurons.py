@@ -1,0 +1,113 @@
+"""Spiking neuron modules. Input and output are ``[T, B, ...]`` (multi-step); :meth:`LIF.step` is the single-step form."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..ops.lif import LIFParams
+from ..ops.lif.autograd import lif_multi_step
+from .surrogate import spike
+
+
+class LIF(nn.Module):
+    r"""Leaky integrate-and-fire neurons, all T steps in one fused call.
+
+    .. math::
+
+        h_t = \beta v_{t-1} + (1-\beta) v_{reset} + c\, x_t, \quad s_t = H(h_t - v_{th}), \quad
+        v_t = h_t (1 - s_t) + v_{reset} s_t \ \text{(hard)}\ \text{or}\ h_t - v_{th} s_t \ \text{(soft)}
+
+    with :math:`\beta = 1 - 1/\tau` and :math:`c = 1 - \beta` when ``decay_input`` (else 1). This is
+    SpikingJelly's ``LIFNode`` (tests hold it equal). Give ``tau`` (steps) or ``beta``.
+    ``v_reset=None`` is the soft (subtractive) reset. ``forward`` returns the spikes; with
+    ``store_v=True`` the potentials after reset of the last call are kept in ``self.v_seq``.
+
+    Example::
+
+        lif = LIF(tau=2.0)
+        spikes = lif(torch.randn(8, 32, 100))    # [T, B, N] -> [T, B, N]
+    """
+
+    is_spiking = True
+
+    def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = 0.0,
+                 decay_input: bool = True, detach_reset: bool = False, surrogate: str = "sigmoid", alpha: float = 4.0,
+                 backend: str | None = None, store_v: bool = False):
+        super().__init__()
+        if beta is None:
+            if tau is None or not (math.isfinite(tau) and tau >= 1.0):
+                raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
+            beta = 1.0 - 1.0 / tau
+        elif not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=0.0 if v_reset is None else v_reset,
+                                decay_input=decay_input, detach_reset=detach_reset, surrogate=surrogate, alpha=alpha)
+        self.register_buffer("_beta", torch.tensor([beta]), persistent=False)
+        self.backend = backend
+        self.store_v = store_v
+        self.v_seq: torch.Tensor | None = None
+
+    def beta(self) -> torch.Tensor:
+        return self._beta
+
+    def extra_repr(self) -> str:
+        p = self.params
+        return f"beta={float(self.beta().detach().flatten()[0]):.4g}, v_threshold={p.v_th}, v_reset={p.v_reset}, surrogate={p.surrogate}"
+
+    def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() < 2:
+            raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend)
+        if self.store_v:
+            sr = s.detach() if self.params.detach_reset else s
+            self.v_seq = h - self.params.v_th * sr if self.params.soft_reset else h * (1 - sr) + self.params.v_reset * sr
+        return s
+
+    def step(self, x: torch.Tensor, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step with explicit state: ``(spikes, v)`` from input ``x`` and potential ``v`` (``None``: at rest)."""
+        p = self.params
+        if v is None:
+            v = torch.full_like(x, 0.0 if p.v_reset is None else p.v_reset)
+        beta = self.beta().to(x.dtype)
+        c = (1.0 - beta) if p.decay_input else 1.0
+        h = beta * v + (1.0 - beta) * p.v_leak + c * x
+        s = spike(h - p.v_th, p.surrogate, p.alpha)
+        sr = s.detach() if p.detach_reset else s
+        v = h - p.v_th * sr if p.soft_reset else h * (1 - sr) + p.v_reset * sr
+        return s, v
+
+
+class ParametricLIF(LIF):
+    r"""LIF with a learnable time constant (Fang et al. 2021, PLIF): :math:`1/\tau = \mathrm{sigmoid}(w)`.
+
+    ``per_channel=C`` learns one :math:`\tau` per channel of dimension 2 (``[T, B, C, ...]``).
+    """
+
+    def __init__(self, tau: float = 2.0, per_channel: int | None = None, **kw):
+        super().__init__(tau=tau, **kw)
+        w0 = -math.log(tau - 1.0) if tau > 1.0 else 10.0
+        shape = (1,) if per_channel is None else (per_channel,)
+        self.w = nn.Parameter(torch.full(shape, w0))
+        self.per_channel = per_channel
+
+    def beta(self) -> torch.Tensor:
+        return 1.0 - torch.sigmoid(self.w)
+
+    def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
+        if self.per_channel is None:
+            return super().forward(x, v0)
+        if x.dim() < 3 or x.shape[2] != self.per_channel:
+            raise ValueError(f"per-channel PLIF expects [T, B, {self.per_channel}, ...], got {tuple(x.shape)}")
+        beta = self.beta().to(x.dtype).view(1, -1, *([1] * (x.dim() - 3))).expand(x.shape[1:])
+        s, h, _ = lif_multi_step(x, v0, beta, self.params, backend=self.backend)
+        return s
+
+
+class IF(LIF):
+    """Integrate-and-fire: no leak, input added as is (:math:`\\beta = 1`, ``decay_input=False``)."""
+
+    def __init__(self, v_threshold: float = 1.0, v_reset: float | None = 0.0, **kw):
+        super().__init__(tau=None, beta=1.0, v_threshold=v_threshold, v_reset=v_reset, decay_input=False, **kw)
