@@ -6,7 +6,9 @@
 2. simulate STDP with synaptic delays in the event-driven core: Song, Miller & Abbott's (2000)
    setup — 1000 Poisson inputs at 15 Hz onto one conductance-based LIF neuron through
    plastic synapses with additive STDP and axonal delays of 1-5 ms; the weights become
-   bimodal; raster and weight-histogram PNGs.
+   bimodal; raster and weight-histogram PNGs;
+3. estimate the operations and energy of the trained network on the test digits
+   (:func:`neuro.energy.estimate`, 45 nm table): table, JSON and PNG.
 """
 
 from __future__ import annotations
@@ -188,6 +190,20 @@ def _plot_stdp(run_dir: Path, inp, out, w0, w, t_end: float) -> None:
     plt.close(fig)
 
 
+def estimate_energy(run_dir: Path, model: nn.Module, x_test: torch.Tensor, time_steps: int, seed: int = 0) -> dict:
+    """Energy report of the trained model on the encoded test set: ``energy.txt``, ``energy.json``, ``energy.png``."""
+    from .energy import estimate
+
+    spikes = poisson_encode(x_test, time_steps, torch.Generator().manual_seed(seed))
+    model.eval()
+    report = estimate(model, spikes)
+    (run_dir / "energy.txt").write_text(report.format_table() + "\n")
+    (run_dir / "energy.json").write_text(report.to_json())
+    report.plot(run_dir / "energy.png")
+    return {"energy_per_sample_mj": report.per_sample_mj(), "effective_acs": report.total("effective_acs"),
+            "effective_macs": report.total("effective_macs"), "dense_macs": report.total("dense_macs"), "table": report.format_table()}
+
+
 def run_demo(out_root: str | Path = "runs", epochs: int = 30, seed: int = 0, stdp_seconds: float = 100.0) -> Path:
     """Run the main job; returns the run folder."""
     if epochs < 1:
@@ -202,11 +218,13 @@ def run_demo(out_root: str | Path = "runs", epochs: int = 30, seed: int = 0, std
     t1 = time.perf_counter()
     stdp = simulate_stdp(run_dir, duration_ms=stdp_seconds * 1000.0, seed=seed)
     t_sim = time.perf_counter() - t1
+    energy = estimate_energy(run_dir, result["model"], result["test_x"], cfg.time_steps, seed)
     summary = {
         "run_dir": str(run_dir),
         "train": {"test_accuracy": result["test_acc"], "epochs": cfg.epochs, "seconds": round(t_train, 1),
                   "checkpoint": str(run_dir / "checkpoint.pt"), "curve": str(run_dir / "learning_curve.png")},
         "stdp": {**stdp, "seconds": round(t_sim, 1), "raster": str(run_dir / "stdp_raster.png"), "weights": str(run_dir / "stdp_weights.png")},
+        "energy": {k: v for k, v in energy.items() if k != "table"},
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -218,8 +236,11 @@ def run_demo(out_root: str | Path = "runs", epochs: int = 30, seed: int = 0, std
     print(f" 2. STDP with delays, {stdp['seconds_simulated']:.0f} s simulated in {t_sim:.1f} s: output {stdp['post_rate_hz']:.1f} Hz, "
           f"{100 * stdp['weights_low']:.0f} % of weights near 0 and {100 * stdp['weights_high']:.0f} % near w_max")
     print(f"    raster {run_dir / 'stdp_raster.png'}, weights {run_dir / 'stdp_weights.png'}")
+    print(f" 3. energy of the digits SNN: {energy['energy_per_sample_mj']:.3e} mJ per sample; {energy['effective_acs']:.3g} spike-driven ACs "
+          f"and {energy['effective_macs']:.3g} MACs vs {energy['dense_macs']:.3g} dense MACs")
+    print(f"    report {run_dir / 'energy.txt'}, {run_dir / 'energy.json'}, {run_dir / 'energy.png'}")
     print("=" * 64)
     return run_dir
 
 
-__all__ = ["DemoConfig", "DigitsSNN", "poisson_encode", "run_demo", "simulate_stdp", "train_digits"]
+__all__ = ["DemoConfig", "DigitsSNN", "estimate_energy", "run_demo", "simulate_stdp", "train_digits"]

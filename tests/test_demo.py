@@ -42,3 +42,16 @@ def test_stdp_simulation_pushes_weights_to_the_bounds(tmp_path):
     assert out["synaptic_events"] > 1000 * 15 * 20 * 0.8
     for name in ("stdp_raster.png", "stdp_weights.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_energy_report(tmp_path):
+    import torch
+
+    from neuro.demo import DigitsSNN, estimate_energy
+
+    torch.manual_seed(0)
+    out = estimate_energy(tmp_path, DigitsSNN(32, 2.0), torch.rand(20, 64), time_steps=4)
+    assert out["effective_acs"] > 0 and out["effective_macs"] == 0, "Poisson-coded input makes every layer spike-driven"
+    assert out["effective_acs"] < out["dense_macs"]
+    for name in ("energy.txt", "energy.json", "energy.png"):
+        assert (tmp_path / name).stat().st_size > 0
