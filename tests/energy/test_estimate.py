@@ -97,3 +97,15 @@ def test_simulation_energy_prices_counted_events():
     assert e["neuron_pj"] == pytest.approx(10 * 1000 * 4.6)
     with pytest.raises(ValueError, match="counts must have 'synaptic_events'"):
         simulation_energy({"spikes": 3})
+
+
+def test_cli_energy_report(tmp_path, capsys):
+    from neuro import cli
+
+    rc = cli.main(["energy", "neuro.demo:DigitsSNN", "--kwarg", "hidden=16", "--kwarg", "tau=2.0", "--input-shape", "4,3,64", "--spikes",
+                   "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "fc1" in out and "energy per sample" in out
+    assert (tmp_path / "energy.json").is_file() and (tmp_path / "energy.png").is_file()
+    assert cli.main(["energy", "neuro.demo", "--input-shape", "4,3,64"]) == 2
+    assert "MODULE:FACTORY" in capsys.readouterr().err
