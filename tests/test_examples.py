@@ -18,3 +18,11 @@ def test_example_runs(script, args, tmp_path, monkeypatch, capsys):
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
     assert "wrote" in capsys.readouterr().out
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+def test_cli_simulate_runs_an_example(tmp_path, capsys):
+    from neuro import cli
+
+    assert cli.main(["simulate", "cuba", "--duration", "50", "--n", "400", "--out", str(tmp_path)]) == 0
+    assert "mean excitatory rate" in capsys.readouterr().out
+    assert (tmp_path / "cuba_raster.png").is_file()
