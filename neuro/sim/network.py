@@ -288,7 +288,7 @@ class Network:
         if duration < 0 or abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
             raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}")
         self._ensure_built()
-        s = self.build_state_for_run()
+        s = self._prepare_run()
         chunk_steps = int(round((chunk or max(100.0, 1000 * self.dt)) / self.dt))
         if reward is not None:
             chunk_steps = max(1, int(round(reward_interval / self.dt)))
@@ -297,7 +297,8 @@ class Network:
         spk_cap = max(1 << 15, 16 * int(s.rec_mask.sum()))
         done = 0
         while done < n_steps:
-            k = min(chunk_steps, n_steps - done)
+            # a chunk ends at the next multiple of chunk_steps, so callbacks stay on their schedule after a short chunk
+            k = min(chunk_steps - done % chunk_steps, n_steps - done)
             spk_step = np.empty(spk_cap, np.int64)
             spk_idx = np.empty(spk_cap, np.int64)
             spk_count = np.zeros(1, np.int64)
@@ -325,11 +326,12 @@ class Network:
             bar.update(round(got * self.dt, 6))
             if got < k:
                 spk_cap *= 2
-            if reward is not None and got == k:
+            if reward is not None and done % chunk_steps == 0:
                 reward(self)
         bar.close()
 
-    def build_state_for_run(self):
+    def _prepare_run(self):
+        """Per-run flags that may change between runs (noise switched on, a current injected)."""
         s = self._s
         # populations whose neurons get noise or an injected current (may change between runs)
         s.pop_extra = np.array([(2 if p.noise_kind == "uniform" else 1)
