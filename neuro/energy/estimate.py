@@ -55,6 +55,7 @@ class LayerCounts:
     neuron_updates: int = 0
     spikes: int = 0
     input_binary: bool | None = None
+    weight_bits: int | None = None
     energy_pj: float = 0.0
 
     @property
@@ -79,6 +80,31 @@ class Report:
 
     def per_sample_mj(self) -> float:
         return self.energy_pj / self.batch * 1e-9
+
+    def bit_budget(self, weight_bits: int = 32, state_bits: int = 32) -> dict:
+        r"""Bit budget of the spiking model and of its quantized-ANN counterpart (Shen et al., "Is Conventional SNN Really
+        Efficient? A Perspective from Network Quantization", CVPR 2024).
+
+        Per synaptic layer, with dense MACs per time step :math:`M`, weight bits :math:`b_w` (read from a layer's
+        ``weight_bits`` when it has one) and :math:`T` steps: the SNN spends :math:`M\,T\,b_w \cdot 1` bit-operations
+        on binary spikes; the ANN counterpart whose activations carry the same information as a T-step spike count uses
+        :math:`b_a = \lceil \log_2(T + 1) \rceil` bits once: :math:`M\, b_w\, b_a`. Storage: weights
+        :math:`\text{params} \cdot b_w` plus, for the SNN, one membrane state of ``state_bits`` per spiking neuron.
+        """
+        t = self.time_steps
+        act_bits = math.ceil(math.log2(t + 1))
+        rows, snn_ops, ann_ops = [], 0, 0
+        for c in self.layers:
+            if c.dense_macs:
+                wb = c.weight_bits or weight_bits
+                per_step = c.dense_macs / t / self.batch
+                snn, ann = per_step * t * wb, per_step * wb * act_bits
+                snn_ops, ann_ops = snn_ops + snn, ann_ops + ann
+                rows.append({"layer": c.name, "weight_bits": wb, "snn_bit_ops": snn, "ann_bit_ops": ann, "weight_storage_bits": c.params * wb})
+        neurons = sum(c.neuron_updates for c in self.layers) / t / self.batch
+        w_storage = sum(r["weight_storage_bits"] for r in rows)
+        return {"time_steps": t, "ann_activation_bits": act_bits, "layers": rows, "snn_bit_ops": snn_ops, "ann_bit_ops": ann_ops,
+                "snn_storage_bits": w_storage + neurons * state_bits, "ann_storage_bits": w_storage}
 
     def format_table(self) -> str:
         rows = [f"energy table: {self.table.describe()}", f"T = {self.time_steps}, batch = {self.batch} (counts are per batch)",
@@ -180,7 +206,8 @@ def estimate(model: nn.Module, inputs: torch.Tensor, table: EnergyTable | str = 
 
     for name, module in model.named_modules():
         if isinstance(module, _SYNAPTIC):
-            counts[module] = LayerCounts(name or type(module).__name__, type(module).__name__, params=sum(p.numel() for p in module.parameters()))
+            counts[module] = LayerCounts(name or type(module).__name__, type(module).__name__, params=sum(p.numel() for p in module.parameters()),
+                                         weight_bits=getattr(module, "weight_bits", None))
             hooks.append(module.register_forward_hook(synaptic_hook))
             order.append(module)
         elif is_spiking(module):

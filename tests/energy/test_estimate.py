@@ -109,3 +109,17 @@ def test_cli_energy_report(tmp_path, capsys):
     assert (tmp_path / "energy.json").is_file() and (tmp_path / "energy.png").is_file()
     assert cli.main(["energy", "neuro.demo", "--input-shape", "4,3,64"]) == 2
     assert "MODULE:FACTORY" in capsys.readouterr().err
+
+
+def test_bit_budget_snn_vs_quantized_ann():
+    T, B = 3, 2
+    model = nn.Sequential(nn.Linear(4, 5), KnownSpikes(torch.ones(T, B, 5)), nn.Linear(5, 2))
+    model[2].weight_bits = 4  # a quantized layer declares its weight precision
+    rep = estimate(model, torch.rand(T, B, 4))
+    bb = rep.bit_budget(weight_bits=8, state_bits=16)
+    assert bb["ann_activation_bits"] == 2  # ceil(log2(3 + 1))
+    l1, l2 = bb["layers"]
+    assert (l1["weight_bits"], l2["weight_bits"]) == (8, 4)
+    assert l1["snn_bit_ops"] == 20 * 3 * 8 and l1["ann_bit_ops"] == 20 * 8 * 2
+    assert l2["snn_bit_ops"] == 10 * 3 * 4 and l2["ann_bit_ops"] == 10 * 4 * 2
+    assert bb["snn_storage_bits"] == (25 * 8 + 12 * 4) + 5 * 16 and bb["ann_storage_bits"] == 25 * 8 + 12 * 4
