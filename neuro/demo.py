@@ -200,7 +200,10 @@ def estimate_energy(run_dir: Path, model: nn.Module, x_test: torch.Tensor, time_
     (run_dir / "energy.txt").write_text(report.format_table() + "\n")
     (run_dir / "energy.json").write_text(report.to_json())
     report.plot(run_dir / "energy.png")
-    return {"energy_per_sample_mj": report.per_sample_mj(), "effective_acs": report.total("effective_acs"),
+    budget = report.bit_budget(weight_bits=32, state_bits=32)
+    (run_dir / "bit_budget.json").write_text(json.dumps(budget, indent=1))
+    return {"energy_per_sample_mj": report.per_sample_mj(), "snn_bit_ops": budget["snn_bit_ops"], "ann_bit_ops": budget["ann_bit_ops"],
+            "ann_activation_bits": budget["ann_activation_bits"], "effective_acs": report.total("effective_acs"),
             "effective_macs": report.total("effective_macs"), "dense_macs": report.total("dense_macs"), "table": report.format_table()}
 
 
@@ -238,7 +241,9 @@ def run_demo(out_root: str | Path = "runs", epochs: int = 30, seed: int = 0, std
     print(f"    raster {run_dir / 'stdp_raster.png'}, weights {run_dir / 'stdp_weights.png'}")
     print(f" 3. energy of the digits SNN: {energy['energy_per_sample_mj']:.3e} mJ per sample; {energy['effective_acs']:.3g} spike-driven ACs "
           f"and {energy['effective_macs']:.3g} MACs vs {energy['dense_macs']:.3g} dense MACs")
-    print(f"    report {run_dir / 'energy.txt'}, {run_dir / 'energy.json'}, {run_dir / 'energy.png'}")
+    print(f"    bit budget per sample: SNN {energy['snn_bit_ops']:.3g} bit-ops vs {energy['ann_bit_ops']:.3g} for the "
+          f"{energy['ann_activation_bits']}-bit quantized ANN with the same information (T = {cfg.time_steps})")
+    print(f"    report {run_dir / 'energy.txt'}, {run_dir / 'energy.json'}, {run_dir / 'bit_budget.json'}, {run_dir / 'energy.png'}")
     print("=" * 64)
     return run_dir
 

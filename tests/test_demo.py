@@ -53,5 +53,6 @@ def test_demo_energy_report(tmp_path):
     out = estimate_energy(tmp_path, DigitsSNN(32, 2.0), torch.rand(20, 64), time_steps=4)
     assert out["effective_acs"] > 0 and out["effective_macs"] == 0, "Poisson-coded input makes every layer spike-driven"
     assert out["effective_acs"] < out["dense_macs"]
-    for name in ("energy.txt", "energy.json", "energy.png"):
+    assert out["snn_bit_ops"] == 4 * out["ann_bit_ops"] / 3  # T = 4 binary steps vs ceil(log2(5)) = 3-bit activations
+    for name in ("energy.txt", "energy.json", "energy.png", "bit_budget.json"):
         assert (tmp_path / name).stat().st_size > 0
