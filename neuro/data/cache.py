@@ -1,0 +1,270 @@
+"""The frame cache: one chunked HDF5 file per dataset split and transform.
+
+Layout of ``<cache_dir>/<dataset>-<split>-<key>.h5``::
+
+    frames   [sum of T_i, *frame_shape] uint16, chunked along time, LZF + shuffle + Fletcher-32
+    offsets  [N + 1] int64      sample i is frames[offsets[i]:offsets[i+1]]
+    labels   [N] int64
+    attrs    format, version, key, params (JSON), n_samples, frame_shape, complete
+
+``key`` is a SHA-256 of the frame parameters, the transform's description and the source
+files (path, size, mtime), so a changed transform or a re-extracted dataset gets a new
+file instead of stale frames. The file is written under a temporary name and renamed into
+place when complete (atomic on POSIX), and checked when opened: a file that does not open,
+is not marked complete, has the wrong key or inconsistent offsets is rebuilt, never used.
+Every chunk carries a Fletcher-32 checksum, so a damaged chunk raises a DataCorruptError
+when read rather than returning wrong frames; ``verify="full"`` reads every chunk on open.
+
+The file is opened once per process (lazily, so DataLoader workers each open their own
+handle after the fork) and never per sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DataCorruptError
+
+FORMAT = "neuro-frame-cache"
+VERSION = 1
+_CHUNK_BYTES = 256 * 1024
+log = logging.getLogger(__name__)
+
+# tonic transforms that draw random numbers: their output must never be cached
+_TONIC_RANDOM = {"RandomCrop", "RandomFlipLR", "RandomFlipUD", "RandomFlipPolarity", "RandomTimeReversal", "RandomDropPixel",
+                 "DropEvent", "DropEventByTime", "DropEventByArea", "EventDrop", "SpatialJitter", "TimeJitter", "TimeSkew", "UniformNoise"}
+
+
+def describe_transform(transform) -> object:
+    """A stable, JSON-able description of a transform for the cache key.
+
+    Dataclasses (ours and tonic's) are described by class and fields; tonic's ``Compose``
+    and lists by their members. Random transforms and objects without a stable description
+    (lambdas, plain functions' closures) raise ValueError: their frames cannot be cached.
+    """
+    if transform is None:
+        return None
+    if isinstance(transform, (list, tuple)):
+        return [describe_transform(t) for t in transform]
+    cls = type(transform)
+    if cls.__name__ == "Compose" and hasattr(transform, "transforms"):
+        return {"Compose": [describe_transform(t) for t in transform.transforms]}
+    if getattr(transform, "is_random", False) or (cls.__module__.startswith("tonic") and cls.__name__ in _TONIC_RANDOM):
+        raise ValueError(f"{cls.__name__} is a random augmentation: its output must not be cached; "
+                         "pass it as augment=... (applied after the cache) or use cache=False")
+    if dataclasses.is_dataclass(transform):
+        fields = {f.name: _jsonable(getattr(transform, f.name)) for f in dataclasses.fields(transform)}
+        return {f"{cls.__module__}.{cls.__qualname__}": fields}
+    raise ValueError(
+        f"cannot cache frames made with {transform!r}: it has no stable description (not a dataclass), so a changed "
+        "transform could not be told from the cached one; use dataclass transforms or cache=False"
+    )
+
+
+def _jsonable(v):
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return describe_transform(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return repr(v)
+
+
+def source_fingerprint(files: list[Path]) -> list:
+    """(name, size, mtime_ns) of each source file: changes when the data is replaced."""
+    out = []
+    for f in files:
+        st = os.stat(f)
+        out.append([str(f), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def cache_key(params: dict) -> str:
+    blob = json.dumps({"format": FORMAT, "version": VERSION, **params}, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+class FrameCache(torch.utils.data.Dataset):
+    """Cached frames of one split, as a map-style dataset of ``(frames float32 [T, ...], label)``.
+
+    Parameters:
+        path: the cache file.
+        key: expected key (see :func:`cache_key`); a file with another key is rebuilt.
+        build: callable ``() -> iterable of (frames ndarray, label)`` used when (re)building.
+        n_samples: number of samples the builder yields (for the progress bar and a check).
+        frame_shape: shape of one frame.
+        verify: ``"quick"`` (structure, key, last chunk) or ``"full"`` (every chunk) on open.
+        rebuild: build even if a valid file exists.
+        augment: applied to each ``frames`` tensor after reading (random crop/flip...).
+    """
+
+    def __init__(self, path, key: str, build, n_samples: int, frame_shape: tuple[int, ...], params: dict | None = None,
+                 verify: str = "quick", rebuild: bool = False, progress: bool = True, augment=None, target_transform=None):
+        if verify not in ("quick", "full"):
+            raise ValueError(f"verify must be 'quick' or 'full', got {verify!r}")
+        self.path = Path(path)
+        self.key = key
+        self.frame_shape = tuple(frame_shape)
+        self.augment = augment
+        self.target_transform = target_transform
+        self.rebuilt = False
+        self.progress = progress
+        problem = "rebuild requested" if rebuild else self.check(verify)
+        if problem is not None:
+            if self.path.exists():
+                log.warning("frame cache %s is not usable (%s): rebuilding it", self.path, problem)
+            self._write(build, n_samples, params or {})
+            self.rebuilt = True
+            problem = self.check("quick")
+            if problem is not None:  # pragma: no cover - would be a bug in _write
+                raise DataCorruptError(f"{self.path}: freshly written cache fails its check: {problem}")
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            self.offsets = f["offsets"][()]
+            self.labels = f["labels"][()]
+        self._file = None
+        self._pid = None
+
+    # ------------------------------------------------------------------ checking
+    def check(self, verify: str = "quick") -> str | None:
+        """None if the file is a complete cache with our key, else what is wrong with it."""
+        import h5py
+
+        if not self.path.is_file():
+            return "no cache file"
+        try:
+            with h5py.File(self.path, "r") as f:
+                a = f.attrs
+                if a.get("format") != FORMAT or int(a.get("version", -1)) != VERSION:
+                    return f"not a {FORMAT} v{VERSION} file"
+                if not bool(a.get("complete", False)):
+                    return "incomplete (the writer stopped before the end)"
+                if a.get("key") != self.key:
+                    return "made from other data or another transform (key differs)"
+                frames, offsets, labels = f["frames"], f["offsets"][()], f["labels"][()]
+                n = int(a["n_samples"])
+                if len(offsets) != n + 1 or len(labels) != n or offsets[0] != 0 or offsets[-1] != frames.shape[0] or np.any(np.diff(offsets) < 0):
+                    return "inconsistent offsets/labels/frames"
+                if tuple(frames.shape[1:]) != self.frame_shape:
+                    return f"frame shape {tuple(frames.shape[1:])}, expected {self.frame_shape}"
+                if frames.shape[0]:
+                    if verify == "full":
+                        step = frames.chunks[0]
+                        for start in range(0, frames.shape[0], step):
+                            frames[start:start + step]
+                    else:
+                        frames[frames.shape[0] - 1]
+        except Exception as exc:  # noqa: BLE001 - any failure to read means: do not use it
+            return f"unreadable ({type(exc).__name__}: {exc})"
+        return None
+
+    # ------------------------------------------------------------------ writing
+    def _write(self, build, n_samples: int, params: dict) -> None:
+        import h5py
+        from tqdm.auto import tqdm
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        frame_bytes = 2 * int(np.prod(self.frame_shape))
+        chunk_t = max(1, _CHUNK_BYTES // max(frame_bytes, 1))
+        try:
+            with h5py.File(tmp, "w") as f:
+                ds = f.create_dataset("frames", shape=(0, *self.frame_shape), maxshape=(None, *self.frame_shape), dtype=np.uint16,
+                                      chunks=(chunk_t, *self.frame_shape), compression="lzf", shuffle=True, fletcher32=True)
+                offsets = [0]
+                labels = []
+                buf, buf_t = [], 0
+                for frames, label in tqdm(build(), total=n_samples, desc=f"caching {self.path.name}", disable=not self.progress, leave=False):
+                    frames = np.asarray(frames)
+                    if tuple(frames.shape[1:]) != self.frame_shape:
+                        raise DataCorruptError(f"sample {len(labels)}: frame shape {tuple(frames.shape[1:])}, expected {self.frame_shape}")
+                    if frames.size and (frames.min() < 0 or frames.max() > np.iinfo(np.uint16).max):
+                        raise ValueError(f"sample {len(labels)}: frame counts outside uint16 range; use a shorter time_window")
+                    buf.append(frames.astype(np.uint16, copy=False))
+                    buf_t += frames.shape[0]
+                    offsets.append(offsets[-1] + frames.shape[0])
+                    labels.append(int(label))
+                    if buf_t >= 8 * chunk_t:
+                        _append(ds, buf)
+                        buf, buf_t = [], 0
+                _append(ds, buf)
+                if len(labels) != n_samples:
+                    raise DataCorruptError(f"the source gave {len(labels)} samples, expected {n_samples}")
+                f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64), fletcher32=True)
+                f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), fletcher32=True)
+                f.attrs.update({"format": FORMAT, "version": VERSION, "key": self.key, "params": json.dumps(params, sort_keys=True, default=repr),
+                                "n_samples": len(labels), "frame_shape": list(self.frame_shape), "complete": True})
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    # ------------------------------------------------------------------ reading
+    def _handle(self):
+        pid = os.getpid()
+        if self._file is None or self._pid != pid:
+            import h5py
+
+            # a handle inherited through fork is not ours to use: open a fresh one per process
+            self._file = h5py.File(self.path, "r")
+            self._frames = self._file["frames"]
+            self._pid = pid
+        return self._frames
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_frames"] = None
+        state["_pid"] = None
+        return state
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def read(self, index: int) -> np.ndarray:
+        """The raw uint16 frames of sample ``index``."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} out of range for {len(self)} samples")
+        index = index % len(self)
+        a, b = int(self.offsets[index]), int(self.offsets[index + 1])
+        try:
+            return self._handle()[a:b]
+        except OSError as exc:
+            raise DataCorruptError(f"{self.path}: sample {index} cannot be read ({exc}); "
+                                   "the cache is damaged: delete it or load with rebuild_cache=True") from exc
+
+    def __getitem__(self, index: int):
+        x = torch.from_numpy(self.read(index).astype(np.float32))
+        if self.augment is not None:
+            x = self.augment(x)
+        y = int(self.labels[index])
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+
+def _append(ds, buf: list[np.ndarray]) -> None:
+    if not buf:
+        return
+    block = np.concatenate(buf, axis=0)
+    start = ds.shape[0]
+    ds.resize(start + block.shape[0], axis=0)
+    ds[start:] = block
