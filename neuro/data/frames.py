@@ -6,12 +6,14 @@ first event :math:`t_0`, frame :math:`k` holds
 .. math::  F_k[p, y, x] = \#\{\, i : \lfloor (t_i - t_0) / \Delta \rfloor = k,\ p_i = p,\ y_i = y,\ x_i = x \,\}
 
 With ``n_time_bins = n``, :math:`\Delta = \lfloor (t_{last} - t_0) / n \rfloor` and there are
-exactly ``n`` frames; with ``time_window = Δ`` there are
+exactly ``n`` frames (the events past :math:`t_0 + n\Delta`, which the integer
+:math:`\Delta` leaves over, are counted in the last frame; tonic drops them); with ``time_window = Δ`` there are
 :math:`\lfloor (t_{last} - t_0 - \Delta)/\Delta \rfloor + 1` frames (``include_incomplete``:
 the ceiling), at least one. This is tonic 1.7's ``ToFrame`` (no overlap) computed with one
-``np.bincount`` instead of a loop over slices; the test suite holds the two equal. One
-difference: when a recording is shorter than ``n_time_bins`` µs (:math:`\Delta = 0`) tonic
-returns empty frames, here every event lands in frame 0.
+``np.bincount`` instead of a loop over slices; the test suite holds the two equal, but for
+two choices made here: with ``n_time_bins`` no event is dropped (the left-over tail goes to
+the last frame), and a recording shorter than ``n_time_bins`` µs (:math:`\Delta = 0`) puts
+every event in frame 0 where tonic returns empty frames.
 
 Shapes: DVS sensors (W, H, P) give ``[T, P, H, W]``; audio sensors (700, 1, 1) give ``[T, 700]``.
 
@@ -107,6 +109,8 @@ def to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], frames: Fra
             f"events do not fit the sensor size {tuple(sensor_size)} (W, H, P): x in [{x.min()}, {x.max()}], y in [{y.min()}, {y.max()}], "
             f"p in [{pol.min()}, {pol.max()}]; is the sensor size right for this dataset (after downsampling/cropping)?"
         )
+    if frames.n_time_bins is not None:
+        b = np.minimum(b, n - 1)  # the tail left by the integer bin width
     keep = (b >= 0) & (b < n)
     flat = ((b[keep] * p + pol[keep]) * h + y[keep]) * w + x[keep]
     counts = np.bincount(flat, minlength=n * p * h * w)

@@ -21,12 +21,18 @@ class NetworkAttempt(AssertionError):
 def no_network(monkeypatch, request):
     """Any connection or urlopen raises and fails the test (unless marked ``network_attempt_expected``)."""
     attempts = []
+    real_connect = socket.socket.connect
 
     def refuse(*args, **kwargs):
         attempts.append(args[:2])
         raise OSError(f"network blocked in tests: {args[:2]}")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    def connect(sock, address):
+        if sock.family == getattr(socket, "AF_UNIX", None):  # DataLoader workers talk over local sockets
+            return real_connect(sock, address)
+        return refuse(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     yield attempts
