@@ -224,3 +224,31 @@ def test_missing_dataset_path_and_empty_data(toy, tmp_path):
 def test_resume_from_a_named_missing_checkpoint(toy, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint .*nope.pt"):
         Trainer(toy.TinyNet(), toy.Blobs(n=16), _cfg(tmp_path)).fit(resume=tmp_path / "nope.pt")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp_dtype", ["float16", "bfloat16"])
+def test_cuda_amp_run_and_exact_resume(toy, tmp_path, amp_dtype):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    kw = dict(epochs=2, checkpoint_every=3, device="cuda", amp=True, amp_dtype=amp_dtype, deterministic=True, mixup_alpha=0.4, grad_clip=1.0)
+    ref, ref_result = _fit(toy, _cfg(tmp_path / "ref", **kw), dropout=0.3, spiking=True)
+    assert next(ref.model.parameters()).is_cuda and ref.use_amp and ref.scaler.is_enabled() == (amp_dtype == "float16")
+    assert ref_result["eval_accuracy"] > 0.5
+
+    class DiesMidRun(toy.Blobs):
+        calls = 0
+
+        def __getitem__(self, i):
+            DiesMidRun.calls += 1
+            if DiesMidRun.calls == 2 + 8 * 7 + 1:  # inside step 8 of 10; checkpoints at steps 3 and 6
+                raise _Interrupt
+            return super().__getitem__(i)
+
+    cfg = _cfg(tmp_path / "cut", **kw)
+    torch.manual_seed(cfg.seed)
+    with pytest.raises(_Interrupt):
+        Trainer(toy.TinyNet(dropout=0.3, spiking=True), DiesMidRun(n=40), cfg, eval_data=toy.Blobs(n=12, seed=1)).fit()
+    res, _ = _fit(toy, cfg, resume=True, dropout=0.3, spiking=True)
+    for (k, pr), pc in zip(ref.model.state_dict().items(), res.model.state_dict().values()):
+        assert torch.equal(pr, pc), k
