@@ -1,4 +1,10 @@
-"""``neuro energy MODULE:FACTORY --input-shape T,B,...``: the energy report of a model from the command line."""
+"""``neuro energy MODULE:FACTORY --input-shape T,B,...``: the energy report of a model from the command line.
+
+The factory (a class or function, ``--kwarg KEY=VALUE`` passed to it) builds the model; ``--checkpoint`` loads a
+state dict (or a checkpoint with a ``model`` entry). Inputs are random: Bernoulli spikes with ``--spikes``, else
+uniform values. The report (table, assumptions, three energy models, bit budget) is printed; ``--out DIR`` also
+writes ``energy.txt``, ``energy.json`` and ``energy.png``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from pathlib import Path
 def _load_factory(spec: str):
     if ":" not in spec:
         raise ValueError(f"model must be given as MODULE:FACTORY (e.g. neuro.demo:DigitsSNN), got {spec!r}")
-    module_name, attr = spec.split(":", 1)
+    module_name, attr = spec.rsplit(":", 1)
     module_path = Path(module_name)
     if module_path.suffix == ".py":
         sys.path.insert(0, str(module_path.resolve().parent))
@@ -36,42 +42,60 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from .estimate import estimate
+    from .models import EnergyOptions
 
     factory = _load_factory(args.model)
     kwargs = {}
     for item in args.kwarg or []:
-        key, _, value = item.partition("=")
-        kwargs[key] = int(value) if value.lstrip("-").isdigit() else (float(value) if value.replace(".", "", 1).lstrip("-").isdigit() else value)
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--kwarg must be KEY=VALUE, got {item!r}")
+        kwargs[key] = _value(value)
     model = factory(**kwargs)
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("model", state))
+        model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
     gen = torch.Generator().manual_seed(args.seed)
-    inputs = (torch.rand(args.input_shape, generator=gen) < args.input_rate).float() if args.spikes else torch.rand(args.input_shape, generator=gen)
-    report = estimate(model.eval(), inputs, table=args.table)
+    shape = args.input_shape
+    inputs = (torch.rand(shape, generator=gen) < args.input_rate).float() if args.spikes else torch.rand(shape, generator=gen)
+    options = EnergyOptions(precision=args.precision, weight_bits=args.weight_bits, activation_bits=args.activation_bits,
+                            state_bits=args.state_bits, first_layer_once=not args.first_layer_every_step)
+    report = estimate(model.eval(), inputs, table=args.table, layout=args.layout, options=options)
     print(report.format_table())
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "energy.json").write_text(report.to_json())
-        report.plot(out / "energy.png")
-        print(f"wrote {out / 'energy.json'} and {out / 'energy.png'}")
+        paths = report.save(args.out)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
 
 def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("energy", help="operation counts and energy of a model on random inputs of a given shape")
+    p = subparsers.add_parser("energy", help="operation counts, energy (three models) and bit budget of a model on random inputs")
     p.add_argument("model", help="MODULE:FACTORY or path/to/file.py:FACTORY returning an nn.Module")
-    p.add_argument("--input-shape", type=_shape, required=True, help="input shape, T,B,... (e.g. 16,8,64)")
+    p.add_argument("--input-shape", type=_shape, required=True, help="input shape, T,B,... (e.g. 16,8,64); B,T,... with --layout BT")
+    p.add_argument("--layout", choices=("TB", "BT"), default="TB", help="where time and batch are in the input (default TB)")
     p.add_argument("--kwarg", action="append", help="factory keyword argument KEY=VALUE (repeatable)")
     p.add_argument("--checkpoint", help="state dict (or a checkpoint with a 'model' entry) to load")
     p.add_argument("--spikes", action="store_true", help="feed Bernoulli spikes instead of uniform real values")
     p.add_argument("--input-rate", type=float, default=0.2, help="spike probability with --spikes (default 0.2)")
     p.add_argument("--table", default="horowitz45nm", help="energy table name or .json path (default horowitz45nm)")
+    p.add_argument("--precision", default="fp32", help="arithmetic of the table to price operations with (default fp32)")
+    p.add_argument("--weight-bits", type=int, help="weight width for layers without weight_bits (default: the precision's)")
+    p.add_argument("--activation-bits", type=int, help="width of real-valued activations (default: the precision's)")
+    p.add_argument("--state-bits", type=int, help="width of membrane potentials and partial sums (default: the precision's)")
+    p.add_argument("--first-layer-every-step", action="store_true", help="convention model: count a real-input first layer T times")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for energy.json and energy.png")
+    p.add_argument("--out", help="folder for energy.txt, energy.json and energy.png")
     p.set_defaults(func=run)

@@ -1,246 +1,430 @@
-r"""Counting operations from a model's real activity, and pricing them.
+r"""``estimate(model, inputs)``: run the model on real inputs with hooks, count every layer's work, price it.
 
-Definitions (per layer, summed over the T steps and the batch of the given inputs):
+Forward hooks on the modules count synaptic layers (Linear, Conv1d/2d/3d), spiking neurons
+(:func:`neuro.energy.recognise.is_spiking`), normalisation, pooling and element-wise activations; a
+``TorchFunctionMode`` sees the matrix products written inside ``forward`` (``@``, ``torch.matmul``,
+``bmm``, ``scaled_dot_product_attention``, a functional ``F.linear``) and charges them to the
+module that ran them (``attn.matmul0``, ``attn.matmul1`` ...). The counting rules are in
+:mod:`neuro.energy.counting`, the energy models in :mod:`neuro.energy.models`. What cannot be
+counted is listed in ``Report.uncounted``, never skipped silently.
 
-* **dense MACs** — what the layer would do on dense input: output elements x fan-in
-  (``in_features`` for Linear, ``in_channels / groups * prod(kernel)`` for convolutions);
-* **effective ACs** — when the input is binary (spikes), the synaptic operations actually
-  triggered: each non-zero input element times the number of weights it touches (Linear:
-  ``out_features``; convolution: counted exactly by convolving the non-zero mask with ones);
-  this is NeuroBench's "effective" synaptic-operation count for spiking inputs;
-* **effective MACs** — when the input is real-valued (first layer, analog paths): the same
-  count over non-zero inputs, priced as MACs;
-* **neuron updates** — one per neuron per step for spiking modules (``is_spiking = True``, or
-  SpikingJelly / snntorch / norse neurons recognised by name), with their **firing rate**.
+Example::
 
-Energy follows the spiking-transformer convention: effective MACs x E_MAC + effective ACs x
-E_AC (45 nm: 4.6 / 0.9 pJ in fp32). Neuron updates are reported, not priced, in that
-convention; :func:`simulation_energy` prices a simulator run's events with the same table.
-Modules that do work but are not understood are listed in ``Report.uncounted``.
+    report = estimate(model, spikes)            # spikes: [T, B, ...]
+    print(report.format_table())
+    report.energy("convention").total_pj, report.energy("memory").total_pj
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
+from . import counting as C
+from .models import EnergyOptions
+from .recognise import SYNAPTIC, bits_attr, foreign_family, role
+from .report import Report
+from .simulation import SimCounts, simulation_energy
 from .tables import EnergyTable
 
-_FOREIGN_SPIKING = ("spikingjelly", "snntorch", "norse")
-_SYNAPTIC = (nn.Linear, nn.Conv1d, nn.Conv2d)
-_NO_WORK = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Identity, nn.Dropout, nn.Flatten, nn.ReLU)
+_MATMUL = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.Tensor.bmm, torch.mm, torch.Tensor.mm}
+_ELEMENTWISE_NOTE = ("element-wise tensor arithmetic written inside forward() (residual additions, masks, scalings) "
+                     "is not counted; only layers (modules) and matrix products are")
 
 
-def is_spiking(module: nn.Module) -> bool:
-    if getattr(type(module), "is_spiking", False):
-        return True
-    mod = type(module).__module__
-    return mod.startswith(_FOREIGN_SPIKING) and any(k in type(module).__name__ for k in ("Node", "Leaky", "LIF", "IF", "Synaptic", "Cell"))
+class _Recorder:
+    """Accumulators (float64 vectors of T + 1 slots on the device) for every counted layer."""
+
+    def __init__(self, model: nn.Module, count_matmul: bool):
+        self.model = model
+        self.count_matmul = count_matmul
+        self.layers: dict[str, C.LayerCounts] = {}
+        self.modules: dict[str, nn.Module] = {}
+        self.acc: dict[str, dict[str, torch.Tensor]] = {}
+        self.spike_calls: dict[str, torch.Tensor] = {}
+        self.single_calls: dict[str, int] = {}
+        self.membrane: dict[str, torch.Tensor] = {}
+        self.mem_pre: dict[str, torch.Tensor | None] = {}
+        self.order: list[str] = []
+        self.uncounted: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.fanout: dict[str, torch.Tensor] = {}
+        self.dense_item: dict[tuple, int] = {}
+        self.stack: list[str] = []
+        self.mm_index: dict[str, int] = {}
+        self.reducer: C.StepReducer | None = None
+        self.paused = False
+        self.hooks: list = []
+
+    # -- accumulation -----------------------------------------------------------------------------
+    def _first_call(self, key: str) -> None:
+        if key not in self.acc:
+            self.acc[key] = {}
+            self.order.append(key)
+
+    def add(self, key: str, name: str, value, where: tuple[str, int, int], device) -> None:
+        buf = self.acc[key].get(name)
+        if buf is None:
+            buf = self.acc[key][name] = torch.zeros(self.reducer.t + 1, dtype=torch.float64, device=device)
+        _, slot, n = where
+        if isinstance(value, torch.Tensor):
+            value = value.to(torch.float64)
+        buf[slot: slot + n] += value
+
+    def _where(self, key: str, shape, n_feature_dims: int) -> tuple[str, int, int]:
+        where = self.reducer.locate(tuple(shape), n_feature_dims, self.single_calls.get(key, 0))
+        if where[0] == "single":
+            self.single_calls[key] = self.single_calls.get(key, 0) + 1
+        elif where[0] == "none":
+            self.layers[key].unattributed_calls += 1
+        self.layers[key].calls += 1
+        return where
+
+    def _spiking_call(self, key: str, flag: torch.Tensor) -> None:
+        prev = self.spike_calls.get(key)
+        self.spike_calls[key] = flag.to(torch.int64) if prev is None else prev + flag.to(torch.int64)
+
+    # -- layer rules ------------------------------------------------------------------------------
+    def synaptic(self, key: str, module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> None:
+        linear = isinstance(module, nn.Linear)
+        nf = 1 if linear else 1 + len(module.kernel_size)
+        if x.dim() < nf:
+            self.notes.append(f"{key}: input of shape {tuple(x.shape)} not understood; call not counted")
+            return
+        self._first_call(key)
+        where = self._where(key, x.shape, nf)
+        n = where[2]
+        nz = x != 0
+        spk = C.spike_valued(x, nz)
+        sums = self.reducer.reduce(nz, nf, where)
+        fan = self.fanout.get(key)
+        if fan is None:
+            fan = self.fanout[key] = C.weight_nonzero_fanout(module).to(x.device)
+        items = x.numel() // math.prod(x.shape[x.dim() - nf:]) // n
+        if linear:
+            eff = sums.to(torch.float64) @ fan
+            dense = items * module.in_features * module.out_features
+            synops = dense
+        else:
+            eff = C.conv_effective(module, sums, fan)
+            dense = out.numel() // n * C.fan_in(module)
+            spatial = tuple(x.shape[x.dim() - nf + 1:])
+            per_item = self.dense_item.get((key, spatial))
+            if per_item is None:
+                per_item = self.dense_item[(key, spatial)] = C.conv_dense_synops_per_item(module, spatial, x.device)
+            synops = items * per_item
+        dev = x.device
+        self.add(key, "dense_macs", dense, where, dev)
+        self.add(key, "dense_synops", synops, where, dev)
+        self.add(key, "effective_acs", eff * spk, where, dev)
+        self.add(key, "effective_macs", eff * ~spk, where, dev)
+        self.add(key, "input_elements", x.numel() // n, where, dev)
+        self.add(key, "input_nonzeros", sums.reshape(n, -1).sum(1), where, dev)
+        self.add(key, "output_elements", out.numel() // n, where, dev)
+        self._spiking_call(key, spk)
+
+    def neuron(self, key: str, module: nn.Module, out) -> None:
+        s = out[0] if isinstance(out, (tuple, list)) else out
+        if not isinstance(s, torch.Tensor):
+            self.notes.append(f"{key}: neuron output of type {type(s).__name__} not understood; call not counted")
+            return
+        self._first_call(key)
+        where = self._where(key, s.shape, 0)
+        n = where[2]
+        spikes = self.reducer.reduce(s != 0, 0, where)
+        self.add(key, "neuron_updates", s.numel() // n, where, s.device)
+        self.add(key, "output_elements", s.numel() // n, where, s.device)
+        self.add(key, "spikes", spikes, where, s.device)
+        self.add(key, "output_nonzeros", spikes, where, s.device)
+        mem = getattr(module, "mem", None)
+        if isinstance(mem, torch.Tensor) and key in self.mem_pre:
+            pre = self.mem_pre.pop(key)
+            first = key not in self.membrane
+            if first or pre is None or pre.shape != mem.shape:
+                changed = torch.tensor(mem.numel(), device=mem.device)
+            else:
+                changed = torch.count_nonzero(mem - pre)
+            self.membrane[key] = changed if first else self.membrane[key] + changed
+
+    def elementwise(self, key: str, module: nn.Module, kind: str, x: torch.Tensor, out: torch.Tensor) -> None:
+        self._first_call(key)
+        where = self._where(key, x.shape, 0)
+        n = where[2]
+        dev = x.device
+        self.add(key, "other_ops", C.other_ops(module, kind, x, out) // n, where, dev)
+        self.add(key, "input_elements", x.numel() // n, where, dev)
+        self.add(key, "output_elements", out.numel() // n, where, dev)
+        if kind == "activation":
+            self.add(key, "output_nonzeros", self.reducer.reduce(out != 0, 0, where), where, dev)
+
+    def matmul(self, a: torch.Tensor, b: torch.Tensor, kind: str = "matmul", a_dense: bool = False) -> None:
+        """``a @ b``; with ``a_dense`` the values of ``a`` are taken as all non-zero (an attention matrix that
+        ``scaled_dot_product_attention`` never materialises; ``a`` may then be an expanded view)."""
+        owner = self.stack[-1] if self.stack else type(self.model).__name__
+        if a.dim() < 2 or b.dim() < 2:
+            self.uncounted.setdefault(f"{owner}: matrix-vector product", "1-D operand")
+            return
+        i = self.mm_index.get(owner, 0)
+        self.mm_index[owner] = i + 1
+        key = f"{owner}.{kind}{i}"
+        if key not in self.layers:
+            self.layers[key] = C.LayerCounts(key, kind, "matmul")
+        self._first_call(key)
+        lead = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
+        where = self._where(key, lead, 0)
+        ns = where[2]
+        dev = b.device
+        nzb = b != 0
+        cb = nzb.sum(-1)
+        spk_b = C.spike_valued(b, nzb)
+        if a_dense:
+            pairs = (cb.sum(-1) * n).expand(lead)
+            spk_a = torch.zeros((), dtype=torch.bool, device=dev)
+            a_nz = math.prod(lead) * n * k // ns
+        else:
+            nza = a != 0
+            pairs = (nza.sum(-2) * cb).sum(-1).expand(lead)
+            spk_a = C.spike_valued(a, nza)
+            a_rows = nza.sum((-2, -1))
+            a_nz = self.reducer.reduce(a_rows, 0, where) if tuple(a_rows.shape) == tuple(lead) else a_rows.sum() / ns
+        spk = spk_a | spk_b
+        eff = self.reducer.reduce(pairs, 0, where)
+        b_rows = nzb.sum((-2, -1))
+        b_nz = self.reducer.reduce(b_rows, 0, where) if tuple(b_rows.shape) == tuple(lead) else b_rows.sum() / ns
+        dense = math.prod(lead) // ns * n * k * m
+        self.add(key, "dense_macs", dense, where, dev)
+        self.add(key, "dense_synops", dense, where, dev)
+        self.add(key, "effective_acs", eff * spk, where, dev)
+        self.add(key, "effective_macs", eff * ~spk, where, dev)
+        # the left operand is the layer's input, the right one its operand (in place of a linear map's weights)
+        self.add(key, "input_elements", math.prod(lead) * n * k // ns, where, dev)
+        self.add(key, "input_nonzeros", a_nz, where, dev)
+        self.add(key, "operand_elements", b.numel() / ns, where, dev)
+        self.add(key, "operand_nonzeros", b_nz, where, dev)
+        self.add(key, "output_elements", math.prod(lead) // ns * n * m, where, dev)
+        self._spiking_call(key, spk_a)
+        self._spiking_call(key + "\0operand", spk_b)
+
+    # -- registration -----------------------------------------------------------------------------
+    def register(self) -> None:
+        root_name = type(self.model).__name__
+        self._register(self.model, "", root_name, inside_neuron=False)
+        if self.count_matmul:
+            for name, module in self.model.named_modules():
+                self.hooks.append(module.register_forward_pre_hook(self._push(name or root_name)))
+                self.hooks.append(module.register_forward_hook(self._pop))
+
+    def _register(self, module: nn.Module, name: str, root_name: str, inside_neuron: bool) -> None:
+        key = name or root_name
+        r = role(module)
+        if inside_neuron and r != "synaptic":
+            r = "none"
+        if r in ("synaptic", "neuron", "norm", "pool", "activation"):
+            params = sum(p.numel() for p in module.parameters(recurse=r != "neuron"))
+            kind = type(module).__name__
+            fam = foreign_family(module) if r == "neuron" else None
+            self.layers[key] = C.LayerCounts(key, kind + (f" ({fam})" if fam else ""), r, params=params,
+                                             weight_bits=bits_attr(module, "weight_bits"), act_bits=bits_attr(module, "act_bits"))
+            self.modules[key] = module
+            self.hooks.append(module.register_forward_hook(self._hook(key, module, r)))
+            if r == "neuron":
+                if isinstance(getattr(module, "mem", None), torch.Tensor):
+                    self.hooks.append(module.register_forward_pre_hook(self._mem_pre(key, module)))
+                for cname, child in module.named_children():
+                    self._register(child, f"{name}.{cname}" if name else cname, root_name, inside_neuron=True)
+            return
+        children = list(module.named_children())
+        if r is None and not children and name:
+            self.uncounted[key] = type(module).__name__
+        for cname, child in children:
+            self._register(child, f"{name}.{cname}" if name else cname, root_name, inside_neuron)
+
+    def _hook(self, key: str, module: nn.Module, r: str):
+        def hook(mod, args, output):
+            if not args or not isinstance(args[0], torch.Tensor):
+                self.notes.append(f"{key}: called without a tensor input; call not counted")
+                return
+            self.paused = True
+            try:
+                if r == "synaptic":
+                    self.synaptic(key, mod, args[0], output)
+                elif r == "neuron":
+                    self.neuron(key, mod, output)
+                else:
+                    self.elementwise(key, mod, r, args[0], output)
+            finally:
+                self.paused = False
+        return hook
+
+    def _mem_pre(self, key: str, module: nn.Module):
+        def hook(mod, args):
+            mem = getattr(mod, "mem", None)
+            # a reference, not a copy: NeuroBench's definition (snntorch assigns a new tensor each step)
+            self.mem_pre[key] = mem if isinstance(mem, torch.Tensor) else None
+        return hook
+
+    def _push(self, name: str):
+        def hook(mod, args):
+            self.stack.append(name)
+            self.mm_index[name] = 0
+        return hook
+
+    def _pop(self, mod, args, output):
+        if self.stack:
+            self.stack.pop()
+
+    def remove(self) -> None:
+        for h in self.hooks:
+            h.remove()
+        self.hooks.clear()
+
+    # -- results ----------------------------------------------------------------------------------
+    def finish(self) -> list[C.LayerCounts]:
+        t = self.reducer.t
+        out = []
+        keys = [k for k in self.order]
+        flat = []
+        for key in keys:
+            for name, buf in self.acc[key].items():
+                flat.append((key, name, buf))
+        values = torch.stack([b.cpu() for _, _, b in flat]).tolist() if flat else []
+        per_key: dict[str, dict[str, list[float]]] = {}
+        for (key, name, _), vals in zip(flat, values):
+            per_key.setdefault(key, {})[name] = vals
+        spike_calls = {k: int(v.item()) for k, v in self.spike_calls.items()}
+        for key in keys:
+            c = self.layers[key]
+            steps = {}
+            for name in C.STEP_KEYS:
+                vals = per_key.get(key, {}).get(name)
+                if vals is None:
+                    continue
+                setattr(c, name, int(round(sum(vals))))
+                steps[name] = [int(round(v)) for v in vals[:t]]
+            c.steps = steps
+            c.spike_input_calls = spike_calls.get(key, 0)
+            c.spike_operand_calls = spike_calls.get(key + "\0operand", 0)
+            if key in self.membrane:
+                c.membrane_changes = int(self.membrane[key].item())
+            out.append(c)
+        return out
 
 
-@dataclass
-class LayerCounts:
-    name: str
-    kind: str
-    params: int = 0
-    dense_macs: int = 0
-    effective_acs: int = 0
-    effective_macs: int = 0
-    neuron_updates: int = 0
-    spikes: int = 0
-    input_binary: bool | None = None
-    weight_bits: int | None = None
-    energy_pj: float = 0.0
+class _MatmulMode(TorchFunctionMode):
+    """Sees the matrix products of ``forward`` and hands them to the recorder."""
 
-    @property
-    def firing_rate(self) -> float | None:
-        return self.spikes / self.neuron_updates if self.neuron_updates else None
+    def __init__(self, rec: _Recorder):
+        super().__init__()
+        self.rec = rec
 
-
-@dataclass
-class Report:
-    layers: list[LayerCounts]
-    table: EnergyTable
-    time_steps: int
-    batch: int
-    uncounted: list[str] = field(default_factory=list)
-
-    def total(self, key: str) -> float:
-        return sum(getattr(layer, key) for layer in self.layers)
-
-    @property
-    def energy_pj(self) -> float:
-        return self.total("energy_pj")
-
-    def per_sample_mj(self) -> float:
-        return self.energy_pj / self.batch * 1e-9
-
-    def bit_budget(self, weight_bits: int = 32, state_bits: int = 32) -> dict:
-        r"""Bit budget of the spiking model and of its quantized-ANN counterpart (Shen et al., "Is Conventional SNN Really
-        Efficient? A Perspective from Network Quantization", CVPR 2024).
-
-        Per synaptic layer, with dense MACs per time step :math:`M`, weight bits :math:`b_w` (read from a layer's
-        ``weight_bits`` when it has one) and :math:`T` steps: the SNN spends :math:`M\,T\,b_w \cdot 1` bit-operations
-        on binary spikes; the ANN counterpart whose activations carry the same information as a T-step spike count uses
-        :math:`b_a = \lceil \log_2(T + 1) \rceil` bits once: :math:`M\, b_w\, b_a`. Storage: weights
-        :math:`\text{params} \cdot b_w` plus, for the SNN, one membrane state of ``state_bits`` per spiking neuron.
-        """
-        t = self.time_steps
-        act_bits = math.ceil(math.log2(t + 1))
-        rows, snn_ops, ann_ops = [], 0, 0
-        for c in self.layers:
-            if c.dense_macs:
-                wb = c.weight_bits or weight_bits
-                per_step = c.dense_macs / t / self.batch
-                snn, ann = per_step * t * wb, per_step * wb * act_bits
-                snn_ops, ann_ops = snn_ops + snn, ann_ops + ann
-                rows.append({"layer": c.name, "weight_bits": wb, "snn_bit_ops": snn, "ann_bit_ops": ann, "weight_storage_bits": c.params * wb})
-        neurons = sum(c.neuron_updates for c in self.layers) / t / self.batch
-        w_storage = sum(r["weight_storage_bits"] for r in rows)
-        return {"time_steps": t, "ann_activation_bits": act_bits, "layers": rows, "snn_bit_ops": snn_ops, "ann_bit_ops": ann_ops,
-                "snn_storage_bits": w_storage + neurons * state_bits, "ann_storage_bits": w_storage}
-
-    def format_table(self) -> str:
-        rows = [f"energy table: {self.table.describe()}", f"T = {self.time_steps}, batch = {self.batch} (counts are per batch)",
-                f"{'layer':<16}{'kind':<12}{'params':>10}{'dense MAC':>14}{'eff. AC':>14}{'eff. MAC':>14}{'updates':>12}{'rate':>8}{'energy nJ':>12}"]
-        for c in self.layers:
-            rate = "" if c.firing_rate is None else f"{c.firing_rate:.3f}"
-            rows.append(f"{c.name:<16.16}{c.kind:<12.12}{c.params:>10}{c.dense_macs:>14}{c.effective_acs:>14}{c.effective_macs:>14}"
-                        f"{c.neuron_updates:>12}{rate:>8}{c.energy_pj / 1e3:>12.2f}")
-        rows.append(f"{'total':<28}{self.total('params'):>10}{self.total('dense_macs'):>14}{self.total('effective_acs'):>14}"
-                    f"{self.total('effective_macs'):>14}{self.total('neuron_updates'):>12}{'':>8}{self.energy_pj / 1e3:>12.2f}")
-        rows.append(f"energy per sample: {self.per_sample_mj():.4e} mJ")
-        if self.uncounted:
-            rows.append(f"not counted (no rule for these modules): {', '.join(self.uncounted)}")
-        return "\n".join(rows)
-
-    def to_json(self) -> str:
-        return json.dumps({"table": self.table.name, "time_steps": self.time_steps, "batch": self.batch,
-                           "layers": [{**asdict(c), "firing_rate": c.firing_rate} for c in self.layers],
-                           "energy_pj": self.energy_pj, "energy_per_sample_mj": self.per_sample_mj(), "uncounted": self.uncounted}, indent=1)
-
-    def plot(self, path: str | Path) -> Path:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        names = [c.name for c in self.layers]
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.5))
-        a1.bar(names, [c.energy_pj / 1e3 for c in self.layers], color="tab:orange")
-        a1.set_ylabel("energy per batch (nJ)")
-        a1.set_title(f"Energy by layer ({self.table.name.split(',')[0]})")
-        rates = [(c.name, c.firing_rate) for c in self.layers if c.firing_rate is not None]
-        a2.bar([n for n, _ in rates], [r for _, r in rates], color="tab:blue")
-        a2.set_ylabel("firing rate (spikes / neuron / step)")
-        a2.set_title("Firing rate by spiking layer")
-        for ax in (a1, a2):
-            ax.tick_params(axis="x", rotation=30)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        rec = self.rec
+        if not rec.paused:
+            if func in _MATMUL:
+                rec.matmul(args[0], args[1])
+            elif func is torch.Tensor.__rmatmul__:
+                rec.matmul(args[1], args[0])
+            elif func is F.linear:
+                owner = rec.modules.get(rec.stack[-1]) if rec.stack else None
+                if not isinstance(owner, SYNAPTIC):
+                    rec.matmul(args[0], args[1].transpose(0, 1) if args[1].dim() == 2 else args[1], kind="linear")
+            elif func is F.scaled_dot_product_attention:
+                q, k, v = args[:3]
+                rec.matmul(q, k.transpose(-2, -1), kind="attn_qk")
+                probs = torch.ones((), dtype=q.dtype, device=q.device).expand(*q.shape[:-1], k.shape[-2])
+                rec.matmul(probs, v, kind="attn_av", a_dense=True)
+            elif func in (torch.einsum, F.conv1d, F.conv2d, F.conv3d, F.conv_transpose2d):
+                owner = rec.stack[-1] if rec.stack else "model"
+                if not isinstance(rec.modules.get(owner), SYNAPTIC):
+                    rec.uncounted.setdefault(f"{owner}: {getattr(func, '__name__', str(func))}", "functional call")
+        return func(*args, **kwargs)
 
 
-def _fan(module: nn.Module) -> int:
-    if isinstance(module, nn.Linear):
-        return module.in_features
-    return module.in_channels // module.groups * math.prod(module.kernel_size)
-
-
-def _effective(module: nn.Module, x: torch.Tensor) -> int:
-    """Weights touched by the non-zero inputs (exact, including convolution borders, stride and padding)."""
-    mask = (x != 0).to(torch.float32)
-    if isinstance(module, nn.Linear):
-        return int(mask.sum().item()) * module.out_features
-    ones = torch.ones(module.out_channels, module.in_channels // module.groups, *module.kernel_size)
-    conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
-    padding = module.padding if isinstance(module.padding, str) else module.padding
-    out = conv(mask.cpu(), ones, stride=module.stride, padding=padding, dilation=module.dilation, groups=module.groups)
-    return int(out.sum().item())
+def _batches(inputs, max_batches: int | None) -> Iterable[torch.Tensor]:
+    if isinstance(inputs, torch.Tensor):
+        yield inputs
+        return
+    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], torch.Tensor):
+        yield inputs[0]  # one (inputs, targets) pair; a list is a sequence of batches
+        return
+    for i, batch in enumerate(inputs):
+        if max_batches is not None and i >= max_batches:
+            return
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"batch {i} of inputs is a {type(x).__name__}; expected a tensor or an (inputs, targets) pair")
+        yield x
 
 
 @torch.no_grad()
-def estimate(model: nn.Module, inputs: torch.Tensor, table: EnergyTable | str = "horowitz45nm", precision: str = "fp32",
-             time_steps: int | None = None) -> Report:
-    """Run ``model(inputs)`` once and count every layer's operations (see the module docstring).
+def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm", precision: str = "fp32",
+             time_steps: int | None = None, layout: str = "TB", count_matmul: bool = True, max_batches: int | None = None,
+             reset=None, options: EnergyOptions | None = None) -> Report:
+    """Run ``model`` on ``inputs`` and count every layer's work (see :mod:`neuro.energy.counting`).
 
-    ``inputs`` is ``[T, B, ...]`` for multi-step models (``time_steps`` defaults to ``inputs.shape[0]``
-    and the batch to ``inputs.shape[1]``); layers may see ``[T, B, ...]`` or flattened ``[T*B, ...]`` tensors.
+    ``inputs``: a ``[T, B, ...]`` tensor (``layout="BT"``: ``[B, T, ...]``), an ``(inputs, targets)`` tuple, or an
+    iterable (list, DataLoader) of either (``max_batches`` limits it). ``time_steps`` overrides T. ``reset(model)`` is
+    called before each batch (for models whose neurons keep state between calls). ``count_matmul`` counts the
+    matrix products written inside ``forward`` (attention). ``precision`` is the default arithmetic of the energy
+    models (a layer with ``weight_bits`` is priced at the narrowest integer precision that holds them); ``options``
+    (:class:`EnergyOptions`) sets every assumption of the models at once and then takes precedence over ``precision``.
     """
-    table = EnergyTable.load(table) if isinstance(table, str) else table
-    e_mac, e_ac = table.mac(precision), table.ac(precision)
-    counts: dict[nn.Module, LayerCounts] = {}
-    order: list[nn.Module] = []
-    uncounted: list[str] = []
-    hooks = []
-
-    def synaptic_hook(module, args, output):
-        x = args[0]
-        c = counts[module]
-        batch_items = x.shape[: x.dim() - (1 if isinstance(module, nn.Linear) else (2 if isinstance(module, nn.Conv1d) else 3))]
-        n_items = math.prod(batch_items) if len(batch_items) else 1
-        per_item_out = output.numel() // max(n_items, 1)
-        c.dense_macs += n_items * per_item_out * _fan(module)
-        binary = bool(((x == 0) | (x == 1)).all())
-        c.input_binary = binary if c.input_binary is None else (c.input_binary and binary)
-        flat = x.reshape(-1, *x.shape[x.dim() - (1 if isinstance(module, nn.Linear) else (2 if isinstance(module, nn.Conv1d) else 3)):])
-        eff = _effective(module, flat)
-        if binary:
-            c.effective_acs += eff
-        else:
-            c.effective_macs += eff
-
-    def neuron_hook(module, args, output):
-        out = output[0] if isinstance(output, tuple) else output
-        c = counts[module]
-        c.neuron_updates += out.numel()
-        c.spikes += int((out != 0).sum().item())
-
-    for name, module in model.named_modules():
-        if isinstance(module, _SYNAPTIC):
-            counts[module] = LayerCounts(name or type(module).__name__, type(module).__name__, params=sum(p.numel() for p in module.parameters()),
-                                         weight_bits=getattr(module, "weight_bits", None))
-            hooks.append(module.register_forward_hook(synaptic_hook))
-            order.append(module)
-        elif is_spiking(module):
-            counts[module] = LayerCounts(name or type(module).__name__, type(module).__name__)
-            hooks.append(module.register_forward_hook(neuron_hook))
-            order.append(module)
-        elif not list(module.children()) and not isinstance(module, _NO_WORK) and name:
-            uncounted.append(f"{name} ({type(module).__name__})")
+    table = EnergyTable.load(table)
+    options = options or EnergyOptions(precision=precision)
+    table.mac(options.precision)
+    table.bits(options.precision)
+    rec = _Recorder(model, count_matmul)
+    rec.register()
+    samples, t_seen = 0, None
+    mode = _MatmulMode(rec) if count_matmul else None
     try:
-        model(inputs)
+        for x in _batches(inputs, max_batches):
+            if x.dim() < 2:
+                raise ValueError(f"inputs must be [T, B, ...] (or [B, T, ...] with layout='BT'), got shape {tuple(x.shape)}")
+            t = time_steps if time_steps is not None else (x.shape[0] if layout == "TB" else x.shape[1])
+            b = x.shape[1] if layout == "TB" else x.shape[0]
+            if t_seen is not None and t != t_seen:
+                raise ValueError(f"every batch must have the same number of time steps; got {t_seen} then {t}")
+            if rec.reducer is None:
+                rec.reducer = C.StepReducer(t, b, layout)
+            rec.reducer.b = b
+            t_seen = t
+            rec.single_calls.clear()
+            if reset is not None:
+                reset(model)
+            rec.stack.clear()
+            if mode is not None:
+                with mode:
+                    model(x)
+            else:
+                model(x)
+            samples += b
     finally:
-        for h in hooks:
-            h.remove()
-    layers = [counts[m] for m in order]
-    for c in layers:
-        c.energy_pj = c.effective_macs * e_mac + c.effective_acs * e_ac
-    t = time_steps if time_steps is not None else inputs.shape[0]
-    batch = inputs.shape[1] if inputs.dim() > 1 else 1
-    return Report(layers, table, t, batch, uncounted)
+        rec.remove()
+    if rec.reducer is None:
+        raise ValueError("inputs gave no batch")
+    layers = rec.finish()
+    counted = {id(p) for key in rec.modules for p in rec.modules[key].parameters()}
+    loose = [(n, p.numel()) for n, p in model.named_parameters() if id(p) not in counted]
+    # a module whose work was seen as matrix products is counted (its element-wise arithmetic falls under the note)
+    owners = {c.name.rsplit(".", 1)[0] for c in layers if c.role == "matmul"}
+    uncounted = [f"{k} ({v})" for k, v in rec.uncounted.items() if k not in owners]
+    notes = list(dict.fromkeys(rec.notes))
+    if count_matmul:
+        notes.append(_ELEMENTWISE_NOTE)
+    unattributed = [f"{c.name} ({c.unattributed_calls} calls)" for c in layers if c.unattributed_calls]
+    if unattributed:
+        notes.append("calls whose input shape matched neither [T, B, ...], [T*B, ...] nor [B, ...]: counted in the totals, "
+                     "not in the per-step rows: " + ", ".join(unattributed))
+    return Report(layers=layers, table=table, time_steps=t_seen, batch=samples, uncounted=uncounted, notes=notes,
+                  precision=options.precision, total_params=sum(p.numel() for p in model.parameters()), loose_params=loose, options=options)
 
 
-def simulation_energy(counts: dict, table: EnergyTable | str = "horowitz45nm", precision: str = "fp32",
-                      neuron_update_macs: float = 1.0) -> dict:
-    """Energy of a simulator run from its counted events (``Network.counts``).
-
-    Each synaptic event is one accumulate (E_AC); each neuron update is priced as
-    ``neuron_update_macs`` MACs (one multiply-add for the leak of a LIF neuron; raise it for
-    richer models). Returns the counts, the per-kind energies (pJ) and the table used.
-    """
-    table = EnergyTable.load(table) if isinstance(table, str) else table
-    for key in ("synaptic_events", "neuron_updates"):
-        if key not in counts:
-            raise ValueError(f"counts must have {key!r} (a Network.counts dict), got keys {sorted(counts)}")
-    syn = counts["synaptic_events"] * table.ac(precision)
-    neu = counts["neuron_updates"] * neuron_update_macs * table.mac(precision)
-    return {"table": table.name, "synaptic_pj": syn, "neuron_pj": neu, "total_pj": syn + neu, **counts}
+__all__ = ["estimate", "simulation_energy", "SimCounts", "Report"]

@@ -1,0 +1,185 @@
+"""The report of :func:`neuro.energy.estimate`: counts per layer and per step, three energy models, bit budget, table, JSON, charts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .bitbudget import bit_budget as _bit_budget
+from .counting import STEP_KEYS, LayerCounts
+from .models import MODELS, EnergyBreakdown, EnergyOptions, evaluate
+from .tables import EnergyTable
+
+_NEUROBENCH_ACTIVATIONS = ("ReLU", "Sigmoid")
+
+
+@dataclass
+class Report:
+    """Counts of every layer (whole run: all batches, all steps), with the table and assumptions used to price them.
+
+    ``batch`` is the number of samples; ``energy(model)`` prices the counts with ``convention``, ``ops`` or ``memory``
+    (see :mod:`neuro.energy.models`); ``LayerCounts.energy_pj`` holds the ``ops`` model.
+    """
+
+    layers: list[LayerCounts]
+    table: EnergyTable
+    time_steps: int
+    batch: int
+    uncounted: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    precision: str = "fp32"
+    total_params: int = 0
+    loose_params: list = field(default_factory=list)
+    options: EnergyOptions | None = None
+
+    def __post_init__(self):
+        if self.options is None:
+            self.options = EnergyOptions(precision=self.precision)
+        ops = self.energy("ops")
+        for c, row in zip(self.layers, ops.layers):
+            c.energy_pj = row["total_pj"]
+
+    # -- numbers --------------------------------------------------------------------------------
+    @property
+    def samples(self) -> int:
+        return self.batch
+
+    def layer(self, name: str) -> LayerCounts:
+        for c in self.layers:
+            if c.name == name:
+                return c
+        raise KeyError(f"no layer {name!r}; layers: {[c.name for c in self.layers]}")
+
+    def total(self, key: str) -> float:
+        return sum(getattr(c, key) or 0 for c in self.layers)
+
+    def per_step(self, key: str) -> list[int]:
+        """The whole model's count ``key`` at each time step (summed over layers and samples)."""
+        if key not in STEP_KEYS:
+            raise ValueError(f"per-step counts exist for {STEP_KEYS}, not {key!r}")
+        out = [0] * self.time_steps
+        for c in self.layers:
+            for i, v in enumerate(c.steps.get(key, ())):
+                out[i] += v
+        return out
+
+    def energy(self, model: str = "memory", **overrides) -> EnergyBreakdown:
+        """Price the counts with one model; ``overrides`` change the :class:`EnergyOptions` (e.g. ``state_bits=16``)."""
+        opts = replace(self.options, **overrides) if overrides else self.options
+        return evaluate(model, self.layers, self.table, opts, self.time_steps, self.batch)
+
+    @property
+    def energy_pj(self) -> float:
+        """Counted-operations energy (``ops`` model) of the whole run."""
+        return self.total("energy_pj")
+
+    def per_sample_mj(self, model: str = "ops") -> float:
+        return self.energy(model).per_sample_mj() if model != "ops" else self.energy_pj / self.batch * 1e-9
+
+    def activation_sparsity(self) -> float:
+        """NeuroBench's activation sparsity: zero outputs / all outputs of spiking neurons, ReLU and Sigmoid layers."""
+        acts = [c for c in self.layers if c.role == "neuron" or (c.role == "activation" and c.kind in _NEUROBENCH_ACTIVATIONS)]
+        total = sum(c.output_elements for c in acts)
+        return (total - sum(c.output_nonzeros for c in acts)) / total if total else 0.0
+
+    def membrane_updates(self) -> int | None:
+        """NeuroBench's membrane updates (whole run), from the neurons that expose ``mem``; None if none does."""
+        vals = [c.membrane_changes for c in self.layers if c.membrane_changes is not None]
+        return sum(vals) if vals else None
+
+    def synaptic_operations(self) -> dict:
+        """NeuroBench's ``SynapticOperations`` per sample: Effective_MACs, Effective_ACs, Dense (Linear and Conv layers)."""
+        syn = [c for c in self.layers if c.role == "synaptic"]
+        n = self.batch
+        return {"Effective_MACs": sum(c.effective_macs for c in syn) / n, "Effective_ACs": sum(c.effective_acs for c in syn) / n,
+                "Dense": sum(c.dense_synops for c in syn) / n}
+
+    def bit_budget(self, weight_bits: int | None = None, state_bits: int | None = None, activation_bits: int | None = None) -> dict:
+        """Bit budget of the SNN and its quantized-ANN counterpart, per sample (see :mod:`neuro.energy.bitbudget`)."""
+        width = self.table.bits(self.options.precision)
+
+        def pick(given, option):
+            return given if given is not None else (option or width)
+
+        return _bit_budget(self.layers, self.time_steps, self.batch, pick(weight_bits, self.options.weight_bits),
+                           pick(activation_bits, self.options.activation_bits), pick(state_bits, self.options.state_bits))
+
+    # -- output ---------------------------------------------------------------------------------
+    def describe_options(self) -> str:
+        o = self.options
+        width = self.table.bits(o.precision)
+        return (f"assumptions: precision {o.precision}; weights {o.weight_bits or width} b, real activations {o.activation_bits or width} b, "
+                f"potentials / partial sums {o.state_bits or width} b (unless a layer sets weight_bits / act_bits); neuron update = "
+                f"{o.neuron_macs:g} MAC + {o.neuron_acs:g} AC; the convention counts a real-input first layer "
+                + ("once per sample" if o.first_layer_once else "at every step"))
+
+    def format_table(self) -> str:
+        e = {m: self.energy(m) for m in MODELS}
+        n = self.batch
+        rows = [self.table.describe(), self.describe_options(),
+                f"T = {self.time_steps}, samples = {n}; counts are for the whole run (all samples, all steps), energies per sample"]
+        head = (f"{'layer':<22}{'kind':<16}{'params':>10}{'dense MAC':>13}{'eff. AC':>13}{'eff. MAC':>13}{'other ops':>11}"
+                f"{'updates':>11}{'rate':>7}{'conv. nJ':>11}{'ops nJ':>11}{'memory nJ':>11}")
+        rows += [head, "-" * len(head)]
+        for i, c in enumerate(self.layers):
+            rate = c.firing_rate if c.role == "neuron" else None
+            rate_s = "" if rate is None else f"{rate:.3f}"
+            en = [e[m].layers[i]["total_pj"] / n / 1e3 for m in MODELS]
+            rows.append(f"{c.name:<22.22}{c.kind:<16.16}{c.params:>10}{c.dense_macs:>13}{c.effective_acs:>13}{c.effective_macs:>13}"
+                        f"{c.other_ops:>11}{c.neuron_updates:>11}{rate_s:>7}{en[0]:>11.3f}{en[1]:>11.3f}{en[2]:>11.3f}")
+        rows.append("-" * len(head))
+        tot = [e[m].per_sample_pj / 1e3 for m in MODELS]
+        rows.append(f"{'total':<38}{self.total_params:>10}{self.total('dense_macs'):>13}{self.total('effective_acs'):>13}"
+                    f"{self.total('effective_macs'):>13}{self.total('other_ops'):>11}{self.total('neuron_updates'):>11}{'':>7}"
+                    f"{tot[0]:>11.3f}{tot[1]:>11.3f}{tot[2]:>11.3f}")
+        mem_terms = {k: v for k, v in e["memory"].by_term().items() if k.startswith("mem:")}
+        mem_total = sum(mem_terms.values())
+        rows.append(f"energy per sample: convention {e['convention'].per_sample_mj():.4e} mJ | counted ops {e['ops'].per_sample_mj():.4e} mJ | "
+                    f"memory-aware {e['memory'].per_sample_mj():.4e} mJ (memory {mem_total / n * 1e-9:.4e} mJ: "
+                    + ", ".join(f"{k[5:]} {v / n * 1e-9:.3e}" for k, v in mem_terms.items()) + ")")
+        spikes = self.per_step("spikes")
+        rows.append("per step (all samples): effective ops " + str([a + b for a, b in zip(self.per_step("effective_acs"), self.per_step("effective_macs"))])
+                    + f"; spikes {spikes}; memory-aware energy nJ/sample " + str([round(v / n / 1e3, 3) for v in e["memory"].per_step_pj]))
+        sparsity = self.activation_sparsity()
+        rows.append(f"activation sparsity {sparsity:.4f}; firing rate over all neurons "
+                    f"{self.total('spikes') / max(self.total('neuron_updates'), 1):.4f}")
+        bb = self.bit_budget()
+        rows.append(f"bit budget per sample: SNN {bb['snn_bit_ops']:.4g} bit-ops ({bb['snn_effective_bit_ops']:.4g} effective), "
+                    f"storage {bb['snn_storage_bits']:.4g} b | quantized ANN ({bb['ann_activation_bits']}-bit activations) "
+                    f"{bb['ann_bit_ops']:.4g} bit-ops, storage {bb['ann_storage_bits']:.4g} b")
+        if self.uncounted:
+            rows.append(f"not counted (no rule for these modules): {', '.join(self.uncounted)}")
+        if self.loose_params:
+            rows.append("parameters outside counted layers: " + ", ".join(f"{k} ({v})" for k, v in self.loose_params))
+        rows += [f"note: {t}" for t in self.notes]
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict:
+        return {"table": self.table.to_dict(), "options": asdict(self.options), "time_steps": self.time_steps, "samples": self.batch,
+                "batch": self.batch, "total_params": self.total_params, "layers": [c.to_dict() for c in self.layers],
+                "per_step": {k: self.per_step(k) for k in STEP_KEYS},
+                "energy": {m: self.energy(m).to_dict() for m in MODELS},
+                "energy_pj": self.energy_pj, "energy_per_sample_mj": self.per_sample_mj(),
+                "neurobench": {**self.synaptic_operations(), "ActivationSparsity": self.activation_sparsity(),
+                               "MembraneUpdates": None if self.membrane_updates() is None else self.membrane_updates() / self.batch},
+                "bit_budget": self.bit_budget(), "uncounted": self.uncounted, "loose_params": self.loose_params, "notes": self.notes}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def plot(self, path: str | Path) -> Path:
+        """One PNG: energy by layer (three models), by term, firing rate by layer, bit budget vs T."""
+        from ..viz.energy import plot_report
+
+        return plot_report(self.to_dict(), path)
+
+    def save(self, folder: str | Path, stem: str = "energy") -> dict:
+        """Write ``<stem>.txt``, ``<stem>.json`` and ``<stem>.png`` into ``folder``; returns their paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {"txt": folder / f"{stem}.txt", "json": folder / f"{stem}.json", "png": folder / f"{stem}.png"}
+        paths["txt"].write_text(self.format_table() + "\n")
+        paths["json"].write_text(self.to_json())
+        self.plot(paths["png"])
+        return paths
