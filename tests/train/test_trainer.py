@@ -252,3 +252,30 @@ def test_cuda_amp_run_and_exact_resume(toy, tmp_path, amp_dtype):
     res, _ = _fit(toy, cfg, resume=True, dropout=0.3, spiking=True)
     for (k, pr), pc in zip(ref.model.state_dict().items(), res.model.state_dict().values()):
         assert torch.equal(pr, pc), k
+
+
+def test_tensorboard_scalars_when_installed(toy, tmp_path, monkeypatch):
+    """TensorBoard is not installed here: a stand-in SummaryWriter receives what the real one would."""
+    import importlib.util
+    import sys
+    import types
+
+    calls = []
+
+    class FakeWriter:
+        def __init__(self, logdir, purge_step=None):
+            calls.append(("init", logdir, purge_step))
+
+        def add_scalar(self, tag, value, step):
+            calls.append((tag, value, step))
+
+        def close(self):
+            calls.append(("close",))
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "tensorboard" else real_find_spec(name, *a))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    _fit(toy, _cfg(tmp_path, epochs=1, tensorboard=True, log_every=5), spiking=True)
+    tags = {c[0] for c in calls}
+    assert calls[0] == ("init", str(tmp_path / "run" / "tensorboard"), None) and calls[-1] == ("close",)
+    assert {"train_step/loss", "train/accuracy", "eval/loss", "firing_rate_train/act", "firing_rate_eval/act"} <= tags
