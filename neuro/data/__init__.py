@@ -10,7 +10,7 @@ one card per dataset.
 from .cache import FrameCache
 from .collate import Batch, BinEvents, pad_events, pad_time
 from .errors import DataCorruptError, DataMissingError
-from .frames import Frames, frame_shape, to_frames
+from .frames import Frames, frame_shape, sparse_frames, to_frames
 from .load import EventDataset, FrameDataset, check_input_shape, load, open_events
 from .prepare import prepare, where
 from .specs import SPECS, DatasetSpec, get_spec
@@ -22,5 +22,6 @@ DATASETS = tuple(SPECS)
 __all__ = [
     "DATASETS", "SPECS", "Batch", "BinEvents", "Compose", "DataCorruptError", "DataMissingError", "DatasetSpec", "Denoise", "Downsample",
     "EventDataset", "EventDrop", "FileStatus", "FrameCache", "FrameDataset", "Frames", "RandomCrop", "RandomFlip", "TimeJitter",
-    "check_input_shape", "frame_shape", "get_spec", "load", "open_events", "pad_events", "pad_time", "prepare", "to_frames", "verify", "where",
+    "check_input_shape", "frame_shape", "get_spec", "load", "open_events", "pad_events", "pad_time", "prepare", "sparse_frames", "to_frames", "verify",
+    "where",
 ]

@@ -88,23 +88,22 @@ def _bins(t: np.ndarray, frames: Frames) -> tuple[np.ndarray, int]:
     return b.astype(np.int64), n
 
 
-def to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], frames: Frames, dtype=np.int16) -> np.ndarray:
-    """Count ``events`` (a structured array with t, x[, y], p) into frames; see the module doc."""
+def sparse_frames(events: np.ndarray, sensor_size: tuple[int, int, int], frames: Frames) -> tuple[int, np.ndarray, np.ndarray]:
+    """The frames of ``events`` as ``(n_frames, flat_index, counts)``: the non-empty cells of the
+    ``[n_frames, *frame_shape(sensor_size)]`` array in increasing flat order, and their counts."""
     frames = Frames.from_any(frames)
-    shape = frame_shape(sensor_size)
     w, h, p = (int(v) for v in sensor_size)
     names = events.dtype.names or ()
     for field in ("t", "x"):
         if field not in names:
             raise ValueError(f"events need a {field!r} field, got fields {names}")
     if len(events) == 0:
-        n = frames.n_time_bins or 1
-        return np.zeros((n, *shape), dtype=dtype)
+        return (frames.n_time_bins or 1), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     b, n = _bins(events["t"], frames)
     x = events["x"].astype(np.int64)
     y = events["y"].astype(np.int64) if ("y" in names and h > 1) else np.zeros_like(x)
     pol = events["p"].astype(np.int64) if ("p" in names and p > 1) else np.zeros_like(x)
-    if x.max() >= w or x.min() < 0 or y.max() >= h or y.min() < 0 or pol.max() >= p:
+    if x.max() >= w or x.min() < 0 or y.max() >= h or y.min() < 0 or pol.max() >= p or pol.min() < 0:
         raise DataCorruptError(
             f"events do not fit the sensor size {tuple(sensor_size)} (W, H, P): x in [{x.min()}, {x.max()}], y in [{y.min()}, {y.max()}], "
             f"p in [{pol.min()}, {pol.max()}]; is the sensor size right for this dataset (after downsampling/cropping)?"
@@ -113,5 +112,14 @@ def to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], frames: Fra
         b = np.minimum(b, n - 1)  # the tail left by the integer bin width
     keep = (b >= 0) & (b < n)
     flat = ((b[keep] * p + pol[keep]) * h + y[keep]) * w + x[keep]
-    counts = np.bincount(flat, minlength=n * p * h * w)
-    return counts.reshape((n, *shape)).astype(dtype, copy=False)
+    index, counts = np.unique(flat, return_counts=True)
+    return n, index, counts
+
+
+def to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], frames: Frames, dtype=np.int16) -> np.ndarray:
+    """Count ``events`` (a structured array with t, x[, y], p) into dense frames; see the module doc."""
+    shape = frame_shape(sensor_size)
+    n, index, counts = sparse_frames(events, sensor_size, frames)
+    out = np.zeros(n * int(np.prod(shape)), dtype=dtype)
+    out[index] = counts
+    return out.reshape((n, *shape))

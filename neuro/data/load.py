@@ -30,7 +30,7 @@ import torch
 from .cache import FrameCache, cache_key, describe_transform, source_fingerprint
 from .errors import DataCorruptError, DataMissingError
 from .files import archive_path, check_sample_file, dataset_folder, extract, is_extracted, missing_message, resolve_root, sample_files
-from .frames import Frames, frame_shape, to_frames
+from .frames import Frames, frame_shape, sparse_frames, to_frames
 from .specs import DatasetSpec, get_spec
 
 
@@ -236,7 +236,7 @@ def load(
     def build():
         for i in range(len(events)):
             ev, y = events[i]
-            yield to_frames(ev, sensor, fr), y
+            yield sparse_frames(ev, sensor, fr), y
 
     summary = {k: v for k, v in params.items() if k != "source"}
     summary["n_source_files"] = len(params["source"])

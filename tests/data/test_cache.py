@@ -75,23 +75,33 @@ def test_broken_cache_is_rebuilt(fixture_root, tmp_path, damage):
 
 def _flip_byte_in_first_chunk(path):
     with h5py.File(path, "r") as f:
-        offset, size = f["frames"].id.get_chunk_info(0).byte_offset, f["frames"].id.get_chunk_info(0).size
+        offset, size = f["cells"].id.get_chunk_info(0).byte_offset, f["cells"].id.get_chunk_info(0).size
     raw = bytearray(path.read_bytes())
     raw[offset + size // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
 
 
-def test_corrupt_chunk_is_an_error_or_a_rebuild_never_wrong_frames(fixture_root, tmp_path):
-    ds = _load(fixture_root, tmp_path)
-    want = ds[0][0]
+def test_corrupt_chunk_is_an_error_or_a_rebuild_never_wrong_frames(tmp_path):
+    rng = np.random.default_rng(0)
+    samples = [rng.integers(0, 3, size=(40, 2, 16, 16)) for _ in range(3)]  # ~ 13,000 cells each: several chunks
+
+    def build():
+        yield from ((x, i) for i, x in enumerate(samples))
+
+    def open_cache(**kw):
+        return FrameCache(tmp_path / "c.h5", "k" * 64, build, 3, (2, 16, 16), progress=False, **kw)
+
+    ds = open_cache()
+    assert torch.equal(ds[0][0], torch.from_numpy(samples[0]).float())
     ds.close()
     _flip_byte_in_first_chunk(ds.path)
-    quick = _load(fixture_root, tmp_path)  # the quick check reads the last chunk only
+    quick = open_cache()  # the quick check reads the last chunk only
+    assert not quick.rebuilt
     with pytest.raises(DataCorruptError, match="cache is damaged"):
         quick[0]
     quick.close()
-    full = _load(fixture_root, tmp_path, verify_cache="full")
-    assert full.rebuilt and torch.equal(full[0][0], want)
+    full = open_cache(verify="full")
+    assert full.rebuilt and all(torch.equal(full[i][0], torch.from_numpy(samples[i]).float()) for i in range(3))
 
 
 def test_failed_build_leaves_no_file(tmp_path):
