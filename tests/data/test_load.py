@@ -73,6 +73,7 @@ def test_nmnist_bin_roundtrip_with_overflow_marker(tmp_path):
 
 def test_cifar10dvs_reads_aedat4(fixture_root):
     pytest.importorskip("aedat")
+    pytest.importorskip("dv_processing")
     ds = load("cifar10dvs", "all", root=fixture_root)
     assert sorted(set(ds.targets.tolist())) == list(range(10))
     ev, y = ds[0]
@@ -99,8 +100,6 @@ def test_missing_data_names_files_urls_md5s_and_folder(tmp_path):
 
 @pytest.mark.parametrize("name", ALL)
 def test_archive_only_is_md5_checked_then_extracted(tmp_path, name):
-    if name == "cifar10dvs":
-        pytest.importorskip("dv_processing")
     fixtures.make_fixture(name, tmp_path, split=_split(name), n_samples=get_spec(name).n_classes, extract=False)
     with pytest.raises(DataCorruptError, match="checksum mismatch"):
         load(name, _split(name), root=tmp_path)
@@ -112,8 +111,6 @@ def test_archive_only_is_md5_checked_then_extracted(tmp_path, name):
 @pytest.mark.parametrize("name", ["shd", "dvsgesture", "nmnist", "cifar10dvs"])
 def test_download_true_runs_tonics_download_path_offline(tmp_path, monkeypatch, name):
     """With the archive present and its md5 known to tonic, tonic's own download() verifies and extracts it."""
-    if name == "cifar10dvs":
-        pytest.importorskip("dv_processing")
     split = _split(name)
     out = fixtures.make_fixture(name, tmp_path, split=split, n_samples=get_spec(name).n_classes, extract=False)
     cls = get_spec(name).tonic_cls()
