@@ -87,12 +87,13 @@ def _jsonable(v):
     return repr(v)
 
 
-def source_fingerprint(files: list[Path]) -> list:
-    """(name, size, mtime_ns) of each source file: changes when the data is replaced."""
+def source_fingerprint(files: list[Path], base: Path | None = None) -> list:
+    """(path relative to ``base``, size, mtime_ns) of each source file: changes when the data is replaced."""
     out = []
     for f in files:
         st = os.stat(f)
-        out.append([str(f), st.st_size, st.st_mtime_ns])
+        name = os.path.relpath(f, base) if base is not None else str(f)
+        out.append([name, st.st_size, st.st_mtime_ns])
     return out
 
 

@@ -128,11 +128,12 @@ class EventDataset(torch.utils.data.Dataset):
 class FrameDataset(torch.utils.data.Dataset):
     """Frames computed on the fly (no cache): ``(float32 tensor [T, ...], label)``."""
 
-    def __init__(self, events: EventDataset, frames: Frames, sensor_size, augment=None):
+    def __init__(self, events: EventDataset, frames: Frames, sensor_size, augment=None, target_transform=None):
         self.events = events
         self.frames = frames
         self.sensor_size = tuple(sensor_size)
         self.augment = augment
+        self.target_transform = target_transform
         self.targets = events.targets
 
     def __len__(self) -> int:
@@ -143,6 +144,8 @@ class FrameDataset(torch.utils.data.Dataset):
         x = torch.from_numpy(to_frames(ev, self.sensor_size, self.frames).astype(np.float32))
         if self.augment is not None:
             x = self.augment(x)
+        if self.target_transform is not None:
+            y = self.target_transform(y)
         return x, y
 
 
@@ -200,7 +203,8 @@ def load(
             :class:`DataMissingError` saying what to put where.
         transform: deterministic event transform(s) applied before framing (part of the cache key).
         augment: random augmentation applied per sample after the cache (to the frame tensor,
-            or to the events when ``frames`` is None).
+            or to the events when ``frames`` is None). Random *event* augmentations before
+            framing (EventDrop, TimeJitter) go in ``transform`` with ``cache=False``.
         cache: keep the frames in one HDF5 file under ``cache_dir`` (default ``<root>/_cache``).
         rebuild_cache / verify_cache: force a rebuild / ``"quick"`` or ``"full"`` check on open.
 
@@ -216,17 +220,14 @@ def load(
     events = open_events(name, split, root, download, transform, None)
     sensor = output_sensor_size(spec.sensor_size, transform)
     if not cache:
-        ds = FrameDataset(events, fr, sensor, augment)
-        if target_transform is not None:
-            raise ValueError("target_transform with cache=False: apply it in your collate function")
-        return ds
+        return FrameDataset(events, fr, sensor, augment, target_transform)
     params = {
         "dataset": spec.name,
         "split": split,
         "frames": fr.to_dict(),
         "sensor_size": list(sensor),
         "transform": describe_transform(transform),
-        "source": source_fingerprint(events.source_files()),
+        "source": source_fingerprint(events.source_files(), base=root),
     }
     key = cache_key(params)
     cache_dir = Path(cache_dir) if cache_dir is not None else root / "_cache"

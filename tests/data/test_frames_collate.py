@@ -88,5 +88,7 @@ def test_dataloader_gives_time_major_batches(fixture_root, name, shape):
     x, y, lengths, mask = next(iter(loader))
     assert x.shape == (6, 4, *shape) and x.dtype == torch.float32 and y.shape == (4,)
     check_input_shape(ds, shape)
+    relabelled = load(name, "train", root=fixture_root, frames=dict(n_time_bins=6), cache=False, target_transform=lambda y: y + 100)
+    assert relabelled[0][1] == ds[0][1] + 100
     with pytest.raises(ValueError, match="sensor-size mismatch"):
         check_input_shape(ds, (2, 32, 32))

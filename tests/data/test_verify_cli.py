@@ -85,3 +85,12 @@ def test_add_cli_registers_data_subcommand(fixture_root, capsys):
     args = parser.parse_args(["data", "verify", "nmnist", "--root", str(fixture_root), "--no-md5"])
     assert args.func(args) == 1  # fixtures hold fewer samples than published
     assert "incomplete" in capsys.readouterr().out
+
+
+def test_python_m_neuro_data_cli(fixture_root):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "neuro.data.cli", "where", "nmnist", "--root", str(fixture_root)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert get_spec("nmnist").md5("test") in out.stdout
