@@ -75,7 +75,7 @@ def test_broken_cache_is_rebuilt(fixture_root, tmp_path, damage):
 
 def _flip_byte_in_first_chunk(path):
     with h5py.File(path, "r") as f:
-        offset, size = f["cells"].id.get_chunk_info(0).byte_offset, f["cells"].id.get_chunk_info(0).size
+        offset, size = f["records"].id.get_chunk_info(0).byte_offset, f["records"].id.get_chunk_info(0).size
     raw = bytearray(path.read_bytes())
     raw[offset + size // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
@@ -83,7 +83,7 @@ def _flip_byte_in_first_chunk(path):
 
 def test_corrupt_chunk_is_an_error_or_a_rebuild_never_wrong_frames(tmp_path):
     rng = np.random.default_rng(0)
-    samples = [rng.integers(0, 3, size=(40, 2, 16, 16)) for _ in range(3)]  # ~ 13,000 cells each: several chunks
+    samples = [rng.integers(0, 3, size=(40, 2, 16, 16)) for _ in range(3)]  # ~ 13,000 cells (~20 KB) each: several chunks
 
     def build():
         yield from ((x, i) for i, x in enumerate(samples))
@@ -139,3 +139,11 @@ def test_workers_read_the_same_batches(fixture_root, tmp_path):
     for a, b in zip(single, multi):
         assert torch.equal(a.data, b.data) and torch.equal(a.lengths, b.lengths) and torch.equal(a.targets, b.targets)
     assert (single[0].lengths > 1).all()
+
+
+def test_gzip_cache_same_frames(fixture_root, tmp_path):
+    plain = _load(fixture_root, tmp_path)
+    small = _load(fixture_root, tmp_path / "gz", cache_compression="gzip")
+    assert all(torch.equal(plain[i][0], small[i][0]) for i in range(len(plain)))
+    with h5py.File(small.path) as f:
+        assert f["records"].compression == "gzip"
