@@ -150,12 +150,16 @@ class StepReducer:
 
 def weight_nonzero_fanout(module: nn.Module) -> torch.Tensor:
     """Linear: for each input feature, its non-zero weights (float64 ``[in]``).
-    Convolution: non-zero weights summed over the output channels of each group (``[groups, C_in/groups, *k]``)."""
-    nz = (module.weight.detach() != 0).to(torch.float64)
+    Convolution: non-zero weights summed over the output channels of each group (``[groups, C_in/groups, *k]``).
+
+    Recomputed at every :func:`~neuro.energy.estimate` call (once per layer): weights changed in place through
+    ``.data`` leave no trace in the version counter, so no cache across calls could be trusted.
+    """
+    nz = module.weight.detach() != 0
     if isinstance(module, nn.Linear):
-        return nz.sum(0)
+        return nz.sum(0).to(torch.float64)
     g = module.groups
-    return nz.reshape(g, module.out_channels // g, *nz.shape[1:]).sum(1)
+    return nz.reshape(g, module.out_channels // g, *nz.shape[1:]).sum(1).to(torch.float64)
 
 
 def conv_dense_synops_per_item(module: nn.Module, spatial: tuple[int, ...], device) -> int:
@@ -172,8 +176,36 @@ def fan_in(module: nn.Module) -> int:
     return module.in_channels // module.groups * math.prod(module.kernel_size)
 
 
-def spike_valued(x: torch.Tensor, nz: torch.Tensor) -> torch.Tensor:
-    """True (a 0-d tensor, no synchronisation) when every value is -1, 0 or 1."""
+def nonzero_mask(x: torch.Tensor, scratch: dict | None = None) -> torch.Tensor:
+    """1.0 where ``x`` is non-zero, else 0.0, as a float tensor (one pass; sums of it are exact integers below 2**24
+    per element, and need no bool-to-integer cast).
+
+    ``scratch`` ((shape, dtype, device) -> tensor) reuses one output buffer per shape: a fresh large allocation
+    costs page faults that can exceed the pass itself. The mask is valid until the next call with that shape.
+    """
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    if scratch is None:
+        return torch.ne(x, 0).to(dtype)
+    key = (tuple(x.shape), dtype, x.device)
+    buf = scratch.get(key)
+    if buf is None:
+        buf = scratch[key] = torch.empty(x.shape, dtype=dtype, device=x.device)
+    return torch.ne(x, 0, out=buf)
+
+
+def spike_valued(x: torch.Tensor, nz: torch.Tensor, nonzeros: torch.Tensor | None = None) -> torch.Tensor:
+    """True (a 0-d tensor, no synchronisation) when every value is -1, 0 or 1 (NeuroBench's test for spikes).
+
+    With ``nonzeros`` (the count of non-zero values) and a float32/64 tensor of fewer than 2**24 elements, two
+    reductions without temporaries suffice: all :math:`|x| \\le 1` and :math:`\\sum x^2` = non-zeros (each non-zero
+    contributes at most 1, exactly 1 only when :math:`|x| = 1`; partial sums of 0s and 1s are exact in float32).
+    """
+    if x.numel() == 0:
+        return torch.ones((), dtype=torch.bool, device=x.device)
+    if nonzeros is not None and x.dtype in (torch.float32, torch.float64) and x.numel() < 2**24:
+        lo, hi = torch.aminmax(x)
+        flat = x.reshape(-1)
+        return (lo >= -1) & (hi <= 1) & (torch.dot(flat, flat) == nonzeros)
     return (x.abs() == nz).all()
 
 

@@ -60,6 +60,7 @@ class _Recorder:
         self.reducer: C.StepReducer | None = None
         self.paused = False
         self.hooks: list = []
+        self.scratch: dict = {}
 
     # -- accumulation -----------------------------------------------------------------------------
     def _first_call(self, key: str) -> None:
@@ -72,8 +73,6 @@ class _Recorder:
         if buf is None:
             buf = self.acc[key][name] = torch.zeros(self.reducer.t + 1, dtype=torch.float64, device=device)
         _, slot, n = where
-        if isinstance(value, torch.Tensor):
-            value = value.to(torch.float64)
         buf[slot: slot + n] += value
 
     def _where(self, key: str, shape, n_feature_dims: int) -> tuple[str, int, int]:
@@ -99,9 +98,10 @@ class _Recorder:
         self._first_call(key)
         where = self._where(key, x.shape, nf)
         n = where[2]
-        nz = x != 0
-        spk = C.spike_valued(x, nz)
+        nz = C.nonzero_mask(x, self.scratch)
         sums = self.reducer.reduce(nz, nf, where)
+        nonzeros = sums.reshape(n, -1).sum(1, dtype=torch.float64)
+        spk = C.spike_valued(x, nz, nonzeros.sum())
         fan = self.fanout.get(key)
         if fan is None:
             fan = self.fanout[key] = C.weight_nonzero_fanout(module).to(x.device)
@@ -124,7 +124,7 @@ class _Recorder:
         self.add(key, "effective_acs", eff * spk, where, dev)
         self.add(key, "effective_macs", eff * ~spk, where, dev)
         self.add(key, "input_elements", x.numel() // n, where, dev)
-        self.add(key, "input_nonzeros", sums.reshape(n, -1).sum(1), where, dev)
+        self.add(key, "input_nonzeros", nonzeros, where, dev)
         self.add(key, "output_elements", out.numel() // n, where, dev)
         self._spiking_call(key, spk)
 
@@ -136,7 +136,7 @@ class _Recorder:
         self._first_call(key)
         where = self._where(key, s.shape, 0)
         n = where[2]
-        spikes = self.reducer.reduce(s != 0, 0, where)
+        spikes = self.reducer.reduce(C.nonzero_mask(s, self.scratch), 0, where)
         self.add(key, "neuron_updates", s.numel() // n, where, s.device)
         self.add(key, "output_elements", s.numel() // n, where, s.device)
         self.add(key, "spikes", spikes, where, s.device)
@@ -160,7 +160,7 @@ class _Recorder:
         self.add(key, "input_elements", x.numel() // n, where, dev)
         self.add(key, "output_elements", out.numel() // n, where, dev)
         if kind == "activation":
-            self.add(key, "output_nonzeros", self.reducer.reduce(out != 0, 0, where), where, dev)
+            self.add(key, "output_nonzeros", self.reducer.reduce(C.nonzero_mask(out, self.scratch), 0, where), where, dev)
 
     def matmul(self, a: torch.Tensor, b: torch.Tensor, kind: str = "matmul", a_dense: bool = False) -> None:
         """``a @ b``; with ``a_dense`` the values of ``a`` are taken as all non-zero (an attention matrix that
@@ -180,22 +180,23 @@ class _Recorder:
         where = self._where(key, lead, 0)
         ns = where[2]
         dev = b.device
-        nzb = b != 0
-        cb = nzb.sum(-1)
-        spk_b = C.spike_valued(b, nzb)
+        nzb = C.nonzero_mask(b, self.scratch)
+        cb = nzb.sum(-1).to(torch.float64)
+        b_rows = cb.sum(-1)
+        spk_b = C.spike_valued(b, nzb, b_rows.sum())
         if a_dense:
-            pairs = (cb.sum(-1) * n).expand(lead)
+            pairs = (b_rows * n).expand(lead)
             spk_a = torch.zeros((), dtype=torch.bool, device=dev)
             a_nz = math.prod(lead) * n * k // ns
         else:
-            nza = a != 0
-            pairs = (nza.sum(-2) * cb).sum(-1).expand(lead)
-            spk_a = C.spike_valued(a, nza)
-            a_rows = nza.sum((-2, -1))
+            nza = C.nonzero_mask(a, self.scratch) if a.shape != b.shape else C.nonzero_mask(a)
+            ca = nza.sum(-2).to(torch.float64)
+            pairs = (ca * cb).sum(-1).expand(lead)
+            a_rows = ca.sum(-1)
+            spk_a = C.spike_valued(a, nza, a_rows.sum())
             a_nz = self.reducer.reduce(a_rows, 0, where) if tuple(a_rows.shape) == tuple(lead) else a_rows.sum() / ns
         spk = spk_a | spk_b
         eff = self.reducer.reduce(pairs, 0, where)
-        b_rows = nzb.sum((-2, -1))
         b_nz = self.reducer.reduce(b_rows, 0, where) if tuple(b_rows.shape) == tuple(lead) else b_rows.sum() / ns
         dense = math.prod(lead) // ns * n * k * m
         self.add(key, "dense_macs", dense, where, dev)
