@@ -22,8 +22,24 @@ class LIF(nn.Module):
 
     with :math:`\beta = 1 - 1/\tau` and :math:`c = 1 - \beta` when ``decay_input`` (else 1). This is
     SpikingJelly's ``LIFNode`` (tests hold it equal). Give ``tau`` (steps) or ``beta``.
-    ``v_reset=None`` is the soft (subtractive) reset. ``forward`` returns the spikes; with
-    ``store_v=True`` the potentials after reset of the last call are kept in ``self.v_seq``.
+    ``v_reset=None`` is the soft (subtractive) reset; ``v_leak`` (default: ``v_reset``, or 0 under
+    soft reset) is the resting potential. ``forward`` returns the spikes; with
+    ``store_v=True`` the potentials of the last call are kept in ``self.v_seq`` (after reset, or
+    before reset under ``reset_delay``, which is then the state carried from step to step).
+
+    ``strict_threshold=True`` fires on :math:`h_t > v_{th}`; ``reset_delay=True`` applies a spike's
+    reset at the next step (:func:`neuro.ops.lif.reference.multi_step_autograd` gives the law).
+    Both run on the torch reference path (the fused kernels do not implement them).
+    snntorch's ``Leaky(beta, threshold, spike_grad=surrogate.atan(alpha), reset_mechanism="subtract")``
+    (its defaults, ``reset_delay=True``) is, within 1e-5 in spikes, membranes and gradients::
+
+        LIF(beta=beta, v_threshold=threshold, v_reset=None, decay_input=False, detach_reset=True,
+            reset_delay=True, strict_threshold=True, surrogate="atan", alpha=alpha)
+
+    (``reset_mechanism="zero"``: ``v_reset=0.0``). norse's ``LIFBoxCell(LIFBoxParameters(tau_mem_inv,
+    v_leak, v_th, v_reset), dt)`` is ``LIF(beta=1 - dt * tau_mem_inv, v_threshold=v_th, v_reset=v_reset,
+    v_leak=v_leak, decay_input=True, strict_threshold=True, surrogate="fast_sigmoid", alpha=1.0)``
+    (norse 1.1's SuperSpike backward ignores its ``alpha`` and uses slope 1).
 
     Example::
 
@@ -35,7 +51,8 @@ class LIF(nn.Module):
 
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                  decay_input: bool = True, detach_reset: bool = False, surrogate: str = "sigmoid", alpha: float = 4.0,
-                 backend: str | None = None, store_v: bool = False):
+                 backend: str | None = None, store_v: bool = False, v_leak: float | None = None, reset_delay: bool = False,
+                 strict_threshold: bool = False):
         super().__init__()
         if beta is None:
             if tau is None or not (math.isfinite(tau) and tau >= 1.0):
@@ -43,8 +60,10 @@ class LIF(nn.Module):
             beta = 1.0 - 1.0 / tau
         elif not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {beta}")
-        self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=0.0 if v_reset is None else v_reset,
-                                decay_input=decay_input, detach_reset=detach_reset, surrogate=surrogate, alpha=alpha)
+        if v_leak is None:
+            v_leak = 0.0 if v_reset is None else v_reset
+        self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=v_leak, decay_input=decay_input, detach_reset=detach_reset,
+                                surrogate=surrogate, alpha=alpha, reset_delay=reset_delay, strict_threshold=strict_threshold)
         self.register_buffer("_beta", torch.tensor([beta]), persistent=False)
         self.backend = backend
         self.store_v = store_v
@@ -55,16 +74,24 @@ class LIF(nn.Module):
 
     def extra_repr(self) -> str:
         p = self.params
-        return f"beta={float(self.beta().detach().flatten()[0]):.4g}, v_threshold={p.v_th}, v_reset={p.v_reset}, surrogate={p.surrogate}"
+        extra = "".join(f", {k}=True" for k in ("reset_delay", "strict_threshold") if getattr(p, k))
+        return f"beta={float(self.beta().detach().flatten()[0]):.4g}, v_threshold={p.v_th}, v_reset={p.v_reset}, surrogate={p.surrogate}{extra}"
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
         s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend)
         if self.store_v:
-            sr = s.detach() if self.params.detach_reset else s
-            self.v_seq = h - self.params.v_th * sr if self.params.soft_reset else h * (1 - sr) + self.params.v_reset * sr
+            self.v_seq = self._v_after(h, s)
         return s
+
+    def _v_after(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The state carried to the next step: ``h`` itself under ``reset_delay``, else ``h`` after reset."""
+        p = self.params
+        if p.reset_delay:
+            return h
+        sr = s.detach() if p.detach_reset else s
+        return h - p.v_th * sr if p.soft_reset else h * (1 - sr) + p.v_reset * sr
 
     def step(self, x: torch.Tensor, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step with explicit state: ``(spikes, v)`` from input ``x`` and potential ``v`` (``None``: at rest)."""
@@ -74,10 +101,12 @@ class LIF(nn.Module):
         beta = self.beta().to(x.dtype)
         c = (1.0 - beta) if p.decay_input else 1.0
         h = beta * v + (1.0 - beta) * p.v_leak + c * x
-        s = spike(h - p.v_th, p.surrogate, p.alpha)
-        sr = s.detach() if p.detach_reset else s
-        v = h - p.v_th * sr if p.soft_reset else h * (1 - sr) + p.v_reset * sr
-        return s, v
+        if p.reset_delay:  # v is the membrane before reset: apply the previous step's reset now
+            r = spike(v - p.v_th, p.surrogate, p.alpha, p.strict_threshold)
+            r = r.detach() if p.detach_reset else r
+            h = h - p.v_th * r if p.soft_reset else beta * (v * (1 - r) + p.v_reset * r) + (1.0 - beta) * p.v_leak + c * x
+        s = spike(h - p.v_th, p.surrogate, p.alpha, p.strict_threshold)
+        return s, self._v_after(h, s)
 
 
 class ParametricLIF(LIF):
@@ -110,4 +139,7 @@ class IF(LIF):
     """Integrate-and-fire: no leak, input added as is (:math:`\\beta = 1`, ``decay_input=False``)."""
 
     def __init__(self, v_threshold: float = 1.0, v_reset: float | None = 0.0, **kw):
+        for name in ("tau", "beta", "decay_input", "v_leak"):
+            if name in kw:
+                raise TypeError(f"IF has no {name!r} (no leak, input added as is)")
         super().__init__(tau=None, beta=1.0, v_threshold=v_threshold, v_reset=v_reset, decay_input=False, **kw)

@@ -9,24 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from ..ops.surrogate.reference import surrogate_grad, surrogate_id
+from ..ops.surrogate.reference import heaviside, surrogate_id
 
 
-class _Spike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, kind, alpha):
-        ctx.save_for_backward(x)
-        ctx.kind, ctx.alpha = kind, alpha
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * surrogate_grad(x, ctx.kind, ctx.alpha), None, None
-
-
-def spike(x: torch.Tensor, surrogate: str = "sigmoid", alpha: float = 4.0) -> torch.Tensor:
-    """:math:`H(x)` (1 where ``x >= 0``) forward; the named surrogate's derivative backward."""
+def spike(x: torch.Tensor, surrogate: str = "sigmoid", alpha: float = 4.0, strict: bool = False) -> torch.Tensor:
+    """:math:`H(x)` (1 where ``x >= 0``; ``x > 0`` when ``strict``) forward; the named surrogate's derivative backward."""
     if alpha <= 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
-    return _Spike.apply(x, surrogate_id(surrogate), float(alpha))
+    return heaviside(x, surrogate_id(surrogate), float(alpha), strict)

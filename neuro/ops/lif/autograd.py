@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ... import backend as _backend
+from . import reference as _reference
 from .params import LIFParams
 
 __all__ = ["lif_multi_step"]
@@ -134,6 +135,10 @@ def lif_multi_step(
     ``shape`` (per-neuron decay, learnable when it requires grad). Returns
     ``(spikes [T, *shape], h_seq [T, *shape], v_last [*shape])`` where ``h_seq`` is the
     membrane potential after charging, before reset.
+
+    Layers whose law the fused kernels do not implement (``params.fused`` is ``False``:
+    ``reset_delay`` or ``strict_threshold``) run :func:`neuro.ops.lif.reference.multi_step_autograd`
+    whatever the automatic backend choice; naming ``backend="numba"`` or ``"cupy"`` for them raises ``ValueError``.
     """
     if x_seq.dim() < 1:
         raise ValueError(f"x_seq must be [T, ...], got a {x_seq.dim()}-d tensor")
@@ -155,6 +160,12 @@ def lif_multi_step(
         beta_flat = beta.reshape(n)
     else:
         beta_flat = beta.expand(shape).reshape(n)
+    if not params.fused:
+        if backend not in (None, "torch"):
+            raise ValueError(f"backend {backend!r} has no kernel for reset_delay / strict_threshold; use backend=None or 'torch'")
+        s, h, v = _reference.multi_step_autograd(x_seq.reshape(T, n), v0.reshape(n).to(x_seq.dtype), beta_flat.to(x_seq.dtype), *params.kernel_args(),
+                                                 reset_delay=params.reset_delay, strict_threshold=params.strict_threshold)
+        return s.reshape(x_seq.shape), h.reshape(x_seq.shape), v.reshape(shape)
     if backend is not None:
         _backend.resolve(x_seq.device, backend)  # raise now, with a clear message, if it cannot run
     s, h, v = _lif_op(

@@ -10,11 +10,18 @@ from ..surrogate import surrogate_id
 
 @dataclass(frozen=True)
 class LIFParams:
-    """Constants of one LIF layer; potentials in the layer's units (dimensionless in ``neuro.nn``).
+    r"""Constants of one LIF layer; potentials in the layer's units (dimensionless in ``neuro.nn``).
 
     ``v_reset=None`` means soft (subtractive) reset by ``v_th``; ``decay_input`` scales the
     input by ``1 - beta`` (SpikingJelly's ``decay_input=True``). ``surrogate`` names the
     surrogate derivative and ``alpha`` its slope.
+
+    ``strict_threshold`` fires on :math:`h > v_{th}` instead of :math:`h \ge v_{th}` (snntorch,
+    norse, NIR). ``reset_delay`` applies the reset of a spike at the start of the next step
+    instead of at once, and the potential carried between steps (``v0``, ``v_last``) is then the
+    membrane before reset, as in snntorch's ``Leaky`` (see :func:`neuro.ops.lif.reference.multi_step_autograd`).
+    The fused Numba/CuPy kernels implement neither option: :attr:`fused` is ``False`` and
+    :func:`neuro.ops.lif.autograd.lif_multi_step` runs the torch reference for such layers.
     """
 
     v_th: float = 1.0
@@ -24,6 +31,8 @@ class LIFParams:
     detach_reset: bool = False
     surrogate: str = "sigmoid"
     alpha: float = 4.0
+    reset_delay: bool = False
+    strict_threshold: bool = False
 
     def __post_init__(self) -> None:
         for name in ("v_th", "v_leak", "alpha"):
@@ -39,6 +48,11 @@ class LIFParams:
     @property
     def soft_reset(self) -> bool:
         return self.v_reset is None
+
+    @property
+    def fused(self) -> bool:
+        """Whether the fused kernels implement this law (``False``: only the torch reference does)."""
+        return not (self.reset_delay or self.strict_threshold)
 
     @property
     def surrogate_id(self) -> int:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from ..surrogate.reference import surrogate_grad
+from ..surrogate.reference import heaviside, surrogate_grad
 
 
 def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
@@ -65,3 +65,49 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v
         grad_h[t] = g
         grad_v = beta * g
     return grad_h, grad_v
+
+
+def multi_step_autograd(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha,
+                        reset_delay=False, strict_threshold=False):
+    r"""The same law built from differentiable torch ops (autograd does the backward), with two more options.
+
+    ``strict_threshold`` fires on :math:`h_t > v_{th}`. ``reset_delay`` carries the membrane
+    *before* reset, :math:`u_t = h_t`, and applies the reset of step :math:`t-1` while charging
+    step :math:`t`, with :math:`r_{t-1} = H(u_{t-1} - v_{th})` (:math:`u_{-1}` = ``v0``):
+
+    .. math::
+
+        h_t &= \beta u_{t-1} + (1-\beta) v_{leak} + c\, x_t - v_{th}\, r_{t-1}
+            && \text{(soft: the subtraction is not decayed)}\\
+        h_t &= \beta \big[(1 - r_{t-1}) u_{t-1} + r_{t-1} v_{reset}\big] + (1-\beta) v_{leak} + c\, x_t
+            && \text{(hard)}
+
+    This is snntorch's ``Leaky`` (``reset_mechanism`` ``"subtract"`` / ``"zero"``, ``reset_delay=True``,
+    whose ``mem`` is :math:`u_t`). For the hard reset the spikes equal those of the immediate
+    reset; only the reported membrane differs (before reset). The reset term goes through the
+    surrogate unless ``detach_reset`` (snntorch always detaches it). Returns ``(s_seq, h_seq, v_last)``
+    like :func:`multi_step_forward`; ``v_last`` is :math:`u_{T-1} = h_{T-1}` under ``reset_delay``.
+    The fused kernels implement neither option; :func:`neuro.ops.lif.autograd.lif_multi_step` calls this function for them.
+    """
+    c = (1.0 - beta) if decay_input else torch.ones_like(beta)
+    leak = (1.0 - beta) * v_leak
+    v = v0
+    r = None
+    if reset_delay:
+        r = heaviside(v0 - v_th, surrogate, alpha, strict_threshold)
+    spikes, hs = [], []
+    for x in x_seq:
+        if reset_delay:
+            rr = r.detach() if detach_reset else r
+            h = beta * v + leak + c * x - v_th * rr if soft_reset else beta * (v * (1.0 - rr) + v_reset * rr) + leak + c * x
+        else:
+            h = beta * v + leak + c * x
+        s = heaviside(h - v_th, surrogate, alpha, strict_threshold)
+        if reset_delay:
+            v, r = h, s
+        else:
+            sr = s.detach() if detach_reset else s
+            v = h - v_th * sr if soft_reset else h * (1.0 - sr) + v_reset * sr
+        spikes.append(s)
+        hs.append(h)
+    return torch.stack(spikes), torch.stack(hs), v

@@ -58,3 +58,24 @@ def surrogate_grad(x: torch.Tensor, kind: int, alpha: float) -> torch.Tensor:
     if kind == 6:
         return torch.clamp(alpha - alpha * alpha * x.abs(), min=0.0)
     raise ValueError(f"unknown surrogate id {kind}; expected one of {sorted(SURROGATE_IDS.values())}")
+
+
+class _Heaviside(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, kind, alpha, strict):
+        ctx.save_for_backward(x)
+        ctx.kind, ctx.alpha = kind, alpha
+        return (x > 0).to(x.dtype) if strict else (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * surrogate_grad(x, ctx.kind, ctx.alpha), None, None, None
+
+
+def heaviside(x: torch.Tensor, kind: int, alpha: float, strict: bool = False) -> torch.Tensor:
+    """:math:`H(x)` forward (1 where ``x >= 0``, or ``x > 0`` when ``strict``); surrogate ``kind``'s derivative backward.
+
+    The backward is built from torch ops, so double backward works.
+    """
+    return _Heaviside.apply(x, int(kind), float(alpha), bool(strict))
