@@ -7,17 +7,20 @@ memory traffic (:mod:`neuro.energy.counting`); :class:`Report` prices them with 
 (:mod:`neuro.energy.models`: the spiking-transformer convention, the counted operations, a memory-aware
 model) using an :class:`EnergyTable` kept as data (``tables/*.json``), and gives the bit budget of the SNN and
 of its quantized-ANN counterpart (:mod:`neuro.energy.bitbudget`). :func:`simulation_energy` prices the events
-a simulator run counted (:class:`SimCounts`).
+a simulator run counted (:class:`SimCounts`). :func:`energy_from_rates` (or ``Report.energy_from_rates``) prices our
+per-layer FLOPs with the firing rates a paper reports, to check our convention against its published energy
+(:mod:`neuro.energy.rates`).
 """
 
 from .bitbudget import activation_bits_for, bit_budget
 from .counting import LayerCounts
 from .estimate import estimate
 from .models import EnergyBreakdown, EnergyOptions
+from .rates import RateEnergy, energy_from_rates
 from .recognise import is_spiking
 from .report import Report
 from .simulation import SimCounts, simulation_energy
 from .tables import EnergyTable, MemoryLevel
 
-__all__ = ["EnergyBreakdown", "EnergyOptions", "EnergyTable", "LayerCounts", "MemoryLevel", "Report", "SimCounts", "activation_bits_for",
-           "bit_budget", "estimate", "is_spiking", "simulation_energy"]
+__all__ = ["EnergyBreakdown", "EnergyOptions", "EnergyTable", "LayerCounts", "MemoryLevel", "RateEnergy", "Report", "SimCounts",
+           "activation_bits_for", "bit_budget", "energy_from_rates", "estimate", "is_spiking", "simulation_energy"]

@@ -162,16 +162,18 @@ class _Recorder:
         if kind == "activation":
             self.add(key, "output_nonzeros", self.reducer.reduce(C.nonzero_mask(out, self.scratch), 0, where), where, dev)
 
-    def matmul(self, a: torch.Tensor, b: torch.Tensor, kind: str = "matmul", a_dense: bool = False) -> None:
+    def matmul(self, a: torch.Tensor, b: torch.Tensor, kind: str = "matmul", a_dense: bool = False, key: str | None = None) -> None:
         """``a @ b``; with ``a_dense`` the values of ``a`` are taken as all non-zero (an attention matrix that
-        ``scaled_dot_product_attention`` never materialises; ``a`` may then be an expanded view)."""
+        ``scaled_dot_product_attention`` never materialises; ``a`` may then be an expanded view). ``key``: charge the
+        product to that (already registered) layer instead of a new ``<owner>.<kind><i>`` entry."""
         owner = self.stack[-1] if self.stack else type(self.model).__name__
         if a.dim() < 2 or b.dim() < 2:
             self.uncounted.setdefault(f"{owner}: matrix-vector product", "1-D operand")
             return
-        i = self.mm_index.get(owner, 0)
-        self.mm_index[owner] = i + 1
-        key = f"{owner}.{kind}{i}"
+        if key is None:
+            i = self.mm_index.get(owner, 0)
+            self.mm_index[owner] = i + 1
+            key = f"{owner}.{kind}{i}"
         if key not in self.layers:
             self.layers[key] = C.LayerCounts(key, kind, "matmul")
         self._first_call(key)
@@ -216,6 +218,8 @@ class _Recorder:
     def register(self) -> None:
         root_name = type(self.model).__name__
         self._register(self.model, "", root_name, inside_neuron=False)
+        # a layer whose weight is used in a functional call (F.conv1d(x, layer.weight...)) is charged with that call
+        self.weight_owner = {id(m.weight): k for k, m in self.modules.items() if isinstance(m, SYNAPTIC)}
         if self.count_matmul:
             for name, module in self.model.named_modules():
                 self.hooks.append(module.register_forward_pre_hook(self._push(name or root_name)))
@@ -343,9 +347,25 @@ class _MatmulMode(TorchFunctionMode):
                 rec.matmul(probs, v, kind="attn_av", a_dense=True)
             elif func in (torch.einsum, F.conv1d, F.conv2d, F.conv3d, F.conv_transpose2d):
                 owner = rec.stack[-1] if rec.stack else "model"
-                if not isinstance(rec.modules.get(owner), SYNAPTIC):
+                if not isinstance(rec.modules.get(owner), SYNAPTIC) and not _pointwise_conv1d(rec, func, args, kwargs):
                     rec.uncounted.setdefault(f"{owner}: {getattr(func, '__name__', str(func))}", "functional call")
         return func(*args, **kwargs)
+
+
+def _pointwise_conv1d(rec: _Recorder, func, args, kwargs) -> bool:
+    """``F.conv1d(x, w, bias)`` with a kernel of size 1 on the weight of a registered layer (a token-wise map written
+    functionally, as the spiking transformers' MLPs do): counted as ``x^T @ w^T``, charged to that layer. True if counted."""
+    if func is not F.conv1d or len(args) < 2:
+        return False
+    x, w = args[0], args[1]
+    root = w._base if w._base is not None else w
+    key = rec.weight_owner.get(id(root))
+    extra = dict(zip(("stride", "padding", "dilation", "groups"), args[3:]), **{k: v for k, v in kwargs.items() if k != "bias"})
+    plain = all(v in (1, (1,), 0, (0,)) for v in extra.values())
+    if key is None or not plain or w.dim() != 3 or w.shape[-1] != 1 or x.dim() != 3:
+        return False
+    rec.matmul(x.transpose(-1, -2), w[..., 0].transpose(0, 1), key=key)
+    return True
 
 
 def _batches(inputs, max_batches: int | None) -> Iterable[torch.Tensor]:

@@ -69,6 +69,18 @@ class Report:
         opts = replace(self.options, **overrides) if overrides else self.options
         return evaluate(model, self.layers, self.table, opts, self.time_steps, self.batch)
 
+    def energy_from_rates(self, rates, time_steps: int | None = None, *, first_layer_once: bool | None = None, default_rate: float | None = None,
+                          strict: bool = False):
+        """The convention re-priced with supplied input firing rates per layer (name or ``fnmatch`` pattern) over
+        ``time_steps`` steps (default: the report's), on this report's dense FLOPs per sample and step; see
+        :mod:`neuro.energy.rates`. Returns a :class:`~neuro.energy.rates.RateEnergy` (per sample)."""
+        from .rates import price_with_rates
+
+        return price_with_rates(self.layers, self.table, rates, self.time_steps if time_steps is None else time_steps, samples=self.batch,
+                                report_time_steps=self.time_steps, precision=self.options.precision,
+                                first_layer_once=self.options.first_layer_once if first_layer_once is None else first_layer_once,
+                                default_rate=default_rate, strict=strict)
+
     @property
     def energy_pj(self) -> float:
         """Counted-operations energy (``ops`` model) of the whole run."""
