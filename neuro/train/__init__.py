@@ -1,7 +1,9 @@
 """Training loop for spiking (and any) classifiers: config-driven, checkpointed, resumable, distributed.
 
-* :class:`TrainConfig` — the recipe (optimizer, schedule, epochs, batch, clipping, label smoothing,
-  mixup, AMP, seed, checkpoints, logs), from Python or a ``.json`` / ``.toml`` / ``.yaml`` file.
+* :class:`TrainConfig` — the recipe (optimizer: SGD, AdamW or LAMB; schedule with warm-up and cool-down;
+  epochs, batch, clipping, label smoothing, mixup / CutMix, AMP, seed, checkpoints, logs), from Python or a
+  ``.json`` / ``.toml`` / ``.yaml`` file. The published spiking-transformer recipes ship in
+  :mod:`neuro.train.recipes` (``neuro train --list-recipes``).
 * :class:`Trainer` — checks the data and the model before anything starts, trains with a tqdm bar
   (loss, accuracy, images/s, mean firing rate), writes ``metrics.csv``, ``firing_rates.csv`` (per
   spiking layer, each epoch) and TensorBoard scalars when ``tensorboard`` is installed, and
@@ -23,6 +25,7 @@ Example::
 From the command line (a factory returns the model; another the datasets)::
 
     neuro train --config recipe.json --model my_models.py:build --data my_data.py:build --resume
+    neuro train --recipe spikformer-cifar10 --data my_cifar.py:build      # the recipe's model, published settings
     python -m neuro.train --config recipe.json --model pkg.models:build --data pkg.data:build --set lr=0.01
 
 Several GPUs and several machines

@@ -52,8 +52,10 @@ def _call(factory, cfg):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="recipe file (.json, .toml, .yaml); defaults for every key not given")
-    p.add_argument("--model", required=True, help="MODULE:FACTORY or path/to/file.py:FACTORY returning the nn.Module")
-    p.add_argument("--data", required=True, help="MODULE:FACTORY returning the training dataset or (train, eval)")
+    p.add_argument("--recipe", help="a shipped recipe by name (see --list-recipes), instead of --config")
+    p.add_argument("--list-recipes", action="store_true", help="print the shipped recipes and stop")
+    p.add_argument("--model", help="MODULE:FACTORY or path/to/file.py:FACTORY returning the nn.Module (default with --recipe: the recipe's model)")
+    p.add_argument("--data", help="MODULE:FACTORY returning the training dataset or (train, eval)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable; VALUE read as JSON)")
     p.add_argument("--out-dir", help="shorthand for --set out_dir=PATH")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
@@ -64,16 +66,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .checkpoint import seed_everything
     from .config import TrainConfig, parse_override
+    from .recipes import build_model, list_recipes, recipe_path
     from .trainer import Trainer
 
+    if args.list_recipes:
+        for name in list_recipes():
+            print(name)
+        return 0
+    if args.config and args.recipe:
+        raise ValueError("give either --config FILE or --recipe NAME, not both")
     overrides = dict(parse_override(s) for s in args.set)
     if args.out_dir:
         overrides["out_dir"] = args.out_dir
-    cfg = TrainConfig.from_file(args.config, overrides) if args.config else TrainConfig.from_dict(overrides, source="--set")
+    source = recipe_path(args.recipe) if args.recipe else args.config
+    cfg = TrainConfig.from_file(source, overrides) if source else TrainConfig.from_dict(overrides, source="--set")
+    if args.data is None:
+        raise ValueError("--data MODULE:FACTORY is required (it returns the training dataset or (train, eval))")
+    if args.model is None and not cfg.extra.get("model"):
+        raise ValueError("--model MODULE:FACTORY is required (the recipe names no model in extra.model)")
     seed_everything(cfg.seed)
     data = _call(load_factory(args.data), cfg)
     train, evals = data if isinstance(data, tuple) else (data, None)
-    model = _call(load_factory(args.model), cfg)
+    model = _call(load_factory(args.model), cfg) if args.model else build_model(cfg)
     trainer = Trainer(model, train, cfg, eval_data=evals)
     if args.check_only:
         classes = trainer.check()

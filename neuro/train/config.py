@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adamw", "lamb")
 SCHEDULES = ("cosine", "step", "constant")
 INPUT_LAYOUTS = ("batch_first", "time_first", "repeat")
 AMP_DTYPES = ("bfloat16", "float16")
@@ -38,6 +38,13 @@ class TrainConfig:
         \\eta_s = \\eta\\,\\bigl(f_0 + (1-f_0)\\,s/W\\bigr) \\ (s < W), \\qquad
         \\eta_s = \\eta_{min} + (\\eta-\\eta_{min})\\,\\tfrac12\\bigl(1+\\cos(\\pi\\,\\tfrac{s-W}{S-W})\\bigr) \\ \\text{(cosine)},
         \\qquad \\eta_s = \\eta\\,\\gamma^{\\lfloor e / e_{step} \\rfloor} \\ \\text{(step, } e \\text{ the epoch)}
+
+    where :math:`S` excludes the last ``cooldown_epochs``, which stay at :math:`\\eta_{min}` (timm's
+    cool-down: a published "300 epochs, 10 cool-down" recipe is ``epochs=310, cooldown_epochs=10``).
+
+    Mixing (timm's convention): with ``mixup_alpha`` and/or ``cutmix_alpha`` > 0 a batch is mixed with
+    probability ``mixup_prob``; when both are on, CutMix is chosen with probability ``mixup_switch_prob``.
+    From epoch ``mixup_off_epoch`` on (when > 0) no batch is mixed.
 
     ``batch_size`` is the **global** batch: with ``N`` processes each one takes ``batch_size / N``
     samples of the same global batch, so a recipe trains the same way on 1 or 64 GPUs.
@@ -58,6 +65,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     warmup_start_factor: float = 0.01
     min_lr: float = 0.0
+    cooldown_epochs: float = 0.0
     step_epochs: int = 30
     gamma: float = 0.1
     # loop
@@ -69,6 +77,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
     mixup_prob: float = 1.0
+    cutmix_alpha: float = 0.0
+    mixup_switch_prob: float = 0.5
+    mixup_off_epoch: int = 0
     amp: bool = True
     amp_dtype: str = "bfloat16"
     seed: int = 0
@@ -108,6 +119,9 @@ class TrainConfig:
         _at_least("min_lr", self.min_lr, 0.0)
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        _at_least("cooldown_epochs", self.cooldown_epochs, 0.0)
+        if self.warmup_epochs + self.cooldown_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs + cooldown_epochs ({self.warmup_epochs} + {self.cooldown_epochs}) must not exceed epochs ({self.epochs})")
         _at_least("step_epochs", self.step_epochs, 1)
         _in_range("gamma", self.gamma, 0.0, 1.0)
         _at_least("epochs", self.epochs, 1)
@@ -120,6 +134,9 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         _at_least("mixup_alpha", self.mixup_alpha, 0.0)
         _in_range("mixup_prob", self.mixup_prob, 0.0, 1.0)
+        _at_least("cutmix_alpha", self.cutmix_alpha, 0.0)
+        _in_range("mixup_switch_prob", self.mixup_switch_prob, 0.0, 1.0)
+        _at_least("mixup_off_epoch", self.mixup_off_epoch, 0)
         _at_least("seed", self.seed, 0)
         if self.device != "auto" and not (self.device in ("cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

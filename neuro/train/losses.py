@@ -1,4 +1,4 @@
-r"""Classification loss with label smoothing and mixup, summed per sample.
+r"""Classification loss with label smoothing and mixup / CutMix, summed per sample.
 
 With :math:`C` classes, smoothing :math:`\varepsilon` and log-probabilities :math:`\log p`, the loss of
 a sample with label :math:`y` is
@@ -17,6 +17,7 @@ by DDP over processes equals the single-process gradient even when the processes
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -25,26 +26,66 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Mixed:
-    """A mixup draw: ``lam`` weight of the original labels, ``perm`` the partner of each sample."""
+    """A mixing draw: ``lam`` weight of the original labels, ``perm`` the partner of each sample, and for
+    CutMix the pasted box ``(top, bottom, left, right)`` over the last two (spatial) dimensions."""
 
     lam: float
     perm: torch.Tensor
+    box: tuple[int, int, int, int] | None = None
 
 
-def draw_mixup(batch_size: int, alpha: float, prob: float, device: torch.device) -> Mixed | None:
-    """A mixup draw from the global torch generator (so a resumed run repeats it), or ``None``."""
-    if alpha <= 0.0 or batch_size < 2:
+def _beta(alpha: float) -> float:
+    a = torch.tensor(alpha, dtype=torch.float64)
+    return float(torch.distributions.Beta(a, a).sample())
+
+
+def draw_mix(batch_size: int, mixup_alpha: float, cutmix_alpha: float = 0.0, prob: float = 1.0, switch_prob: float = 0.5,
+             spatial: tuple[int, int] | None = None, device: torch.device | str = "cpu") -> Mixed | None:
+    """A mixup or CutMix draw from the global torch generator (so a resumed run repeats it), or ``None``.
+
+    CutMix (Yun et al. 2019), as timm draws it: :math:`\\lambda \\sim \\mathrm{Beta}(\\alpha, \\alpha)`, a box of
+    side :math:`\\sqrt{1-\\lambda}` times the frame's, centred uniformly and clipped at the border; the labels are
+    then weighted by the area actually kept, :math:`\\lambda = 1 - \\text{box area} / (H W)`. ``spatial`` is
+    ``(H, W)`` of the input's last two dimensions.
+    """
+    if batch_size < 2 or (mixup_alpha <= 0.0 and cutmix_alpha <= 0.0):
         return None
     if float(torch.rand((), dtype=torch.float64)) >= prob:
         return None
-    lam = float(torch.distributions.Beta(torch.tensor(alpha, dtype=torch.float64), torch.tensor(alpha, dtype=torch.float64)).sample())
-    return Mixed(lam=lam, perm=torch.randperm(batch_size).to(device))
+    use_cutmix = cutmix_alpha > 0.0 and (mixup_alpha <= 0.0 or float(torch.rand((), dtype=torch.float64)) < switch_prob)
+    if not use_cutmix:
+        return Mixed(lam=_beta(mixup_alpha), perm=torch.randperm(batch_size).to(device))
+    if spatial is None or len(spatial) != 2:
+        raise ValueError(f"CutMix needs inputs with two spatial dimensions last ([..., H, W]); got spatial={spatial}")
+    h, w = spatial
+    lam = _beta(cutmix_alpha)
+    ratio = math.sqrt(1.0 - lam)
+    ch, cw = int(h * ratio), int(w * ratio)
+    cy, cx = int(torch.randint(h, ())), int(torch.randint(w, ()))
+    top, bottom = min(max(cy - ch // 2, 0), h), min(max(cy + ch // 2, 0), h)
+    left, right = min(max(cx - cw // 2, 0), w), min(max(cx + cw // 2, 0), w)
+    lam = 1.0 - (bottom - top) * (right - left) / (h * w)
+    return Mixed(lam=lam, perm=torch.randperm(batch_size).to(device), box=(top, bottom, left, right))
+
+
+def draw_mixup(batch_size: int, alpha: float, prob: float, device: torch.device) -> Mixed | None:
+    """A mixup draw (no CutMix); see :func:`draw_mix`."""
+    return draw_mix(batch_size, alpha, 0.0, prob, device=device)
 
 
 def mix_inputs(x: torch.Tensor, mixed: Mixed | None, batch_dim: int = 0) -> torch.Tensor:
+    """``lam x + (1 - lam) x[perm]`` for mixup; for CutMix ``x`` with the box pasted from ``x[perm]``."""
     if mixed is None:
         return x
-    return mixed.lam * x + (1.0 - mixed.lam) * x.index_select(batch_dim, mixed.perm)
+    other = x.index_select(batch_dim, mixed.perm)
+    if mixed.box is None:
+        return mixed.lam * x + (1.0 - mixed.lam) * other
+    if x.ndim < 3:
+        raise ValueError(f"CutMix needs inputs [..., H, W]; got shape {tuple(x.shape)}")
+    top, bottom, left, right = mixed.box
+    out = x.clone()
+    out[..., top:bottom, left:right] = other[..., top:bottom, left:right]
+    return out
 
 
 def summed_loss(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0, mixed: Mixed | None = None) -> torch.Tensor:

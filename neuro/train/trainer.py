@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, load_latest, preserved_rng, rng_state, 
 from .checks import check_data_dir, check_dataset, check_labels, check_model_accepts
 from .config import TrainConfig
 from .inputs import logits_of, model_input
-from .losses import correct_count, draw_mixup, mix_inputs, summed_loss
+from .losses import correct_count, draw_mix, mix_inputs, summed_loss
 from .metrics import FiringRateMonitor, MetricWriter, rates_from_totals
 from .optim import build_optimizer, build_scheduler
 from .sampler import ResumableBatchSampler, epoch_seed
@@ -261,6 +261,7 @@ class Trainer:
     def _train_epoch(self, state: _State) -> None:
         cfg = self.cfg
         self.sampler.set_epoch(state.epoch, state.batch_in_epoch)
+        self._epoch = state.epoch
         self.model.train()
         self.monitor.enabled = True
         bar = tqdm(total=self.steps_per_epoch, initial=state.batch_in_epoch, desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
@@ -289,7 +290,10 @@ class Trainer:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, global_n: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        mixed = draw_mixup(len(y), cfg.mixup_alpha, cfg.mixup_prob, self.device)
+        mixed = None
+        if not (cfg.mixup_off_epoch and self._epoch >= cfg.mixup_off_epoch):
+            mixed = draw_mix(len(y), cfg.mixup_alpha, cfg.cutmix_alpha, cfg.mixup_prob, cfg.mixup_switch_prob,
+                             tuple(x.shape[-2:]) if x.ndim >= 3 else None, self.device)
         inp = model_input(mix_inputs(x, mixed), cfg.input_layout, cfg.time_steps)
         if self.encode is not None:
             inp = self.encode(inp)
