@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script, args", [("cuba.py", ["--duration", "100", "--n", "800"]), ("distal_reward.py", ["--seconds", "3"]),
-                                           ("polychronization.py", ["--seconds", "2"])])
+                                           ("polychronization.py", ["--seconds", "2"]), ("digits_transformers.py", ["--quick"])])
 def test_example_runs(script, args, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", [script, *args, "--out", str(tmp_path)])
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
