@@ -3,11 +3,13 @@
 Neurons (:class:`LIF`, :class:`ParametricLIF`, :class:`IF`) run all T steps in one fused op
 (:mod:`neuro.ops.lif`) on the backend chosen by :mod:`neuro.backend`; :func:`spike` is the
 Heaviside with a surrogate derivative for custom neurons; encoders turn static data into spike
-trains. Every spiking module has the class attribute ``is_spiking = True``.
+trains; :class:`PerStep` applies a stateless layer to ``[T, B, ...]``. Every spiking module has
+the class attribute ``is_spiking = True``. NIR interchange (needs ``nir``): :mod:`neuro.nn.nir`.
 """
 
 from .encoders import delta_encode, latency_encode, poisson_encode, repeat_encode
+from .layers import PerStep, Scale, SynapticCurrent
 from .neurons import IF, LIF, ParametricLIF
 from .surrogate import spike
 
-__all__ = ["IF", "LIF", "ParametricLIF", "spike", "poisson_encode", "latency_encode", "delta_encode", "repeat_encode"]
+__all__ = ["IF", "LIF", "ParametricLIF", "PerStep", "Scale", "SynapticCurrent", "spike", "poisson_encode", "latency_encode", "delta_encode", "repeat_encode"]

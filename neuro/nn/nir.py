@@ -1,0 +1,373 @@
+r"""NIR interchange (the Neuromorphic Intermediate Representation, ``pip install nir``): :func:`export_nir`, :func:`import_nir`.
+
+**Neurons.** NIR's LIF is continuous: :math:`\tau \dot v = (v_{leak} - v) + R\, I`, a spike when
+:math:`v > v_{thr}`, then :math:`v \leftarrow v_{reset}`. Its forward-Euler step of length
+:math:`\Delta t` (``dt``, seconds) is our discrete LIF (:class:`neuro.nn.LIF`):
+
+.. math::
+
+    v_t = \Big(1 - \frac{\Delta t}{\tau}\Big) v_{t-1} + \frac{\Delta t}{\tau} v_{leak} + \frac{\Delta t}{\tau} R\, x_t
+    \quad\Longleftrightarrow\quad \beta = 1 - \frac{\Delta t}{\tau},\ \ c = \frac{\Delta t}{\tau} R
+
+so ``tau = dt / (1 - beta)`` (seconds), ``r = 1`` for ``decay_input=True`` (:math:`c = 1-\beta`) and
+``r = tau / dt`` for ``decay_input=False`` (:math:`c = 1`); ``v_threshold``, ``v_reset``, ``v_leak``
+are copied. NIR's IF, :math:`\dot v = R I`, gives :math:`v_t = v_{t-1} + \Delta t R x_t`: our
+:class:`~neuro.nn.IF` (and an LIF with ``beta=1, decay_input=False``) is ``r = 1 / dt``. On import an
+input coefficient that is neither :math:`1-\beta` nor 1 becomes a :class:`~neuro.nn.layers.Scale`
+before the neuron. NIR's CubaLIF (import only) becomes :class:`~neuro.nn.layers.SynapticCurrent`
+(:math:`\alpha = 1 - \Delta t/\tau_{syn}`, input scaled by ``w_in``) followed by the LIF above with
+``tau = tau_mem``. ``dt`` must be the same on both sides; the default ``1e-4`` is the step
+snntorch 1.0's ``import_from_nir`` / ``export_to_nir`` assume (norse's ``from_nir`` takes ``dt=``).
+
+**What NIR cannot say**, so :func:`export_nir` raises ``ValueError`` rather than write a different
+model: the soft (subtractive) reset (NIR neurons reset to ``v_reset``), an LIF with ``beta = 1`` and
+``decay_input=True`` (its input is ignored), per-neuron thresholds or resets (ours are per layer; on
+import they must be uniform too). NIR fires on :math:`v > v_{thr}`; our default is
+:math:`h \ge v_{th}`, which differs only when the potential equals the threshold exactly. With a hard
+reset ``reset_delay`` gives the same spikes as the immediate reset, so it exports as a plain NIR LIF.
+The training-only fields (``surrogate``, ``alpha``, ``detach_reset``, ``strict_threshold``,
+``reset_delay``) travel in each neuron's ``metadata`` under ``"neuro.*"`` and :func:`import_nir`
+restores them; a graph from elsewhere imports with ``strict_threshold=True`` (NIR's rule), which
+runs on the torch reference path, not the fused kernels.
+
+**Layers.** ``nn.Linear`` is ``Affine`` (``Linear`` without bias); ``nn.Conv1d``/``nn.Conv2d``
+(zero padding) are ``Conv1d``/``Conv2d``; ``nn.Flatten`` is ``Flatten`` with ``start_dim`` and
+``end_dim`` counting the per-sample dims only, as NIR's shape inference and snntorch's exporter do
+(nirtorch, snntorch and norse importers instead pass them to ``torch.nn.Flatten`` on batched data,
+one dim off); :class:`~neuro.nn.layers.Scale` is ``Scale``; ``nn.Identity`` and ``nn.Dropout`` are
+skipped. Inside a model running on ``[T, B, ...]`` a bare ``nn.Flatten`` counts dims of
+``[T, B, ...]``; one inside :class:`~neuro.nn.layers.PerStep` counts dims of ``[T*B, ...]``; a bare
+convolution is taken as applied per step.
+
+Example::
+
+    model = nn.Sequential(nn.Linear(4, 8), LIF(tau=2.0, v_reset=0.0), nn.Linear(8, 2), LIF(tau=2.0))
+    graph = export_nir(model, (4,), dt=1e-4)       # or a sample input [T, B, 4]
+    again = import_nir(graph, dt=1e-4)             # a torch module on [T, B, 4]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from .layers import PerStep, Scale, SynapticCurrent
+from .neurons import IF, LIF, ParametricLIF
+
+__all__ = ["GraphModule", "export_nir", "import_nir"]
+
+_META = ("surrogate", "alpha", "detach_reset", "strict_threshold", "reset_delay")
+
+
+class GraphModule(nn.Module):
+    """A directed acyclic graph of layers on ``[T, B, ...]`` tensors; a node's inputs are summed (NIR's rule).
+
+    ``modules`` maps node names to layers; ``edges`` are ``(source, target)`` names. Exactly one
+    node has no inputs (it receives the model input) and exactly one has no outputs (the result).
+    """
+
+    def __init__(self, modules: dict[str, nn.Module], edges: Sequence[tuple[str, str]]):
+        super().__init__()
+        names = list(modules)
+        for a, b in edges:
+            if a not in modules or b not in modules:
+                raise ValueError(f"edge ({a!r}, {b!r}) names an unknown node")
+        self.preds = {n: [a for a, b in edges if b == n] for n in names}
+        succs = {n: [b for a, b in edges if a == n] for n in names}
+        sources = [n for n in names if not self.preds[n]]
+        sinks = [n for n in names if not succs[n]]
+        if len(sources) != 1 or len(sinks) != 1:
+            raise ValueError(f"the graph needs exactly one input and one output node, got inputs {sources} and outputs {sinks}")
+        self.input_name, self.output_name = sources[0], sinks[0]
+        self.order = _topological_order(names, self.preds)
+        self.edges = [tuple(e) for e in edges]
+        self._key = {n: n.replace(".", "_") for n in names}
+        if len(set(self._key.values())) != len(names):
+            raise ValueError("node names collide once '.' is replaced by '_'")
+        self.nodes = nn.ModuleDict({self._key[n]: modules[n] for n in names})
+
+    def node(self, name: str) -> nn.Module:
+        return self.nodes[self._key[name]]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values: dict[str, torch.Tensor] = {}
+        for name in self.order:
+            if name == self.input_name:
+                v = x
+            else:
+                inputs = [values[p] for p in self.preds[name]]
+                v = inputs[0] if len(inputs) == 1 else torch.stack(torch.broadcast_tensors(*inputs)).sum(0)
+            values[name] = self.node(name)(v)
+        return values[self.output_name]
+
+
+def _topological_order(names: list[str], preds: dict[str, list[str]]) -> list[str]:
+    order, done, pending = [], set(), list(names)
+    while pending:
+        ready = [n for n in pending if all(p in done for p in preds[n])]
+        if not ready:
+            raise ValueError(f"the graph has a cycle through {sorted(pending)}; recurrent NIR graphs are not supported")
+        for n in ready:
+            order.append(n)
+            done.add(n)
+        pending = [n for n in pending if n not in done]
+    return order
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_nir(model: nn.Module, sample_input: torch.Tensor | Sequence[int], dt: float = 1e-4) -> nir.NIRGraph:
+    """The NIR graph of ``model``: an ``nn.Sequential`` (nested, :class:`~neuro.nn.layers.PerStep` allowed), a
+    :class:`GraphModule`, or one layer, made of the layers listed in the module docstring.
+
+    ``sample_input`` is a ``[T, B, ...]`` tensor or the per-sample shape ``(...)``; ``dt`` is the step
+    length in seconds that turns ``beta`` into ``tau``. Unsupported layers raise ``TypeError``;
+    neurons NIR cannot represent raise ``ValueError``.
+    """
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0, got {dt}")
+    if isinstance(sample_input, torch.Tensor):
+        if sample_input.dim() < 3:
+            raise ValueError(f"sample_input must be [T, B, ...], got shape {tuple(sample_input.shape)}")
+        shape = tuple(sample_input.shape[2:])
+    else:
+        shape = tuple(int(d) for d in sample_input)
+    if isinstance(model, GraphModule):
+        blocks = {n: list(_leaves(model.node(n), n)) for n in model.order}
+        edges_in, order = model.edges, model.order
+        first, last = model.input_name, model.output_name
+    else:
+        blocks = {"body": list(_leaves(model, ""))}
+        edges_in, order, first, last = [], ["body"], "body", "body"
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array(shape)})}
+    edges: list[tuple[str, str]] = []
+    out_of: dict[str, str] = {}  # graph node -> name of the NIR node that gives its output
+    shape_of: dict[str, tuple[int, ...]] = {}
+    for name in order:
+        preds = [a for a, b in edges_in if b == name]
+        if name == first:
+            ins, in_shape = ["input"], shape
+        else:
+            ins = [out_of[p] for p in preds]
+            shapes = {shape_of[p] for p in preds}
+            if len(shapes) != 1:
+                raise ValueError(f"node {name!r} sums inputs of different shapes {sorted(shapes)}")
+            in_shape = shapes.pop()
+        for leaf_name, module, per_step in blocks[name]:
+            node, out_shape = _export_layer(module, in_shape, dt, per_step, leaf_name)
+            if node is None:
+                continue
+            nodes[leaf_name] = node
+            edges.extend((i, leaf_name) for i in ins)
+            ins, in_shape = [leaf_name], out_shape
+        if len(ins) > 1:  # a node that was only an identity over several inputs
+            nodes[f"{name}.sum"] = nir.Scale(scale=np.ones(in_shape, np.float32))
+            edges.extend((i, f"{name}.sum") for i in ins)
+            ins = [f"{name}.sum"]
+        out_of[name], shape_of[name] = ins[0], in_shape
+    nodes["output"] = nir.Output(output_type={"output": np.array(shape_of[last])})
+    edges.append((out_of[last], "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def _leaves(module: nn.Module, prefix: str, per_step: bool = False) -> Iterator[tuple[str, nn.Module, bool]]:
+    if isinstance(module, PerStep):
+        yield from _leaves(module.layer, prefix, True)
+    elif isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            yield from _leaves(child, f"{prefix}.{name}" if prefix else name, per_step)
+    else:
+        yield prefix or type(module).__name__.lower(), module, per_step
+
+
+def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: bool, name: str):
+    """``(node or None, output shape)`` of one layer; ``shape`` is the per-sample input shape."""
+    if isinstance(m, (nn.Identity, nn.Dropout)):
+        return None, shape
+    if isinstance(m, LIF):
+        return _export_neuron(m, shape, dt, name), shape
+    if isinstance(m, Scale):
+        return nir.Scale(scale=np.broadcast_to(_np(m.scale), shape).copy()), shape
+    if isinstance(m, nn.Linear):
+        if shape[-1] != m.in_features:
+            raise ValueError(f"{name}: Linear expects {m.in_features} features, the input has shape {shape}")
+        w = _np(m.weight)
+        node = nir.Affine(weight=w, bias=_np(m.bias)) if m.bias is not None else nir.Linear(weight=w)
+        return node, (*shape[:-1], m.out_features)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+        return _export_conv(m, shape, name)
+    if isinstance(m, nn.Flatten):
+        lead = 1 if per_step else 2  # [T*B, ...] or [T, B, ...]
+        rank = len(shape) + lead
+        start = m.start_dim % rank
+        end = m.end_dim % rank
+        if start < lead or end < start:
+            raise ValueError(f"{name}: Flatten({m.start_dim}, {m.end_dim}) on [{'T*B' if per_step else 'T, B'}, ...] mixes time or batch dims")
+        out = (*shape[: start - lead], int(np.prod(shape[start - lead : end - lead + 1])), *shape[end - lead + 1 :])
+        return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=start - lead, end_dim=-1 if end == rank - 1 else end - lead), out
+    raise TypeError(f"{name}: {type(m).__name__} has no NIR export; supported: Linear, Conv1d, Conv2d, Flatten, Identity, Dropout, "
+                    "neuro.nn LIF / ParametricLIF / IF, Scale, PerStep and Sequential of these")
+
+
+def _export_conv(m: nn.Module, shape: tuple[int, ...], name: str):
+    if m.padding_mode != "zeros":
+        raise ValueError(f"{name}: NIR convolutions pad with zeros, got padding_mode={m.padding_mode!r}")
+    spatial = 1 if isinstance(m, nn.Conv1d) else 2
+    if len(shape) != spatial + 1 or shape[0] != m.in_channels:
+        raise ValueError(f"{name}: {type(m).__name__}({m.in_channels}, ...) cannot take per-sample shape {shape}")
+    with torch.no_grad():
+        out = tuple(m(torch.zeros(1, *shape, dtype=m.weight.dtype, device=m.weight.device)).shape[1:])
+    bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, np.float32)
+    pad = m.padding if isinstance(m.padding, str) else tuple(m.padding)
+    if spatial == 1:
+        node = nir.Conv1d(input_shape=shape[1], weight=_np(m.weight), stride=m.stride[0], padding=pad if isinstance(pad, str) else pad[0],
+                          dilation=m.dilation[0], groups=m.groups, bias=bias)
+    else:
+        node = nir.Conv2d(input_shape=tuple(shape[1:]), weight=_np(m.weight), stride=tuple(m.stride), padding=pad,
+                          dilation=tuple(m.dilation), groups=m.groups, bias=bias)
+    return node, out
+
+
+def _export_neuron(m: LIF, shape: tuple[int, ...], dt: float, name: str) -> nir.NIRNode:
+    p = m.params
+    if p.soft_reset:
+        raise ValueError(f"{name}: the soft (subtractive) reset has no NIR equivalent (NIR's LIF and IF reset to v_reset); "
+                         "use v_reset=<value> to export")
+    beta = m.beta().detach().double().cpu()
+    if isinstance(m, ParametricLIF) and m.per_channel is not None:
+        beta = beta.view(-1, *([1] * (len(shape) - 1)))
+    beta = np.broadcast_to(beta.numpy(), shape).copy()
+    full = lambda value: np.full(shape, value, np.float64)  # noqa: E731 - float64: the values come back exactly
+    meta = {f"neuro.{k}": getattr(p, k) for k in _META}
+    if np.all(beta == 1.0):
+        if p.decay_input:
+            raise ValueError(f"{name}: beta = 1 with decay_input=True ignores its input; NIR has no such neuron")
+        return nir.IF(r=full(1.0 / dt), v_threshold=full(p.v_th), v_reset=full(p.v_reset), metadata=meta)
+    if np.any(beta >= 1.0) or np.any(beta < 0.0):
+        raise ValueError(f"{name}: beta must be in [0, 1) for every neuron of an exported LIF, got range [{beta.min()}, {beta.max()}]")
+    tau = dt / (1.0 - beta)
+    r = np.ones(shape) if p.decay_input else tau / dt
+    return nir.LIF(tau=tau, r=r, v_leak=full(p.v_leak), v_threshold=full(p.v_th),
+                   v_reset=full(p.v_reset), metadata=meta)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().float().numpy().copy()
+
+
+# ---------------------------------------------------------------- import
+
+
+def import_nir(graph: nir.NIRGraph, dt: float = 1e-4) -> GraphModule:
+    """A :class:`GraphModule` on ``[T, B, ...]`` tensors computing ``graph`` with steps of ``dt`` seconds.
+
+    Supported nodes: Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, Flatten, LIF, IF, CubaLIF;
+    others, nested graphs and recurrent (cyclic) graphs raise ``TypeError`` / ``ValueError``.
+    """
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0, got {dt}")
+    modules = {name: _import_node(node, dt, name) for name, node in graph.nodes.items()}
+    return GraphModule(modules, [tuple(e) for e in graph.edges])
+
+
+def _import_node(node: nir.NIRNode, dt: float, name: str) -> nn.Module:
+    if isinstance(node, (nir.Input, nir.Output)):
+        return nn.Identity()
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
+        bias = getattr(node, "bias", None)
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            if bias is not None:
+                lin.bias.copy_(torch.as_tensor(np.asarray(bias), dtype=torch.float32))
+        return lin
+    if isinstance(node, nir.Scale):
+        return Scale(torch.as_tensor(np.asarray(node.scale), dtype=torch.float32))
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
+        cls = nn.Conv1d if isinstance(node, nir.Conv1d) else nn.Conv2d
+        pad = node.padding if isinstance(node.padding, str) else _ints(node.padding)
+        conv = cls(w.shape[1] * node.groups, w.shape[0], tuple(w.shape[2:]), stride=_ints(node.stride), padding=pad,
+                   dilation=_ints(node.dilation), groups=int(node.groups), bias=True)
+        with torch.no_grad():
+            conv.weight.copy_(w)
+            conv.bias.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32).reshape(-1).expand(w.shape[0]))
+        return PerStep(conv)
+    if isinstance(node, nir.Flatten):
+        shift = lambda d: d + 2 if d >= 0 else d  # noqa: E731 - past [T, B]
+        return nn.Flatten(shift(int(node.start_dim)), shift(int(node.end_dim)))
+    if isinstance(node, nir.LIF):
+        return _import_lif(node.tau, node.r, node.v_leak, node.v_threshold, node.v_reset, node.metadata, dt, name)
+    if isinstance(node, nir.IF):
+        c = dt * np.asarray(node.r, np.float64)
+        layer = IF(v_threshold=_uniform(node.v_threshold, "v_threshold", name), v_reset=_uniform(node.v_reset, "v_reset", name),
+                   **_meta(node.metadata))
+        return layer if np.allclose(c, 1.0, rtol=1e-6, atol=0) else nn.Sequential(Scale(_tensor(c)), layer)
+    if isinstance(node, nir.CubaLIF):
+        tau_syn = np.asarray(node.tau_syn, np.float64)
+        alpha = 1.0 - dt / tau_syn
+        if np.any(alpha < 0) or np.any(alpha > 1):
+            raise ValueError(f"{name}: tau_syn must be >= dt = {dt}, got min {tau_syn.min()}")
+        syn = [SynapticCurrent(_tensor(alpha))]
+        w_in = np.asarray(node.w_in, np.float64)
+        if not np.allclose(w_in, 1.0, rtol=1e-6, atol=0):
+            syn.insert(0, Scale(_tensor(w_in)))
+        lif = _import_lif(node.tau_mem, node.r, node.v_leak, node.v_threshold, node.v_reset, node.metadata, dt, name)
+        return nn.Sequential(*syn, *(lif if isinstance(lif, nn.Sequential) else [lif]))
+    if isinstance(node, nir.NIRGraph):
+        raise ValueError(f"{name}: nested NIR graphs (subgraphs) are not supported")
+    raise TypeError(f"{name}: NIR node {type(node).__name__} has no neuro.nn equivalent; supported: Input, Output, Affine, Linear, Scale, "
+                    "Conv1d, Conv2d, Flatten, LIF, IF, CubaLIF")
+
+
+def _import_lif(tau, r, v_leak, v_threshold, v_reset, metadata, dt: float, name: str) -> nn.Module:
+    tau = np.asarray(tau, np.float64)
+    beta = 1.0 - dt / tau
+    if np.any(beta < 0) or np.any(beta > 1):
+        raise ValueError(f"{name}: tau must be >= dt = {dt} (forward Euler), got min {tau.min()}")
+    c = dt / tau * np.asarray(r, np.float64)
+    scale = None
+    if np.allclose(c, 1.0 - beta, rtol=1e-6, atol=0):
+        decay_input = True
+    else:
+        decay_input = False
+        if not np.allclose(c, 1.0, rtol=1e-6, atol=0):
+            scale = c
+    b = np.unique(beta)
+    lif = LIF(tau=None, beta=float(b[0]) if b.size == 1 else 0.5, v_threshold=_uniform(v_threshold, "v_threshold", name),
+              v_reset=_uniform(v_reset, "v_reset", name), v_leak=_uniform(v_leak, "v_leak", name), decay_input=decay_input, **_meta(metadata))
+    if b.size > 1:
+        lif._beta = _tensor(beta)  # per-neuron decay, broadcast against [B, ...]
+    return lif if scale is None else nn.Sequential(Scale(_tensor(scale)), lif)
+
+
+def _meta(metadata: dict | None) -> dict:
+    """Our training-only fields from a node's metadata; NIR's strict threshold when absent."""
+    md = metadata or {}
+    kw = {"strict_threshold": True}
+    for k in _META:
+        if f"neuro.{k}" in md:
+            v = md[f"neuro.{k}"]
+            kw[k] = str(v) if k == "surrogate" else float(v) if k == "alpha" else bool(v)
+    return kw
+
+
+def _uniform(values, what: str, name: str) -> float:
+    u = np.unique(np.asarray(values, np.float64))
+    if u.size != 1:
+        raise ValueError(f"{name}: {what} differs between neurons ({u.size} values); neuro.nn neurons take one value per layer")
+    return float(u[0])
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+
+
+def _ints(v):
+    return tuple(int(x) for x in np.atleast_1d(v)) if np.ndim(v) else int(v)
