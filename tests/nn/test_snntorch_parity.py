@@ -157,3 +157,36 @@ def test_lif_equals_norse_lif_box(v_leak, v_reset):
     ((s * w).sum() + lif.v_seq.sum()).backward()
     ((s_ref * w).sum() + v_ref.sum()).backward()
     torch.testing.assert_close(x_ours.grad, x_theirs.grad, **TOL)
+
+
+def test_beta_gradient_equals_snntorch_learn_beta():
+    """The decay gradient too: our op with a learnable ``beta`` tensor against ``Leaky(learn_beta=True)``."""
+    from neuro.ops.lif.autograd import lif_multi_step
+
+    x = _inputs(13, shape=(14, 3, 20))
+    leaky = snn.Leaky(beta=0.8, threshold=0.9, spike_grad=surrogate.atan(alpha=2.0), learn_beta=True)
+    s_ref, mem_ref = _snntorch_run(leaky, x)
+    lif = LIF(beta=0.8, v_threshold=0.9, v_reset=None, decay_input=False, detach_reset=True, reset_delay=True, strict_threshold=True, surrogate="atan",
+              alpha=2.0)
+    beta = torch.tensor([0.8], requires_grad=True)
+    s, h, _ = lif_multi_step(x, None, beta, lif.params)
+    torch.testing.assert_close(s, s_ref, atol=0, rtol=0)
+    w = torch.randn_like(x)
+    ((s * w).sum() + h.sum()).backward()
+    ((s_ref * w).sum() + mem_ref.sum()).backward()
+    torch.testing.assert_close(beta.grad.reshape(()), leaky.beta.grad.reshape(()), **TOL)
+
+
+def test_reference_only_options_never_reach_a_kernel(monkeypatch):
+    """Sentinel: with ``reset_delay`` / ``strict_threshold`` no backend op is looked up (the torch reference runs)."""
+    from neuro import backend
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a fused kernel was asked for")
+
+    monkeypatch.setattr(backend, "op", fail)
+    x = _inputs(17, shape=(5, 2, 3))
+    for kw in ({"reset_delay": True}, {"strict_threshold": True}):
+        LIF(**kw)(x)
+    with pytest.raises(AssertionError, match="fused kernel"):
+        LIF()(x)
