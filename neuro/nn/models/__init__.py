@@ -4,6 +4,7 @@
 model                      paper                                                      builder
 =========================  =========================================================  ==========================
 :class:`Spikformer`        Zhou et al., ICLR 2023                                     :func:`spikformer`
+Spikformer V2 (SCS stem)   Zhou et al., arXiv 2024 (SCS layout assumed)               :func:`spikformer`
 :class:`SpikeDrivenTransformer`  Yao et al., NeurIPS 2023                             :func:`spike_driven_transformer`
 :class:`MetaSpikformer`    Yao et al., ICLR 2024 (Spike-driven Transformer V2)        :func:`meta_spikformer`
 :class:`QSDTransformer`    Qiu et al., ICLR 2025                                      :func:`qsd_transformer`
