@@ -28,7 +28,8 @@ reset ``reset_delay`` gives the same spikes as the immediate reset, so it export
 The training-only fields (``surrogate``, ``alpha``, ``detach_reset``, ``strict_threshold``,
 ``reset_delay``) travel in each neuron's ``metadata`` under ``"neuro.*"`` and :func:`import_nir`
 restores them; a graph from elsewhere imports with ``strict_threshold=True`` (NIR's rule), which
-runs on the torch reference path, not the fused kernels.
+runs on the torch reference path, not the fused kernels. A :class:`~neuro.nn.ParametricLIF` exports
+its current decay (per channel if ``per_channel``) and comes back as an LIF with that fixed decay.
 
 **Layers.** ``nn.Linear`` is ``Affine`` (``Linear`` without bias); ``nn.Conv1d``/``nn.Conv2d``
 (zero padding) are ``Conv1d``/``Conv2d``; ``nn.Flatten`` is ``Flatten`` with ``start_dim`` and
