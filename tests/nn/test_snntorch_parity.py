@@ -190,3 +190,13 @@ def test_reference_only_options_never_reach_a_kernel(monkeypatch):
         LIF(**kw)(x)
     with pytest.raises(AssertionError, match="fused kernel"):
         LIF()(x)
+
+
+def test_reference_path_has_a_second_derivative():
+    """The autograd reference is built from torch ops: double backward works (gradient penalties, meta-learning)."""
+    x = _inputs(19, shape=(6, 2, 5)).requires_grad_(True)
+    lif = LIF(beta=0.8, v_reset=None, reset_delay=True, strict_threshold=True, surrogate="atan", alpha=2.0, store_v=True)
+    lif(x)
+    (g,) = torch.autograd.grad((lif.v_seq ** 2).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.pow(2).sum(), x)
+    assert torch.isfinite(gg).all() and gg.abs().sum() > 0
