@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -26,3 +27,19 @@ def test_cli_simulate_runs_an_example(tmp_path, capsys):
     assert cli.main(["simulate", "cuba", "--duration", "50", "--n", "400", "--out", str(tmp_path)]) == 0
     assert "mean excitatory rate" in capsys.readouterr().out
     assert (tmp_path / "cuba_raster.png").is_file()
+
+
+def test_neuromorphic_recipe_example_trains_and_resumes(tmp_path, monkeypatch):
+    """A shipped recipe on format-exact CIFAR10-DVS files (the real tonic reader), tiny model; then resumed for one more epoch."""
+    pytest.importorskip("dv_processing", reason="writing CIFAR10-DVS .aedat4 fixtures needs dv-processing (in the dev extra)")
+    script = str(ROOT / "examples" / "train_neuromorphic.py")
+    args = ["--recipe", "sdt-cifar10dvs-2-256", "--synthetic", "--tiny", "--out", str(tmp_path / "run"), "--set", "progress=false"]
+    monkeypatch.setattr(sys, "argv", ["train_neuromorphic.py", *args])
+    runpy.run_path(script, run_name="__main__")
+    first = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert first["epoch"] == 1 and first["step"] >= 1
+    monkeypatch.setattr(sys, "argv", ["train_neuromorphic.py", *args, "--epochs", "2", "--resume"])
+    with pytest.warns(UserWarning, match=f"resuming .*step_{first['step']:08d}.pt with a changed config"):  # epochs 1 -> 2
+        runpy.run_path(script, run_name="__main__")
+    second = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert second["epoch"] == 2 and second["step"] == 2 * first["step"]
