@@ -2,8 +2,15 @@
 
 The factory (a class or function, ``--kwarg KEY=VALUE`` passed to it) builds the model; ``--checkpoint`` loads a
 state dict (or a checkpoint with a ``model`` entry). Inputs are random: Bernoulli spikes with ``--spikes``, else
-uniform values. The report (table, assumptions, three energy models, bit budget) is printed; ``--out DIR`` also
-writes ``energy.txt``, ``energy.json`` and ``energy.png``.
+uniform values. A network with random weights often falls silent; ``--calibrate-bn N`` first runs N batches in
+training mode (no gradients) so that every BatchNorm's running statistics are those of the inputs, as a trained
+network's would be, then counts in evaluation mode. The report (table, assumptions, three energy models, bit budget)
+is printed; ``--out DIR`` also writes ``<stem>.txt``, ``<stem>.json`` and ``<stem>.png`` (``--stem``, default ``energy``).
+
+Example (a Spikformer on CIFAR-size frames, [B, T, C, H, W])::
+
+    python -m neuro energy neuro.nn.models:spikformer --kwarg name=cifar10-4-384 --input-shape 2,4,3,32,32 --layout BT \
+        --calibrate-bn 4 --out docs/figures --stem energy_spikformer
 """
 
 from __future__ import annotations
@@ -51,6 +58,31 @@ def _value(text: str):
     return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
+def calibrate_batchnorm(model, inputs, passes: int) -> int:
+    """Set every BatchNorm's running statistics to the average over ``passes`` forward passes of ``inputs`` in training
+    mode (no gradients); the model is left in evaluation mode. Returns the number of BatchNorm layers calibrated."""
+    import torch
+    from torch import nn
+
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if passes < 1 or not bns:
+        return 0
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the passes
+    model.train()
+    try:
+        with torch.no_grad():
+            for _ in range(passes):
+                model(inputs)
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.eval()
+    return len(bns)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -64,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ValueError(f"--kwarg must be KEY=VALUE, got {item!r}")
         kwargs[key] = _value(value)
+    torch.manual_seed(args.seed)  # the same random weights at every run
     model = factory(**kwargs)
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
@@ -73,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
     inputs = (torch.rand(shape, generator=gen) < args.input_rate).float() if args.spikes else torch.rand(shape, generator=gen)
     options = EnergyOptions(precision=args.precision, weight_bits=args.weight_bits, activation_bits=args.activation_bits,
                             state_bits=args.state_bits, first_layer_once=not args.first_layer_every_step)
+    if args.calibrate_bn:
+        calibrate_batchnorm(model, inputs, args.calibrate_bn)
     report = estimate(model.eval(), inputs, table=args.table, layout=args.layout, options=options)
     print(report.format_table())
     if args.out:
-        paths = report.save(args.out)
+        paths = report.save(args.out, stem=args.stem)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -96,6 +131,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--activation-bits", type=int, help="width of real-valued activations (default: the precision's)")
     p.add_argument("--state-bits", type=int, help="width of membrane potentials and partial sums (default: the precision's)")
     p.add_argument("--first-layer-every-step", action="store_true", help="convention model: count a real-input first layer T times")
+    p.add_argument("--calibrate-bn", type=int, default=0, metavar="N",
+                   help="first run N batches in training mode so BatchNorm statistics match the inputs (random weights often fall silent)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for energy.txt, energy.json and energy.png")
+    p.add_argument("--out", help="folder for <stem>.txt, <stem>.json and <stem>.png")
+    p.add_argument("--stem", default="energy", help="file name stem of the --out files (default energy)")
     p.set_defaults(func=run)

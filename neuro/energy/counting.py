@@ -115,7 +115,9 @@ class StepReducer:
 
     A layer sees ``[T, B, ...]`` (multi-step), ``[T*B, ...]`` (time folded into the batch), ``[B, ...]``
     (single-step, called once per step: the k-th such call of a layer is step ``k mod T``), or, with
-    ``layout="BT"``, ``[B, T, ...]`` / ``[B*T, ...]``. Shapes are tested in that order, so with ``T == B``
+    ``layout="BT"``, ``[B, T, ...]`` / ``[B*T, ...]`` (and ``[T, B, ...]``, for models that take ``[B, T, ...]`` and
+    run time-major inside; their folded ``[T*B, ...]`` tensors are still read as ``[B*T, ...]``, which only blurs the
+    per-step rows). Shapes are tested in that order, so with ``T == B``
     a ``[B, ...]`` tensor is read as multi-step. Anything else goes to slot ``T`` (not attributed to a step).
     """
 
@@ -133,6 +135,8 @@ class StepReducer:
             return "TB", 0, t
         if self.layout == "BT" and lead and ((len(lead) >= 2 and n0 == b and lead[1] == t) or n0 == t * b):
             return "BT", 0, t
+        if self.layout == "BT" and len(lead) >= 2 and n0 == t and lead[1] == b:
+            return "TB", 0, t  # a model fed [B, T, ...] that runs time-major inside
         if n0 == b or not lead or t == 1:
             return "single", single_calls % t, 1
         return "none", t, 1
