@@ -110,3 +110,21 @@ def test_rates_patterns_first_layer_and_fallbacks():
     with pytest.raises(ValueError, match="positive integer"):
         rep.energy_from_rates({}, time_steps=0)
     assert energy_from_rates(Net(), x, {"fc*": 0.5}, time_steps=4).total_pj == pytest.approx(24 * 4.6 + 0.5 * 4 * 45 * 0.9)
+
+
+def test_sdt_8_512_layers_take_table_s1_shaped_rates():
+    """The layer names of our Spike-driven Transformer-8-512 take rates laid out as the supplement's Table S1 (SPS convolutions,
+    then per block the Q/K/V, projection and MLP inputs): strict pricing matches the convention's formula term by term."""
+    from neuro.nn.models import spike_driven_transformer
+
+    torch.manual_seed(0)
+    rep = estimate(spike_driven_transformer("imagenet-8-512", time_steps=1).eval(), torch.rand(1, 1, 3, 224, 224), layout="BT")
+    rates = {"patch_embed.proj_conv[123]": 0.2, "patch_embed.rpe_conv": 0.1, "block.*.attn.[qkv]_conv": 0.15, "block.*.attn.proj_conv": 0.3,
+             "block.*.mlp.fc1_conv": 0.1, "block.*.mlp.fc2_conv": 0.05, "head": None}
+    e = rep.energy_from_rates(rates, time_steps=4, strict=True)
+    fl = {row["layer"]: row["flops"] for row in e.layers}
+    assert fl["patch_embed.proj_conv"] == 3 * 64 * 9 * 224 * 224 and fl["block.7.mlp.fc2_conv"] == 2048 * 512 * 196
+    sop = 4 * (0.2 * 3 * 512 * 256 * 9 * 56 * 56 / 4 + 0.1 * 512 * 512 * 9 * 196
+               + 8 * 196 * (0.15 * 3 * 512 * 512 + 0.3 * 512 * 512 + 0.1 * 512 * 2048 + 0.05 * 2048 * 512))
+    assert e.sops == pytest.approx(sop) and e.macs == pytest.approx(3 * 64 * 9 * 224 * 224 + 4 * 512 * 1000)
+    assert e.total_pj == pytest.approx(4.6 * e.macs + 0.9 * e.sops)
