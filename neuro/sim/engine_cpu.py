@@ -23,10 +23,12 @@ import math
 import numpy as np
 from numba import njit
 
+from ..ops.lif.step_cpu import discrete_lif_update
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre
 
 # population models
 POISSON, GENERATOR, CUBA, COBA, IZHIKEVICH = 0, 1, 2, 3, 4
+DISCRETE_LIF = 5  # neuro.nn's discrete LIF step (neuro.sim.discrete.DiscreteLIF), for trained networks
 # receptor channels
 CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
 # plasticity kinds
@@ -176,6 +178,8 @@ def run_steps(
                         nspk += 1
             elif model == CUBA:
                 nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
+            elif model == DISCRETE_LIF:
+                nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
                 # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
                 v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
