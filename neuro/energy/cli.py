@@ -5,7 +5,8 @@ state dict (or a checkpoint with a ``model`` entry). Inputs are random: Bernoull
 uniform values. A network with random weights often falls silent; ``--calibrate-bn N`` first runs N batches in
 training mode (no gradients) so that every BatchNorm's running statistics are those of the inputs, as a trained
 network's would be, then counts in evaluation mode. The report (table, assumptions, three energy models, bit budget)
-is printed; ``--out DIR`` also writes ``<stem>.txt``, ``<stem>.json`` and ``<stem>.png`` (``--stem``, default ``energy``).
+is printed; ``--rates FILE.json`` adds the convention priced with published firing rates per layer
+(:mod:`neuro.energy.rates`); ``--out DIR`` also writes ``<stem>.txt``, ``<stem>.json`` and ``<stem>.png`` (``--stem``, default ``energy``).
 
 Example (a Spikformer on CIFAR-size frames, [B, T, C, H, W])::
 
@@ -110,6 +111,20 @@ def run(args: argparse.Namespace) -> int:
         calibrate_batchnorm(model, inputs, args.calibrate_bn)
     report = estimate(model.eval(), inputs, table=args.table, layout=args.layout, options=options)
     print(report.format_table())
+    if args.rates:
+        import json
+
+        try:
+            rates = json.loads(Path(args.rates).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--rates must be a JSON file mapping layer names or patterns to rates (or null), got {args.rates!r}: {exc}") from None
+        if not isinstance(rates, dict):
+            raise ValueError(f"--rates must hold a JSON object (layer name or pattern -> rate), got {type(rates).__name__}")
+        e = report.energy_from_rates(rates, args.rate_steps)
+        print(f"convention with the rates of {args.rates} over T = {e.time_steps}: {e.per_sample_mj():.4e} mJ per sample "
+              f"({e.sops:.4e} SOPs, {e.macs:.4e} MACs)"
+              + (f"; measured rates used for {', '.join(e.measured)}" if e.measured else "")
+              + (f"; rates matching no layer: {', '.join(e.unmatched)}" if e.unmatched else ""))
     if args.out:
         paths = report.save(args.out, stem=args.stem)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -133,6 +148,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--first-layer-every-step", action="store_true", help="convention model: count a real-input first layer T times")
     p.add_argument("--calibrate-bn", type=int, default=0, metavar="N",
                    help="first run N batches in training mode so BatchNorm statistics match the inputs (random weights often fall silent)")
+    p.add_argument("--rates", help="JSON file {layer name or pattern: input firing rate or null}: also price the convention with these rates")
+    p.add_argument("--rate-steps", type=int, help="time steps T of --rates (default: those of the input)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for <stem>.txt, <stem>.json and <stem>.png")
     p.add_argument("--stem", default="energy", help="file name stem of the --out files (default energy)")

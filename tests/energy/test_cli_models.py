@@ -9,15 +9,23 @@ import pytest
 import torch
 from torch import nn
 
-from neuro.energy.cli import calibrate_batchnorm
+from neuro.energy.cli import add_cli, calibrate_batchnorm
+
+
+def energy_cli(*argv: str) -> int:
+    """``neuro energy ARGV`` through the energy sub-command's own parser (no import of the other sub-commands)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["energy", *argv])
+    return args.func(args)
 
 
 def test_cli_spikformer_factory_bt_input_calibrated(tmp_path, capsys):
-    from neuro import cli
-
-    args = ["energy", "neuro.nn.models:spikformer", "--kwarg", "name=cifar10-4-256", "--kwarg", "depth=1", "--input-shape", "1,2,3,32,32",
+    args = ["neuro.nn.models:spikformer", "--kwarg", "name=cifar10-4-256", "--kwarg", "depth=1", "--input-shape", "1,2,3,32,32",
             "--layout", "BT", "--out", str(tmp_path), "--stem", "spk"]
-    assert cli.main(args + ["--calibrate-bn", "2"]) == 0
+    assert energy_cli(*args, "--calibrate-bn", "2") == 0
     out = capsys.readouterr().out
     assert "block.0.mlp.fc1_linear" in out and "not counted (no rule" not in out  # the functional 1x1 map of the MLP is counted
     assert "matched neither" not in out  # [T, B, ...] tensors inside a model fed [B, T, ...] are attributed to their steps
@@ -40,3 +48,15 @@ def test_calibrate_batchnorm_sets_input_statistics():
     assert torch.allclose(bn.running_mean, y.mean((0, 2, 3)), atol=1e-5)
     assert torch.allclose(bn.running_var, y.var((0, 2, 3)), rtol=1e-4)
     assert calibrate_batchnorm(nn.Linear(2, 2), torch.randn(1, 2), 3) == 0
+
+
+def test_cli_prices_with_a_rates_file(tmp_path, capsys):
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps({"fc*": 0.1, "nothing": 0.5}))
+    assert energy_cli("neuro.demo:DigitsSNN", "--kwarg", "hidden=16", "--kwarg", "tau=2.0", "--input-shape", "4,3,64", "--rates", str(rates),
+                      "--rate-steps", "8") == 0
+    out = capsys.readouterr().out
+    assert "over T = 8" in out and "rates matching no layer: nothing" in out
+    rates.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON object"):
+        energy_cli("neuro.demo:DigitsSNN", "--kwarg", "hidden=16", "--kwarg", "tau=2.0", "--input-shape", "4,3,64", "--rates", str(rates))
