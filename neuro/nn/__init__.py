@@ -7,9 +7,24 @@ trains; :class:`PerStep` applies a stateless layer to ``[T, B, ...]``. Every spi
 the class attribute ``is_spiking = True``. NIR interchange (needs ``nir``): :mod:`neuro.nn.nir`.
 """
 
+from .alif import ALIF, ALIFState
 from .encoders import delta_encode, latency_encode, poisson_encode, repeat_encode
 from .layers import PerStep, Scale, SynapticCurrent
 from .neurons import IF, LIF, ParametricLIF
+from .readout import (
+    LeakyReadout,
+    firing_rates,
+    l1_spike_penalty,
+    lower_rate_penalty,
+    max_membrane_cross_entropy,
+    rate_mse_loss,
+    spike_count_cross_entropy,
+    spike_rate_cross_entropy,
+    upper_rate_penalty,
+)
 from .surrogate import spike
 
 __all__ = ["IF", "LIF", "ParametricLIF", "PerStep", "Scale", "SynapticCurrent", "spike", "poisson_encode", "latency_encode", "delta_encode", "repeat_encode"]
+# training-layer neurons, read-outs and losses (issue 5)
+__all__ += ["ALIF", "ALIFState", "LeakyReadout", "firing_rates", "l1_spike_penalty", "lower_rate_penalty", "max_membrane_cross_entropy",
+            "rate_mse_loss", "spike_count_cross_entropy", "spike_rate_cross_entropy", "upper_rate_penalty"]
