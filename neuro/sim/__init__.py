@@ -5,7 +5,7 @@ Populations (:class:`LIF`, :class:`ConductanceLIF`, :class:`Izhikevich`, :class:
 optional plasticity, monitors, and the :class:`Network` that runs them. Units: ms, mV, Hz.
 """
 
-from .monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
+from .monitors import ModulatorMonitor, PopulationRateMonitor, SpikeMonitor, StateMonitor, SynapseMonitor, load_samples
 from .network import Network
 from .populations import LIF, ConductanceLIF, Izhikevich, PoissonInput, Population, SpikeSource
 from .projections import FixedInDegree, FixedOutDegree, FixedProbability, Projection
@@ -13,5 +13,5 @@ from .projections import FixedInDegree, FixedOutDegree, FixedProbability, Projec
 __all__ = [
     "LIF", "ConductanceLIF", "Izhikevich", "PoissonInput", "SpikeSource", "Population",
     "Projection", "FixedProbability", "FixedInDegree", "FixedOutDegree",
-    "SpikeMonitor", "StateMonitor", "PopulationRateMonitor", "Network",
+    "SpikeMonitor", "StateMonitor", "PopulationRateMonitor", "SynapseMonitor", "ModulatorMonitor", "load_samples", "Network",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ..ops.lif.step_cpu import discrete_lif_update
-from ..ops.stdp.cpu import pair_on_post, pair_on_pre
+from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
 
 # population models
 POISSON, GENERATOR, CUBA, COBA, IZHIKEVICH = 0, 1, 2, 3, 4
@@ -32,9 +32,11 @@ DISCRETE_LIF = 5  # neuro.nn's discrete LIF step (neuro.sim.discrete.DiscreteLIF
 # receptor channels
 CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
 # plasticity kinds
-PL_NONE, PL_PAIR, PL_ELIGIBILITY = 0, 1, 2
+PL_NONE, PL_PAIR, PL_ELIGIBILITY, PL_TRIPLET = 0, 1, 2, 3
 # recordable variables
 VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
+# recordable synapse / modulator quantities (SynapseMonitor, ModulatorMonitor)
+SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xD1B54A32D192ED03)
@@ -73,6 +75,42 @@ def _decay_traces(s, now, pp, tr_pre, tr_post, t_last):
     tr_pre[s] *= math.exp(-el / pp[0])
     tr_post[s] *= math.exp(-el / pp[1])
     t_last[s] = now
+
+
+@njit(inline="always", cache=True)
+def _decay_triplet(s, now, pp, r1, r2, o1, o2, t_last):
+    """The four triplet traces (r1: tau_plus, r2: tau_x, o1: tau_minus, o2: tau_y; packed in that order) brought to ``now``."""
+    el = now - t_last[s]
+    r1[s] *= math.exp(-el / pp[0])
+    r2[s] *= math.exp(-el / pp[1])
+    o1[s] *= math.exp(-el / pp[2])
+    o2[s] *= math.exp(-el / pp[3])
+    t_last[s] = now
+
+
+@njit(cache=True)
+def _sample_synapses(now, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par, tr_pre, tr_post, elig, t_last, modulator, period_last, row):
+    """One row of synapse / modulator samples at time ``now`` (traces and eligibility decayed to ``now``, nothing stored)."""
+    for c in range(sm_idx.shape[0]):
+        i = sm_idx[c]
+        kind = sm_kind[c]
+        if kind == SV_MOD:
+            row[c] = modulator[i]
+        elif kind == SV_W:
+            row[c] = syn_w[i]
+        else:
+            pr = syn_proj[i]
+            pk = proj_kind[pr]
+            pp = proj_par[pr]
+            if pk == PL_NONE:
+                row[c] = 0.0
+            elif kind == SV_ELIG:
+                row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10]) if pk == PL_ELIGIBILITY else 0.0
+            elif kind == SV_X_PRE:
+                row[c] = tr_pre[i] * math.exp(-(now - t_last[i]) / pp[0])
+            else:
+                # pair layout: tau_minus at 1; triplet layout: tau_minus (o1) at 2
+                row[c] = tr_post[i] * math.exp(-(now - t_last[i]) / (pp[2] if pk == PL_TRIPLET else pp[1]))
 
 
 @njit(cache=True)
@@ -142,12 +180,16 @@ def run_steps(
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]
     off, syn_post, syn_w, syn_chan, syn_proj,
     # plasticity
-    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, elig, t_last, post_ptr, post_syn, modulator, mod_decay, period_next, period_last,
+    # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
+    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, post_ptr, post_syn,
+    modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
     # outputs
     rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
     st_idx, st_var, st_every, st_out, st_count,
+    # synapse / modulator sampling: (synapse position or modulator index, SV_* kind), every sm_every steps
+    sm_idx, sm_kind, sm_every, sm_out, sm_count,
 ):
     """Advance ``n_steps`` from global step ``t0``; returns the number of steps done (< n_steps when the spike buffer filled)."""
     n_pops = pop_start.shape[0]
@@ -161,6 +203,11 @@ def run_steps(
         if spk_count[0] + v.shape[0] > cap:
             return k
         nspk = 0
+        # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
+        if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
+            _sample_synapses(t * dt, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par, tr_pre, tr_post, elig, t_last,
+                             modulator, period_last, sm_out[sm_count[0]])
+            sm_count[0] += 1
         # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
         for p in range(n_pops):
             model = pop_model[p]
@@ -253,10 +300,14 @@ def run_steps(
                     kind = proj_kind[pr]
                     if kind != PL_NONE:
                         pp = proj_par[pr]
-                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
-                        if kind == PL_PAIR:
+                        if kind == PL_TRIPLET:
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
+                            syn_w[s], tr_pre[s], tr_pre2[s] = triplet_on_pre(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
+                        elif kind == PL_PAIR:
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                             syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                             # eligibility is stored as of the projection's last periodic update (period_last):
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
                             inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp[12:])
@@ -282,6 +333,10 @@ def run_steps(
                     pr = syn_proj[s]
                     kind = proj_kind[pr]
                     pp = proj_par[pr]
+                    if kind == PL_TRIPLET:
+                        _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
+                        syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
+                        continue
                     _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                     if kind == PL_PAIR:
                         syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)

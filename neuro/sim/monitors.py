@@ -1,8 +1,11 @@
-"""Monitors: spikes (index, time), sampled state variables, population rates.
+"""Monitors: spikes (index, time), sampled state variables, population rates, synapses and modulators.
 
 A :class:`SpikeMonitor` keeps its spikes in memory, or streams them to an HDF5 file
 (``h5=path``: chunked, resizable datasets ``t`` and ``i``) so that long runs use bounded
 memory; either way ``.t`` (ms) and ``.i`` (index in the population) load back as NumPy.
+:class:`SynapseMonitor` (weights, eligibility traces, STDP traces of chosen synapses) and
+:class:`ModulatorMonitor` (a neuromodulator's concentration) sample every ``every`` ms, in
+memory or streamed to HDF5 (datasets ``t`` and ``values``), read back with :func:`load_samples`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .populations import Population
+from .projections import Projection
 
 VARIABLES = {"v": 0, "u": 1, "x1": 2, "x2": 3, "i_e": 2, "i_i": 3, "g_e": 2, "g_i": 3}
 
@@ -138,3 +142,129 @@ class PopulationRateMonitor:
         """Rate smoothed by a flat window of ``width_ms``."""
         k = max(1, int(round(width_ms / self.dt)))
         return np.convolve(self.rate, np.ones(k) / k, mode="same")
+
+
+# quantity -> engine code (engine_cpu.SV_*); "x_pre"/"x_post" are r1/o1 for the triplet rule
+SYNAPSE_VARIABLES = {"w": 0, "eligibility": 1, "x_pre": 2, "x_post": 3}
+
+
+class _Sampled:
+    """Rows of samples ``[t, columns]`` kept in memory or streamed to HDF5 (datasets ``t``, ``values``)."""
+
+    def __init__(self, n_cols: int, every: float | None, h5, attrs: dict):
+        if every is not None and not (np.isfinite(every) and every > 0):
+            raise ValueError(f"every must be a finite number of ms > 0, got {every}")
+        self.every = every
+        self.n_cols = n_cols
+        self.h5 = None if h5 is None else Path(h5)
+        self._t: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        if self.h5 is not None:
+            import h5py
+
+            with h5py.File(self.h5, "w") as f:
+                f.create_dataset("t", shape=(0,), maxshape=(None,), chunks=(4096,), dtype="f8")
+                f.create_dataset("values", shape=(0, n_cols), maxshape=(None, n_cols), chunks=(max(1, 65536 // max(n_cols, 1)), n_cols), dtype="f8")
+                f.attrs["unit_t"] = "ms"
+                for k, v in attrs.items():
+                    f.attrs[k] = v
+
+    def _steps(self, dt: float) -> int:
+        every = dt if self.every is None else self.every
+        steps = int(round(every / dt))
+        if steps < 1 or abs(steps * dt - every) > 1e-9 * max(1.0, dt):
+            raise ValueError(f"every = {every} ms is not a whole number of steps of dt = {dt} ms")
+        return steps
+
+    def _append(self, t_ms: np.ndarray, rows: np.ndarray) -> None:
+        if t_ms.size == 0:
+            return
+        if self.h5 is None:
+            self._t.append(np.asarray(t_ms, np.float64))
+            self._v.append(np.array(rows, dtype=np.float64))
+            return
+        import h5py
+
+        with h5py.File(self.h5, "a") as f:
+            n = f["t"].shape[0]
+            f["t"].resize((n + t_ms.size,))
+            f["t"][n:] = t_ms
+            f["values"].resize((n + t_ms.size, self.n_cols))
+            f["values"][n:] = rows
+
+    @property
+    def t(self) -> np.ndarray:
+        """Sample times (ms)."""
+        if self.h5 is not None:
+            return load_samples(self.h5)["t"]
+        return np.concatenate(self._t) if self._t else np.zeros(0)
+
+    @property
+    def values(self) -> np.ndarray:
+        """``[samples, columns]``."""
+        if self.h5 is not None:
+            return load_samples(self.h5)["values"]
+        return np.concatenate(self._v) if self._v else np.zeros((0, self.n_cols))
+
+
+class SynapseMonitor(_Sampled):
+    """Samples ``var`` of the synapses ``synapses`` of ``proj`` every ``every`` ms (default: every step).
+
+    ``var``: ``"w"`` (weight), ``"eligibility"`` (three-factor rules), ``"x_pre"`` / ``"x_post"``
+    (the STDP traces at the synapse; :math:`r_1`, :math:`o_1` for the triplet rule). ``synapses``
+    index the projection's synapses in creation order (``proj.pre_index``, ``proj.post_index``);
+    default all. A sample at time :math:`t` is the state at :math:`t`, before the step that starts
+    there (traces decayed to :math:`t`): the values ``proj.weights`` reads after ``net.run`` has reached
+    :math:`t`. The state at the very end of a run is sampled by the next run, if any.
+
+    Example::
+
+        wmon = net.add(sim.SynapseMonitor(proj, "w", synapses=[0, 5, 9], every=100.0))
+        net.run(1000.0)
+        wmon.t, wmon.values      # (10,), (10, 3)
+    """
+
+    def __init__(self, proj: Projection, var: str = "w", synapses=None, every: float | None = None, h5: str | Path | None = None):
+        from ..ops.stdp.params import PairSTDP, TripletSTDP
+        from ..ops.three_factor.params import RewardModulatedSTDP
+
+        if not isinstance(proj, Projection):
+            raise TypeError(f"SynapseMonitor needs a Projection, got {type(proj).__name__}")
+        if var not in SYNAPSE_VARIABLES:
+            raise ValueError(f"unknown synapse variable {var!r}; expected one of {sorted(SYNAPSE_VARIABLES)}")
+        if var == "eligibility" and not isinstance(proj.plasticity, RewardModulatedSTDP):
+            raise ValueError(f"{proj.name} has no eligibility traces (plasticity {type(proj.plasticity).__name__}); they need RewardModulatedSTDP")
+        if var in ("x_pre", "x_post") and not isinstance(proj.plasticity, PairSTDP | TripletSTDP | RewardModulatedSTDP):
+            raise ValueError(f"{proj.name} is not plastic: it has no {var} trace")
+        idx = np.arange(len(proj)) if synapses is None else np.atleast_1d(np.asarray(synapses))
+        if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= len(proj):
+            raise ValueError(f"synapses must be integers in [0, {len(proj) - 1}] (the projection's synapses in creation order)")
+        self.proj, self.var, self.kind = proj, var, SYNAPSE_VARIABLES[var]
+        self.synapses = idx.astype(np.int64)
+        super().__init__(idx.size, every, h5, {"projection": proj.name, "var": var, "synapses": self.synapses,
+                                               "pre_index": proj.pre_index[self.synapses], "post_index": proj.post_index[self.synapses]})
+
+
+class ModulatorMonitor(_Sampled):
+    """Samples the concentration of network modulator ``name`` every ``every`` ms (the value at that time, before its step)."""
+
+    def __init__(self, name: str, every: float | None = None, h5: str | Path | None = None):
+        if not isinstance(name, str):
+            raise TypeError(f"ModulatorMonitor takes the modulator's name, got {type(name).__name__}")
+        self.name = name
+        super().__init__(1, every, h5, {"modulator": name, "var": "concentration"})
+
+    @property
+    def concentration(self) -> np.ndarray:
+        return self.values[:, 0]
+
+
+def load_samples(path: str | Path) -> dict:
+    """Read a synapse / modulator monitor's HDF5 file: ``{"t", "values", **attributes}`` as NumPy."""
+    import h5py
+
+    with h5py.File(Path(path), "r") as f:
+        out = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()}
+        out["t"] = f["t"][:]
+        out["values"] = f["values"][:]
+    return out

@@ -26,16 +26,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..ops.stdp.cpu import pack as pack_stdp
-from ..ops.stdp.params import PairSTDP
+from ..ops.stdp.params import PairSTDP, TripletSTDP
 from ..ops.three_factor.params import Neuromodulator, RewardModulatedSTDP
 from . import engine_cpu as E
-from .monitors import VARIABLES, PopulationRateMonitor, SpikeMonitor, StateMonitor
+from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeMonitor, StateMonitor, SynapseMonitor
 from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
 _N_PAR = 28
-_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "elig", "t_last", "modulator",
+_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+_OPTIONAL_STATE_KEYS = ("tr_pre2", "tr_post2")  # absent from states saved before the triplet rule (all zero there)
 
 
 class Network:
@@ -72,7 +73,7 @@ class Network:
             elif isinstance(obj, Projection):
                 self.projections.append(obj)
                 obj.network = self
-            elif isinstance(obj, SpikeMonitor | StateMonitor | PopulationRateMonitor):
+            elif isinstance(obj, SpikeMonitor | StateMonitor | PopulationRateMonitor | SynapseMonitor | ModulatorMonitor):
                 self.monitors.append(obj)
             else:
                 raise TypeError(f"cannot add a {type(obj).__name__} to a Network")
@@ -118,7 +119,13 @@ class Network:
             if proj.modulator is not None and proj.modulator not in self.modulators:
                 raise ValueError(f"projection {proj.name} needs modulator {proj.modulator!r}; add it with add_modulator()")
         for mon in self.monitors:
-            if mon.pop.network is not self:
+            if isinstance(mon, SynapseMonitor):
+                if mon.proj.network is not self:
+                    raise ValueError(f"a synapse monitor watches {mon.proj.name}, which is not in this network")
+            elif isinstance(mon, ModulatorMonitor):
+                if mon.name not in self.modulators:
+                    raise ValueError(f"a modulator monitor watches {mon.name!r}; add it with add_modulator() (known: {sorted(self.modulators)})")
+            elif mon.pop.network is not self:
                 raise ValueError(f"a monitor watches {mon.pop.name}, which is not in this network")
         s = SimpleNamespace()
         start = 0
@@ -182,7 +189,7 @@ class Network:
             for key in ("x1", "x2", "isyn", "refrac"):
                 setattr(s, key, getattr(old, key))
             if old.syn_w.shape == s.syn_w.shape:
-                for key in ("tr_pre", "tr_post", "elig", "t_last", "period_last", "period_next"):
+                for key in ("tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "period_last", "period_next"):
                     setattr(s, key, getattr(old, key))
             if old.hist_idx.shape == s.hist_idx.shape:
                 s.hist_idx, s.hist_n, s.hist_step = old.hist_idx, old.hist_n, old.hist_step
@@ -206,6 +213,24 @@ class Network:
             cols_var += [VARIABLES[m.var]] * m.indices.size
         s.st_idx = np.array(cols_idx, dtype=np.int64)
         s.st_var = np.array(cols_var, dtype=np.int64)
+        # synapse and modulator samples: one column per (synapse, quantity) or modulator
+        sampled = [m for m in self.monitors if isinstance(m, SynapseMonitor | ModulatorMonitor)]
+        every = [m._steps(dt) for m in sampled]
+        s.sm_every = int(np.gcd.reduce(every)) if every else 1
+        cols_idx, cols_kind = [], []
+        names = list(self.modulators)
+        for m, ev in zip(sampled, every):
+            m._every_steps = ev
+            if isinstance(m, SynapseMonitor):
+                m._cols = slice(len(cols_idx), len(cols_idx) + m.synapses.size)
+                cols_idx += list(m.proj._order[m.synapses])
+                cols_kind += [m.kind] * m.synapses.size
+            else:
+                m._cols = slice(len(cols_idx), len(cols_idx) + 1)
+                cols_idx.append(names.index(m.name))
+                cols_kind.append(E.SV_MOD)
+        s.sm_idx = np.array(cols_idx, dtype=np.int64)
+        s.sm_kind = np.array(cols_kind, dtype=np.int64)
         self._s = s
         self.built = True
         for p in self.populations:
@@ -241,6 +266,7 @@ class Network:
         s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = post[order], w[order], chan[order], proj_of[order]
         S = order.size
         s.tr_pre, s.tr_post, s.elig, s.t_last = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
+        s.tr_pre2, s.tr_post2 = np.zeros(S), np.zeros(S)  # the triplet rule's slow traces (r2, o2)
         P = max(1, len(self.projections))
         s.proj_kind = np.zeros(P, dtype=np.int64)
         s.proj_par = np.zeros((P, _N_PAR))
@@ -252,6 +278,9 @@ class Network:
             if isinstance(rule, PairSTDP):
                 s.proj_kind[k] = E.PL_PAIR
                 s.proj_par[k, :10] = pack_stdp(rule)
+            elif isinstance(rule, TripletSTDP):
+                s.proj_kind[k] = E.PL_TRIPLET
+                s.proj_par[k, :11] = pack_stdp(rule)
             elif isinstance(rule, RewardModulatedSTDP):
                 s.proj_kind[k] = E.PL_ELIGIBILITY
                 st = rule.stdp
@@ -306,6 +335,8 @@ class Network:
             st_out = np.zeros((k // s.st_every + 2, s.st_idx.size))
             st_count = np.zeros(1, np.int64)
             ev_count = np.zeros(1, np.int64)
+            sm_out = np.zeros((k // s.sm_every + 2, s.sm_idx.size))
+            sm_count = np.zeros(1, np.int64)
             got = E.run_steps(
                 self.step, k, self.dt, self.seed,
                 s.pop_start, s.pop_end, s.pop_model, s.pop_par, s.pop_extra, s.npop,
@@ -313,14 +344,15 @@ class Network:
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj,
-                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.elig, s.t_last, s.post_ptr, s.post_syn,
-                s.modulator, s.mod_decay, s.period_next, s.period_last,
+                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
+                s.post_ptr, s.post_syn, s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
                 s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
                 s.st_idx, s.st_var, s.st_every, st_out, st_count,
+                s.sm_idx, s.sm_kind, s.sm_every, sm_out, sm_count,
             )
             self.counts["synaptic_events"] += int(ev_count[0])
-            self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]])
+            self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])
             self.step += got
             done += got
             bar.update(round(got * self.dt, 6))
@@ -340,7 +372,7 @@ class Network:
         s.xdrive[:] = 0.0
         return s
 
-    def _collect(self, steps_done, spk_step, spk_idx, pop_counts, st_rows) -> None:
+    def _collect(self, steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows) -> None:
         dt = self.dt
         s = self._s
         counts = pop_counts.sum(axis=0)
@@ -349,6 +381,7 @@ class Network:
         self.counts["neuron_updates"] += int(steps_done) * sum(p.n for p in self.populations if p.model not in (E.POISSON, E.GENERATOR))
         steps = np.arange(self.step, self.step + steps_done, dtype=np.int64)
         rows_steps = steps[steps % s.st_every == 0]
+        sm_steps = steps[steps % s.sm_every == 0][: sm_rows.shape[0]]
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
                 lo, hi = mon.pop.start, mon.pop.start + mon.pop.n
@@ -366,6 +399,9 @@ class Network:
                 keep = steps_arr % mon._every_steps == 0
                 mon._t.append(steps_arr[keep] * dt)
                 mon._v.append(st_rows[keep][:, mon._cols].copy())
+            elif isinstance(mon, SynapseMonitor | ModulatorMonitor) and sm_rows.shape[0]:
+                keep = sm_steps % mon._every_steps == 0
+                mon._append(sm_steps[keep] * dt, sm_rows[keep][:, mon._cols])
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, np.ndarray]:
@@ -389,6 +425,9 @@ class Network:
         self._ensure_built()
         with np.load(Path(path)) as data:
             for k in _STATE_KEYS:
+                if k not in data and k in _OPTIONAL_STATE_KEYS:
+                    getattr(self._s, k)[...] = 0.0
+                    continue
                 if k not in data:
                     raise ValueError(f"{path}: not a neuro network state (missing {k!r})")
                 cur = getattr(self._s, k)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops.stdp.params import PairSTDP
+from ..ops.stdp.params import PairSTDP, TripletSTDP
 from ..ops.three_factor.params import RewardModulatedSTDP
 from .populations import Population
 
@@ -128,7 +128,8 @@ def _values(value, n: int, rng, what: str) -> np.ndarray:
 class Projection:
     """Synapses from ``pre`` to ``post`` onto receptor ``receptor`` ("exc", "inh" or "v").
 
-    ``plasticity``: ``None``, a :class:`~neuro.ops.stdp.PairSTDP` (weights change at spikes), or a
+    ``plasticity``: ``None``, a :class:`~neuro.ops.stdp.PairSTDP` or :class:`~neuro.ops.stdp.TripletSTDP`
+    (weights change at spikes: a presynaptic spike at its arrival time, delay included), or a
     :class:`~neuro.ops.three_factor.RewardModulatedSTDP` driven by the network modulator named
     ``modulator``. After the network is built, ``weights`` and ``delays`` read the synapses in
     creation order (``pre_index``, ``post_index``); assigning ``weights`` writes them back.
@@ -141,8 +142,8 @@ class Projection:
             raise TypeError(f"pre and post must be populations, got {type(pre).__name__} and {type(post).__name__}")
         if receptor not in RECEPTORS:
             raise ValueError(f"unknown receptor {receptor!r}; expected one of {sorted(RECEPTORS)}")
-        if plasticity is not None and not isinstance(plasticity, PairSTDP | RewardModulatedSTDP):
-            raise TypeError(f"plasticity must be PairSTDP or RewardModulatedSTDP, got {type(plasticity).__name__}")
+        if plasticity is not None and not isinstance(plasticity, PairSTDP | TripletSTDP | RewardModulatedSTDP):
+            raise TypeError(f"plasticity must be PairSTDP, TripletSTDP or RewardModulatedSTDP, got {type(plasticity).__name__}")
         if modulator is not None and not isinstance(plasticity, RewardModulatedSTDP):
             raise ValueError(f"a modulator ({modulator!r}) can only drive a projection with RewardModulatedSTDP plasticity, "
                              f"this one has {type(plasticity).__name__ if plasticity is not None else 'no plasticity'}")
