@@ -189,6 +189,8 @@ class LearnableDelayLinear(nn.Module):
     :math:`\sigma` is a buffer (saved and restored with the ``state_dict``, not learned); set it with
     ``layer.sigma = value``, e.g. once per epoch from :func:`dcls_sigma`. In training mode the delays
     are clamped to ``[0, D]`` before every forward, as the official code does after every step.
+    ``round_in_eval=True`` evaluates (``.eval()``) with the rounded integer delays, leaving the parameters
+    and :math:`\sigma` untouched for further training: the official code's evaluation.
 
     ``delay_lr_scale`` stores :math:`\tau` as ``delay_lr_scale * delay_raw``: with Adam(W), whose steps do not
     depend on the gradient's scale, the delays then learn ``delay_lr_scale`` times faster than the weights
@@ -206,11 +208,12 @@ class LearnableDelayLinear(nn.Module):
     """
 
     def __init__(self, in_features: int, out_features: int, max_delay: int, sigma: float | None = None, bias: bool = False,
-                 delays=None, delay_lr_scale: float = 1.0, generator: torch.Generator | None = None):
+                 delays=None, delay_lr_scale: float = 1.0, round_in_eval: bool = False, generator: torch.Generator | None = None):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        self.round_in_eval = bool(round_in_eval)
         if not (isinstance(delay_lr_scale, (int, float)) and math.isfinite(delay_lr_scale) and delay_lr_scale > 0):
             raise ValueError(f"delay_lr_scale must be a finite number > 0, got {delay_lr_scale!r}")
         self.in_features, self.out_features = in_features, out_features
@@ -248,7 +251,8 @@ class LearnableDelayLinear(nn.Module):
         return self.delay_raw * self.delay_lr_scale
 
     def extra_repr(self) -> str:
-        return f"{self.in_features}, {self.out_features}, max_delay={self.max_delay}, sigma={self.sigma:.4g}, bias={self.bias is not None}"
+        extra = ", round_in_eval=True" if self.round_in_eval else ""
+        return f"{self.in_features}, {self.out_features}, max_delay={self.max_delay}, sigma={self.sigma:.4g}, bias={self.bias is not None}{extra}"
 
     @torch.no_grad()
     def clamp_delays_(self) -> None:
@@ -261,7 +265,7 @@ class LearnableDelayLinear(nn.Module):
 
     def kernel(self) -> torch.Tensor:
         """The temporal kernel ``[out, in, max_delay + 1]``; tap ``k`` is the weight given to delay ``k``."""
-        if self.sigma == 0.0:
+        if self.sigma == 0.0 or (self.round_in_eval and not self.training):
             return _one_hot_kernel(self.weight, self.integer_delays(), self.max_delay)
         taps = torch.arange(self.max_delay + 1, device=self.weight.device, dtype=self.weight.dtype)
         z = (taps - self.delays.unsqueeze(-1)) / self._sigma.to(self.weight.dtype)

@@ -125,6 +125,19 @@ def test_round_delays_and_to_fixed_equal_fixed_layer():
     assert again.sigma == 0.0
 
 
+def test_round_in_eval_uses_integer_delays_without_changing_parameters():
+    g = torch.Generator().manual_seed(5)
+    layer = LearnableDelayLinear(6, 4, 5, sigma=1.3, round_in_eval=True, generator=g)
+    x = torch.rand(10, 2, 6, generator=g)
+    tau = layer.delays.detach().clone()
+    y_train = layer.train()(x)
+    y_eval = layer.eval()(x)
+    torch.testing.assert_close(y_eval, layer.to_fixed()(x), rtol=0, atol=0)
+    assert not torch.allclose(y_train, y_eval)
+    assert layer.sigma == pytest.approx(1.3) and torch.equal(layer.delays.detach(), tau)
+    torch.testing.assert_close(layer.train()(x), y_train)
+
+
 def test_training_clamps_delays_into_range():
     layer = LearnableDelayLinear(2, 2, 5, delays=torch.full((2, 2), 2.0))
     with torch.no_grad():
