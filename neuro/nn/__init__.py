@@ -12,7 +12,9 @@ from .alif import ALIF, ALIFState
 from .delays import DelayedLinear, LearnableDelayLinear, dcls_sigma
 from .encoders import delta_encode, latency_encode, poisson_encode, repeat_encode
 from .layers import PerStep, Scale, SynapticCurrent
+from .multilevel import IELIF, IntegerLIF, expand_time
 from .neurons import IF, LIF, ParametricLIF
+from .pdsg import PDSGLIF
 from .readout import (
     LeakyReadout,
     firing_rates,
@@ -25,9 +27,11 @@ from .readout import (
     upper_rate_penalty,
 )
 from .surrogate import spike
+from .ultralif import UltraLIF
 
 __all__ = ["IF", "LIF", "ParametricLIF", "PerStep", "Scale", "SynapticCurrent", "spike", "poisson_encode", "latency_encode", "delta_encode", "repeat_encode",
            "DelayedLinear", "LearnableDelayLinear", "dcls_sigma"]
 # training-layer neurons, read-outs and losses (issue 5)
 __all__ += ["ALIF", "ALIFState", "LeakyReadout", "firing_rates", "l1_spike_penalty", "lower_rate_penalty", "max_membrane_cross_entropy",
-            "rate_mse_loss", "spike_count_cross_entropy", "spike_rate_cross_entropy", "upper_rate_penalty"]
+            "rate_mse_loss", "spike_count_cross_entropy", "spike_rate_cross_entropy", "upper_rate_penalty", "IELIF", "IntegerLIF", "expand_time",
+            "UltraLIF", "PDSGLIF"]
