@@ -37,7 +37,9 @@ class IntegerLIF(nn.Module):
     ``v_threshold``, ``levels`` :math:`D` and output normaliser :math:`n` = ``norm`` (default 1: the
     output is the integer count itself). Rounding is half-up (:math:`\lfloor u + 1/2 \rfloor`). Backward: the
     straight-through estimator :math:`\partial k_t / \partial h_t = 1/\theta` on :math:`0 < h_t/\theta < D`
-    and 0 outside; the reset goes through it too unless ``detach_reset``. With one step, :math:`\theta = 1/D`
+    and 0 outside; the reset goes through it too unless ``detach_reset`` (then, inside that range,
+    :math:`\partial v_t/\partial h_t = 1 - \theta \cdot 1/\theta = 0`: no gradient along the membrane;
+    ``detach_reset=True`` keeps it at 1). With one step, :math:`\theta = 1/D`
     and :math:`n = D` it is :class:`neuro.nn.models.MultiLevelSpike`.
 
     Example::

@@ -101,3 +101,12 @@ def test_invalid_arguments():
         snn.expand_time(torch.tensor([[0.5]]), 4)
     with pytest.raises(ValueError, match=r"\[0, 4\]"):
         snn.expand_time(torch.tensor([[5.0]]), 4)
+
+
+@pytest.mark.parametrize("detach_reset,expected", [(True, 0.5 / 0.5), (False, 0.0)])
+def test_gradient_along_the_membrane(detach_reset, expected):
+    # d y_1 / d x_0 = beta * (dv_0/dh_0) / theta with dv_0/dh_0 = 1 (detached reset) or 1 - theta/theta = 0
+    x = torch.tensor([[[0.6]], [[0.7]]], dtype=torch.float64, requires_grad=True)
+    y = snn.IntegerLIF(levels=4, tau=2.0, v_threshold=0.5, detach_reset=detach_reset)(x)
+    (g,) = torch.autograd.grad(y[1].sum(), x)
+    assert g[0].item() == pytest.approx(expected)
