@@ -14,7 +14,9 @@ trained with surrogate gradients follows the discrete law of :mod:`neuro.ops.lif
 receptor, ``"exc"`` and ``"inh"`` alike; weights carry their sign) plus the constant ``bias``
 (``i_ext``): a layer's input current as the ``nn`` forward computes it, ``W s + b``. The input is
 used once and cleared (no synaptic filter). ``v_reset=None`` is the soft reset; ``beta`` may be one
-value per neuron (a per-channel :class:`~neuro.nn.ParametricLIF`).
+value per neuron (a per-channel :class:`~neuro.nn.ParametricLIF`). The state ``u`` holds the previous
+step's spike under ``reset_delay``; a negative ``u = -k`` holds the neuron at its potential for ``k`` steps
+(:meth:`neuro.sim.from_nn.DeployedNetwork.reset_state` uses it so that layer ``k`` starts with its first input).
 
 Example::
 

@@ -27,7 +27,10 @@ PAR_V_TH, PAR_V_RESET, PAR_V_LEAK, PAR_SOFT, PAR_DECAY_INPUT, PAR_STRICT, PAR_RE
 def discrete_lif_update(lo, hi, par, v, r_prev, x_exc, x_inh, beta, i_ext, xdrive, has_extra, hist_row, nspk):
     """Neurons ``lo .. hi-1``: charge with ``x = x_exc + x_inh + i_ext (+ xdrive)``, fire, reset; clears the inputs.
 
-    ``beta``: per-neuron decay; ``r_prev``: the previous step's spike (0/1), used under ``reset_delay``.
+    ``beta``: per-neuron decay; ``r_prev``: the previous step's spike (0/1), used under ``reset_delay``; a
+    negative value :math:`-k` holds the neuron for :math:`k` more steps (potential unchanged, input dropped,
+    no spike): a layer deployed from ``neuro.nn`` waits so for its first input to arrive through the
+    layers before it, as the ``nn`` forward's layer starts at its first input.
     Spiking neurons are appended to ``hist_row`` from position ``nspk``; returns the new count.
     """
     v_th, v_reset, v_leak = par[PAR_V_TH], par[PAR_V_RESET], par[PAR_V_LEAK]
@@ -41,6 +44,9 @@ def discrete_lif_update(lo, hi, par, v, r_prev, x_exc, x_inh, beta, i_ext, xdriv
             x += xdrive[i]
         x_exc[i] = 0.0
         x_inh[i] = 0.0
+        if r_prev[i] < 0.0:
+            r_prev[i] += 1.0
+            continue
         bt = beta[i]
         c = (1.0 - bt) if decay_input else 1.0
         vi = v[i]
