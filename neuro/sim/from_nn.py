@@ -251,6 +251,7 @@ class DeployedNetwork(Network):
         self.layers: list[DiscreteLIF] = []
         self.shapes: list[tuple] = []
         self.synapses: list[Projection] = []
+        self.sources: list[tuple[str, ...]] = []  # the nn layers whose composed map each projection is
         self._monitors: list[SpikeMonitor] = []
         self.last_counts: dict = {}
 
@@ -259,8 +260,9 @@ class DeployedNetwork(Network):
         """Steps between an input spike and the last layer's response to it (one per neuron layer)."""
         return len(self.layers)
 
-    def add_layer(self, pop: DiscreteLIF, shape: tuple, proj: Projection) -> None:
+    def add_layer(self, pop: DiscreteLIF, shape: tuple, proj: Projection, sources: tuple[str, ...] = ()) -> None:
         self.add(pop, proj)
+        self.sources.append(tuple(sources))
         self.layers.append(pop)
         self.shapes.append(tuple(shape))
         self.synapses.append(proj)
@@ -354,7 +356,7 @@ def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0) -> DeployedNetwor
             pre_i, post_i = np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
             proj = Projection(pre, pop, (pre_i, post_i), weight=np.concatenate(ws), delay=np.concatenate(ds), receptor="exc",
                               multapses=len(pending.terms) > 1, name=f"{pre.name}->{name}")
-            net.add_layer(pop, pending.shape, proj)
+            net.add_layer(pop, pending.shape, proj, tuple(pending.names))
             pre = pop
             pending = _Affine.identity(pending.shape)
         else:
