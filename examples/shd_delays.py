@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2, help="hidden layers")
     p.add_argument("--time-step-ms", type=float, default=10.0, help="frame width = simulation time step")
-    p.add_argument("--n-time-bins", type=int, default=None, help="instead of --time-step-ms: this many frames per sample (neuro.data Frames)")
+    p.add_argument("--n-time-bins", type=int, default=None,
+                   help="this many frames per sample instead of fixed-width ones (neuro.data Frames); taps and tau still count --time-step-ms steps")
     p.add_argument("--channel-bins", type=int, default=5, help="sum this many neighbouring channels (700 / 5 = 140 inputs)")
     p.add_argument("--max-delay-ms", type=float, default=250.0, help="kernel span: round(max_delay_ms / time_step) taps, made odd")
     p.add_argument("--tau-ms", type=float, default=10.05, help="LIF membrane time constant")
@@ -208,10 +209,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.manual_seed(cfg.seed)
         model = DelaySNN(N_CHANNELS // a.channel_bins, hidden=hidden, layers=a.layers, taps=taps, tau=tau, dropout=a.dropout, readout=a.readout,
                          learn_delays=not a.fixed_delays, steps_per_epoch=steps_per_epoch, final_epoch=max(1, epochs // 4))
-        print(f"SHD delays: {len(train)} train / {len(test)} test samples, {step_ms:g} ms steps, {N_CHANNELS // a.channel_bins} inputs, "
-              f"{a.layers}x{hidden} LIF, {taps} taps (delays 0..{taps - 1} steps), sigma {model.sigma():.3g} -> "
-              f"{dcls_sigma(epochs, model.final_epoch, model.sigma_init):.3g} over {model.final_epoch} epochs, "
-              f"{'fixed' if a.fixed_delays else 'learned'} delays; run folder {a.out}")
+        steps = f"{a.n_time_bins} frames per sample" if a.n_time_bins else f"{step_ms:g} ms steps"
+        sigma_end = dcls_sigma(epochs, model.final_epoch, model.sigma_init)
+        schedule = "fixed random delays" if a.fixed_delays else f"learned delays, sigma {model.sigma():.3g} -> {sigma_end:.3g} over {model.final_epoch} epochs"
+        print(f"SHD delays: {len(train)} train / {len(test)} test samples, {steps}, {N_CHANNELS // a.channel_bins} inputs, "
+              f"{a.layers}x{hidden} LIF, {taps} taps (delays 0..{taps - 1} steps), {schedule}; run folder {a.out}")
         result = Trainer(model, train, cfg, eval_data=test, collate_fn=ChannelBinned(a.channel_bins)).fit(resume=a.resume)
     delays = torch.cat([layer.integer_delays().flatten() for layer in model.delays]).float()
     result.update(sigma=model.sigma(), mean_delay_steps=float(delays.mean()), taps=taps, time_step_ms=step_ms)
