@@ -229,3 +229,34 @@ def test_equals_dcls_package(max_delay, sigma):
     torch.testing.assert_close(layer.weight.grad, twin.weight.grad.squeeze(-1), rtol=1e-4, atol=1e-5)
     # dP = -dtau
     torch.testing.assert_close(layer.delay_raw.grad, -twin.P.grad.reshape(7, 10), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_delays_are_learned_from_a_teacher(seed):
+    """Gradient descent on the positions alone, sigma annealed 2 -> 0.3, recovers a fixed-delay teacher's delays."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and immune to a crowded machine
+    try:
+        g = torch.Generator().manual_seed(seed)
+        teacher = DelayedLinear(4, 3, 8, generator=g)
+        with torch.no_grad():
+            teacher.weight.copy_(torch.rand(3, 4, generator=g) + 0.5)
+        start = (teacher.delays + 4 * torch.rand(3, 4, generator=g) - 2).clamp(0, 8)
+        student = LearnableDelayLinear(4, 3, 8, sigma=2.0, delays=start)
+        with torch.no_grad():
+            student.weight.copy_(teacher.weight)
+        student.weight.requires_grad_(False)
+        opt = torch.optim.Adam([student.delay_raw], lr=0.1)
+        x = (torch.rand(40, 8, 4, generator=g) < 0.2).float()
+        with torch.no_grad():
+            y = teacher(x)
+        assert not torch.equal(student.integer_delays(), teacher.delays)
+        for i in range(60):
+            student.sigma = 2.0 * (0.3 / 2.0) ** (min(i, 40) / 40)
+            loss = (student(x) - y).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert torch.equal(student.integer_delays(), teacher.delays)
+    finally:
+        torch.set_num_threads(threads)
