@@ -3,8 +3,13 @@
 Populations (:class:`LIF`, :class:`ConductanceLIF`, :class:`Izhikevich`, :class:`PoissonInput`,
 :class:`SpikeSource`), :class:`Projection` with sparse per-synapse weights and delays and
 optional plasticity, monitors, and the :class:`Network` that runs them. Units: ms, mV, Hz.
+:func:`from_nn` deploys a trained ``neuro.nn`` network (:class:`DiscreteLIF` neurons, the same spikes);
+:func:`save_h5` / :func:`load_h5` / :func:`to_nir` export it (:mod:`neuro.sim.deploy`, :mod:`neuro.sim.export`).
 """
 
+from .deploy import ConversionError, DeployedNetwork, from_nn
+from .discrete import DiscreteLIF
+from .export import load_h5, save_h5, to_nir, to_nn
 from .monitors import ModulatorMonitor, PopulationRateMonitor, SpikeMonitor, StateMonitor, SynapseMonitor, load_samples
 from .network import Network
 from .populations import LIF, ConductanceLIF, Izhikevich, PoissonInput, Population, SpikeSource
@@ -14,4 +19,5 @@ __all__ = [
     "LIF", "ConductanceLIF", "Izhikevich", "PoissonInput", "SpikeSource", "Population",
     "Projection", "FixedProbability", "FixedInDegree", "FixedOutDegree",
     "SpikeMonitor", "StateMonitor", "PopulationRateMonitor", "SynapseMonitor", "ModulatorMonitor", "load_samples", "Network",
+    "DiscreteLIF", "from_nn", "DeployedNetwork", "ConversionError", "save_h5", "load_h5", "to_nn", "to_nir",
 ]

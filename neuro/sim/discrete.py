@@ -16,7 +16,7 @@ receptor, ``"exc"`` and ``"inh"`` alike; weights carry their sign) plus the cons
 used once and cleared (no synaptic filter). ``v_reset=None`` is the soft reset; ``beta`` may be one
 value per neuron (a per-channel :class:`~neuro.nn.ParametricLIF`). The state ``u`` holds the previous
 step's spike under ``reset_delay``; a negative ``u = -k`` holds the neuron at its potential for ``k`` steps
-(:meth:`neuro.sim.from_nn.DeployedNetwork.reset_state` uses it so that layer ``k`` starts with its first input).
+(:meth:`neuro.sim.deploy.DeployedNetwork.reset_state` uses it so that layer ``k`` starts with its first input).
 
 Example::
 

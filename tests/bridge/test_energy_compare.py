@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neuro.energy.sim_compare import compare_sim
-from neuro.sim.from_nn import from_nn
+from neuro.sim.deploy import from_nn
 
 _spec = importlib.util.spec_from_file_location("bridge_helpers", Path(__file__).with_name("test_from_nn.py"))
 _h = importlib.util.module_from_spec(_spec)

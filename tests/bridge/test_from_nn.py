@@ -15,7 +15,7 @@ from torch import nn
 
 from neuro.nn import IF, LIF, ParametricLIF, PerStep
 from neuro.sim import StateMonitor
-from neuro.sim.from_nn import ConversionError, from_nn
+from neuro.sim.deploy import ConversionError, from_nn
 
 
 def _nn_spikes(model: nn.Sequential, x: torch.Tensor, backend: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
