@@ -1,0 +1,167 @@
+"""Plastic network side by side: Song, Miller & Abbott (2000) additive STDP (Brian2's examples/synapses/STDP.py) in
+neuro.sim and in Brian2, one thread each.
+
+N Poisson inputs at 15 Hz -> one conductance-based LIF neuron, all-to-all pair STDP (traces, hard bounds [0, g_max]),
+dt = 0.1 ms, the same initial weights. Both integrate with exponential Euler and deliver the weight after the
+presynaptic update (see tests/sim/test_stdp_vs_brian2.py). Reports the loop time per biological second (ours after
+the JIT warm-up, reported apart; Brian2's without code generation / compilation, reported apart), the output rates
+and the final weight distributions (fractions within 10% of each bound, a two-sample KS test).
+
+    python benchmarks/plasticity_vs_brian2.py [--quick | --full] [--target cpp_standalone|cython|numpy] [--plot weights.png]
+
+``--quick``: 5 s of model time against Brian2's numpy target (under a minute: the C++ standalone build alone takes
+25-60 s here); default: 30 s against C++ standalone when a compiler is found (else numpy); ``--full``: the example's
+100 s, where the weights are bimodal. The JSON names the target that ran (``peer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+TAU_M, E_L, V_TH, V_RESET, TAU_E, TAU_STDP, RATE = 10.0, -74.0, -54.0, -60.0, 5.0, 20.0, 15.0
+G_MAX, D_A = 0.01, 0.01
+
+
+def run_ours(n, duration, w0, seed=1):
+    from neuro import sim
+    from neuro.ops.stdp import PairSTDP
+
+    rule = PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=D_A * G_MAX, eta_minus=1.05 * D_A * G_MAX, w_min=0.0, w_max=G_MAX)
+    net = sim.Network(dt=0.1, seed=seed)
+    inp = sim.PoissonInput(n, rate=RATE)
+    post = sim.ConductanceLIF(1, tau_m=TAU_M, v_rest=E_L, v_th=V_TH, v_reset=V_RESET, t_ref=0.0, tau_e=TAU_E, e_exc=0.0)
+    proj = sim.Projection(inp, post, weight=w0, plasticity=rule)
+    net.add(inp, post, proj)
+    mon = net.add(sim.SpikeMonitor(post))
+    t0 = time.perf_counter()
+    net.run(1.0, progress=False)  # JIT warm-up (cached after the first process)
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net.run(duration, progress=False)
+    loop = time.perf_counter() - t0
+    return loop, warm, mon.count / ((duration + 1.0) / 1000.0), proj.weights
+
+
+def run_brian2(n, duration, w0, target, seed=1):
+    import brian2 as b2
+
+    warnings.filterwarnings("ignore")
+    b2.BrianLogger.suppress_name("resolution_conflict")
+    build_dir = None
+    if target == "cpp_standalone":
+        build_dir = tempfile.mkdtemp(prefix="b2_stdp_")
+        b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        b2.prefs.codegen.target = target
+    b2.seed(seed)
+    ms, mV = b2.ms, b2.mV
+    b2.defaultclock.dt = 0.1 * ms
+    ns = dict(taum=TAU_M * ms, Ee=0 * mV, El=E_L * mV, taue=TAU_E * ms, vt=V_TH * mV, vr=V_RESET * mV, gmax=G_MAX,
+              dApre=D_A * G_MAX, dApost=-1.05 * D_A * G_MAX, taupre=TAU_STDP * ms, taupost=TAU_STDP * ms)
+    eqs = """dv/dt = (ge * (Ee - v) + El - v) / taum : volt
+             dge/dt = -ge / taue : 1"""
+    inp = b2.PoissonGroup(n, rates=RATE * b2.Hz)
+    g = b2.NeuronGroup(1, eqs, threshold="v > vt", reset="v = vr", method="exponential_euler", namespace=ns)
+    g.v = E_L * mV
+    syn = b2.Synapses(inp, g, """w : 1
+                      dApre/dt = -Apre / taupre : 1 (event-driven)
+                      dApost/dt = -Apost / taupost : 1 (event-driven)""",
+                      on_pre="""Apre += dApre
+                      w = clip(w + Apost, 0, gmax)
+                      ge += w""",
+                      on_post="""Apost += dApost
+                      w = clip(w + Apre, 0, gmax)""", namespace=ns)
+    syn.connect()
+    syn.w = w0
+    mon = b2.SpikeMonitor(g)
+    net = b2.Network(inp, g, syn, mon)
+    t0 = time.perf_counter()
+    try:
+        if target == "cpp_standalone":
+            net.run((duration + 1.0) * ms, namespace={}, profile=True)
+            b2.device.build(directory=build_dir, compile=True, run=True, debug=False)
+            total = time.perf_counter() - t0
+            loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
+            loop *= duration / (duration + 1.0)
+            warm = total - loop
+        else:
+            net.run(1.0 * ms, namespace={})  # code generation / compilation
+            warm = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            net.run(duration * ms, namespace={})
+            loop = time.perf_counter() - t0
+        return loop, warm, mon.num_spikes / ((duration + 1.0) / 1000.0), np.asarray(syn.w)
+    finally:
+        if build_dir is not None:
+            shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def shape(w):
+    x = np.asarray(w) / G_MAX
+    return round(float(np.mean(x < 0.1)), 3), round(float(np.mean(x > 0.9)), 3)
+
+
+def compiler_works() -> bool:
+    return shutil.which(os.environ.get("CXX", "g++")) is not None or shutil.which("c++") is not None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="5 s of model time, Brian2 numpy target (under a minute)")
+    mode.add_argument("--full", action="store_true", help="the example's 100 s of model time")
+    ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None,
+                    help="Brian2 code generation target (default: numpy with --quick, else cpp_standalone when a C++ compiler is found)")
+    ap.add_argument("--n", type=int, default=1000, help="Poisson inputs (default 1000, as in the example)")
+    ap.add_argument("--plot", default=None, help="write both final weight histograms to this PNG")
+    args = ap.parse_args(argv)
+    duration = 5_000.0 if args.quick else (100_000.0 if args.full else 30_000.0)
+    target = args.target or ("cpp_standalone" if compiler_works() and not args.quick else "numpy")
+    w0 = np.random.default_rng(0).uniform(0.0, G_MAX, args.n)
+    ours, warm, rate, w_ours = run_ours(args.n, duration, w0)
+    try:
+        peer, peer_warm, peer_rate, w_peer = run_brian2(args.n, duration, w0, target)
+        peer_name = f"brian2-{target}"
+    except Exception as exc:  # noqa: BLE001 - report the peer as missing rather than crash
+        print(f"brian2 ({target}) unavailable: {exc}", file=sys.stderr)
+        peer, peer_warm, peer_rate, w_peer, peer_name = float("nan"), float("nan"), float("nan"), None, "brian2 (unavailable)"
+    per_s = 1000.0 / duration
+    extra = {}
+    if w_peer is not None:
+        from scipy.stats import ks_2samp
+
+        extra = {"weights_peer_lo_hi": shape(w_peer), "ks_pvalue": round(float(ks_2samp(w_ours, w_peer).pvalue), 4)}
+        if args.plot:
+            from neuro.viz.plasticity import weight_histogram
+
+            ax = weight_histogram(w_ours, w_min=0.0, w_max=G_MAX, label="neuro.sim", title=f"{args.n} inputs, {duration / 1000:.0f} s")
+            weight_histogram(w_peer, w_min=0.0, w_max=G_MAX, ax=ax, label=peer_name)
+            ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+    print(f"ours:  {ours * per_s:.4f} s per biological s, output {rate:.1f} Hz, weights <0.1/>0.9 g_max {shape(w_ours)}")
+    if w_peer is not None:
+        print(f"{peer_name}: {peer * per_s:.4f} s per biological s, output {peer_rate:.1f} Hz, weights {shape(w_peer)}")
+    result = {
+        "name": "plasticity_vs_brian2_stdp", "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
+        "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
+        "network": f"Song-Miller-Abbott: {args.n} Poisson inputs at {RATE:.0f} Hz -> 1 COBA LIF, additive pair STDP",
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
+        "rate_hz_peer": round(peer_rate, 2), "weights_ours_lo_hi": shape(w_ours), **extra,
+        "biological_ms": duration, "dt_ms": 0.1, "threads": 1,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
