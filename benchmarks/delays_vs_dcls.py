@@ -26,18 +26,21 @@ import torch.nn.functional as F
 from neuro.nn.delays import DelayedLinear, LearnableDelayLinear, delayed_linear_reference
 
 
-def timed(fn, repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    times = []
+def timed(fns: dict, repeats: int, device: torch.device) -> dict:
+    """Median seconds per call of each function, the calls interleaved so that a change in machine load hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {k: [] for k in fns}
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for k, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -63,8 +66,10 @@ def main(argv: list[str] | None = None) -> dict:
         module.zero_grad(set_to_none=True)
         fn().square().sum().backward()
 
-    ours_s = timed(lambda: step(ours, lambda: ours(x)), a.repeats, dev)
-    result = {"name": "delays_vs_dcls", "ours": "LearnableDelayLinear (softmax-Gaussian kernel + conv1d)", "ours_s": ours_s,
+    fixed = DelayedLinear(a.inputs, a.outputs, d, generator=g).to(dev)
+    fns = {"ours": lambda: step(ours, lambda: ours(x)), "fixed_conv": lambda: step(fixed, lambda: fixed(x)),
+           "fixed_masked_matmul": lambda: step(fixed, lambda: delayed_linear_reference(x, fixed.weight, fixed.delays))}
+    result = {"name": "delays_vs_dcls", "ours": "LearnableDelayLinear (softmax-Gaussian kernel + conv1d)",
               "shape": {"T": a.steps, "B": a.batch, "in": a.inputs, "out": a.outputs, "taps": a.taps}, "device": str(dev),
               "threads": torch.get_num_threads()}
     try:
@@ -87,13 +92,14 @@ def main(argv: list[str] | None = None) -> dict:
             scale = float(y_ours.abs().max())
         if err > 1e-5 * max(1.0, scale):
             raise SystemExit(f"outputs differ by {err:g}: the layers are not the same")
-        result.update(peer="dcls 0.1.1 Dcls1d (gauss)", peer_s=timed(lambda: step(peer, run_peer), a.repeats, dev), max_abs_diff=err)
-    fixed = DelayedLinear(a.inputs, a.outputs, d, generator=g).to(dev)
-    fixed_s = timed(lambda: step(fixed, lambda: fixed(x)), a.repeats, dev)
-    ref_s = timed(lambda: step(fixed, lambda: delayed_linear_reference(x, fixed.weight, fixed.delays)), a.repeats, dev)
-    result.update(fixed_conv_s=fixed_s, fixed_masked_matmul_s=ref_s)
-    if "peer" not in result:
-        result.update(peer="masked matmul per delay (fixed delays; dcls not installed)", peer_s=ref_s, ours_s=fixed_s)
+        fns["peer"] = lambda: step(peer, run_peer)
+        result.update(peer="dcls 0.1.1 Dcls1d (gauss)", max_abs_diff=err)
+    t = timed(fns, a.repeats, dev)
+    result.update(ours_s=t["ours"], fixed_conv_s=t["fixed_conv"], fixed_masked_matmul_s=t["fixed_masked_matmul"])
+    if "peer" in t:
+        result["peer_s"] = t["peer"]
+    else:
+        result.update(peer="masked matmul per delay (fixed delays; dcls not installed)", peer_s=t["fixed_masked_matmul"], ours_s=t["fixed_conv"])
     result["ratio"] = result["ours_s"] / result["peer_s"]
     print(json.dumps(result))
     return result
