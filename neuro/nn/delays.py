@@ -28,6 +28,12 @@ output has the length of the input; pad the input at the end (``F.pad(x, (0, 0, 
 let late spikes arrive, as the paper does. ``max_delay``, delays, :math:`\tau` and :math:`\sigma` are
 all in time steps.
 
+Speed (``benchmarks/delays_vs_dcls.py``; CPU, one thread, a loaded machine, 140 -> 256, 25 taps, T = 112):
+the conv1d costs ``D + 1`` dense products but beat, for fixed delays, one masked matmul per delay value
+(1.5-2x) and a sparse (CSR) product or a gather per synapse (7-12x, forward only). For learnable delays the
+conv dominates at large batch; the Gaussian kernel (a softmax over the taps) is built 2.5-7x faster than the
+DCLS package builds it, so a training step takes 0.73x (batch 8) to 0.85x (batch 32) of ``Dcls1d``'s time.
+
 Example::
 
     fixed = DelayedLinear(700, 256, max_delay=24)                 # random delays in 0..24 steps
