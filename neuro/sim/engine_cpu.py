@@ -2,13 +2,14 @@
 
 Order within step ``t`` (Brian2's schedule, so spike trains can be compared step for step):
 
+0. synapse / modulator samples (:class:`~neuro.sim.SynapseMonitor`) take the state at time ``t dt``;
 1. every population integrates its state over one step (inputs delivered at the end of the
    previous step are already in its synaptic variables);
 2. thresholds and resets; the step's spikes go into a ring buffer of the last ``D + 1`` steps;
 3. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
    neurons that spiked at step ``t - d`` are visited (CSR sorted by presynaptic neuron, then
    delay) — the cost grows with spike deliveries, not with synapses; plastic synapses apply
-   their presynaptic rule at the arrival time ``t dt``;
+   their presynaptic rule (pair, triplet, or eligibility) at the arrival time ``t dt``;
 4. postsynaptic plasticity for the neurons that spiked at step ``t``;
 5. periodic rules (eligibility -> weight), modulator decay, state recording.
 
