@@ -33,7 +33,8 @@ def weight_histogram(weights, bins: int = 40, w_min: float | None = None, w_max:
     ax.hist(w / scale, bins=edges, density=normalise, alpha=0.6, label=label, color=color)
     ax.set_xlabel("w / w_max" if scale != 1.0 else "weight")
     ax.set_ylabel("density" if normalise else "synapses")
-    ax.set_title(title or f"{w.size} synapses")
+    if fig is not None or title is not None:  # drawing onto a given Axes keeps its title unless one is given
+        ax.set_title(title or f"{w.size} synapses")
     if label is not None:
         ax.legend()
     if fig is not None and path is not None:
