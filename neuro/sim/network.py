@@ -328,6 +328,8 @@ class Network:
         while done < n_steps:
             # a chunk ends at the next multiple of chunk_steps, so callbacks stay on their schedule after a short chunk
             k = min(chunk_steps - done % chunk_steps, n_steps - done)
+            if s.sm_idx.size:  # bound the synapse-sample buffer (~128 MB) when many synapses are sampled often
+                k = min(k, max(1, (1 << 24) // s.sm_idx.size) * s.sm_every)
             spk_step = np.empty(spk_cap, np.int64)
             spk_idx = np.empty(spk_cap, np.int64)
             spk_count = np.zeros(1, np.int64)
