@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from neuro.energy.sim_compare import compare_sim  # noqa: E402
 from neuro.nn import LIF  # noqa: E402
 from neuro.ops.three_factor import GatedHebbian  # noqa: E402
 from neuro.ops.three_factor.reference import gated_hebbian_update  # noqa: E402
@@ -132,6 +133,11 @@ def main(argv=None) -> dict:
     t_train = time.perf_counter() - t0
 
     net = from_nn(model.double(), (64,))
+    # measured (simulator events) against estimated (neuro.energy.estimate) on held-out digits 0-4, before any learning
+    n_energy = 10 if args.quick else 50
+    energy = compare_sim(model, encode(data["old_test"][0][:n_energy], T, seed=19).double(), net)
+    out.with_name(out.stem + "_energy.txt").write_text(energy.format_table() + "\n")
+    print(energy.format_table())
     readout = net.synapses[-1]
     rule = GatedHebbian(eta=args.eta, use_error=True)
     x_test, y_test = data["new_test"][0][:n_test], data["new_test"][1][:n_test]
@@ -187,6 +193,8 @@ def main(argv=None) -> dict:
     result = {"nn_accuracy_old_classes": acc_old_nn, "checkpoints": [[int(a), float(b)] for a, b in checkpoints],
               "final_new_class_accuracy": float(checkpoints[-1][1]), "before_new_class_accuracy": float(checkpoints[0][1]),
               "old_class_accuracy_after": float(acc_old_after), "all_class_accuracy_after": float(acc_all),
+              "energy_digits": n_energy, "energy_pj": energy.energy,
+              "energy_rows": [{k: r[k] for k in ("quantity", "nn", "sim_horizon", "sim_run")} for r in energy.rows],
               "presentations": int(len(ys)), "rehearsal": args.rehearsal, "steps_per_digit": T, "seconds": elapsed, "train_seconds": t_train}
     out.with_suffix(".json").write_text(json.dumps(result, indent=1))
     print(f"held-out 5-9 accuracy: {checkpoints[0][1]:.3f} -> {checkpoints[-1][1]:.3f} after {len(ys)} presentations "
