@@ -196,3 +196,23 @@ def test_non_binary_input_is_rejected():
     net = from_nn(nn.Sequential(nn.Linear(4, 3), LIF()), (4,))
     with pytest.raises(ValueError, match="0 or 1"):
         net.present(np.full((5, 4), 0.5))
+
+
+def test_batchnorm_scale_dropout_fold_into_synapses():
+    from neuro.nn.layers import Scale
+
+    torch.manual_seed(1)
+    bn = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.1, 0.3)
+    model = nn.Sequential(PerStep(nn.Conv2d(2, 4, 3, padding=1)), PerStep(bn), LIF(tau=2.0), PerStep(nn.Dropout(0.3)),
+                          nn.Flatten(2), Scale(1.5), nn.Linear(4 * 8 * 8, 6), LIF(tau=2.0, v_reset=None)).double().eval()
+    with torch.no_grad():
+        model[0].layer.weight.mul_(8.0)
+        model[6].weight.mul_(6.0)
+    net, got, total = _compare(model, _input(20, (2, 8, 8), 0.35, seed=12))
+    assert got[0].sum() > 0 and got[1].sum() > 0
+    assert net.sources[0] == ("0", "1") and net.sources[1] == ("3", "4", "5", "6")
