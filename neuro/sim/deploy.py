@@ -324,12 +324,15 @@ class DeployedNetwork(Network):
         return out
 
 
-def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0) -> DeployedNetwork:
+def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0, readout_plasticity=None, modulator: str = "dopamine") -> DeployedNetwork:
     """Convert a trained feed-forward ``neuro.nn`` SNN (an ``nn.Sequential``) into a simulator network (see the module docstring).
 
     ``input_spec``: the per-sample input shape (``(64,)``, ``(1, 8, 8)``) or a sample input ``[T, B, ...]``.
     ``dt``: the simulator's step (ms) standing for one ``nn`` step. Raises :class:`ConversionError` (a
     ``ValueError``) naming the first layer that has no exact counterpart.
+    ``readout_plasticity``: a :class:`~neuro.ops.three_factor.RewardModulatedSTDP` (or ``PairSTDP``) for the synapses
+    into the last layer, which then learn in the compiled loop; a three-factor rule reads the network modulator
+    ``modulator`` (created here; raise it with :meth:`~neuro.sim.Network.release`). Its bounds must hold the trained weights.
     """
     shape = _input_shape(input_spec)
     net = DeployedNetwork(shape, dt=dt, seed=seed)
@@ -366,4 +369,16 @@ def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0) -> DeployedNetwor
     if not pending.is_identity:
         raise ConversionError(f"layers after the last neuron layer ({', '.join(pending.names)}) are not spiking: the simulator emits spikes, "
                               "so deploy the model up to its last neuron layer and read that layer's spike counts")
+    if readout_plasticity is not None:
+        from ..ops.three_factor.params import RewardModulatedSTDP
+
+        old = net.synapses[-1]
+        three = isinstance(readout_plasticity, RewardModulatedSTDP)
+        if three and modulator not in net.modulators:
+            net.add_modulator(modulator)
+        new = Projection(old.pre, old.post, (old.pre_index, old.post_index), weight=old.weights, delay=old.delays, receptor=old.receptor,
+                         plasticity=readout_plasticity, modulator=modulator if three else None, multapses=True, name=old.name)
+        net.projections[net.projections.index(old)] = new
+        new.network = net
+        net.synapses[-1] = new
     return net

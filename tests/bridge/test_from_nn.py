@@ -216,3 +216,26 @@ def test_batchnorm_scale_dropout_fold_into_synapses():
     net, got, total = _compare(model, _input(20, (2, 8, 8), 0.35, seed=12))
     assert got[0].sum() > 0 and got[1].sum() > 0
     assert net.sources[0] == ("0", "1") and net.sources[1] == ("3", "4", "5", "6")
+
+
+def test_readout_learns_in_the_loop_with_reward_modulated_stdp():
+    from neuro.ops.stdp import PairSTDP
+    from neuro.ops.three_factor import RewardModulatedSTDP
+
+    model = _mlp(0.0)
+    rule = RewardModulatedSTDP(stdp=PairSTDP(tau_plus=5.0, tau_minus=5.0, eta_plus=0.1, eta_minus=0.1, w_min=-50.0, w_max=50.0),
+                               tau_c=50.0, baseline=0.0, update_interval=1.0)
+    net = from_nn(model, (40,), readout_plasticity=rule)
+    x = _input(30, (40,), 0.3, seed=1)
+    want, _ = _nn_spikes(model, x)
+    w0 = net.synapses[-1].weights
+    got = net.present(x[:, 0].numpy())  # no dopamine: the weights stay, the spikes are the nn's
+    np.testing.assert_array_equal(net.synapses[-1].weights, w0)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert np.abs(net.synapses[-1].eligibility).sum() > 0
+    net.release("dopamine", 1.0)
+    net.present(x[:, 0].numpy())
+    dw = net.synapses[-1].weights - w0
+    assert np.abs(dw).max() > 0
+    np.testing.assert_array_equal(net.synapses[0].weights, from_nn(model, (40,)).synapses[0].weights)  # only the readout learns
