@@ -197,6 +197,8 @@ def run_steps(
     R = hist_idx.shape[0]
     D = off.shape[1] - 2
     cap = spk_step.shape[0]
+    # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
+    elig_scale = np.ones(proj_kind.shape[0])
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
@@ -288,6 +290,9 @@ def run_steps(
                 spk_count[0] = c + 1
         # ---- 3: delivery of spikes emitted at t - d, for every delay d
         now = t * dt
+        for pr in range(proj_kind.shape[0]):
+            if proj_kind[pr] == PL_ELIGIBILITY:
+                elig_scale[pr] = math.exp((now - period_last[pr]) / proj_par[pr, 10])
         for d in range(D + 1):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
@@ -311,8 +316,8 @@ def run_steps(
                             _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
                             # eligibility is stored as of the projection's last periodic update (period_last):
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
-                            inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp[12:])
-                            elig[s] += inc * math.exp((now - period_last[pr]) / pp[10])
+                            inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
+                            elig[s] += inc * elig_scale[pr]
                     w = syn_w[s]
                     ch = syn_chan[s]
                     if pop_model[npop[j]] == IZHIKEVICH:
@@ -342,13 +347,14 @@ def run_steps(
                     if kind == PL_PAIR:
                         syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
                     elif kind == PL_ELIGIBILITY:
-                        inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp[12:])
-                        elig[s] += inc * math.exp((now - period_last[pr]) / pp[10])
+                        inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp)
+                        elig[s] += inc * elig_scale[pr]
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
                 pp = proj_par[pr]
-                # pp: [.., 10 tau_c, 11 period_steps, 12.. eligibility STDP (pair layout), 22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator]
+                # pp: [0.. and 12.. eligibility STDP (pair layout, unbounded), 10 tau_c, 11 period_steps,
+                #      22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator]
                 da = modulator[int(pp[27])]
                 # one decay factor for every synapse of the projection (see the event-side comment)
                 f = math.exp(-(now - period_last[pr]) / pp[10])

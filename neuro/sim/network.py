@@ -284,14 +284,14 @@ class Network:
             elif isinstance(rule, RewardModulatedSTDP):
                 s.proj_kind[k] = E.PL_ELIGIBILITY
                 st = rule.stdp
-                s.proj_par[k, :10] = pack_stdp(st)
                 period = int(round(rule.update_interval / dt))
                 if period < 1 or abs(period * dt - rule.update_interval) > 1e-9:
                     raise ValueError(f"{proj.name}: update_interval {rule.update_interval} ms is not a whole number of steps of dt = {dt} ms")
                 s.proj_par[k, 10], s.proj_par[k, 11] = rule.tau_c, period
                 unbounded = PairSTDP(tau_plus=st.tau_plus, tau_minus=st.tau_minus, eta_plus=st.eta_plus, eta_minus=st.eta_minus,
                                      w_min=-1e300, w_max=1e300, pairing=st.pairing, symmetric=st.symmetric)
-                s.proj_par[k, 12:22] = pack_stdp(unbounded)
+                # the events use the unbounded law (at 0..9, so the loop reads no slice); the bounds apply to w at 25, 26
+                s.proj_par[k, :10] = s.proj_par[k, 12:22] = pack_stdp(unbounded)
                 s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator)]
                 s.period_next[k] = self.step + period
         plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
