@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable
 
 import torch
@@ -61,6 +62,7 @@ class _Recorder:
         self.paused = False
         self.hooks: list = []
         self.scratch: dict = {}
+        self.memo: dict[int, dict] = {}
 
     # -- accumulation -----------------------------------------------------------------------------
     def _first_call(self, key: str) -> None:
@@ -88,6 +90,71 @@ class _Recorder:
         prev = self.spike_calls.get(key)
         self.spike_calls[key] = flag.to(torch.int64) if prev is None else prev + flag.to(torch.int64)
 
+    # -- statistics of one tensor, shared by every layer that reads it --------------------------------
+    def _entry(self, x: torch.Tensor) -> dict:
+        """The memo of ``x`` (its non-zero sums per reduction, whether it is binary, its spike flag). Entries hold a
+        weak reference: a freed tensor whose address is reused by a new one never matches an old entry."""
+        e = self.memo.get(id(x))
+        if e is not None and e["ref"]() is x and e["version"] == x._version:
+            return e
+        e = {"ref": weakref.ref(x), "version": x._version, "red": {}, "binary": None, "spk": None}
+        self.memo[id(x)] = e
+        return e
+
+    @staticmethod
+    def _may_be_binary(x: torch.Tensor) -> bool:
+        # decided with a host-side branch: only where that costs no device synchronisation
+        return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0
+
+    @staticmethod
+    def _is_binary(x: torch.Tensor, total: float) -> bool:
+        """Every value 0 or 1, given ``total`` = the sum of ``x``: values in [0, 1] with :math:`\\sum x^2 = \\sum x`
+        (squares summed in chunks of 2**23, each exact in float32 for 0/1 values, accumulated in float64)."""
+        lo, hi = torch.aminmax(x)
+        if lo < 0 or hi > 1:
+            return False
+        flat = x.reshape(-1)
+        chunk = 2**23
+        squares = sum(float(torch.dot(flat[i:i + chunk], flat[i:i + chunk])) for i in range(0, flat.numel(), chunk))
+        return squares == total
+
+    def _nz_sums(self, x: torch.Tensor, nf: int, where: tuple[str, int, int], need_spike_flag: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(sums, spike_flag)``: the non-zero mask of ``x`` reduced by the step reducer (``nf`` feature dims kept),
+        and (when asked) whether every value is -1, 0 or 1. A binary tensor is its own mask: no mask pass. The sums
+        are float counts, exact while each stays below 2**24."""
+        e = self._entry(x)
+        key = (nf, where[0])
+        red = e["red"].get(key)
+        if red is None:
+            if e["binary"] is None and self._may_be_binary(x):
+                red = self.reducer.reduce(x, nf, where)
+                e["binary"] = self._is_binary(x, float(red.sum(dtype=torch.float64)))
+                if not e["binary"]:
+                    red = None
+            elif e["binary"]:
+                red = self.reducer.reduce(x, nf, where)
+            if red is None:
+                nz = C.nonzero_mask(x, self.scratch)
+                red = self.reducer.reduce(nz, nf, where)
+                if need_spike_flag and e["spk"] is None:
+                    e["spk"] = C.spike_valued(x, nz, red.sum(dtype=torch.float64))
+            e["red"][key] = red
+        if e["binary"]:
+            return red, torch.ones((), dtype=torch.bool, device=x.device)
+        if need_spike_flag and e["spk"] is None:
+            e["spk"] = C.spike_valued(x, C.nonzero_mask(x, self.scratch), red.sum(dtype=torch.float64))
+        return red, e["spk"]
+
+    def _nz_source(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """A tensor whose sums count the non-zeros of ``x`` (``x`` itself when binary, else a fresh mask), and
+        whether ``x`` is binary."""
+        e = self._entry(x)
+        if e["binary"] is None and self._may_be_binary(x):
+            e["binary"] = self._is_binary(x, float(x.sum(dtype=torch.float64)))
+        if e["binary"]:
+            return x, True
+        return C.nonzero_mask(x), False
+
     # -- layer rules ------------------------------------------------------------------------------
     def synaptic(self, key: str, module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> None:
         linear = isinstance(module, nn.Linear)
@@ -98,10 +165,8 @@ class _Recorder:
         self._first_call(key)
         where = self._where(key, x.shape, nf)
         n = where[2]
-        nz = C.nonzero_mask(x, self.scratch)
-        sums = self.reducer.reduce(nz, nf, where)
+        sums, spk = self._nz_sums(x, nf, where)
         nonzeros = sums.reshape(n, -1).sum(1, dtype=torch.float64)
-        spk = C.spike_valued(x, nz, nonzeros.sum())
         fan = self.fanout.get(key)
         if fan is None:
             fan = self.fanout[key] = C.weight_nonzero_fanout(module).to(x.device)
@@ -136,7 +201,7 @@ class _Recorder:
         self._first_call(key)
         where = self._where(key, s.shape, 0)
         n = where[2]
-        spikes = self.reducer.reduce(C.nonzero_mask(s, self.scratch), 0, where)
+        spikes = self._nz_sums(s, 0, where, need_spike_flag=False)[0]
         self.add(key, "neuron_updates", s.numel() // n, where, s.device)
         self.add(key, "output_elements", s.numel() // n, where, s.device)
         self.add(key, "spikes", spikes, where, s.device)
@@ -160,7 +225,7 @@ class _Recorder:
         self.add(key, "input_elements", x.numel() // n, where, dev)
         self.add(key, "output_elements", out.numel() // n, where, dev)
         if kind == "activation":
-            self.add(key, "output_nonzeros", self.reducer.reduce(C.nonzero_mask(out, self.scratch), 0, where), where, dev)
+            self.add(key, "output_nonzeros", self._nz_sums(out, 0, where, need_spike_flag=False)[0], where, dev)
 
     def matmul(self, a: torch.Tensor, b: torch.Tensor, kind: str = "matmul", a_dense: bool = False, key: str | None = None) -> None:
         """``a @ b``; with ``a_dense`` the values of ``a`` are taken as all non-zero (an attention matrix that
@@ -182,20 +247,20 @@ class _Recorder:
         where = self._where(key, lead, 0)
         ns = where[2]
         dev = b.device
-        nzb = C.nonzero_mask(b, self.scratch)
+        nzb, bin_b = self._nz_source(b)
         cb = nzb.sum(-1).to(torch.float64)
         b_rows = cb.sum(-1)
-        spk_b = C.spike_valued(b, nzb, b_rows.sum())
+        spk_b = torch.ones((), dtype=torch.bool, device=dev) if bin_b else C.spike_valued(b, nzb, b_rows.sum())
         if a_dense:
             pairs = (b_rows * n).expand(lead)
             spk_a = torch.zeros((), dtype=torch.bool, device=dev)
             a_nz = math.prod(lead) * n * k // ns
         else:
-            nza = C.nonzero_mask(a, self.scratch) if a.shape != b.shape else C.nonzero_mask(a)
+            nza, bin_a = self._nz_source(a)
             ca = nza.sum(-2).to(torch.float64)
             pairs = (ca * cb).sum(-1).expand(lead)
             a_rows = ca.sum(-1)
-            spk_a = C.spike_valued(a, nza, a_rows.sum())
+            spk_a = torch.ones((), dtype=torch.bool, device=dev) if bin_a else C.spike_valued(a, nza, a_rows.sum())
             a_nz = self.reducer.reduce(a_rows, 0, where) if tuple(a_rows.shape) == tuple(lead) else a_rows.sum() / ns
         spk = spk_a | spk_b
         eff = self.reducer.reduce(pairs, 0, where)
@@ -418,6 +483,7 @@ def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm"
             rec.reducer.b = b
             t_seen = t
             rec.single_calls.clear()
+            rec.memo.clear()
             if reset is not None:
                 reset(model)
             rec.stack.clear()
