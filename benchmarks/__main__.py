@@ -1,9 +1,17 @@
-"""Run every benchmark script and print one table: ``python -m benchmarks [--quick] [NAME ...]``."""
+"""Run every benchmark script and print one table: ``python -m benchmarks [--quick] [--save] [NAME ...]``.
+
+``--save`` writes each successful result to ``benchmarks/results/<NAME>.json`` (the script's JSON plus a
+``provenance`` record: the command, ``--quick`` or not, date, commit, machine); ``python docs/build.py``
+turns those files into the benchmark tables of the docs pages. A failed benchmark leaves its saved file as it was.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
@@ -11,6 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REQUIRED = ("name", "ours_s", "peer", "peer_s", "ratio")
+RESULTS = HERE / "results"
 
 
 def discover(folder: Path = HERE) -> list[Path]:
@@ -53,8 +62,37 @@ def run(scripts: list[Path], quick: bool, timeout: float) -> list[dict]:
             rows.append({"name": script.stem, "error": str(exc)})
             continue
         result["wall_s"] = round(time.perf_counter() - t0, 1)
+        result["script"] = script.stem
         rows.append(result)
     return rows
+
+
+def _git_commit() -> str | None:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def save(rows: list[dict], quick: bool, folder: Path = RESULTS) -> list[Path]:
+    """Write each successful row to ``folder/<script>.json`` with its provenance; error rows are not written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    provenance = {
+        "quick": quick, "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "commit": _git_commit(), "python": platform.python_version(), "machine": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+    written = []
+    for row in rows:
+        if "error" in row:
+            continue
+        stem = row.get("script", row["name"])
+        command = f"python -m benchmarks {stem}" + (" --quick" if quick else "") + " --save"
+        path = folder / f"{stem}.json"
+        path.write_text(json.dumps({**row, "provenance": {"command": command, **provenance}}, indent=1, sort_keys=False) + "\n")
+        written.append(path)
+    return written
 
 
 def format_table(rows: list[dict]) -> str:
@@ -74,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="the small sizes (each under a minute on 2 cores)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per benchmark")
     ap.add_argument("--json", type=Path, help="also write all results to this JSON file")
+    ap.add_argument("--save", action="store_true", help="write each result to benchmarks/results/<NAME>.json (read by docs/build.py)")
+    ap.add_argument("--results-dir", type=Path, default=RESULTS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     scripts = discover()
     if args.names:
@@ -86,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.save:
+        for path in save(rows, args.quick, args.results_dir):
+            print(f"saved {path}", file=sys.stderr)
     return 1 if any("error" in r for r in rows) else 0
 
 
