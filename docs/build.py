@@ -69,37 +69,46 @@ def rst_to_md(text: str) -> str:
     """The docstring conventions used in ``neuro`` (math directives and roles, ``::`` literal blocks) as GitHub Markdown."""
     lines = text.splitlines()
     out: list[str] = []
+    prose: list[str] = []  # roles may span lines: converted a paragraph run at a time
+
+    def flush() -> None:
+        if prose:
+            out.extend(_inline("\n".join(prose)).split("\n"))
+            prose.clear()
+
     i = 0
     while i < len(lines):
         line = lines[i]
         indent = len(line) - len(line.lstrip())
         stripped = line.strip()
-        if stripped.startswith(".. math::") or (stripped.endswith("::") and not stripped.startswith("..")):
-            is_math = stripped.startswith(".. math::")
-            block = [stripped[len(".. math::"):]] if is_math and stripped[len(".. math::"):].strip() else []
-            j = i + 1
-            while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > indent):
-                block.append(lines[j])
-                j += 1
-            while block and not block[-1].strip():
-                block.pop()
-            if is_math:
-                out += _math_block(block)
-            else:
-                head = stripped[:-2].rstrip()
-                if head:
-                    out.append(" " * indent + _inline(head) + ":")
-                code = list(block)
-                while code and not code[0].strip():
-                    code.pop(0)
-                cut = min((len(b) - len(b.lstrip()) for b in code if b.strip()), default=0)
-                out += ["", "```python", *[b[cut:] for b in code], "```", ""]
-            i = j
+        if not (stripped.startswith(".. math::") or (stripped.endswith("::") and not stripped.startswith(".."))):
+            prose.append(line)
+            i += 1
             continue
-        out.append(_inline(line))
-        i += 1
-    text = "\n".join(out)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        is_math = stripped.startswith(".. math::")
+        block = [stripped[len(".. math::"):]] if is_math and stripped[len(".. math::"):].strip() else []
+        j = i + 1
+        while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > indent):
+            block.append(lines[j])
+            j += 1
+        while block and not block[-1].strip():
+            block.pop()
+        if is_math:
+            flush()
+            out += _math_block(block)
+        else:
+            head = stripped[:-2].rstrip()
+            if head:
+                prose.append(" " * indent + head + ":")
+            flush()
+            code = list(block)
+            while code and not code[0].strip():
+                code.pop(0)
+            cut = min((len(b) - len(b.lstrip()) for b in code if b.strip()), default=0)
+            out += ["", "```python", *[b[cut:] for b in code], "```", ""]
+        i = j
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
 
 
 # ----------------------------------------------------------------------------------------------- docstrings and tests
@@ -227,25 +236,51 @@ def _is_records(value) -> bool:
     return False
 
 
+def _provenance_line(name: str, r: dict) -> str:
+    prov = r.get("provenance") or {}
+    quick = prov.get("quick", r.get("quick"))
+    size = "sizes not recorded" if quick is None else ("`--quick` sizes" if quick else "full sizes")
+    command = f"`{prov['command']}`" if prov.get("command") else "not recorded"
+    line = f"*{name}* (result `{r.get('name', name)}`), {size}. Command: {command}."
+    where = []
+    if prov.get("date_utc"):
+        where.append(f"{prov['date_utc']} UTC")
+    if prov.get("commit"):
+        where.append(f"commit {prov['commit']}")
+    if prov.get("machine"):
+        where.append(str(prov["machine"]))
+    if prov.get("cpus"):
+        where.append(f"{prov['cpus']} CPUs")
+    if prov.get("load_average_1min") is not None:
+        where.append(f"load average {_fmt(prov['load_average_1min'])}")
+    return line + (" Measured: " + ", ".join(where) + "." if where else "")
+
+
 def bench_section(name: str, results: Path) -> str:
+    """The saved result of benchmark ``name`` as tables, or the line saying how to measure it."""
     path = results / f"{name}.json"
     if not path.is_file():
         return f"*{name}*: not measured yet: run `python -m benchmarks {name} --save`.\n"
     r = json.loads(path.read_text(encoding="utf-8"))
-    prov = r.get("provenance") or {}
-    quick = prov.get("quick", r.get("quick"))
-    size = "unknown size" if quick is None else ("`--quick` sizes" if quick else "full sizes")
-    out = [f"*{name}* (`{r.get('name', name)}`), {size}. Command: `{prov.get('command', 'not recorded')}`."]
-    where = [f"{k} {_fmt(prov[k])}" for k in ("date_utc", "commit", "machine", "cpus", "load_average_1min") if prov.get(k) is not None]
-    if where:
-        out[-1] += " Measured: " + ", ".join(where).replace("cpus", "CPUs").replace("load_average_1min", "load") + "."
-    out += ["", *_table(list(HEADLINE), [[r.get(k) for k in HEADLINE]]), ""]
-    scalars = [[k, v] for k, v in r.items() if k not in NOT_SHOWN and not _is_records(v)]
+    out = [_provenance_line(name, r), "", *_table(list(HEADLINE), [[r.get(k) for k in HEADLINE]]), "", "ratio = ours_s / peer_s (lower is better).", ""]
+    extra = {k: v for k, v in r.items() if k not in NOT_SHOWN}
+    # top-level fields that are records with the same keys (e.g. one per dataset) make one table
+    shapes: dict[tuple, list[str]] = {}
+    for k, v in extra.items():
+        if isinstance(v, dict) and v and not _is_records(v):
+            shapes.setdefault(tuple(v), []).append(k)
+    grouped = {k for keys in shapes.values() if len(keys) > 1 for k in keys}
+    scalars = [[k, v] for k, v in extra.items() if k not in grouped and not _is_records(v) and not (isinstance(v, dict) and len(v) > 4)]
     if scalars:
         out += _table(["field", "value"], scalars) + [""]
-    for k, v in r.items():
-        if k not in NOT_SHOWN and _is_records(v):
-            out += [f"`{k}`:", "", *_records_table(v, "key" if isinstance(v, dict) else "#"), ""]
+    for keys in shapes.values():
+        if len(keys) > 1:
+            out += [f"{', '.join(f'`{k}`' for k in keys)}:", "", *_records_table({k: extra[k] for k in keys}, "case"), ""]
+    for k, v in extra.items():
+        if _is_records(v):
+            out += [f"`{k}`:", "", *_records_table(v, "case" if isinstance(v, dict) else "#"), ""]
+        elif k not in grouped and isinstance(v, dict) and len(v) > 4:
+            out += [f"`{k}`:", "", *_table(["key", "value"], [[kk, vv] for kk, vv in v.items()]), ""]
     return "\n".join(out).strip() + "\n"
 
 

@@ -83,7 +83,7 @@ def test_pages_show_saved_tables_and_say_what_is_not_measured(tmp_path, monkeypa
     assert "| 0.125 | peerlib 1.0 | 0.5 | 0.25 |" in page
     assert "Command: `python -m benchmarks fake_ok --save`" in page and "full sizes" in page
     assert "| unit | s per step |" in page
-    assert "| key | ours_s | peer_s |" in page and "| large | 0.2 | 0.9 |" in page
+    assert "| case | ours_s | peer_s |" in page and "| large | 0.2 | 0.9 |" in page
     # a missing result is said to be missing, with the command that measures it
     assert "not measured yet: run `python -m benchmarks never_run --save`" in page
     # equations from the docstring, validation from the test file, figure link
