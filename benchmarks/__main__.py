@@ -2,7 +2,8 @@
 
 ``--save`` writes each successful result to ``benchmarks/results/<NAME>.json`` (the script's JSON plus a
 ``provenance`` record: the command, ``--quick`` or not, date, commit, machine); ``python docs/build.py``
-turns those files into the benchmark tables of the docs pages. A failed benchmark leaves its saved file as it was.
+turns those files into the benchmark tables of the docs pages. A failed benchmark leaves its saved file as it was,
+and a ``--quick`` result does not replace a saved full-size one.
 """
 
 from __future__ import annotations
@@ -75,8 +76,18 @@ def _git_commit() -> str | None:
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
 
+def _saved_full_size(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("provenance", {}).get("quick") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def save(rows: list[dict], quick: bool, folder: Path = RESULTS) -> list[Path]:
-    """Write each successful row to ``folder/<script>.json`` with its provenance; error rows are not written."""
+    """Write each successful row to ``folder/<script>.json`` with its provenance.
+
+    Error rows are not written, and a ``--quick`` result never replaces a saved full-size one (delete the file to do so).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     provenance = {
         "quick": quick, "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -90,6 +101,9 @@ def save(rows: list[dict], quick: bool, folder: Path = RESULTS) -> list[Path]:
         stem = row.get("script", row["name"])
         command = f"python -m benchmarks {stem}" + (" --quick" if quick else "") + " --save"
         path = folder / f"{stem}.json"
+        if quick and _saved_full_size(path):
+            print(f"kept {path}: a --quick result does not replace a full-size one", file=sys.stderr)
+            continue
         path.write_text(json.dumps({**row, "provenance": {"command": command, **provenance}}, indent=1, sort_keys=False) + "\n")
         written.append(path)
     return written
@@ -127,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.save:
-        for path in save(rows, args.quick, args.results_dir):
+        written = save(rows, args.quick, args.results_dir)
+        for path in written:
             print(f"saved {path}", file=sys.stderr)
+        if written:
+            print("now rebuild the docs pages: python docs/build.py (and commit the results with the pages)", file=sys.stderr)
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -103,6 +103,17 @@ def test_quick_results_are_labelled(tmp_path):
     assert "`--quick` sizes" in text and "python -m benchmarks q --quick --save" in text
 
 
+def test_quick_run_never_replaces_a_full_size_result(tmp_path):
+    results = tmp_path / "results"
+    row = {"name": "q", "script": "q", "ours_s": 1.0, "peer": "p", "peer_s": 2.0, "ratio": 0.5}
+    runner.save([row], quick=False, folder=results)
+    assert runner.save([{**row, "ours_s": 9.0}], quick=True, folder=results) == []
+    saved = json.loads((results / "q.json").read_text())
+    assert saved["ours_s"] == 1.0 and saved["provenance"]["quick"] is False
+    runner.save([{**row, "ours_s": 3.0}], quick=False, folder=results)  # a full run replaces it
+    assert json.loads((results / "q.json").read_text())["ours_s"] == 3.0
+
+
 def test_rst_math_and_roles_become_markdown():
     md = build.rst_to_md(
         "Law.\n\n.. math::\n\n    a &= b \\\\\n    c &= d\n\nwith :math:`x_t` and :class:`~neuro.sim.LIF` and ``code``.\n\nExample::\n\n    f(1)\n"
