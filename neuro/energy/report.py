@@ -131,20 +131,22 @@ class Report:
         n = self.batch
         rows = [self.table.describe(), self.describe_options(),
                 f"T = {self.time_steps}, samples = {n}; counts are for the whole run (all samples, all steps), energies per sample"]
-        head = (f"{'layer':<22}{'kind':<16}{'params':>10}{'dense MAC':>13}{'eff. AC':>13}{'eff. MAC':>13}{'other ops':>11}"
-                f"{'updates':>11}{'rate':>7}{'conv. nJ':>11}{'ops nJ':>11}{'memory nJ':>11}")
+        w = max([5] + [len(c.name) for c in self.layers]) + 2
+        k = max([4] + [len(c.kind) for c in self.layers]) + 2
+        head = (f"{'layer':<{w}}{'kind':<{k}}{'params':>11}{'dense MAC':>15}{'eff. AC':>15}{'eff. MAC':>15}{'other ops':>13}"
+                f"{'updates':>13}{'rate':>7}{'conv. nJ':>14}{'ops nJ':>14}{'memory nJ':>14}")
         rows += [head, "-" * len(head)]
         for i, c in enumerate(self.layers):
             rate = c.firing_rate if c.role == "neuron" else None
             rate_s = "" if rate is None else f"{rate:.3f}"
             en = [e[m].layers[i]["total_pj"] / n / 1e3 for m in MODELS]
-            rows.append(f"{c.name:<22.22}{c.kind:<16.16}{c.params:>10}{c.dense_macs:>13}{c.effective_acs:>13}{c.effective_macs:>13}"
-                        f"{c.other_ops:>11}{c.neuron_updates:>11}{rate_s:>7}{en[0]:>11.3f}{en[1]:>11.3f}{en[2]:>11.3f}")
+            rows.append(f"{c.name:<{w}}{c.kind:<{k}}{c.params:>11}{c.dense_macs:>15}{c.effective_acs:>15}{c.effective_macs:>15}"
+                        f"{c.other_ops:>13}{c.neuron_updates:>13}{rate_s:>7}{en[0]:>14.3f}{en[1]:>14.3f}{en[2]:>14.3f}")
         rows.append("-" * len(head))
         tot = [e[m].per_sample_pj / 1e3 for m in MODELS]
-        rows.append(f"{'total':<38}{self.total_params:>10}{self.total('dense_macs'):>13}{self.total('effective_acs'):>13}"
-                    f"{self.total('effective_macs'):>13}{self.total('other_ops'):>11}{self.total('neuron_updates'):>11}{'':>7}"
-                    f"{tot[0]:>11.3f}{tot[1]:>11.3f}{tot[2]:>11.3f}")
+        rows.append(f"{'total':<{w + k}}{self.total_params:>11}{self.total('dense_macs'):>15}{self.total('effective_acs'):>15}"
+                    f"{self.total('effective_macs'):>15}{self.total('other_ops'):>13}{self.total('neuron_updates'):>13}{'':>7}"
+                    f"{tot[0]:>14.3f}{tot[1]:>14.3f}{tot[2]:>14.3f}")
         mem_terms = {k: v for k, v in e["memory"].by_term().items() if k.startswith("mem:")}
         mem_total = sum(mem_terms.values())
         rows.append(f"energy per sample: convention {e['convention'].per_sample_mj():.4e} mJ | counted ops {e['ops'].per_sample_mj():.4e} mJ | "
