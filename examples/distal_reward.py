@@ -13,6 +13,11 @@ One synapse, n1 -> n2, starts at 0. Whenever n2 fires within 20 ms after n1, a r
 the cap, while the others stay low: the network solves the credit-assignment problem.
 
     python examples/distal_reward.py [--seconds 3600] [--out runs/distal_reward]
+    python examples/distal_reward.py --resume          # continue from the last checkpoint in --out
+
+The run checkpoints every ``--checkpoint-every`` seconds of model time (the network's state with
+``Network.save`` and the script's own state, each written atomically); ``--resume`` continues exactly
+where the last checkpoint left off and reaches the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import pickle
 from pathlib import Path
 
 import matplotlib
@@ -57,10 +64,24 @@ def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100):
     return net, pop, exc, int(exc_pre[0]), int(exc_post[0]), rng
 
 
-def run(seconds: float, seed: int = 0, progress: bool = True):
+def run(seconds: float, seed: int = 0, progress: bool = True, out: Path | None = None, checkpoint_every: float = 60.0, resume: bool = False):
+    """Simulate ``seconds`` of model time; with ``out``, checkpoint every ``checkpoint_every`` s and (``resume``) continue."""
     net, pop, exc, n1, n2, rng = build(seed)
     watch = net.add(sim.SpikeMonitor(pop, indices=[n1, n2]))
     state = {"last_n1": -1e9, "seen": 0, "pending": [], "rewards": [], "trace_t": [], "trace_w": [], "trace_mean": []}
+    ckpt_net, ckpt_py = (out / "checkpoint_net.npz", out / "checkpoint_state.pkl") if out is not None else (None, None)
+    if resume:
+        if ckpt_py is None or not ckpt_py.is_file() or not ckpt_net.is_file():
+            raise SystemExit(f"--resume: no checkpoint in {out} (expected {ckpt_net.name} and {ckpt_py.name})")
+        with open(ckpt_py, "rb") as fh:
+            saved = pickle.load(fh)
+        if saved["seed"] != seed:
+            raise SystemExit(f"--resume: the checkpoint was made with --seed {saved['seed']}, not {seed}")
+        net.restore(ckpt_net)
+        state = saved["state"]
+        state["seen"] = 0  # the spike monitor starts empty after a restore
+        rng.bit_generator.state = saved["rng"]
+        print(f"resuming at t = {net.t / 1000:.0f} s from {ckpt_net}")
 
     def reward(net):
         t, i = watch.t, watch.i
@@ -84,7 +105,16 @@ def run(seconds: float, seed: int = 0, progress: bool = True):
             state["trace_mean"].append(float(w[1:].mean()))
 
     # rewards come 1-3 s after the pairing: checking every 50 ms (spike times themselves are exact) is plenty
-    net.run(seconds * 1000.0, reward=reward, reward_interval=50.0, progress=progress)
+    end = seconds * 1000.0
+    step = end if out is None else max(checkpoint_every * 1000.0, 1000.0)
+    while net.t < end - 1e-9:
+        net.run(min(step, end - net.t), reward=reward, reward_interval=50.0, progress=progress)
+        if out is not None:
+            net.save(ckpt_net)
+            tmp = ckpt_py.with_name(ckpt_py.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump({"seed": seed, "state": state, "rng": rng.bit_generator.state}, fh)
+            os.replace(tmp, ckpt_py)
     return net, exc, state
 
 
@@ -114,10 +144,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3600.0, help="model time in seconds (default 3600, the paper's hour)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("runs/distal_reward"), help="output folder")
+    ap.add_argument("--out", type=Path, default=Path("runs/distal_reward"), help="output folder (also holds the checkpoints)")
+    ap.add_argument("--checkpoint-every", type=float, default=60.0, help="seconds of model time between checkpoints (default 60)")
+    ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    net, exc, state = run(args.seconds, args.seed)
+    net, exc, state = run(args.seconds, args.seed, out=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume)
     w = exc.weights
     summary = {"seconds": args.seconds, "rewards": len(state["rewards"]), "rewarded_weight": float(w[0]),
                "other_mean": float(w[1:].mean()), "other_p99": float(np.percentile(w[1:], 99)),
@@ -126,6 +158,7 @@ def main(argv=None):
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     print(f"wrote {args.out / 'distal_reward.png'}")
+    return summary, w
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ After an hour of model time the excitatory weights are bimodal (most near 0, a g
 cap) and the network shows a gamma-band (30-100 Hz) rhythm.
 
     python examples/polychronization.py [--seconds 3600] [--out runs/polychronization]
+    python examples/polychronization.py --resume        # continue from the last checkpoint in --out
+
+The run checkpoints the network (``Network.save``, atomic) every ``--checkpoint-every`` seconds of model
+time; ``--resume`` continues from the last one and ends with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -62,12 +66,23 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3600.0, help="model time in seconds (default 3600, the paper's hour)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("runs/polychronization"), help="output folder")
+    ap.add_argument("--out", type=Path, default=Path("runs/polychronization"), help="output folder (also holds the checkpoint)")
+    ap.add_argument("--checkpoint-every", type=float, default=60.0, help="seconds of model time between checkpoints (default 60)")
+    ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     net, cortex, exc = build(args.seed)
     w0 = exc.weights
-    net.run(max(0.0, args.seconds - 1.0) * 1000.0, progress=True)
+    ckpt = args.out / "checkpoint_net.npz"
+    if args.resume:
+        if not ckpt.is_file():
+            raise SystemExit(f"--resume: no checkpoint {ckpt}")
+        net.restore(ckpt)
+        print(f"resuming at t = {net.t / 1000:.0f} s from {ckpt}")
+    learn_until = max(0.0, args.seconds - 1.0) * 1000.0
+    while net.t < learn_until - 1e-9:
+        net.run(min(max(args.checkpoint_every, 1.0) * 1000.0, learn_until - net.t), progress=True)
+        net.save(ckpt)
     spikes = net.add(sim.SpikeMonitor(cortex))
     rate = net.add(sim.PopulationRateMonitor(cortex))
     net.run(1000.0, progress=False)
@@ -98,6 +113,7 @@ def main(argv=None):
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     print(f"wrote {args.out / 'polychronization.png'}")
+    return summary, w
 
 
 if __name__ == "__main__":

@@ -43,3 +43,17 @@ def test_neuromorphic_recipe_example_trains_and_resumes(tmp_path, monkeypatch):
         runpy.run_path(script, run_name="__main__")
     second = json.loads((tmp_path / "run" / "result.json").read_text())
     assert second["epoch"] == 2 and second["step"] == 2 * first["step"]
+
+
+@pytest.mark.parametrize("script, seconds, every", [("distal_reward.py", 6, 2), ("polychronization.py", 5, 2)])
+def test_simulation_examples_resume_exactly(script, seconds, every, tmp_path, monkeypatch):
+    """A run stopped after a checkpoint and resumed ends with the same weights as an uninterrupted one."""
+    def run(out, *extra):
+        monkeypatch.setattr(sys, "argv", [script, "--seed", "2", "--checkpoint-every", str(every), "--out", str(out), *extra])
+        return runpy.run_path(str(ROOT / "examples" / script), run_name="not_main")["main"]()
+
+    _, w_full = run(tmp_path / "full", "--seconds", str(seconds))
+    run(tmp_path / "cut", "--seconds", str(every))  # the "interrupted" run: stops after its first checkpoint
+    _, w_resumed = run(tmp_path / "cut", "--seconds", str(seconds), "--resume")
+    assert (tmp_path / "cut" / "checkpoint_net.npz").is_file()
+    assert w_full.shape == w_resumed.shape and (w_full == w_resumed).all()
