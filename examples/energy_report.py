@@ -12,9 +12,10 @@ energy models, bit budget) written by ``Report.save``: ``<stem>.txt`` (the table
 this script adds ``<stem>_bitbudget.png``.
 
     python examples/energy_report.py                                              # Spikformer-4-384, CIFAR-size input
-    python examples/energy_report.py --model qsd:imagenet-8M --kwarg embed_dims=16,32,64,64 --kwarg depth=2 \\
-        --kwarg img_size=32 --kwarg in_channels=1 --kwarg num_classes=10 --checkpoint runs/qsd_distill/student.pt \\
-        --data digits --input-shape 16,1,1,32,32                                  # the student of qsd_distill.py
+    python examples/energy_report.py --checkpoint runs/qsd_distill/student.pt --data digits \\
+        --input-shape 16,1,1,32,32                 # the student of qsd_distill.py (its checkpoint names factory and kwargs)
+    python examples/energy_report.py --model qsd:imagenet-8M --kwarg embed_dims=16,32,64,64 --kwarg depth=2 --kwarg num_heads=4 \\
+        --kwarg mlp_ratio=2 --kwarg img_size=32 --kwarg in_channels=1 --kwarg num_classes=10 --input-shape 16,1,1,32,32
     python examples/energy_report.py --model sdt:dvsgesture-2-256 --data dvsgesture --root /data/neuromorphic \\
         --input-shape 4,16,2,128,128                                              # real DVS Gesture frames
     python examples/energy_report.py --model neuro.demo:DigitsSNN --input-shape 8,16,64 --layout TB --spikes
@@ -45,8 +46,17 @@ def kwarg_value(text: str):
     return tuple(_value(v) for v in text.split(",")) if "," in text else _value(text)
 
 
-def build_model(spec: str, kwargs: dict, checkpoint: str | None, seed: int) -> torch.nn.Module:
-    """``spikformer:cifar10-4-384`` (a named size) or ``MODULE:FACTORY``; loads ``checkpoint`` (a state dict or ``{'model': ...}``)."""
+def build_model(spec: str | None, kwargs: dict, checkpoint: str | None, seed: int) -> torch.nn.Module:
+    """``spikformer:cifar10-4-384`` (a named size) or ``MODULE:FACTORY``; loads ``checkpoint`` (a state dict or ``{'model': ...}``).
+
+    Without ``spec``, a checkpoint that names its ``factory`` and ``kwargs`` (as ``qsd_distill.py`` writes) builds itself;
+    otherwise the default is ``spikformer:cifar10-4-384``."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True) if checkpoint else None
+    if spec is None:
+        if isinstance(state, dict) and "factory" in state:
+            spec, kwargs = state["factory"], {**state.get("kwargs", {}), **kwargs}
+        else:
+            spec = "spikformer:cifar10-4-384"
     family, _, config = spec.partition(":")
     if family in NAMED:
         factory, kwargs = _load_factory(NAMED[family]), {"name": config, **kwargs} if config else kwargs
@@ -54,8 +64,7 @@ def build_model(spec: str, kwargs: dict, checkpoint: str | None, seed: int) -> t
         factory = _load_factory(spec)
     torch.manual_seed(seed)
     model = factory(**kwargs)
-    if checkpoint:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state is not None:
         model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
     return model
 
@@ -127,8 +136,9 @@ def plot_bit_budget(rep: dict, path: Path, title: str) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default="spikformer:cifar10-4-384",
-                   help=f"NAME:CONFIG ({', '.join(NAMED)}), MODULE:FACTORY or path/to/file.py:FACTORY")
+    p.add_argument("--model", default=None,
+                   help=f"NAME:CONFIG ({', '.join(NAMED)}), MODULE:FACTORY or path/to/file.py:FACTORY (default: the checkpoint's own "
+                        "factory if it names one, else spikformer:cifar10-4-384)")
     p.add_argument("--kwarg", action="append", default=[], help="factory keyword KEY=VALUE (repeatable; 16,32 gives a tuple)")
     p.add_argument("--checkpoint", help="state dict (or {'model': state dict}) to load, e.g. runs/qsd_distill/student.pt")
     p.add_argument("--input-shape", type=_shape, default=(2, 4, 3, 32, 32), help="B,T,... (--layout BT) or T,B,...")
@@ -166,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
     paths = report.save(a.out, stem=a.stem)
     rep = report.to_dict()
     source = a.data or ("random spikes" if a.spikes else "random values")
-    paths["bitbudget"] = plot_bit_budget(rep, a.out / f"{a.stem}_bitbudget.png", f"{a.model} on {source}, input {tuple(inputs.shape)} ({a.layout})")
+    name = a.model or (Path(a.checkpoint).name if a.checkpoint else "spikformer:cifar10-4-384")
+    paths["bitbudget"] = plot_bit_budget(rep, a.out / f"{a.stem}_bitbudget.png", f"{name} on {source}, input {tuple(inputs.shape)} ({a.layout})")
     print("wrote " + ", ".join(str(v) for v in paths.values()))
     return rep
 

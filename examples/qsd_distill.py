@@ -103,6 +103,29 @@ def accuracy(model, x, y, a, seed: int, batch: int = 256, calibrate: torch.Tenso
     return correct / len(y)
 
 
+def _time_mean(x: torch.Tensor) -> torch.Tensor:
+    return x.float().mean(0) if x.dim() == 5 else x.float()
+
+
+def distillation_loss(student_qk, teacher_qk) -> torch.Tensor:
+    """:func:`fine_grained_distillation_loss`, with the tokens whose student query (key) is silent removed from both sides.
+
+    A token that emitted no spike has a zero row in :math:`Q Q^\top`; its row normalisation divides by ``eps`` = 1e-8, and
+    the gradient reaching the other tokens through it is ~1e8 times the cross-entropy's: one such batch wrecks Adam's
+    second moments and the student stops learning (59 % instead of 96 % on digits, even with lambda = 0.01). Zeroing those
+    tokens in the teacher's Q (K) too makes both rows (and columns) zero: the silent token adds no loss and no gradient,
+    every other entry is compared as the paper says. A non-silent row has norm >= its own ``q_i . q_i``, so stays well scaled.
+    """
+    pairs = []
+    for s_pair, t_pair in zip(student_qk, teacher_qk):
+        masked = []
+        for s, t in zip(s_pair, t_pair):
+            silent = _time_mean(s.detach()).abs().sum(-1, keepdim=True) == 0
+            masked.append(_time_mean(t.detach()).masked_fill(silent, 0.0))
+        pairs.append(tuple(masked))
+    return fine_grained_distillation_loss(student_qk, pairs)
+
+
 def save_atomic(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -147,7 +170,7 @@ def train_stage(stage: str, model, teacher, data, a, ckpt: dict, path: Path) -> 
             if distill:
                 with torch.no_grad():
                     teacher(x)
-                fgd = fine_grained_distillation_loss(attention_qk(model), attention_qk(teacher))
+                fgd = distillation_loss(attention_qk(model), attention_qk(teacher))
                 loss = ce + a.lam * fgd
                 tot_fgd += fgd.item() * len(idx)
             opt.zero_grad(set_to_none=True)
@@ -190,7 +213,7 @@ def plot(results: dict, path: Path, title: str) -> None:
         ax_ce.plot(ep, [h["ce"] for h in r["history"]], label=names[stage])
     ax_acc.axhline(0.1, color="grey", lw=0.8, ls=":")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.02))
-    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.legend(loc="center right", fontsize=8)
     ax_ce.set(xlabel="epoch", ylabel="training cross-entropy", yscale="log")
     ax_ce.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
@@ -203,7 +226,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--bits", type=int, default=4, help="weight bits of the student (LSQ, per output channel)")
     p.add_argument("--levels", type=int, default=4, help="spike levels D of the multi-level neurons")
-    p.add_argument("--lam", type=float, default=1.0, help="weight lambda of the fine-grained distillation loss")
+    p.add_argument("--lam", type=float, default=0.1, help="weight lambda of the fine-grained distillation loss")
     p.add_argument("--epochs", type=int, default=None, help="epochs per model (default 15; 5 with --quick)")
     p.add_argument("--teacher-epochs", type=int, default=None, help="epochs of the ANN teacher (default: --epochs)")
     p.add_argument("--dim", type=int, default=16, help="stage widths dim x (1, 2, 4, 4)")
