@@ -44,6 +44,7 @@ def describe(events: np.ndarray) -> dict:
 
 
 def tour_audio(name: str, root, out: Path, samples: int, bins: int) -> dict:
+    """Rasters of the first ``samples`` samples; the first one binned into ``bins`` frames ``[T, 700]`` as an image."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,12 +67,22 @@ def tour_audio(name: str, root, out: Path, samples: int, bins: int) -> dict:
     plt.close(fig)
     framed = load(name, split_of(name), root=root, frames=dict(n_time_bins=bins), progress=False)
     x, label = framed[0]
-    frames_png = frame_grid(x, n_cols=bins, path=out / f"{name}_frames.png", title=f"{spec.title}: sample 0 (label {int(label)}) in {bins} bins, 700 channels")
+    counts = np.asarray(x, dtype=np.float32).reshape(bins, -1)  # [T, 700] spike counts per bin and channel
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    im = ax.imshow(counts.T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest",
+                   extent=(0, info[0]["duration_ms"] or bins, 0, counts.shape[1]))
+    fig.colorbar(im, ax=ax, label="spikes per bin")
+    ax.set(xlabel="time (ms)", ylabel="channel", title=f"{spec.title}: sample 0 (label {int(label)}) binned into {bins} frames")
+    fig.tight_layout()
+    frames_png = out / f"{name}_frames.png"
+    fig.savefig(frames_png, dpi=110)
+    plt.close(fig)
     return {"title": spec.title, "split": split_of(name), "samples_in_split": len(ds), "sensor_size": list(spec.sensor_size),
             "classes": spec.n_classes, "frame_shape": list(np.shape(x)), "examples": info, "files": [str(raster_png), str(frames_png)]}
 
 
 def tour_vision(name: str, root, out: Path, bins: int) -> dict:
+    """The first sample as a grid of ``bins`` frames (ON red, OFF blue) and as an animated GIF."""
     spec = SPECS[name]
     ds = load(name, split_of(name), root=root, progress=False)
     ev, label = ds[0]
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--synthetic", action="store_true", help="generate format-exact fixtures (neuro.data.fixtures) instead of reading --data")
     p.add_argument("--datasets", nargs="+", choices=sorted(SPECS), default=list(SPECS), help="which datasets")
     p.add_argument("--samples", type=int, default=3, help="rasters per audio dataset")
-    p.add_argument("--bins", type=int, default=8, help="frames per sample")
+    p.add_argument("--bins", type=int, default=8, help="frames per vision sample")
+    p.add_argument("--audio-bins", type=int, default=100, help="frames per audio sample (100: 10 ms bins over SHD's ~1 s)")
     p.add_argument("--out", type=Path, default=Path("runs/datasets_tour"))
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             if a.synthetic:
                 fixtures.make_fixture(name, root, split=split_of(name), seed=0)
-            r = tour_audio(name, root, a.out, a.samples, a.bins) if name in AUDIO else tour_vision(name, root, a.out, a.bins)
+            r = tour_audio(name, root, a.out, a.samples, a.audio_bins) if name in AUDIO else tour_vision(name, root, a.out, a.bins)
         except Exception as exc:  # a missing file or a missing optional reader (dv-processing): say so, tour the rest
             tqdm.write(f"{name}: skipped: {type(exc).__name__}: {exc}")
             summary["datasets"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
