@@ -12,7 +12,7 @@ energy models, bit budget) written by ``Report.save``: ``<stem>.txt`` (the table
 this script adds ``<stem>_bitbudget.png``.
 
     python examples/energy_report.py                                              # Spikformer-4-384, CIFAR-size input
-    python examples/energy_report.py --checkpoint runs/qsd_distill/student.pt --data digits \\
+    python examples/energy_report.py --checkpoint runs/qsd_distill/student.pt --data digits --direct \\
         --input-shape 16,1,1,32,32                 # the student of qsd_distill.py (its checkpoint names factory and kwargs)
     python examples/energy_report.py --model qsd:imagenet-8M --kwarg embed_dims=16,32,64,64 --kwarg depth=2 --kwarg num_heads=4 \\
         --kwarg mlp_ratio=2 --kwarg img_size=32 --kwarg in_channels=1 --kwarg num_classes=10 --input-shape 16,1,1,32,32
@@ -69,8 +69,9 @@ def build_model(spec: str | None, kwargs: dict, checkpoint: str | None, seed: in
     return model
 
 
-def real_inputs(data: str, shape: tuple[int, ...], layout: str, root: str | None, synthetic: bool, seed: int) -> torch.Tensor:
-    """A batch of real inputs of ``shape``: digits rate-coded over T, or frames of a neuromorphic test set resized to ``H x W``."""
+def real_inputs(data: str, shape: tuple[int, ...], layout: str, root: str | None, synthetic: bool, seed: int, direct: bool = False) -> torch.Tensor:
+    """A batch of real inputs of ``shape``: digits rate-coded over T (``direct``: the intensities at every step), or frames
+    of a neuromorphic test set resized to ``H x W``."""
     b, t = (shape[0], shape[1]) if layout == "BT" else (shape[1], shape[0])
     rest = shape[2:]
     if len(rest) != 3:
@@ -83,7 +84,7 @@ def real_inputs(data: str, shape: tuple[int, ...], layout: str, root: str | None
         d = load_digits()
         x = torch.tensor(d.images[:b], dtype=torch.float32).unsqueeze(1) / 16.0
         x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1).expand(-1, c, -1, -1)
-        frames = (torch.rand((b, t, c, h, w), generator=g) < x.unsqueeze(1)).float()
+        frames = x.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous() if direct else (torch.rand((b, t, c, h, w), generator=g) < x.unsqueeze(1)).float()
     else:
         from neuro.data import fixtures, load
 
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--input-shape", type=_shape, default=(2, 4, 3, 32, 32), help="B,T,... (--layout BT) or T,B,...")
     p.add_argument("--layout", choices=("BT", "TB"), default="BT")
     p.add_argument("--data", help="real inputs: 'digits' (scikit-learn, rate-coded) or a dataset of neuro.data (dvsgesture, nmnist, cifar10dvs)")
+    p.add_argument("--direct", action="store_true", help="--data digits as intensities at every step (direct encoding, as qsd_distill.py trains)")
     p.add_argument("--root", help="data root of --data NAME (default $NEURO_DATA or datasets/)")
     p.add_argument("--synthetic", action="store_true", help="--data NAME from format-exact generated files (no download)")
     p.add_argument("--spikes", action="store_true", help="without --data: Bernoulli spikes (--input-rate) instead of uniform values")
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         kwargs[key] = kwarg_value(value)
     model = build_model(a.model, kwargs, a.checkpoint, a.seed)
     if a.data:
-        inputs = real_inputs(a.data, a.input_shape, a.layout, a.root, a.synthetic, a.seed)
+        inputs = real_inputs(a.data, a.input_shape, a.layout, a.root, a.synthetic, a.seed, a.direct)
     else:
         g = torch.Generator().manual_seed(a.seed)
         inputs = (torch.rand(a.input_shape, generator=g) < a.input_rate).float() if a.spikes else torch.rand(a.input_shape, generator=g)
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(report.format_table())
     paths = report.save(a.out, stem=a.stem)
     rep = report.to_dict()
-    source = a.data or ("random spikes" if a.spikes else "random values")
+    source = f"{a.data}{' (direct)' if a.direct else ''}" if a.data else ("random spikes" if a.spikes else "random values")
     name = a.model or (Path(a.checkpoint).name if a.checkpoint else "spikformer:cifar10-4-384")
     paths["bitbudget"] = plot_bit_budget(rep, a.out / f"{a.stem}_bitbudget.png", f"{name} on {source}, input {tuple(inputs.shape)} ({a.layout})")
     print("wrote " + ", ".join(str(v) for v in paths.values()))

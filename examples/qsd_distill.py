@@ -21,6 +21,10 @@ Input: direct encoding (the intensities, T = 1 step, as the paper's QSD models u
     python examples/qsd_distill.py --resume                 # continue from the last checkpoint in --out
     python examples/qsd_distill.py --quick                  # seconds, for CI
 
+Measured with the defaults (seed 0, ``--threads 1``, 2-core machine, ~4.5 min in all): teacher 98.9 %, 4-bit student
+with FGD 97.5 %, CE-only student 95.8 % test accuracy (360 test images; one image is 0.28 %, so one seed is suggestive, not
+conclusive); lambda = 1 gave 95.6 %. ``--resume`` after an interruption continues the same run bit for bit.
+
 Writes ``--out``/qsd_distill.json (accuracies, bits, curves), qsd_distill.png (learning curves) and
 checkpoint.pt (saved atomically after every epoch; ``--resume`` continues from it), and each trained model as
 ``<stage>.pt`` (``{"model": state dict, "kwargs": of qsd_transformer}``) for ``examples/energy_report.py --checkpoint``.

@@ -58,7 +58,7 @@ def test_qsd_distill_quick_learns_and_resumes(tmp_path, monkeypatch, capsys):
     assert "done: teacher, student, baseline" in capsys.readouterr().out
     assert json.loads((out / "qsd_distill.json").read_text())["student_accuracy"] == summary["student_accuracy"]
     # the student's checkpoint names its factory: the energy report rebuilds it from the file alone
-    run_example("energy_report.py", ["--checkpoint", str(out / "student.pt"), "--data", "digits", "--input-shape", "2,1,1,24,24",
+    run_example("energy_report.py", ["--checkpoint", str(out / "student.pt"), "--data", "digits", "--direct", "--input-shape", "2,1,1,24,24",
                                      "--out", str(tmp_path / "energy")], monkeypatch)
     rep = json.loads((tmp_path / "energy" / "energy.json").read_text())
     assert any(layer.get("weight_bits") == 4 for layer in rep["layers"])
