@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["similarity_matrix", "fine_grained_distillation_loss", "record_attention", "attention_qk"]
@@ -40,9 +39,15 @@ QK = tuple[torch.Tensor, torch.Tensor]
 
 
 def similarity_matrix(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Row-normalised token similarity :math:`\\mathcal{N}(X X^\\top)` of ``[..., N, d]`` -> ``[..., N, N]`` (a zero row stays zero)."""
+    """Row-normalised token similarity :math:`\\mathcal{N}(X X^\\top)` of ``[..., N, d]`` -> ``[..., N, N]``.
+
+    A zero row (a token with no spikes) stays zero and passes no gradient: the normalisation is not differentiable
+    there, and dividing by ``eps`` instead would hand back a gradient ~1/eps times too large (one silent token in a
+    batch could wreck the optimiser state).
+    """
     g = x @ x.transpose(-2, -1)
-    return F.normalize(g, p=2.0, dim=-1, eps=eps)
+    norm = g.norm(p=2.0, dim=-1, keepdim=True)
+    return torch.where(norm > eps, g / norm.clamp_min(eps), torch.zeros_like(g))
 
 
 def _time_mean(x: torch.Tensor) -> torch.Tensor:

@@ -125,3 +125,17 @@ def test_distillation_between_qsd_student_and_its_ann_teacher():
     M.record_attention(student, on=False)
     with pytest.raises(ValueError, match="no recorded"):
         M.attention_qk(student)
+
+
+def test_similarity_matrix_silent_token_passes_no_gradient():
+    from neuro.nn.models import similarity_matrix
+
+    x = torch.tensor([[[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]], requires_grad=True)  # token 1 is silent
+    s = similarity_matrix(x)
+    assert torch.equal(s[0, 1], torch.zeros(3))
+    torch.testing.assert_close(s[0, 0].norm(), torch.tensor(1.0))
+    (s * torch.randn_like(s)).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().max() < 10.0
+    # away from zero rows it is F.normalize of X X^T
+    y = torch.randn(2, 4, 5, dtype=torch.float64)
+    torch.testing.assert_close(similarity_matrix(y), torch.nn.functional.normalize(y @ y.transpose(-2, -1), dim=-1))
