@@ -8,6 +8,7 @@ see DVS frames. 80 % of the images train it (AdamW, cosine schedule), 20 % test 
     python examples/digits_transformers.py                 # both models, full run
     python examples/digits_transformers.py --quick         # a few seconds, for CI
     python examples/digits_transformers.py --model sdt --epochs 40 --out results/
+    python examples/digits_transformers.py --out results/ --resume     # continue from the checkpoints in results/
 
 Prints one JSON line per model: test accuracy, training time, epochs, parameters, threads.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -59,7 +61,10 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
     return correct / len(y)
 
 
-def train(name: str, epochs: int, dim: int, depth: int, batch: int, lr: float, seed: int, size: int = 16, limit: int | None = None) -> dict:
+def train(name: str, epochs: int, dim: int, depth: int, batch: int, lr: float, seed: int, size: int = 16, limit: int | None = None,
+          checkpoint: Path | None = None, resume: bool = False, stop_after: int | None = None) -> dict:
+    """Train one model; with ``checkpoint``, save everything after each epoch (atomically) and, with ``resume``,
+    continue from it: the resumed run ends with the same weights as an uninterrupted one."""
     torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = load(size, seed)
     if limit:
@@ -70,8 +75,20 @@ def train(name: str, epochs: int, dim: int, depth: int, batch: int, lr: float, s
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     g = torch.Generator().manual_seed(seed + 1)
     start = time.perf_counter()
-    history = []
-    for epoch in range(epochs):
+    history, first, spent = [], 0, 0.0
+    if resume and checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        if (state["epochs"], state["dim"], state["depth"], state["seed"]) != (epochs, dim, depth, seed):
+            raise SystemExit(f"{checkpoint} was made with other settings (epochs, dim, depth, seed = "
+                             f"{state['epochs']}, {state['dim']}, {state['depth']}, {state['seed']}); remove it or match them")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        g.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, first, spent = state["history"], state["epoch"], state["seconds"]
+        print(f"{name}: resuming after epoch {first} from {checkpoint}")
+    for epoch in range(first, epochs):
         model.train()
         order = torch.randperm(len(y_train), generator=g)
         total, correct = 0.0, 0
@@ -87,12 +104,21 @@ def train(name: str, epochs: int, dim: int, depth: int, batch: int, lr: float, s
             correct += int((logits.argmax(1) == y_train[idx]).sum())
         history.append((total / len(y_train), correct / len(y_train)))
         print(f"{name:10s} epoch {epoch + 1:3d}/{epochs}  loss {total / len(y_train):.3f}  train acc {correct / len(y_train):.3f}"
-              f"  {time.perf_counter() - start:6.1f} s", flush=True)
-    seconds = time.perf_counter() - start
+              f"  {spent + time.perf_counter() - start:6.1f} s", flush=True)
+        if checkpoint is not None:
+            tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "generator": g.get_state(),
+                        "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1, "epochs": epochs, "dim": dim,
+                        "depth": depth, "seed": seed, "seconds": spent + time.perf_counter() - start}, tmp)
+            os.replace(tmp, checkpoint)
+        if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < epochs:
+            print(f"{name}: stopping after epoch {epoch + 1} (--stop-after); continue with --resume")
+            break
+    seconds = spent + time.perf_counter() - start
     return {"model": name, "test_accuracy": round(accuracy(model, x_test, y_test, seed + 2), 4), "train_seconds": round(seconds, 1),
             "epochs": epochs, "embed_dim": dim, "depth": depth, "time_steps": TIME_STEPS, "params": count_parameters(model),
             "train_images": len(y_train), "test_images": len(y_test), "threads": torch.get_num_threads(),
-            "history": [[round(a, 4), round(b, 4)] for a, b in history]}
+            "history": [[round(a, 4), round(b, 4)] for a, b in history], "final_weights_sum": float(sum(p.double().sum() for p in model.parameters()))}
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -127,14 +153,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny run (CI): 2 epochs, 128 images, dim 32, depth 1")
-    p.add_argument("--out", type=Path, default=None, help="also write digits_transformers.json here")
+    p.add_argument("--out", type=Path, default=None, help="write digits_transformers.json/.png and per-model checkpoints here")
+    p.add_argument("--resume", action="store_true", help="continue each model from its checkpoint in --out")
+    p.add_argument("--stop-after", type=int, default=None, help="stop each model after this many epochs (a checkpoint stays; see --resume)")
     a = p.parse_args(argv)
     epochs = a.epochs or (2 if a.quick else 30)
     dim, depth, limit = (32, 1, 128) if a.quick else (a.dim, a.depth, None)
     names = ("spikformer", "sdt") if a.model == "both" else (a.model,)
     results = []
     for name in names:
-        r = train(name, epochs, dim, depth, a.batch, a.lr, a.seed, limit=limit)
+        ckpt = None
+        if a.out is not None:
+            a.out.mkdir(parents=True, exist_ok=True)
+            ckpt = a.out / f"{name}_checkpoint.pt"
+        r = train(name, epochs, dim, depth, a.batch, a.lr, a.seed, limit=limit, checkpoint=ckpt, resume=a.resume, stop_after=a.stop_after)
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.out is not None:

@@ -57,3 +57,16 @@ def test_simulation_examples_resume_exactly(script, seconds, every, tmp_path, mo
     _, w_resumed = run(tmp_path / "cut", "--seconds", str(seconds), "--resume")
     assert (tmp_path / "cut" / "checkpoint_net.npz").is_file()
     assert w_full.shape == w_resumed.shape and (w_full == w_resumed).all()
+
+
+def test_digits_transformers_resume_exactly(tmp_path, monkeypatch):
+    """Stopped after one epoch and resumed, the run ends with the same weights as an uninterrupted one."""
+    def run(out, *extra):
+        monkeypatch.setattr(sys, "argv", ["digits_transformers.py", "--quick", "--model", "sdt", "--epochs", "3", "--out", str(out), *extra])
+        return runpy.run_path(str(ROOT / "examples" / "digits_transformers.py"), run_name="not_main")["main"]()[0]
+
+    full = run(tmp_path / "full")
+    run(tmp_path / "cut", "--stop-after", "1")
+    resumed = run(tmp_path / "cut", "--resume")
+    assert resumed["epochs"] == 3 and len(resumed["history"]) == 3
+    assert resumed["final_weights_sum"] == full["final_weights_sum"] and resumed["history"] == full["history"]
