@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .cells import decode as decode_cells
+from .cells import decode_into as decode_cells_into
 from .cells import encode as encode_cells
 from .errors import DataCorruptError
 
@@ -288,10 +289,18 @@ class FrameCache(torch.utils.data.Dataset):
 
     def frames(self, index: int) -> torch.Tensor:
         """Dense float32 frames ``[T, *frame_shape]`` of sample ``index``."""
-        n, index_, counts = self.read(index)
-        # NumPy, not torch.zeros/index_put: those run multi-threaded and stall on a busy CPU
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} out of range for {len(self)} samples")
+        index = index % len(self)
+        a, b = int(self.offsets[index]), int(self.offsets[index + 1])
+        n = int(self.lengths[index])
+        # NumPy zeros (not torch.zeros: multi-threaded, it stalls on a busy CPU), filled by one compiled pass over the record
         out = np.zeros(n * self._frame_size, dtype=np.float32)
-        out[index_] = counts
+        try:
+            decode_cells_into(self._handle()[a:b], out)
+        except (OSError, ValueError) as exc:
+            raise DataCorruptError(f"{self.path}: sample {index} cannot be read ({exc}); "
+                                   "the cache is damaged: delete it or load with rebuild_cache=True") from exc
         return torch.from_numpy(out.reshape(n, *self.frame_shape))
 
     def __getitem__(self, index: int):

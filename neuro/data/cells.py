@@ -22,6 +22,7 @@ decompression), which is what makes a cached epoch fast.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 _HEADER = 3
@@ -81,3 +82,59 @@ def decode(record: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n_count:
         counts[nibbles[:n] == _COUNT_ESC] = record[pos:pos + 4 * n_count].view("<u4")
     return np.cumsum(gaps), counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_into(record: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled; tested through decode_into
+    if record.size < 4 * _HEADER:
+        return -1
+    n = np.int64(record[0]) | (np.int64(record[1]) << 8) | (np.int64(record[2]) << 16) | (np.int64(record[3]) << 24)
+    n_gap = np.int64(record[4]) | (np.int64(record[5]) << 8) | (np.int64(record[6]) << 16) | (np.int64(record[7]) << 24)
+    n_count = np.int64(record[8]) | (np.int64(record[9]) << 8) | (np.int64(record[10]) << 16) | (np.int64(record[11]) << 24)
+    n_packed = (n + 1) // 2
+    if record.size != 4 * _HEADER + n + n_packed + 4 * (n_gap + n_count):
+        return -2
+    gaps_at = 4 * _HEADER
+    packed_at = gaps_at + n
+    gap_esc_at = packed_at + n_packed
+    count_esc_at = gap_esc_at + 4 * n_gap
+    ig = 0
+    ic = 0
+    pos = np.int64(0)
+    size = out.size
+    for k in range(n):
+        g = np.int64(record[gaps_at + k])
+        if g == _GAP_ESC:
+            if ig >= n_gap:
+                return -3
+            j = gap_esc_at + 4 * ig
+            g = np.int64(record[j]) | (np.int64(record[j + 1]) << 8) | (np.int64(record[j + 2]) << 16) | (np.int64(record[j + 3]) << 24)
+            ig += 1
+        pos += g
+        byte = record[packed_at + k // 2]
+        c = np.int64(byte & 0x0F) if k % 2 == 0 else np.int64(byte >> 4)
+        if c == _COUNT_ESC:
+            if ic >= n_count:
+                return -3
+            j = count_esc_at + 4 * ic
+            c = np.int64(record[j]) | (np.int64(record[j + 1]) << 8) | (np.int64(record[j + 2]) << 16) | (np.int64(record[j + 3]) << 24)
+            ic += 1
+        if pos >= size or (k > 0 and g == 0):
+            return -4
+        out[pos] = c
+    if ig != n_gap or ic != n_count:
+        return -3
+    return n
+
+
+def decode_into(record: np.ndarray, out: np.ndarray) -> int:
+    """Write the cells of ``record`` into the zeroed float32 array ``out`` (flat) in one compiled pass, without the
+    intermediate index/count arrays of :func:`decode`; returns the number of cells. Raises ``ValueError`` for a
+    damaged record (wrong length, escape lists that do not match, a cell outside ``out``), as :func:`decode` does."""
+    record = np.ascontiguousarray(record, dtype=np.uint8)
+    status = _decode_into(record, out)
+    if status >= 0:
+        return status
+    reason = {-1: "shorter than its header", -2: "its length does not match its header", -3: "its escape lists do not match its cells",
+              -4: f"a cell outside the {out.size} frame cells (or a repeated cell)"}[status]
+    raise ValueError(f"cell record of {len(record)} bytes: {reason}")

@@ -37,3 +37,25 @@ def test_edges_and_damage():
         encode([5, 5], [1, 1])
     with pytest.raises(ValueError, match="counts must be"):
         encode([1], [0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_decode_into_equals_decode_and_scatter(seed):
+    from neuro.data.cells import decode_into
+
+    rng = np.random.default_rng(seed)
+    size = 5000
+    index = np.r_[np.sort(rng.choice(3000, 700, replace=False)), size - 1]  # the last gap (> 1999) takes the gap escape
+    counts = rng.integers(1, 40, index.size)  # counts >= 15 take the count escape
+    rec = encode(index, counts)
+    want = np.zeros(size, np.float32)
+    i, c = decode(rec)
+    want[i] = c
+    got = np.zeros(size, np.float32)
+    assert decode_into(rec, got) == index.size
+    assert np.array_equal(got, want)
+    with pytest.raises(ValueError, match="outside the 4999 frame cells"):
+        decode_into(rec, np.zeros(size - 1, np.float32))
+    with pytest.raises(ValueError, match="length does not match"):
+        decode_into(rec[:-1], np.zeros(size, np.float32))
+    assert decode_into(encode(np.array([], np.int64), np.array([], np.int64)), np.zeros(3, np.float32)) == 0
