@@ -1,0 +1,174 @@
+"""Scaling of the simulation loop with network size: a CUBA-like network at 4k, 16k, 64k and 256k neurons, one thread.
+
+CUBA's neurons and synapses (Vogels & Abbott 2005, Brian2's examples/CUBA.py: tau_m 20 ms, tau_e 5 ms,
+tau_i 10 ms, V_t -50 mV, V_r -60 mV, E_l -49 mV, 5 ms refractory, w_e 1.62 mV, w_i -9 mV, dt 0.1 ms) with
+CUBA's in-degree at every size: each neuron gets 64 excitatory and 16 inhibitory inputs (CUBA's
+0.02 x 3200 and 0.02 x 800), drawn at random (multapses allowed), so activity per neuron is the same at
+every N and the work per biological second grows as N. Reported per size: loop seconds per biological
+second, spikes, synaptic events (spike deliveries), ns per event and per neuron-step, and the loop time
+split into neuron updates (the same neurons run without synapses) and deliveries (the rest, per event).
+Flat ns per event means the cost of a delivery does not grow with N. Each timing is the shortest of
+``--repeats`` runs (the network goes on from where it was), as the machine is shared. Peer: Brian2 (cython runtime) on the same connectivity at 4k and
+16k (numpy at 4k with ``--quick``).
+
+    python benchmarks/sim_scaling.py [--quick] [--sizes 4000 16000 ...] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+K_EXC, K_INH = 64, 16  # CUBA's in-degree: p = 0.02 of 3200 excitatory and 800 inhibitory neurons
+
+
+def connectivity(n, seed):
+    """Initial v and fixed in-degree (pre, post) arrays, sorted by pre: post-major draws, K_EXC + K_INH per neuron."""
+    rng = np.random.default_rng(seed)
+    n_exc = int(0.8 * n)
+    v0 = -60 + 10 * rng.random(n)
+    post = np.repeat(np.arange(n, dtype=np.int64), K_EXC + K_INH)
+    pre = np.concatenate([rng.integers(0, n_exc, (n, K_EXC)), rng.integers(n_exc, n, (n, K_INH))], axis=1).ravel()
+    order = np.argsort(pre, kind="stable")
+    return v0, pre[order], post[order]
+
+
+def _best_of(net, duration, repeats):
+    """The shortest of ``repeats`` runs of ``duration`` ms (the network goes on from where it was) and the counts of that run."""
+    best, counts = float("inf"), None
+    for _ in range(repeats):
+        before = dict(net.counts)
+        t0 = time.perf_counter()
+        net.run(duration, progress=False)
+        took = time.perf_counter() - t0
+        if took < best:
+            best, counts = took, {k: net.counts[k] - before[k] for k in net.counts}
+    return best, counts
+
+
+def run_ours(n, duration, seed, repeats=3):
+    from neuro import sim
+
+    v0, pre, post = connectivity(n, seed)
+    exc = pre < int(0.8 * n)
+    net = sim.Network(dt=0.1, seed=seed)
+    pop = sim.LIF(n, tau_m=20, v_rest=-49, v_th=-50, v_reset=-60, t_ref=5, tau_e=5, tau_i=10, v_init=v0)
+    net.add(pop, sim.Projection(pop, pop, (pre[exc], post[exc]), weight=1.62, receptor="exc", multapses=True),
+            sim.Projection(pop, pop, (pre[~exc], post[~exc]), weight=-9.0, receptor="inh", multapses=True))
+    del pre, post, exc
+    t0 = time.perf_counter()
+    net.run(1.0, progress=False)  # build and JIT warm-up (cached after the first process)
+    warm = time.perf_counter() - t0
+    loop, c = _best_of(net, duration, repeats)
+    # the same neurons without synapses: the cost of the neuron updates alone (their rate is higher, ~19 Hz,
+    # which costs almost nothing: a spike is a rare branch of the update)
+    alone = sim.Network(dt=0.1, seed=seed)
+    alone.add(sim.LIF(n, tau_m=20, v_rest=-49, v_th=-50, v_reset=-60, t_ref=5, tau_e=5, tau_i=10, v_init=v0))
+    alone.run(1.0, progress=False)
+    neurons_only = _best_of(alone, duration, repeats)[0]
+    return {"n": n, "loop_s": loop, "warmup_s": warm, "spikes": c["spikes"], "synaptic_events": c["synaptic_events"],
+            "neuron_steps": c["neuron_updates"], "rate_hz": c["spikes"] / n / (duration / 1000), "neurons_only_s": neurons_only}
+
+
+def run_brian2(n, duration, seed, target):
+    import brian2 as b2
+
+    warnings.filterwarnings("ignore")
+    b2.start_scope()
+    b2.prefs.codegen.target = target
+    ms, mV = b2.ms, b2.mV
+    b2.defaultclock.dt = 0.1 * ms
+    v0, pre, post = connectivity(n, seed)
+    exc = pre < int(0.8 * n)
+    eqs = """dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+             dge/dt = -ge/taue : volt
+             dgi/dt = -gi/taui : volt"""
+    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV)
+    g = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact", namespace=ns)
+    g.v = v0 * mV
+    ce = b2.Synapses(g, g, on_pre="ge += 1.62*mV")
+    ce.connect(i=pre[exc], j=post[exc])
+    ci = b2.Synapses(g, g, on_pre="gi += -9*mV")
+    ci.connect(i=pre[~exc], j=post[~exc])
+    mon = b2.SpikeMonitor(g, record=False)
+    net = b2.Network(g, ce, ci, mon)
+    t0 = time.perf_counter()
+    net.run(1.0 * ms)  # code generation / compilation
+    warm = time.perf_counter() - t0
+    before = int(mon.num_spikes)
+    t0 = time.perf_counter()
+    net.run(duration * ms)
+    loop = time.perf_counter() - t0
+    return {"n": n, "loop_s": loop, "warmup_s": warm, "rate_hz": (int(mon.num_spikes) - before) / n / (duration / 1000)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="0.2 s at 4k, 16k, 64k; Brian2 numpy at 4k (under a minute)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="network sizes (default 4000 16000 64000 256000)")
+    ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, 200 with --quick)")
+    ap.add_argument("--no-peer", action="store_true", help="skip Brian2")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per size (the shortest is kept; the machine is shared)")
+    args = ap.parse_args(argv)
+    sizes = args.sizes or ([4000, 16000, 64000] if args.quick else [4000, 16000, 64000, 256000])
+    duration = args.duration or (200.0 if args.quick else 1000.0)
+    per_s = 1000.0 / duration
+    rows = []
+    for n in sizes:
+        r = run_ours(n, duration, args.seed, args.repeats)
+        r["loop_s_per_bio_s"] = r["loop_s"] * per_s
+        r["ns_per_event"] = 1e9 * r["loop_s"] / max(r["synaptic_events"], 1)
+        r["ns_per_neuron_step"] = 1e9 * r["loop_s"] / max(r["neuron_steps"], 1)
+        r["delivery_ns_per_event"] = 1e9 * (r["loop_s"] - r["neurons_only_s"]) / max(r["synaptic_events"], 1)
+        r["update_ns_per_neuron_step"] = 1e9 * r["neurons_only_s"] / max(r["neuron_steps"], 1)
+        rows.append(r)
+        print(f"N {n:>7}  rate {r['rate_hz']:5.2f} Hz  loop {r['loop_s_per_bio_s']:8.3f} s/bio-s  events {r['synaptic_events']:>11}"
+              f"  {r['ns_per_event']:6.1f} ns/event  {r['ns_per_neuron_step']:5.2f} ns/neuron-step;  delivery {r['delivery_ns_per_event']:5.1f} ns/event"
+              f"  update {r['update_ns_per_neuron_step']:5.2f} ns/neuron-step  (warm-up {r['warmup_s']:.1f} s)",
+              file=sys.stderr, flush=True)
+    peers = []
+    target = "numpy" if args.quick else "cython"
+    if not args.no_peer:
+        for n in ([4000] if args.quick else [s for s in sizes if s <= 16000]):
+            try:
+                p = run_brian2(n, duration, args.seed, target)
+            except Exception as exc:  # noqa: BLE001 - report the peer as missing rather than crash
+                print(f"brian2 unavailable: {exc}", file=sys.stderr)
+                break
+            p["loop_s_per_bio_s"] = p["loop_s"] * per_s
+            peers.append(p)
+            print(f"brian2-{target} N {n:>7}  rate {p['rate_hz']:5.2f} Hz  loop {p['loop_s_per_bio_s']:8.3f} s/bio-s", file=sys.stderr, flush=True)
+    first, last = rows[0], rows[-1]
+    table = [{"n_neurons": r["n"], "rate_hz": round(r["rate_hz"], 2), "loop_s_per_bio_s": round(r["loop_s_per_bio_s"], 4),
+              "synaptic_events": int(r["synaptic_events"]), "ns_per_event": round(r["ns_per_event"], 2),
+              "ns_per_neuron_step": round(r["ns_per_neuron_step"], 2), "delivery_ns_per_event": round(r["delivery_ns_per_event"], 2),
+              "update_ns_per_neuron_step": round(r["update_ns_per_neuron_step"], 2), "warmup_s": round(r["warmup_s"], 2)} for r in rows]
+    result = {"name": "sim_scaling", "unit": "seconds of loop per biological second", "biological_ms": duration, "threads": 1,
+              "in_degree": K_EXC + K_INH, "sizes": table,
+              "ns_per_event_growth": round(last["ns_per_event"] / first["ns_per_event"], 3),
+              "delivery_ns_per_event_growth": round(last["delivery_ns_per_event"] / first["delivery_ns_per_event"], 3)}
+    if peers:
+        top = peers[-1]
+        ours_top = next(r for r in rows if r["n"] == top["n"])
+        result.update({"ours_s": round(ours_top["loop_s_per_bio_s"], 4), "peer": f"brian2-{target}", "peer_s": round(top["loop_s_per_bio_s"], 4),
+                       "ratio": round(ours_top["loop_s"] / top["loop_s"], 3), "compared_at_n": top["n"],
+                       "peer_sizes": [{"n_neurons": p["n"], "rate_hz": round(p["rate_hz"], 2), "loop_s_per_bio_s": round(p["loop_s_per_bio_s"], 4),
+                                       "ratio": round(next(r for r in rows if r["n"] == p["n"])["loop_s"] / p["loop_s"], 3)} for p in peers]})
+    else:
+        # no peer: the headline is the growth of our cost per delivery from the smallest to the largest size
+        result.update({"ours_s": round(last["loop_s_per_bio_s"], 4), "peer": "none (scaling of ours)", "peer_s": None,
+                       "ratio": result["ns_per_event_growth"]})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
