@@ -19,9 +19,7 @@ import sys
 import time
 import warnings
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 # the published step (Izhikevich 2003), in Brian2 abstract code; I_drive is the thalamic input of this step.
 # One operation per statement: Brian2 passes expressions through sympy, which reorders sums and products
@@ -169,4 +167,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # here, not at import: the tests import brian2_izhikevich2003
     main()
