@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .models._neurons import _RoundClamp, expand_to_binary
+from .neurons import decay_factor
 
 
 class IntegerLIF(nn.Module):
@@ -56,12 +57,7 @@ class IntegerLIF(nn.Module):
         super().__init__()
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a positive integer, got {levels}")
-        if beta is None:
-            if tau is None or not (math.isfinite(tau) and tau >= 1.0):
-                raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
-            beta = 1.0 - 1.0 / tau
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        beta = decay_factor(tau, beta)
         if not (math.isfinite(v_threshold) and v_threshold > 0):
             raise ValueError(f"v_threshold must be > 0, got {v_threshold}")
         if not (math.isfinite(norm) and norm > 0):

@@ -12,6 +12,18 @@ from ..ops.lif.autograd import lif_multi_step
 from .surrogate import spike
 
 
+def decay_factor(tau: float | None, beta: float | None) -> float:
+    """The per-step membrane decay :math:`\\beta`: given directly (in [0, 1]) or from :math:`\\tau \\ge 1` step as
+    :math:`\\beta = 1 - 1/\\tau`; a clear error otherwise."""
+    if beta is None:
+        if tau is None or not (math.isfinite(tau) and tau >= 1.0):
+            raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
+        return 1.0 - 1.0 / tau
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta}")
+    return beta
+
+
 class LIF(nn.Module):
     r"""Leaky integrate-and-fire neurons, all T steps in one fused call.
 
@@ -54,12 +66,7 @@ class LIF(nn.Module):
                  backend: str | None = None, store_v: bool = False, v_leak: float | None = None, reset_delay: bool = False,
                  strict_threshold: bool = False):
         super().__init__()
-        if beta is None:
-            if tau is None or not (math.isfinite(tau) and tau >= 1.0):
-                raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
-            beta = 1.0 - 1.0 / tau
-        elif not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        beta = decay_factor(tau, beta)
         if v_leak is None:
             v_leak = 0.0 if v_reset is None else v_reset
         self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=v_leak, decay_input=decay_input, detach_reset=detach_reset,

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .neurons import decay_factor
+
 _REDUCTIONS = ("max", "mean", "last", "none")
 
 
@@ -49,12 +51,7 @@ class LeakyReadout(nn.Module):
     def __init__(self, tau: float | None = 10.0, beta: float | None = None, decay_input: bool = False, reduce: str = "mean",
                  learn_beta: bool = False):
         super().__init__()
-        if beta is None:
-            if tau is None or not (math.isfinite(tau) and tau >= 1.0):
-                raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
-            beta = 1.0 - 1.0 / tau
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        beta = decay_factor(tau, beta)
         if reduce not in _REDUCTIONS:
             raise ValueError(f"reduce must be one of {_REDUCTIONS}, got {reduce!r}")
         if learn_beta:

@@ -24,6 +24,8 @@ import math
 import torch
 from torch import nn
 
+from .neurons import decay_factor
+
 
 def lse_max(a: torch.Tensor, b: torch.Tensor | float, eps: torch.Tensor | float) -> torch.Tensor:
     r"""Soft maximum :math:`\varepsilon \log(e^{a/\varepsilon} + e^{b/\varepsilon})` (stable for any scale); :math:`\max(a, b)` as :math:`\varepsilon \to 0`."""
@@ -64,12 +66,7 @@ class UltraLIF(nn.Module):
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = None,
                  eps: float = 0.1, learn_eps: bool = True, decay_input: bool = False, store_v: bool = False):
         super().__init__()
-        if beta is None:
-            if tau is None or not (math.isfinite(tau) and tau >= 1.0):
-                raise ValueError(f"tau must be a finite number >= 1 (in steps), got {tau}")
-            beta = 1.0 - 1.0 / tau
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        beta = decay_factor(tau, beta)
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"eps must be > 0, got {eps}")
         log_eps = torch.tensor([math.log(eps)], dtype=torch.float64)
