@@ -87,7 +87,7 @@ class LIF(nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
-        s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend)
+        s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend, need_h=self.store_v)
         if self.store_v:
             self.v_seq = self._v_after(h, s)
         return s
@@ -138,7 +138,7 @@ class ParametricLIF(LIF):
         if x.dim() < 3 or x.shape[2] != self.per_channel:
             raise ValueError(f"per-channel PLIF expects [T, B, {self.per_channel}, ...], got {tuple(x.shape)}")
         beta = self.beta().to(x.dtype).view(1, -1, *([1] * (x.dim() - 3))).expand(x.shape[1:])
-        s, h, _ = lif_multi_step(x, v0, beta, self.params, backend=self.backend)
+        s, _, _ = lif_multi_step(x, v0, beta, self.params, backend=self.backend, need_h=False)
         return s
 
 

@@ -2,9 +2,9 @@
 
 The op runs whichever backend :func:`neuro.backend.resolve` picks for the tensors'
 device (or the one named by ``backend``); its fake implementation lets ``torch.compile``
-trace through it. Saved for backward: ``h_seq`` only (one value per neuron-step: 4 bytes
-in float32, 2 in float16/bfloat16), plus references to the inputs ``x_seq`` and ``v0``
-that the graph holds anyway.
+trace through it. Saved for backward: the input ``x_seq`` only (one value per neuron-step:
+4 bytes in float32, 2 in float16/bfloat16) and ``v0``; the backward kernel recomputes the
+charges from them. The charges ``h_seq`` are an output only when asked for (``need_h``).
 """
 
 from __future__ import annotations
@@ -36,15 +36,19 @@ def _lif_op(
     surrogate: int,
     alpha: float,
     backend: str,
+    need_h: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     fwd = _impl("multi_step_forward", x_seq.device, backend)
-    s, h, v = fwd(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
+    s, h, v = fwd(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=need_h)
+    if h is None:
+        h = x_seq.new_empty((0,) + tuple(x_seq.shape[1:]))
     return s, h, v
 
 
 @_lif_op.register_fake
-def _(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend):
-    return torch.empty_like(x_seq), torch.empty_like(x_seq), torch.empty_like(v0)
+def _(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend, need_h):
+    h = torch.empty_like(x_seq) if need_h else x_seq.new_empty((0,) + tuple(x_seq.shape[1:]))
+    return torch.empty_like(x_seq), h, torch.empty_like(v0)
 
 
 @torch.library.custom_op("neuro::lif_multi_step_backward", mutates_args=())
@@ -52,7 +56,8 @@ def _lif_backward_op(
     grad_s: torch.Tensor,
     grad_h: torch.Tensor,
     grad_v_last: torch.Tensor,
-    h_seq: torch.Tensor,
+    x_seq: torch.Tensor,
+    v0: torch.Tensor,
     beta: torch.Tensor,
     v_th: float,
     v_reset: float,
@@ -63,36 +68,44 @@ def _lif_backward_op(
     surrogate: int,
     alpha: float,
     backend: str,
+    input_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    bwd = _impl("multi_step_backward", h_seq.device, backend)
-    gh, gv0 = bwd(grad_s, grad_h, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
+    bwd = _impl("multi_step_backward", x_seq.device, backend)
+    gh, gv0 = bwd(grad_s, grad_h, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha,
+                  input_grad=input_grad)
     return gh, gv0
 
 
 @_lif_backward_op.register_fake
-def _(grad_s, grad_h, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend):
-    return torch.empty_like(h_seq), torch.empty_like(grad_v_last)
+def _(grad_s, grad_h, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend, input_grad):
+    return torch.empty_like(x_seq), torch.empty_like(grad_v_last)
 
 
 def _setup_context(ctx, inputs, output):
     x_seq, v0, beta, *scalars = inputs
-    _, h_seq, _ = output
-    ctx.scalars = tuple(scalars)
-    ctx.save_for_backward(h_seq, beta, x_seq, v0)
+    ctx.scalars = tuple(scalars[:-1])  # need_h does not matter to the backward
+    ctx.save_for_backward(x_seq, v0, beta)
+    ctx.set_materialize_grads(False)  # unused outputs' gradients arrive as None, not as [T, N] tensors of zeros
 
 
 def _zeros_if_none(g, like):
-    return torch.zeros_like(like) if g is None else g
+    # a broadcast zero (stride 0): the Numba kernel reads it as one value, the others broadcast it
+    return torch.zeros((), dtype=like.dtype, device=like.device).expand_as(like) if g is None else g
 
 
 def _backward(ctx, grad_s, grad_h, grad_v_last):
-    h_seq, beta, x_seq, v0 = ctx.saved_tensors
+    x_seq, v0, beta = ctx.saved_tensors
     v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend = ctx.scalars
-    grad_h_total, grad_v0 = _lif_backward_op(
-        _zeros_if_none(grad_s, h_seq),
-        _zeros_if_none(grad_h, h_seq),
+    if grad_h is not None and grad_h.numel() == 0:  # h was not an output (need_h=False)
+        grad_h = None
+    need_beta = ctx.needs_input_grad[2]
+    # without a beta gradient the kernel returns the input gradient directly (one pass over memory less)
+    grad_first, grad_v0 = _lif_backward_op(
+        _zeros_if_none(grad_s, x_seq),
+        _zeros_if_none(grad_h, x_seq),
         _zeros_if_none(grad_v_last, v0),
-        h_seq,
+        x_seq,
+        v0,
         beta,
         v_th,
         v_reset,
@@ -103,19 +116,22 @@ def _backward(ctx, grad_s, grad_h, grad_v_last):
         surrogate,
         alpha,
         backend,
+        not need_beta,
     )
-    b = beta.to(h_seq.dtype)
+    if not need_beta:
+        return (grad_first, grad_v0) + (None,) * 12
+    grad_h_total = grad_first
+    b = beta.to(x_seq.dtype)
+    h_seq = _lif_op(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend, True)[1]
     grad_x = grad_h_total * (1.0 - b) if decay_input else grad_h_total
-    grad_beta = None
-    if ctx.needs_input_grad[2]:
-        # dh_t/dbeta = v_{t-1} - v_leak - [decay_input] x_t ; v_{t-1} recomputed from h_{t-1}
-        fired = h_seq >= v_th
-        v_after = torch.where(fired, h_seq - v_th, h_seq) if soft_reset else torch.where(fired, torch.full_like(h_seq, v_reset), h_seq)
-        v_prev = torch.cat([v0.unsqueeze(0), v_after[:-1]], dim=0)
-        dh_db = v_prev - v_leak - (x_seq if decay_input else 0.0)
-        g = (grad_h_total * dh_db).sum(dim=0)
-        grad_beta = g.sum().reshape(beta.shape) if beta.numel() == 1 else g.reshape(beta.shape)
-    return grad_x, grad_v0, grad_beta, None, None, None, None, None, None, None, None, None
+    # dh_t/dbeta = v_{t-1} - v_leak - [decay_input] x_t ; v_{t-1} recomputed from h_{t-1}
+    fired = h_seq >= v_th
+    v_after = torch.where(fired, h_seq - v_th, h_seq) if soft_reset else torch.where(fired, torch.full_like(h_seq, v_reset), h_seq)
+    v_prev = torch.cat([v0.unsqueeze(0), v_after[:-1]], dim=0)
+    dh_db = v_prev - v_leak - (x_seq if decay_input else 0.0)
+    g = (grad_h_total * dh_db).sum(dim=0)
+    grad_beta = g.sum().reshape(beta.shape) if beta.numel() == 1 else g.reshape(beta.shape)
+    return (grad_x, grad_v0, grad_beta) + (None,) * 11
 
 
 _lif_op.register_autograd(_backward, setup_context=_setup_context)
@@ -127,14 +143,16 @@ def lif_multi_step(
     beta: torch.Tensor | float,
     params: LIFParams,
     backend: str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    need_h: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """All T steps of an LIF layer in one call.
 
     ``x_seq`` is ``[T, *shape]``; ``v0`` is ``[*shape]`` (``None``: start at ``v_reset``,
     or 0 under soft reset); ``beta`` is a scalar, a 1-element tensor, or a tensor of
     ``shape`` (per-neuron decay, learnable when it requires grad). Returns
     ``(spikes [T, *shape], h_seq [T, *shape], v_last [*shape])`` where ``h_seq`` is the
-    membrane potential after charging, before reset.
+    membrane potential after charging, before reset. With ``need_h=False`` the fused kernels do
+    not write ``h_seq`` (one output stream less) and ``None`` is returned in its place.
 
     Layers whose law the fused kernels do not implement (``params.fused`` is ``False``:
     ``reset_delay`` or ``strict_threshold``) run :func:`neuro.ops.lif.reference.multi_step_autograd`
@@ -174,5 +192,6 @@ def lif_multi_step(
         beta_flat,
         *params.kernel_args(),
         backend or "",
+        bool(need_h),
     )
-    return s.reshape(x_seq.shape), h.reshape(x_seq.shape), v.reshape(shape)
+    return s.reshape(x_seq.shape), (h.reshape(x_seq.shape) if need_h else None), v.reshape(shape)

@@ -1,7 +1,17 @@
 """Numba CPU kernels of the multi-step LIF law (see ``reference.py`` for the equations).
 
-Parallel over blocks of neurons; inside a block the time loop is outermost and the
-neuron loop innermost so that memory is read contiguously and the loop vectorises.
+Parallel over blocks of neurons; inside a block the time loop is outermost and the neuron loop
+innermost, so memory is read contiguously and the neuron loop vectorises. Each kernel is compiled per
+combination of its switches (reset, surrogate, ...), which are then constants of the loop: a loop with
+run-time switches did not vectorise and ran 2-3x slower. Exponentials in float32 use
+:func:`neuro.ops.fastmath.fast_exp` (vectorisable; libm's ``expf`` is not without SVML).
+
+The backward kernel recomputes the block's charges :math:`h_t` from the saved input (the same
+expression, so the same bits) into its own output buffer, then runs the backward recursion over them
+in place: the forward pass need not store ``h`` at all, and the backward pass reads each input once.
+Outputs come from :mod:`neuro.ops.buffers` (memory that stays mapped between calls: no page faults).
+Gradients that autograd hands over as a broadcast scalar (``loss = s.sum()``: a stride-0 tensor of
+ones; a ``None`` gradient: an expanded zero) are read as that scalar instead of being materialised.
 """
 
 from __future__ import annotations
@@ -11,72 +21,110 @@ import torch
 from numba import njit, prange
 
 from ...backend import to_numpy
+from .. import buffers
+from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
 _BLOCK = 512
 
-
-@njit(parallel=True, cache=True, fastmath=False)
-def _forward(x, v0, beta, v_th, v_reset, v_leak, soft, decay_input, s_out, h_out, v_out):
-    T, N = x.shape
-    per_neuron = beta.shape[0] != 1
-    n_blocks = (N + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
-        lo = b * _BLOCK
-        hi = min(N, lo + _BLOCK)
-        v = v0[lo:hi].copy()
-        for t in range(T):
-            for j in range(hi - lo):
-                i = lo + j
-                bt = beta[i] if per_neuron else beta[0]
-                c = (1.0 - bt) if decay_input else 1.0
-                h = bt * v[j] + (1.0 - bt) * v_leak + c * x[t, i]
-                fire = h >= v_th
-                h_out[t, i] = h
-                s_out[t, i] = 1.0 if fire else 0.0
-                if fire:
-                    v[j] = h - v_th if soft else v_reset
-                else:
-                    v[j] = h
-        v_out[lo:hi] = v
-
-
+_FORWARD: dict = {}
 _BACKWARD: dict = {}
 
 
-def _backward_kernel(kind: int, soft: bool, detach: bool):
-    """The backward kernel compiled for one (surrogate, reset, detach) combination.
-
-    The three are compile-time constants of the closure, so the inner loop carries no branch
-    on them (the generic kernel with run-time switches was 2x slower).
-    """
-    key = (int(kind), bool(soft), bool(detach))
-    kernel = _BACKWARD.get(key)
+def _forward_kernel(soft: bool, write_h: bool):
+    key = (bool(soft), bool(write_h))
+    kernel = _FORWARD.get(key)
     if kernel is not None:
         return kernel
-    KIND, SOFT, DETACH = key
+    SOFT, WRITE_H = key
 
-    @njit(parallel=True, cache=True, fastmath=False)
-    def backward(gs, ghin, gv_last, h, beta, v_th, v_reset, alpha, gh_out, gv0_out):
-        T, N = h.shape
+    @njit(parallel=True, cache=True)
+    def forward(x, v0, beta, c, leak, v_th, v_reset, s_out, h_out, v_out):
+        T, N = x.shape
+        one = const(v_th, 1.0)
+        zero = const(v_th, 0.0)
         n_blocks = (N + _BLOCK - 1) // _BLOCK
         for b in prange(n_blocks):
             lo = b * _BLOCK
             hi = min(N, lo + _BLOCK)
-            gv = gv_last[lo:hi].copy()
+            v = v0[lo:hi].copy()
             bt = beta[lo:hi]
-            for t in range(T - 1, -1, -1):
+            ct = c[lo:hi]
+            lt = leak[lo:hi]
+            for t in range(T):
+                xt = x[t, lo:hi]
+                st = s_out[t, lo:hi]
                 for j in range(hi - lo):
-                    i = lo + j
-                    ht = h[t, i]
-                    sg = surrogate_grad(ht - v_th, KIND, alpha)
+                    h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
+                    fire = h >= v_th
+                    if WRITE_H:
+                        h_out[t, lo + j] = h
+                    st[j] = one if fire else zero
                     if SOFT:
-                        dv_dh = 1.0 if DETACH else 1.0 - v_th * sg
+                        v[j] = h - v_th if fire else h
                     else:
-                        s = 1.0 if ht >= v_th else 0.0
-                        dv_dh = (1.0 - s) if DETACH else (1.0 - s + (v_reset - ht) * sg)
-                    g = gs[t, i] * sg + gv[j] * dv_dh + ghin[t, i]
-                    gh_out[t, i] = g
+                        v[j] = v_reset if fire else h
+            v_out[lo:hi] = v
+
+    _FORWARD[key] = forward
+    return forward
+
+
+def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_scalar: bool):
+    """The backward kernel for one combination of (surrogate, reset, detach, broadcast gradients)."""
+    key = (int(kind), bool(soft), bool(detach), bool(gs_scalar), bool(gh_scalar))
+    kernel = _BACKWARD.get(key)
+    if kernel is not None:
+        return kernel
+    KIND, SOFT, DETACH, GS_SCALAR, GH_SCALAR = key
+
+    @njit(parallel=True, cache=True)
+    def backward(gs, ghin, gv_last, x, v0, beta, c, leak, scale, v_th, v_reset, alpha, out, gv0_out):
+        T, N = x.shape
+        one = const(v_th, 1.0)
+        zero = const(v_th, 0.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for b in prange(n_blocks):
+            lo = b * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            bt = beta[lo:hi]
+            ct = c[lo:hi]
+            lt = leak[lo:hi]
+            sc = scale[lo:hi]
+            # 1. the block's charges h_t, exactly as the forward kernel computed them, into `out`
+            v = v0[lo:hi].copy()
+            for t in range(T):
+                xt = x[t, lo:hi]
+                ot = out[t, lo:hi]
+                for j in range(hi - lo):
+                    h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
+                    ot[j] = h
+                    if SOFT:
+                        v[j] = h - v_th if h >= v_th else h
+                    else:
+                        v[j] = v_reset if h >= v_th else h
+            # 2. the backward recursion, overwriting h_t by the gradient
+            gv = gv_last[lo:hi].copy()
+            sgt = np.empty(hi - lo, dtype=gv.dtype)
+            for t in range(T - 1, -1, -1):
+                ot = out[t, lo:hi]
+                gst = gs[0, 0:1] if GS_SCALAR else gs[t, lo:hi]
+                ght = ghin[0, 0:1] if GH_SCALAR else ghin[t, lo:hi]
+                # the surrogate in a loop of its own: LLVM vectorises it (it did not inside the longer loop)
+                for j in range(hi - lo):
+                    sgt[j] = surrogate_grad(ot[j] - v_th, KIND, alpha)
+                for j in range(hi - lo):
+                    ht = ot[j]
+                    sg = sgt[j]
+                    if SOFT:
+                        dv_dh = one if DETACH else one - v_th * sg
+                    else:
+                        s = one if ht >= v_th else zero
+                        dv_dh = (one - s) if DETACH else (one - s + (v_reset - ht) * sg)
+                    g_s = gst[0] if GS_SCALAR else gst[j]
+                    g_h = ght[0] if GH_SCALAR else ght[j]
+                    g = g_s * sg + gv[j] * dv_dh + g_h
+                    ot[j] = g * sc[j]
                     gv[j] = bt[j] * g
             gv0_out[lo:hi] = gv
 
@@ -88,24 +136,51 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return to_numpy(t.contiguous())
 
 
-def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
+def _broadcast_scalar(t: torch.Tensor) -> bool:
+    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
+    return t.numel() > 0 and all(s == 0 for s in t.stride())
+
+
+def _as_2d(t: torch.Tensor) -> tuple[np.ndarray, bool]:
+    """``(array, is_scalar)``: a stride-0 tensor becomes its single value as a ``[1, 1]`` array."""
+    if _broadcast_scalar(t):
+        return to_numpy(t.reshape(-1)[:1].contiguous().reshape(1, 1)), True
+    return _np(t), False
+
+
+def _coefficients(beta, n, dtype, v_leak, decay_input):
+    """Per-neuron ``beta``, input scale ``c`` and leak term ``(1 - beta) v_leak`` as arrays of length ``n``."""
+    bt = beta.to(dtype)
+    bt = bt.expand(n) if bt.numel() == 1 else bt
+    c = (1.0 - bt) if decay_input else torch.ones_like(bt)
+    leak = (1.0 - bt) * v_leak
+    return bt.contiguous(), c.contiguous(), leak.contiguous()
+
+
+def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=True):
     x = _np(x_seq)
-    s_seq = torch.empty_like(x_seq)
-    h_seq = torch.empty_like(x_seq)
+    s_seq = buffers.empty_like(x_seq)
+    h_seq = buffers.empty_like(x_seq) if need_h else x_seq.new_empty((0, x_seq.shape[1]))
     v_last = torch.empty_like(v0)
-    b = _np(beta.to(x_seq.dtype))
-    f = b.dtype.type
-    _forward(x, _np(v0), b, f(v_th), f(v_reset), f(v_leak), soft_reset, decay_input, to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last))
-    return s_seq, h_seq, v_last
+    bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
+    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
+    _forward_kernel(soft_reset, need_h)(x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
+                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last))
+    return s_seq, (h_seq if need_h else None), v_last
 
 
-def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
-    grad_h = torch.empty_like(h_seq)
+def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset,
+                        surrogate, alpha, input_grad=False):
+    x = _np(x_seq)
+    out = buffers.empty_like(x_seq)
     grad_v0 = torch.empty_like(grad_v_last)
-    n = h_seq.shape[1]
-    b = _np(beta.to(h_seq.dtype).expand(n) if beta.numel() == 1 else beta.to(h_seq.dtype))
-    f = b.dtype.type  # scalars in the tensors' precision, so float32 math stays float32 (exp included)
-    _backward_kernel(surrogate, soft_reset, detach_reset)(
-        _np(grad_s_seq), _np(grad_h_in), _np(grad_v_last), _np(h_seq), b, f(v_th), f(v_reset), f(alpha), to_numpy(grad_h), to_numpy(grad_v0),
+    bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
+    scale = c if input_grad else torch.ones_like(c)
+    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32 (exp included)
+    gs, gs_scalar = _as_2d(grad_s_seq)
+    gh, gh_scalar = _as_2d(grad_h_in)
+    _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar)(
+        gs, gh, _np(grad_v_last), x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset), f(alpha),
+        to_numpy(out), to_numpy(grad_v0),
     )
-    return grad_h, grad_v0
+    return out, grad_v0

@@ -32,7 +32,7 @@ def _launch(kernel, n: int, device: torch.device, args) -> None:
         kernel((max(blocks, 1),), (_THREADS,), args)
 
 
-def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
+def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=True):
     import numpy as np
 
     x_seq = x_seq.contiguous()
@@ -43,7 +43,7 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
     b = beta.to(x_seq.dtype).contiguous()
     if N == 0 or T == 0:
         v_last.copy_(v0)
-        return s_seq, h_seq, v_last
+        return s_seq, (h_seq if need_h else None), v_last
     kernel = _kernel("lif_forward", x_seq.dtype, x_seq.device)
     args = (
         to_cupy(x_seq), to_cupy(v0.contiguous()), to_cupy(b), to_cupy(s_seq), to_cupy(h_seq), to_cupy(v_last),
@@ -51,12 +51,15 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
         np.float32(v_th), np.float32(v_reset), np.float32(v_leak), np.int32(soft_reset), np.int32(decay_input),
     )
     _launch(kernel, N, x_seq.device, args)
-    return s_seq, h_seq, v_last
+    return s_seq, (h_seq if need_h else None), v_last
 
 
-def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
+def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset,
+                        surrogate, alpha, input_grad=False):
     import numpy as np
 
+    # the charges are recomputed by the forward kernel (the forward pass keeps only the input)
+    _, h_seq, _ = multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
     h_seq = h_seq.contiguous()
     T, N = h_seq.shape
     grad_h = torch.empty_like(h_seq)
@@ -74,4 +77,6 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v
         np.int32(surrogate), np.float32(alpha),
     )
     _launch(kernel, N, h_seq.device, args)
+    if input_grad and decay_input:
+        grad_h.mul_(1.0 - b)
     return grad_h, grad_v0

@@ -20,7 +20,7 @@ This is SpikingJelly's ``LIFNode`` charge :math:`H = V + (X - (V - V_{reset}))/\
 
 with :math:`\partial v_t/\partial h_t = 1 - s_t + (v_{reset} - h_t)\sigma'_t` (hard) or
 :math:`1 - v_{th}\sigma'_t` (soft), the :math:`\sigma'` term dropped under ``detach_reset``.
-Only :math:`h` is kept for the backward pass (:math:`s_t` is recomputed from it).
+Only the input :math:`x` is kept for the backward pass: :math:`h_t` and :math:`s_t` are recomputed from it.
 
 Shapes: ``x_seq [T, N]``, ``v0 [N]``, ``beta [1]`` or ``[N]``.
 """
@@ -32,8 +32,8 @@ import torch
 from ..surrogate.reference import heaviside, surrogate_grad
 
 
-def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
-    """Returns ``(s_seq, h_seq, v_last)``; ``s_seq`` and ``h_seq`` are ``[T, N]``."""
+def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=True):
+    """Returns ``(s_seq, h_seq, v_last)``; ``s_seq`` and ``h_seq`` are ``[T, N]`` (``h_seq`` is ``None`` unless ``need_h``)."""
     c = (1.0 - beta) if decay_input else torch.ones_like(beta)
     v = v0
     spikes, hs = [], []
@@ -43,14 +43,19 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
         v = h - v_th * s if soft_reset else h * (1.0 - s) + v_reset * s
         spikes.append(s)
         hs.append(h)
-    return torch.stack(spikes), torch.stack(hs), v
+    return torch.stack(spikes), (torch.stack(hs) if need_h else None), v
 
 
-def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha):
+def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset,
+                        surrogate, alpha, input_grad=False):
     """Returns ``(grad_h_seq, grad_v0)``: the gradient w.r.t. each step's charge and the initial potential.
 
-    ``grad_h_in`` is the gradient flowing into ``h_seq`` directly (when the charge itself was used).
+    The charges ``h_seq`` are recomputed from the input ``x_seq`` and ``v0`` (the forward pass keeps
+    nothing else). ``grad_h_in`` is the gradient flowing into ``h_seq`` directly (when the charge itself was used).
+    With ``input_grad`` the first result is the gradient w.r.t. the input ``x_seq`` instead
+    (``grad_h_seq`` times :math:`c`, i.e. times :math:`1-\\beta` under ``decay_input``).
     """
+    _, h_seq, _ = multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha)
     grad_h = torch.empty_like(h_seq)
     grad_v = grad_v_last
     for t in range(h_seq.shape[0] - 1, -1, -1):
@@ -64,6 +69,8 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, h_seq, beta, v_th, v
         g = grad_s_seq[t] * sg + grad_v * dv_dh + grad_h_in[t]
         grad_h[t] = g
         grad_v = beta * g
+    if input_grad and decay_input:
+        grad_h = grad_h * (1.0 - beta)
     return grad_h, grad_v
 
 

@@ -1,4 +1,8 @@
-"""Numba version of :mod:`neuro.ops.surrogate.reference` (same table, scalar form, inlined into kernels)."""
+"""Numba version of :mod:`neuro.ops.surrogate.reference` (same table, scalar form, inlined into kernels).
+
+Arithmetic stays in the precision of ``x`` (float32 kernels do not widen to float64) and the exponentials
+use :func:`neuro.ops.fastmath.fast_exp`, so a kernel's loop over neurons vectorises.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,33 @@ import math
 
 from numba import njit
 
+from ..fastmath import const, fast_exp
+
 _HALF_PI = math.pi / 2.0
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 @njit(inline="always", cache=True)
 def surrogate_grad(x, kind, alpha):
+    one = const(x, 1.0)
+    zero = const(x, 0.0)
+    a = const(x, alpha)
     if kind == 0:
-        s = 1.0 / (1.0 + math.exp(-alpha * x))
-        return alpha * s * (1.0 - s)
+        s = one / (one + fast_exp(-a * x))
+        return a * s * (one - s)
     if kind == 1:
-        z = _HALF_PI * alpha * x
-        return (alpha / 2.0) / (1.0 + z * z)
+        z = const(x, _HALF_PI) * a * x
+        return (a * const(x, 0.5)) / (one + z * z)
     if kind == 2:
-        d = 1.0 + alpha * abs(x)
-        return 1.0 / (d * d)
+        d = one + a * abs(x)
+        return one / (d * d)
     if kind == 3:
-        return alpha * max(0.0, 1.0 - alpha * abs(x))
+        return a * max(zero, one - a * abs(x))
     if kind == 4:
-        return alpha if abs(x) < 0.5 / alpha else 0.0
+        return a if abs(x) < const(x, 0.5) / a else zero
     if kind == 5:
-        z = alpha * x
-        return alpha * _INV_SQRT_PI * math.exp(-z * z)
+        z = a * x
+        return a * const(x, _INV_SQRT_PI) * fast_exp(-z * z)
     if kind == 6:
-        return max(0.0, alpha - alpha * alpha * abs(x))
-    return 0.0
+        return max(zero, a - a * a * abs(x))
+    return zero
