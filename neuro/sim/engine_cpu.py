@@ -13,8 +13,9 @@ Order within step ``t`` (Brian2's schedule, so spike trains can be compared step
 4. postsynaptic plasticity for the neurons that spiked at step ``t``;
 5. periodic rules (eligibility -> weight), modulator decay, state recording.
 
-Random numbers come from a counter-based hash of (seed, step, neuron, stream), so a run gives
-the same spikes whatever its chunking, and a saved network resumes its random streams exactly.
+Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
+filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
+its chunking, and a saved network resumes its random streams exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from ..ops.lif.step_cpu import discrete_lif_update
+from ..ops.rng_cpu import fill_normal, fill_uniform
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
 
 # population models
@@ -38,36 +40,6 @@ PL_NONE, PL_PAIR, PL_ELIGIBILITY, PL_TRIPLET = 0, 1, 2, 3
 VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
 # recordable synapse / modulator quantities (SynapseMonitor, ModulatorMonitor)
 SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_C1 = np.uint64(0xD1B54A32D192ED03)
-_C2 = np.uint64(0xABC98388FB8FAC03)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-
-
-@njit(inline="always", cache=True)
-def _mix(z):
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@njit(inline="always", cache=True)
-def uniform(seed, step, idx, stream):
-    """A uniform number in [0, 1) from the counter (seed, step, idx, stream)."""
-    z = _mix(np.uint64(seed) * _GOLDEN + np.uint64(step) * _C1 + np.uint64(idx) * _C2 + np.uint64(stream))
-    return float(z >> _S11) * (1.0 / 9007199254740992.0)
-
-
-@njit(inline="always", cache=True)
-def normal(seed, step, idx, stream):
-    """A standard normal number (Box-Muller) from the same counter."""
-    u1 = uniform(seed, step, idx, 2 * stream + 1)
-    u2 = uniform(seed, step, idx, 2 * stream + 2)
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-
 
 @njit(inline="always", cache=True)
 def _decay_traces(s, now, pp, tr_pre, tr_post, t_last):
@@ -115,56 +87,135 @@ def _sample_synapses(now, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par,
 
 
 @njit(cache=True)
-def _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind):
-    """Injected-table and noise drive of neuron ``i`` at step ``t`` (called only for neurons that have them).
+def _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind, xdrive):
+    """Noise and injected-table drive of neurons ``lo..hi-1`` at step ``t``, written to ``xdrive[lo:hi]``.
 
     ``noise_kind`` 1: Gaussian of std ``sigma``; 2: uniform of the same std (half-width ``sqrt(3) sigma``).
+    The random numbers are filled for the whole range at once (:mod:`neuro.ops.rng_cpu`, vectorised);
+    stream 1 (normal) or 2 (uniform) of the counter (seed, step, neuron).
     """
-    drive = 0.0
-    c = cur_col[i]
-    if c >= 0 and 0 <= t - cur_t0 < cur_table.shape[0]:
-        drive += cur_table[t - cur_t0, c]
-    if sigma[i] != 0.0:
-        if noise_kind == 2:
-            drive += sigma[i] * 1.7320508075688772 * (2.0 * uniform(seed, t, i, 5) - 1.0)
-        else:
-            drive += sigma[i] * normal(seed, t, i, 1)
-    return drive
+    xd, sg, cc = xdrive[lo:hi], sigma[lo:hi], cur_col[lo:hi]
+    if noise_kind == 2:
+        fill_uniform(seed, t, 2, lo, hi, xdrive)
+        for k in range(hi - lo):
+            xd[k] = sg[k] * 1.7320508075688772 * (2.0 * xd[k] - 1.0)
+    else:
+        fill_normal(seed, t, 1, lo, hi, xdrive)
+        for k in range(hi - lo):
+            xd[k] *= sg[k]
+    row = t - cur_t0
+    if 0 <= row < cur_table.shape[0]:
+        for k in range(hi - lo):
+            c = cc[k]
+            if c >= 0:
+                xd[k] += cur_table[row, c]
 
 
 @njit(cache=True)
-def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_extra, hist_row, nspk):
-    """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``."""
+def _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_row, nspk):
+    """Poisson neurons ``lo..hi-1``: spike with probability ``rate dt`` this step (stream 0 of the counter)."""
+    fill_uniform(seed, t, 0, lo, hi, draw)
+    dr, rt, fr = draw[lo:hi], rate[lo:hi], fired[lo:hi]
+    for k in range(hi - lo):
+        fr[k] = dr[k] < rt[k] * dt
+    return _collect_spikes(lo, hi, fired, hist_row, nspk)
+
+
+@njit(cache=True)
+def _collect_spikes(lo, hi, fired, hist_row, nspk):
+    """Append the neurons ``lo..hi-1`` whose ``fired`` byte is set to ``hist_row`` from position ``nspk``; returns the new count.
+
+    ``fired`` is a ``uint8`` array whose length is a multiple of 8: it is scanned eight flags at a time
+    (one 64-bit word), so a step with few spikes costs about n / 8 word tests.
+    """
+    words = fired.view(np.uint64)
+    i = lo
+    while i < hi and (i & 7) != 0:
+        if fired[i]:
+            hist_row[nspk] = i
+            nspk += 1
+        i += 1
+    while i + 8 <= hi:
+        if words[i >> 3] != 0:
+            for j in range(i, i + 8):
+                if fired[j]:
+                    hist_row[nspk] = j
+                    nspk += 1
+        i += 8
+    while i < hi:
+        if fired[i]:
+            hist_row[nspk] = i
+            nspk += 1
+        i += 1
+    return nspk
+
+
+@njit(cache=True)
+def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_extra, fired, hist_row, nspk):
+    """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``.
+
+    The update loop has no data-dependent branch (selects only), so it vectorises; the spikes are
+    collected in a second, cheap pass over the ``fired`` flags.
+    """
     # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
     v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
     p_mm, p_em, p_ee, p_im, p_ii = par[4], par[5], par[6], par[7], par[8]
     theta_decay, theta_jump = par[9], par[10]
     adaptive = theta_jump != 0.0
-    for i in range(lo, hi):
-        drive = i_ext[i]
+    # loops over slices (not over lo..hi of the whole arrays): LLVM vectorises only this form
+    vv, th_, e1, e2, rf, ie, xd, fr = v[lo:hi], theta[lo:hi], x1[lo:hi], x2[lo:hi], refrac[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
+    for k in range(hi - lo):
+        drive = ie[k]
         if has_extra:  # loop-invariant: compiled as two loops
-            drive += xdrive[i]
+            drive += xd[k]
         # refractory: integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
-        r = refrac[i]
+        r = rf[k]
         r = r - 1 if r > 0 else r
         frozen = r > 0
-        vi = v[i]
-        vf = v_rest + drive + (vi - v_rest - drive) * p_mm + x1[i] * p_em + x2[i] * p_im
+        vi = vv[k]
+        vf = v_rest + drive + (vi - v_rest - drive) * p_mm + e1[k] * p_em + e2[k] * p_im
         vi = vi if frozen else vf
-        x1[i] *= p_ee
-        x2[i] *= p_ii
+        e1[k] *= p_ee
+        e2[k] *= p_ii
         if adaptive:  # intrinsic plasticity: the threshold rises at each spike and relaxes back
-            th = theta[i] * theta_decay
-            fire = (not frozen) and (vi > v_th + th)
-            theta[i] = th + theta_jump if fire else th
+            th = th_[k] * theta_decay
+            fire = (not frozen) & (vi > v_th + th)
+            th_[k] = th + theta_jump if fire else th
         else:
-            fire = (not frozen) and (vi > v_th)
-        v[i] = v_reset if fire else vi
-        refrac[i] = t_ref if fire else r
-        if fire:  # rare and well predicted
-            hist_row[nspk] = i
-            nspk += 1
-    return nspk
+            fire = (not frozen) & (vi > v_th)
+        vv[k] = v_reset if fire else vi
+        rf[k] = t_ref if fire else r
+        fr[k] = fire
+    return _collect_spikes(lo, hi, fired, hist_row, nspk)
+
+
+@njit(cache=True)
+def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_row, nspk):
+    """One step of Izhikevich neurons lo..hi-1 (two half-steps for v as in his code, or Euler); clears ``isyn``.
+
+    Branch-free update loop (vectorises), then the spikes are collected from the ``fired`` flags.
+    """
+    half = 0.5 * dt
+    vv, uu, isy, ie, xd, fr = v[lo:hi], u[lo:hi], isyn[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
+    a_, b_, c_, d_ = na[lo:hi], nb[lo:hi], nc[lo:hi], nd[lo:hi]
+    for k in range(hi - lo):
+        current = ie[k] + xd[k] + isy[k]
+        isy[k] = 0.0
+        vi = vv[k]
+        ui = uu[k]
+        if not euler:
+            vi += half * (0.04 * vi * vi + 5.0 * vi + 140.0 - ui + current)
+            vi += half * (0.04 * vi * vi + 5.0 * vi + 140.0 - ui + current)
+            ui += dt * a_[k] * (b_[k] * vi - ui)
+        else:
+            dv = 0.04 * vi * vi + 5.0 * vi + 140.0 - ui + current
+            ui += dt * a_[k] * (b_[k] * vi - ui)
+            vi += dt * dv
+        fire = vi >= 30.0
+        vv[k] = c_[k] if fire else vi
+        uu[k] = ui + d_[k] if fire else ui
+        fr[k] = fire
+    return _collect_spikes(lo, hi, fired, hist_row, nspk)
 
 
 @njit(cache=True)
@@ -178,8 +229,9 @@ def run_steps(
     cur_col, cur_table, cur_t0,
     # spike generators: sorted steps and neuron indices, read pointer (1-element array)
     gen_steps, gen_idx, gen_ptr,
-    # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]
-    off, syn_post, syn_w, syn_chan, syn_proj,
+    # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
+    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_dense[pre, d]: targets of the segment contiguous
+    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_dense,
     # plasticity
     # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
     proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, post_ptr, post_syn,
@@ -199,6 +251,11 @@ def run_steps(
     cap = spk_step.shape[0]
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
+    any_plastic = False
+    for pr in range(proj_kind.shape[0]):
+        any_plastic |= proj_kind[pr] != PL_NONE
+    fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
+    draw = np.empty(v.shape[0])  # uniform numbers of Poisson populations
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
@@ -219,15 +276,11 @@ def run_steps(
             hi = pop_end[p]
             if pop_extra[p] != 0:
                 # noise and injected currents, computed apart so the update loops stay tight
-                for i in range(lo, hi):
-                    xdrive[i] = _extra_drive(i, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p])
+                _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
             if model == POISSON:
-                for i in range(lo, hi):
-                    if rate[i] > 0.0 and uniform(seed, t, i, 0) < rate[i] * dt:
-                        hist_idx[slot, nspk] = i
-                        nspk += 1
+                nspk = _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_idx[slot], nspk)
             elif model == CUBA:
-                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
+                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, fired, hist_idx[slot], nspk)
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
@@ -250,24 +303,7 @@ def run_steps(
                         nspk += 1
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
-                euler = par[0] != 0.0
-                half = 0.5 * dt
-                for i in range(lo, hi):
-                    current = i_ext[i] + xdrive[i] + isyn[i]
-                    isyn[i] = 0.0
-                    if not euler:
-                        v[i] += half * (0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current)
-                        v[i] += half * (0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current)
-                        u[i] += dt * na[i] * (nb[i] * v[i] - u[i])
-                    else:
-                        dv = 0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + current
-                        u[i] += dt * na[i] * (nb[i] * v[i] - u[i])
-                        v[i] += dt * dv
-                    if v[i] >= 30.0:
-                        v[i] = nc[i]
-                        u[i] += nd[i]
-                        hist_idx[slot, nspk] = i
-                        nspk += 1
+                nspk = _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_idx[slot], nspk)
         # generator spikes for this step
         g = gen_ptr[0]
         while g < gen_steps.shape[0] and gen_steps[g] < t:
@@ -299,9 +335,21 @@ def run_steps(
                 continue
             for q in range(hist_n[src_slot]):
                 i = hist_idx[src_slot, q]
-                ev_count[0] += off[i, d + 1] - off[i, d]
-                for s in range(off[i, d], off[i, d + 1]):
-                    j = syn_post[s]
+                a = off[i, d]
+                b = off[i, d + 1]
+                ev_count[0] += b - a
+                if not any_plastic:  # the common case: one indexed add per synapse
+                    if seg_dense[i, d]:  # contiguous targets (all-to-all, blocks): a loop that vectorises
+                        base = syn_tgt[a]
+                        dst = tgt[base : base + (b - a)]
+                        src = syn_w[a:b]
+                        for k in range(b - a):
+                            dst[k] += src[k]
+                    else:
+                        for s in range(a, b):
+                            tgt[syn_tgt[s]] += syn_w[s]
+                    continue
+                for s in range(a, b):
                     pr = syn_proj[s]
                     kind = proj_kind[pr]
                     if kind != PL_NONE:
@@ -318,16 +366,7 @@ def run_steps(
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
                             inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
                             elig[s] += inc * elig_scale[pr]
-                    w = syn_w[s]
-                    ch = syn_chan[s]
-                    if pop_model[npop[j]] == IZHIKEVICH:
-                        isyn[j] += w
-                    elif ch == CH_EXC:
-                        x1[j] += w
-                    elif ch == CH_INH:
-                        x2[j] += w
-                    else:
-                        v[j] += w
+                    tgt[syn_tgt[s]] += syn_w[s]
         # ---- 4: postsynaptic side of plasticity
         if post_ptr.shape[0] > 1:
             for q in range(nspk):

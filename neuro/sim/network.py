@@ -36,6 +36,7 @@ from .projections import RECEPTORS, Projection
 _N_PAR = 28
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+_TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 _OPTIONAL_STATE_KEYS = ("tr_pre2", "tr_post2")  # absent from states saved before the triplet rule (all zero there)
 
 
@@ -195,6 +196,13 @@ class Network:
                 s.hist_idx, s.hist_n, s.hist_step = old.hist_idx, old.hist_n, old.hist_step
             if old.modulator.shape == s.modulator.shape:
                 s.modulator = old.modulator
+        # the four arrays synapses add into are rows of one matrix, so delivery is one indexed add per synapse
+        s.tgt = np.zeros((len(_TARGET_ROWS), max(n, 1)))
+        for r, key in enumerate(_TARGET_ROWS):
+            s.tgt[r, :n] = getattr(s, key)
+            setattr(s, key, s.tgt[r, :n])
+        s.syn_tgt = self._synapse_targets(s, max(n, 1))
+        s.seg_dense = self._dense_segments(s)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
@@ -236,6 +244,48 @@ class Network:
         for p in self.populations:
             p._laid_out = True  # its state is served from the flat arrays from now on
 
+    @staticmethod
+    def _synapse_targets(s, stride: int) -> np.ndarray:
+        """Flat index into ``s.tgt`` of the variable each synapse adds its weight to.
+
+        Izhikevich neurons take every synapse into ``isyn`` (cleared each step); other models take
+        excitatory synapses into ``x1``, inhibitory ones into ``x2`` and direct ones into ``v``.
+        """
+        row = np.select([s.syn_chan == E.CH_EXC, s.syn_chan == E.CH_INH], [0, 1], default=3).astype(np.int64)
+        if s.syn_post.size:
+            izh = s.pop_model[s.npop[s.syn_post]] == E.IZHIKEVICH
+            row[izh] = 2
+        tgt = row * stride + s.syn_post
+        # int32 when it fits: 4 bytes less to stream per synaptic event
+        return tgt.astype(np.int32) if stride * 4 < 2**31 else tgt
+
+    @staticmethod
+    def _dense_segments(s, min_len: int = 8) -> np.ndarray:
+        """``[n, D + 1]`` flags: the segment (pre, delay) targets one contiguous run of ``s.tgt`` (all-to-all, blocks).
+
+        Such a segment is delivered by a loop over contiguous memory, which vectorises (the per-target
+        order of additions is the same as in the scalar loop). Segments shorter than ``min_len`` are not flagged.
+        """
+        off = s.off
+        a, b = off[:, :-1], off[:, 1:]
+        length = b - a
+        dense = np.zeros(a.shape, dtype=np.uint8)
+        if s.syn_tgt.size == 0:
+            return dense
+        cand = length >= min_len
+        if not cand.any():
+            return dense
+        tgt = s.syn_tgt.astype(np.int64)
+        first = tgt[a[cand]]
+        last = tgt[b[cand] - 1]
+        span_ok = last - first == length[cand] - 1
+        # ascending by one everywhere inside the segment (the span alone would miss a repeated target)
+        step_ok = np.diff(tgt) == 1
+        bad_prefix = np.concatenate([[0], np.cumsum(~step_ok)])  # number of non-unit steps before each synapse
+        inner_ok = bad_prefix[b[cand] - 1] - bad_prefix[a[cand]] == 0
+        dense[cand] = (span_ok & inner_ok).astype(np.uint8)
+        return dense
+
     def _build_synapses(self, s, n: int) -> None:
         dt = self.dt
         pres, posts, ws, delays, chans, projs = [], [], [], [], [], []
@@ -253,7 +303,7 @@ class Network:
             pre = post = delay = chan = proj_of = np.zeros(0, np.int64)
             w = np.zeros(0)
         D = int(delay.max()) if delay.size else 0
-        order = np.lexsort((delay, pre))
+        order = np.lexsort((post, delay, pre))  # CSR by pre, then delay; targets ascending inside a segment
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         base = 0
@@ -345,7 +395,7 @@ class Network:
                 s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
-                s.off, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj,
+                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_dense,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
                 s.post_ptr, s.post_syn, s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,

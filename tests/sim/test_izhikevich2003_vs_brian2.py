@@ -90,22 +90,30 @@ def test_fixed_input_gives_identical_spike_trains():
 
 
 def test_noisy_network_rate_and_rhythm_match_brian2():
-    """Fresh Gaussian noise each step (ours: the network's counter-based streams; Brian2: ``randn()``), 2 s, same matrices.
+    """Fresh Gaussian noise each step (ours: the network's counter-based streams; Brian2: ``randn()``), seeds 1-3, 2 s each, same matrices.
 
-    Mean rates within 10 %; the population-rate spectra (Welch, 250 ms segments) correlate (log power, 4-200 Hz,
-    r > 0.8), and each network's spectral peak carries at least half the other's peak power there (the same rhythm).
+    Mean rates within 10 %; the population-rate spectra (Welch, 250 ms segments, averaged over the three seeds:
+    one 2-s realisation moves power between the ~8 Hz and ~32 Hz peaks by a factor of 2-3 in either simulator)
+    correlate (log power, 4-200 Hz, r > 0.8), and each network's spectral peak carries at least half the other's
+    peak power there (the same rhythm).
     """
-    seed, duration = 1, 2000.0
-    params = classic.izhikevich2003_parameters(seed=seed)
-    n = params["S"].shape[0]
-    net, _, mon = classic.izhikevich2003(params, seed=seed)
-    net.run(duration)
-    bt = _brian2(params, duration, seed=seed)[0]
-    rate_o, rate_b = mon.t.size / n / (duration / 1000), bt.size / n / (duration / 1000)
+    duration = 2000.0
+    rates_o, rates_b, spec_o, spec_b = [], [], [], []
+    for seed in (1, 2, 3):
+        params = classic.izhikevich2003_parameters(seed=seed)
+        n = params["S"].shape[0]
+        net, _, mon = classic.izhikevich2003(params, seed=seed)
+        net.run(duration)
+        bt = _brian2(params, duration, seed=seed)[0]
+        rates_o.append(mon.t.size / n / (duration / 1000))
+        rates_b.append(bt.size / n / (duration / 1000))
+        f, po = classic.population_spectrum(mon.t, duration)
+        spec_o.append(po)
+        spec_b.append(classic.population_spectrum(bt, duration)[1])
+    rate_o, rate_b = np.mean(rates_o), np.mean(rates_b)
     assert 5.0 < rate_b < 12.0, rate_b
     assert abs(rate_o - rate_b) <= 0.1 * rate_b, (rate_o, rate_b)
-    f, po = classic.population_spectrum(mon.t, duration)
-    _, pb = classic.population_spectrum(bt, duration)
+    po, pb = np.mean(spec_o, axis=0), np.mean(spec_b, axis=0)
     band = (f >= 4) & (f <= 200)
     f, po, pb = f[band], po[band], pb[band]
     r = np.corrcoef(np.log(po), np.log(pb))[0, 1]

@@ -1,0 +1,68 @@
+"""The delivery fast paths (one flat target matrix, contiguous segments) give exactly what the per-synapse loop gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuro import sim
+from neuro.sim import network as network_mod
+
+
+def _net(dense: bool, monkeypatch):
+    if not dense:
+        monkeypatch.setattr(network_mod.Network, "_dense_segments", staticmethod(lambda s, min_len=8: np.zeros(s.off[:, :-1].shape, np.uint8)))
+    rng = np.random.default_rng(0)
+    net = sim.Network(dt=0.5, seed=3)
+    izh = sim.Izhikevich(60, preset="regular_spiking", noise=3.0, name="izh")
+    lif = sim.LIF(50, tau_m=10.0, v_rest=-60.0, v_th=-50.0, v_reset=-65.0, t_ref=2.0, tau_e=3.0, tau_i=6.0, name="lif")
+    src = sim.PoissonInput(40, rate=60.0, name="src")
+    w = rng.uniform(0.5, 2.0, size=(40, 60))
+    net.add(izh, lif, src,
+            sim.Projection(src, izh, "all_to_all", weight=w.ravel(), delay=1.0, name="dense_izh"),  # contiguous segments
+            sim.Projection(src, lif, "all_to_all", weight=1.5, receptor="exc", delay=0.5, name="dense_exc"),
+            sim.Projection(izh, lif, sim.FixedProbability(0.1), weight=-1.0, receptor="inh", name="sparse_inh", seed=1),
+            sim.Projection(lif, izh, sim.FixedProbability(0.2), weight=2.0, delay=1.5, name="sparse_izh", seed=2))
+    smon, lmon = sim.SpikeMonitor(izh), sim.SpikeMonitor(lif)
+    net.add(smon, lmon)
+    return net, izh, lif, smon, lmon
+
+
+def test_dense_segments_are_found(monkeypatch):
+    net, *_ = _net(True, monkeypatch)
+    net.build()
+    s = net._s
+    flagged = s.seg_dense.astype(bool)
+    assert flagged.any()
+    a, b = s.off[:, :-1][flagged], s.off[:, 1:][flagged]
+    for lo, hi in zip(a, b):  # every flagged segment really is one contiguous ascending run of targets
+        np.testing.assert_array_equal(np.diff(s.syn_tgt[lo:hi]), 1)
+    # the Poisson sources' all-to-all segments are flagged; sparse ones (random targets) are not
+    src = net.populations[2]
+    assert flagged[src.start : src.start + src.n].sum() == 2 * src.n
+
+
+@pytest.mark.parametrize("pattern, expect", [
+    ([3, 4, 5, 6, 7, 8, 9, 10], 1),
+    ([3, 4, 5, 6, 8, 9, 10, 11], 0),  # a gap
+    ([3, 4, 5, 5, 6, 7, 8, 9], 0),  # a repeated target (multapse): span matches but steps do not
+    ([3, 4, 5, 6, 7], 0),  # shorter than min_len
+])
+def test_dense_flag_rules(pattern, expect):
+    from types import SimpleNamespace
+
+    tgt = np.array(pattern, dtype=np.int32)
+    s = SimpleNamespace(off=np.array([[0, tgt.size, tgt.size]]), syn_tgt=tgt)
+    assert network_mod.Network._dense_segments(s)[0, 0] == expect
+
+
+def test_fast_paths_give_identical_runs(monkeypatch):
+    runs = []
+    for dense in (True, False):
+        with monkeypatch.context() as m:
+            net, izh, lif, smon, lmon = _net(dense, m)
+            net.run(400.0)
+            runs.append((smon.t.copy(), smon.i.copy(), lmon.t.copy(), lmon.i.copy(), izh.v.copy(), lif.v.copy(), net.counts["synaptic_events"]))
+    assert runs[0][0].size > 50 and runs[0][2].size > 20
+    for x, y in zip(runs[0], runs[1]):
+        np.testing.assert_array_equal(x, y)
