@@ -6,11 +6,13 @@ Order within step ``t`` (Brian2's schedule, so spike trains can be compared step
 1. every population integrates its state over one step (inputs delivered at the end of the
    previous step are already in its synaptic variables);
 2. thresholds and resets; the step's spikes go into a ring buffer of the last ``D + 1`` steps;
-3. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
-   neurons that spiked at step ``t - d`` are visited (CSR sorted by presynaptic neuron, then
-   delay) — the cost grows with spike deliveries, not with synapses; plastic synapses apply
-   their presynaptic rule (pair, triplet, or eligibility) at the arrival time ``t dt``;
-4. postsynaptic plasticity for the neurons that spiked at step ``t``;
+3. a. presynaptic plasticity: plastic synapses whose spike reaches them now (the spike of step
+      ``t - a``, ``a`` the axonal part of the delay) apply their rule (pair, triplet, or eligibility);
+   b. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
+      neurons that spiked at step ``t - d`` are visited (CSR sorted by presynaptic neuron, then
+      delay) — the cost grows with spike deliveries, not with synapses;
+4. postsynaptic plasticity: plastic synapses that the spike of step ``t - k`` of their
+   postsynaptic neuron reaches now (``k`` the dendritic part of the delay);
 5. periodic rules (eligibility -> weight), modulator decay, state recording.
 
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
@@ -234,7 +236,8 @@ def run_steps(
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_dense,
     # plasticity
     # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
-    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, post_ptr, post_syn,
+    # pre_off / pre_syn: plastic synapses by (pre, axonal delay); post_off / post_syn: by (post, dendritic delay)
+    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, pre_off, pre_syn, post_off, post_syn,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
@@ -251,9 +254,9 @@ def run_steps(
     cap = spk_step.shape[0]
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
-    any_plastic = False
-    for pr in range(proj_kind.shape[0]):
-        any_plastic |= proj_kind[pr] != PL_NONE
+    any_plastic = pre_syn.shape[0] > 0
+    DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
+    DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
     draw = np.empty(v.shape[0])  # uniform numbers of Poisson populations
     for k in range(n_steps):
@@ -329,30 +332,19 @@ def run_steps(
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY:
                 elig_scale[pr] = math.exp((now - period_last[pr]) / proj_par[pr, 10])
-        for d in range(D + 1):
-            src_slot = (t - d) % R
-            if hist_step[src_slot] != t - d:
-                continue
-            for q in range(hist_n[src_slot]):
-                i = hist_idx[src_slot, q]
-                a = off[i, d]
-                b = off[i, d + 1]
-                ev_count[0] += b - a
-                if not any_plastic:  # the common case: one indexed add per synapse
-                    if seg_dense[i, d]:  # contiguous targets (all-to-all, blocks): a loop that vectorises
-                        base = syn_tgt[a]
-                        dst = tgt[base : base + (b - a)]
-                        src = syn_w[a:b]
-                        for k in range(b - a):
-                            dst[k] += src[k]
-                    else:
-                        for s in range(a, b):
-                            tgt[syn_tgt[s]] += syn_w[s]
+        # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
+        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed
+        if any_plastic:
+            for d in range(DA + 1):
+                src_slot = (t - d) % R
+                if hist_step[src_slot] != t - d:
                     continue
-                for s in range(a, b):
-                    pr = syn_proj[s]
-                    kind = proj_kind[pr]
-                    if kind != PL_NONE:
+                for q in range(hist_n[src_slot]):
+                    i = hist_idx[src_slot, q]
+                    for e in range(pre_off[i, d], pre_off[i, d + 1]):
+                        s = pre_syn[e]
+                        pr = syn_proj[s]
+                        kind = proj_kind[pr]
                         pp = proj_par[pr]
                         if kind == PL_TRIPLET:
                             _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
@@ -366,28 +358,48 @@ def run_steps(
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
                             inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
                             elig[s] += inc * elig_scale[pr]
-                    tgt[syn_tgt[s]] += syn_w[s]
-        # ---- 4: postsynaptic side of plasticity
-        if post_ptr.shape[0] > 1:
-            for q in range(nspk):
-                j = hist_idx[slot, q]
-                if j + 1 >= post_ptr.shape[0]:
+        # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse
+        for d in range(D + 1):
+            src_slot = (t - d) % R
+            if hist_step[src_slot] != t - d:
+                continue
+            for q in range(hist_n[src_slot]):
+                i = hist_idx[src_slot, q]
+                a = off[i, d]
+                b = off[i, d + 1]
+                ev_count[0] += b - a
+                if seg_dense[i, d]:  # contiguous targets (all-to-all, blocks): a loop that vectorises
+                    base = syn_tgt[a]
+                    dst = tgt[base : base + (b - a)]
+                    src = syn_w[a:b]
+                    for k in range(b - a):
+                        dst[k] += src[k]
+                else:
+                    for s in range(a, b):
+                        tgt[syn_tgt[s]] += syn_w[s]
+        # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d)
+        if any_plastic:
+            for d in range(DD + 1):
+                src_slot = (t - d) % R
+                if hist_step[src_slot] != t - d:
                     continue
-                for e in range(post_ptr[j], post_ptr[j + 1]):
-                    s = post_syn[e]
-                    pr = syn_proj[s]
-                    kind = proj_kind[pr]
-                    pp = proj_par[pr]
-                    if kind == PL_TRIPLET:
-                        _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
-                        syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
-                        continue
-                    _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
-                    if kind == PL_PAIR:
-                        syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
-                    elif kind == PL_ELIGIBILITY:
-                        inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp)
-                        elig[s] += inc * elig_scale[pr]
+                for q in range(hist_n[src_slot]):
+                    j = hist_idx[src_slot, q]
+                    for e in range(post_off[j, d], post_off[j, d + 1]):
+                        s = post_syn[e]
+                        pr = syn_proj[s]
+                        kind = proj_kind[pr]
+                        pp = proj_par[pr]
+                        if kind == PL_TRIPLET:
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
+                            syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
+                            continue
+                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
+                        if kind == PL_PAIR:
+                            syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
+                        else:
+                            inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp)
+                            elig[s] += inc * elig_scale[pr]
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:

@@ -286,6 +286,16 @@ class Network:
         dense[cand] = (span_ok & inner_ok).astype(np.uint8)
         return dense
 
+    @staticmethod
+    def _csr(owner: np.ndarray, steps: np.ndarray, synapses: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(off [n, K + 2], syn)``: ``synapses`` grouped by owner neuron, then by delay in steps (``K`` the largest):
+        neuron ``i``'s synapses with delay ``k`` are ``syn[off[i, k] : off[i, k + 1]]``."""
+        K = int(steps.max()) if steps.size else 0
+        order = np.lexsort((steps, owner))
+        key = owner[order] * (K + 1) + steps[order]
+        grid = np.arange(max(n, 1), dtype=np.int64)[:, None] * (K + 1) + np.arange(K + 2, dtype=np.int64)[None, :]
+        return np.searchsorted(key, grid).astype(np.int64), synapses[order].astype(np.int64)
+
     def _build_synapses(self, s, n: int) -> None:
         dt = self.dt
         pres, posts, ws, delays, chans, projs = [], [], [], [], [], []
@@ -345,12 +355,17 @@ class Network:
                 s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator)]
                 s.period_next[k] = self.step + period
         plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
-        if plastic.size:
-            by_post = plastic[np.argsort(s.syn_post[plastic], kind="stable")]
-            s.post_syn = by_post.astype(np.int64)
-            s.post_ptr = np.searchsorted(s.syn_post[by_post], np.arange(n + 1)).astype(np.int64)
-        else:
-            s.post_syn, s.post_ptr = np.zeros(0, np.int64), np.zeros(1, np.int64)
+        # delays of plastic synapses: the dendritic part (post spike back to the synapse) is the rule's
+        # dendritic_fraction of the delay, rounded to whole steps; the axonal part is the rest
+        fraction = np.zeros(P)
+        for k, proj in enumerate(self.projections):
+            rule = proj.plasticity.stdp if isinstance(proj.plasticity, RewardModulatedSTDP) else proj.plasticity
+            fraction[k] = rule.dendritic_fraction if rule is not None else 0.0
+        total = delay[order][plastic]
+        dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
+        axon = total - dend
+        s.pre_off, s.pre_syn = self._csr(pre[order][plastic], axon, plastic, n)
+        s.post_off, s.post_syn = self._csr(s.syn_post[plastic], dend, plastic, n)
         by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
         s.proj_syn = by_proj.astype(np.int64)
         s.proj_ptr = np.searchsorted(s.syn_proj[by_proj], np.arange(P + 1)).astype(np.int64)
@@ -397,7 +412,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_dense,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
-                s.post_ptr, s.post_syn, s.modulator, s.mod_decay, s.period_next, s.period_last,
+                s.pre_off, s.pre_syn, s.post_off, s.post_syn, s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
                 s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
                 s.st_idx, s.st_var, s.st_every, st_out, st_count,

@@ -150,8 +150,6 @@ class Projection:
         if isinstance(plasticity, RewardModulatedSTDP) and modulator is None:
             raise ValueError("RewardModulatedSTDP needs modulator='<name>' (create it with Network.add_modulator)")
         rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
-        if rule is not None and rule.dendritic_fraction != 0.0:
-            raise NotImplementedError("dendritic delays are not in the simulator yet: use dendritic_fraction=0 (all delay axonal)")
         rng = np.random.default_rng(seed)
         self.pre, self.post, self.receptor = pre, post, receptor
         self.plasticity, self.modulator = plasticity, modulator

@@ -50,7 +50,6 @@ def test_bad_rule_parameters(make, err, msg):
         (dict(plasticity=GatedHebbian()), TypeError, "plasticity must be PairSTDP, TripletSTDP or RewardModulatedSTDP, got GatedHebbian"),
         (dict(plasticity=TripletSTDP(w_max=0.5)), ValueError, r"initial weights must lie in the plasticity bounds \[0.0, 0.5\]"),
         (dict(plasticity=PairSTDP(w_min=1.5, w_max=2.0)), ValueError, "initial weights must lie in the plasticity bounds"),
-        (dict(plasticity=TripletSTDP(dendritic_fraction=0.5)), NotImplementedError, "dendritic delays"),
     ],
 )
 def test_bad_plastic_projection(kwargs, err, msg):

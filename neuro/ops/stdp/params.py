@@ -20,10 +20,12 @@ synapse, the additive window is :math:`\eta_+ e^{-\Delta t/\tau_+}` for
 ``symmetric=True`` makes both branches potentiate (:math:`+\eta_- e^{-|\Delta t|/\tau_-}`).
 :math:`\Delta t = 0` counts as pre-before-post.
 
-Delays: a synapse's delay ``d`` is split into an axonal part ``(1 - dendritic_fraction) d``
-(pre spike to synapse) and a dendritic part ``dendritic_fraction d`` (post spike back to
-the synapse); the default puts the whole delay on the axon, as Brian2's and NEST's
-``delay`` do.
+Delays: a synapse's delay ``d`` is split into a dendritic part ``dendritic_fraction d`` (post
+spike back to the synapse), rounded to whole simulation steps, and an axonal part, the rest
+(pre spike to the synapse); the current reaches the post neuron after the whole ``d``. The
+rule sees :math:`\Delta t = (t_{post} + d_{dend}) - (t_{pre} + d_{ax})`. The default (0) puts
+the whole delay on the axon, as Brian2's ``delay`` does; NEST's STDP synapses take the whole
+delay as dendritic (``dendritic_fraction=1``).
 """
 
 from __future__ import annotations
