@@ -60,22 +60,37 @@ def _decayed(x, elapsed, tau):
 
 
 @njit(inline="always", cache=True)
-def _decay_traces(s, now, pp, tr_pre, tr_post, t_last):
-    """Bring synapse ``s``'s pre and post traces from their last update to ``now`` (lazy exponential decay)."""
+def _decayed_steps(x, k, elapsed, tab, m, tau):
+    """:func:`_decayed` for an elapsed time of ``k`` whole steps: ``tab[m, k]`` holds ``exp(-k dt / tau)`` (a table
+    lookup instead of ``exp``: 10-14 ns less per trace here); gaps beyond the table use ``exp``."""
+    if k >= tab.shape[1]:
+        return _decayed(x, elapsed, tau)
+    y = x * tab[m, k]
+    return y if abs(y) >= _TINY else 0.0
+
+
+@njit(inline="always", cache=True)
+def _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt):
+    """Bring synapse ``s``'s pre and post traces from their last update to ``now`` (lazy exponential decay).
+
+    ``tab[m, k]`` is ``exp(-k dt / tau_m)`` for the projection's trace time constants (pp[0], pp[1]).
+    """
     el = now - t_last[s]
-    tr_pre[s] = _decayed(tr_pre[s], el, pp[0])
-    tr_post[s] = _decayed(tr_post[s], el, pp[1])
+    k = int(el * inv_dt + 0.5)
+    tr_pre[s] = _decayed_steps(tr_pre[s], k, el, tab, 0, pp[0])
+    tr_post[s] = _decayed_steps(tr_post[s], k, el, tab, 1, pp[1])
     t_last[s] = now
 
 
 @njit(inline="always", cache=True)
-def _decay_triplet(s, now, pp, r1, r2, o1, o2, t_last):
+def _decay_triplet(s, now, pp, r1, r2, o1, o2, t_last, tab, inv_dt):
     """The four triplet traces (r1: tau_plus, r2: tau_x, o1: tau_minus, o2: tau_y; packed in that order) brought to ``now``."""
     el = now - t_last[s]
-    r1[s] = _decayed(r1[s], el, pp[0])
-    r2[s] = _decayed(r2[s], el, pp[1])
-    o1[s] = _decayed(o1[s], el, pp[2])
-    o2[s] = _decayed(o2[s], el, pp[3])
+    k = int(el * inv_dt + 0.5)
+    r1[s] = _decayed_steps(r1[s], k, el, tab, 0, pp[0])
+    r2[s] = _decayed_steps(r2[s], k, el, tab, 1, pp[1])
+    o1[s] = _decayed_steps(o1[s], k, el, tab, 2, pp[2])
+    o2[s] = _decayed_steps(o2[s], k, el, tab, 3, pp[3])
     t_last[s] = now
 
 
@@ -252,8 +267,9 @@ def run_steps(
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_dense,
     # plasticity
     # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
-    # pre_off / pre_syn: plastic synapses by (pre, axonal delay); post_off / post_syn: by (post, dendritic delay)
-    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, pre_off, pre_syn, post_off, post_syn,
+    # pre_off / pre_syn: plastic synapses by (pre, axonal delay); post_off / post_syn: by (post, dendritic delay);
+    # decay_tab[proj, m, k] = exp(-k dt / tau_m) for the projection's trace time constants
+    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, pre_off, pre_syn, post_off, post_syn, decay_tab,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
@@ -271,6 +287,7 @@ def run_steps(
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_syn.shape[0] > 0
+    inv_dt = 1.0 / dt
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
@@ -363,13 +380,13 @@ def run_steps(
                         kind = proj_kind[pr]
                         pp = proj_par[pr]
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, decay_tab[pr], inv_dt)
                             syn_w[s], tr_pre[s], tr_pre2[s] = triplet_on_pre(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
                         elif kind == PL_PAIR:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
                             syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
                             # eligibility is stored as of the projection's last periodic update (period_last):
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
                             inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
@@ -407,10 +424,10 @@ def run_steps(
                         kind = proj_kind[pr]
                         pp = proj_par[pr]
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last)
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, decay_tab[pr], inv_dt)
                             syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
                             continue
-                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last)
+                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
                         if kind == PL_PAIR:
                             syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:

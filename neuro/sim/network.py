@@ -36,6 +36,7 @@ from .projections import RECEPTORS, Projection
 _N_PAR = 28
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+_DECAY_TABLE = 4096  # steps of exp(-k dt / tau) tabulated per plastic trace (lazy decays over longer gaps call exp)
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 _OPTIONAL_STATE_KEYS = ("tr_pre2", "tr_post2")  # absent from states saved before the triplet rule (all zero there)
 
@@ -365,6 +366,14 @@ class Network:
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend
         s.pre_off, s.pre_syn = self._csr(pre[order][plastic], axon, plastic, n)
+        # exp(-k dt / tau) tables of each plastic projection's trace time constants (the lazy decays look them up)
+        s.decay_tab = np.ones((P, 4, _DECAY_TABLE if plastic.size else 1))
+        steps = np.arange(s.decay_tab.shape[2]) * dt
+        for k in range(P):
+            kind = s.proj_kind[k]
+            if kind != E.PL_NONE:
+                for m in range(4 if kind == E.PL_TRIPLET else 2):
+                    s.decay_tab[k, m] = np.exp(-steps / s.proj_par[k, m])
         s.post_off, s.post_syn = self._csr(s.syn_post[plastic], dend, plastic, n)
         by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
         s.proj_syn = by_proj.astype(np.int64)
@@ -412,7 +421,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_dense,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
-                s.pre_off, s.pre_syn, s.post_off, s.post_syn, s.modulator, s.mod_decay, s.period_next, s.period_last,
+                s.pre_off, s.pre_syn, s.post_off, s.post_syn, s.decay_tab, s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
                 s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
                 s.st_idx, s.st_var, s.st_every, st_out, st_count,
