@@ -135,7 +135,8 @@ def _spnet_example():
 
 
 def run_ours_spnet(duration, seed=0):
-    net, cortex, exc = _spnet_example()(seed)
+    # sd decays once a second after the weight update, as in Izhikevich's code and in the Brian2 version below
+    net, cortex, exc = _spnet_example()(seed, eligibility_decay="periodic")
     mon = net.add(__import__("neuro.sim", fromlist=["SpikeMonitor"]).SpikeMonitor(cortex))
     t0 = time.perf_counter()
     net.run(10.0, progress=False)  # JIT warm-up
@@ -150,7 +151,7 @@ def run_brian2_spnet(net_ours, duration, target, seed=0):
     """spnet in Brian2 on our example's connectivity and delays: Izhikevich's two half-steps for v (run_regularly), one
     Poisson kick source per neuron at 1 Hz (20 mV), nearest-spike traces 0.1 x 0.95 per ms with LTD factor 1.2 into
     ``sd``, and once per second ``w = clip(w + 0.01 + sd, 0, 10); sd *= 0.9`` (Izhikevich's discrete decay of ``sd``;
-    ours decays the eligibility continuously with the same 0.9 per second)."""
+    ours runs the example with ``eligibility_decay="periodic"``, the same law)."""
     import brian2 as b2
 
     warnings.filterwarnings("ignore")
@@ -230,8 +231,11 @@ def main_spnet(args, duration, target):
     ours_runs = [r[0] for r in runs]
     ours, (_, warm, rate, net) = float(np.median(ours_runs)), runs[0]
     exc = next(p for p in net.projections if p.name == "exc")
+    # Brian2 gets the example's connectivity, delays and *initial* weights (a fresh build with the same seed:
+    # `net` has run, its weights have learned)
+    fresh = _spnet_example()(0, eligibility_decay="periodic")[0]
     try:
-        peer, peer_warm, peer_rate, w_peer = run_brian2_spnet(net, duration, target)
+        peer, peer_warm, peer_rate, w_peer = run_brian2_spnet(fresh, duration, target)
         peer_name = f"brian2-{target}"
     except Exception as exc_:  # noqa: BLE001 - report the peer as missing rather than crash
         print(f"brian2 ({target}) unavailable: {exc_}", file=sys.stderr)

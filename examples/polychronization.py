@@ -36,7 +36,9 @@ from neuro.ops.stdp import PairSTDP  # noqa: E402
 from neuro.ops.three_factor import RewardModulatedSTDP  # noqa: E402
 
 
-def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_delay: int = 20):
+def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_delay: int = 20, eligibility_decay: str = "continuous"):
+    """The spnet network; ``eligibility_decay="periodic"`` decays ``sd`` once a second after the weight update, as
+    Izhikevich's published code does (the default decays it continuously with the same 0.9 per second)."""
     rng = np.random.default_rng(seed)
     n = n_exc + n_inh
     net = sim.Network(dt=1.0, seed=seed)
@@ -53,7 +55,8 @@ def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_d
     inh_post = np.concatenate([rng.permutation(n_exc)[:m] for _ in range(n_inh)])
     tau = -1.0 / math.log(0.95)
     stdp = PairSTDP(tau_plus=tau, tau_minus=tau, eta_plus=0.1, eta_minus=0.12, w_min=0.0, w_max=10.0, pairing="nearest")
-    rule = RewardModulatedSTDP(stdp=stdp, tau_c=-1000.0 / math.log(0.9), baseline=1.0, weight_rate=1.0, update_interval=1000.0, drift=0.01)
+    rule = RewardModulatedSTDP(stdp=stdp, tau_c=-1000.0 / math.log(0.9), baseline=1.0, weight_rate=1.0, update_interval=1000.0, drift=0.01,
+                               eligibility_decay=eligibility_decay)
     # Izhikevich's D-step delay acts D steps later; ours acts at the end of step t + delay, i.e. one step sooner: shift by 1
     exc = sim.Projection(cortex, cortex, (exc_pre, exc_post), weight=6.0, delay=exc_delay - 1.0, plasticity=rule, modulator="none", name="exc")
     inh = sim.Projection(cortex, cortex, (inh_pre, inh_post), weight=-5.0, delay=0.0, name="inh")
@@ -66,12 +69,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3600.0, help="model time in seconds (default 3600, the paper's hour)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eligibility-decay", choices=["continuous", "periodic"], default="continuous",
+                    help="decay sd continuously (default) or once a second after the weight update, as Izhikevich's code")
     ap.add_argument("--out", type=Path, default=Path("runs/polychronization"), help="output folder (also holds the checkpoint)")
     ap.add_argument("--checkpoint-every", type=float, default=60.0, help="seconds of model time between checkpoints (default 60)")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    net, cortex, exc = build(args.seed)
+    net, cortex, exc = build(args.seed, eligibility_decay=args.eligibility_decay)
     w0 = exc.weights
     ckpt = args.out / "checkpoint_net.npz"
     if args.resume:

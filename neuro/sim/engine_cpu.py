@@ -111,7 +111,12 @@ def _sample_synapses(now, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par,
             if pk == PL_NONE:
                 row[c] = 0.0
             elif kind == SV_ELIG:
-                row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10]) if pk == PL_ELIGIBILITY else 0.0
+                if pk != PL_ELIGIBILITY:
+                    row[c] = 0.0
+                elif pp[28] != 0.0:  # periodic decay: stored as is until the next update
+                    row[c] = elig[i]
+                else:
+                    row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10])
             elif kind == SV_X_PRE:
                 row[c] = tr_pre[i] * math.exp(-(now - t_last[i]) / pp[0])
             else:
@@ -364,7 +369,8 @@ def run_steps(
         now = t * dt
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY:
-                elig_scale[pr] = math.exp((now - period_last[pr]) / proj_par[pr, 10])
+                # periodic decay (pp[28]): increments add undecayed until the next update
+                elig_scale[pr] = 1.0 if proj_par[pr, 28] != 0.0 else math.exp((now - period_last[pr]) / proj_par[pr, 10])
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
         # so a synapse whose delay is all axonal delivers the weight its own arrival just changed
         if any_plastic:
@@ -438,15 +444,21 @@ def run_steps(
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
                 pp = proj_par[pr]
                 # pp: [0.. and 12.. eligibility STDP (pair layout, unbounded), 10 tau_c, 11 period_steps,
-                #      22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator]
+                #      22 baseline, 23 rate, 24 drift, 25 w_min, 26 w_max, 27 modulator, 28 periodic decay]
                 da = modulator[int(pp[27])]
                 # one decay factor for every synapse of the projection (see the event-side comment)
                 f = math.exp(-(now - period_last[pr]) / pp[10])
                 gain = pp[23] * (pp[22] + da)
+                periodic = pp[28] != 0.0
+                f_period = math.exp(-pp[11] * dt / pp[10])  # exactly one period's decay (0.9 for spnet)
                 for e in range(proj_ptr[pr], proj_ptr[pr + 1]):
                     s = proj_syn[e]
-                    c = elig[s] * f
-                    elig[s] = c
+                    if periodic:  # Izhikevich's order: use the eligibility, then decay it by one period
+                        c = elig[s]
+                        elig[s] = c * f_period
+                    else:
+                        c = elig[s] * f
+                        elig[s] = c
                     w = syn_w[s] + pp[24] + gain * c
                     syn_w[s] = min(max(w, pp[25]), pp[26])
                 period_last[pr] = now

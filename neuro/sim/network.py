@@ -33,7 +33,7 @@ from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeM
 from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
-_N_PAR = 28
+_N_PAR = 29
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 _DECAY_TABLE = 4096  # steps of exp(-k dt / tau) tabulated per plastic trace (lazy decays over longer gaps call exp)
@@ -353,7 +353,8 @@ class Network:
                                      w_min=-1e300, w_max=1e300, pairing=st.pairing, symmetric=st.symmetric)
                 # the events use the unbounded law (at 0..9, so the loop reads no slice); the bounds apply to w at 25, 26
                 s.proj_par[k, :10] = s.proj_par[k, 12:22] = pack_stdp(unbounded)
-                s.proj_par[k, 22:28] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator)]
+                s.proj_par[k, 22:29] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator),
+                                        1.0 if rule.eligibility_decay == "periodic" else 0.0]
                 s.period_next[k] = self.step + period
         plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
         # delays of plastic synapses: the dendritic part (post spike back to the synapse) is the rule's

@@ -227,5 +227,7 @@ class Projection:
             return np.zeros(len(self))
         net = self.network
         k = net.projections.index(self)
+        if self.plasticity.eligibility_decay == "periodic":  # stored as is until the next update
+            return net._s.elig[self._order].copy()
         decay = np.exp(-(net.t - net._s.period_last[k]) / self.plasticity.tau_c)
         return net._s.elig[self._order] * decay

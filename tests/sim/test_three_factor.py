@@ -48,6 +48,26 @@ def test_drift_and_baseline_as_in_izhikevich_2006():
     assert plastic.weights[0] == pytest.approx(1.0 + 0.01 + c, rel=1e-12)
 
 
+def test_periodic_eligibility_decay_as_in_izhikevichs_code():
+    """``eligibility_decay="periodic"`` (spnet's ``s += 0.01 + sd; sd *= 0.9`` once a second): the increment counts
+    undecayed at the first update, then shrinks by 0.9 per update; the monitors see the stored value."""
+    stdp = PairSTDP(tau_plus=20.0, tau_minus=20.0, eta_plus=0.1, eta_minus=0.12, w_min=0.0, w_max=10.0, pairing="nearest")
+    rule = RewardModulatedSTDP(stdp=stdp, tau_c=-1000.0 / math.log(0.9), baseline=1.0, weight_rate=1.0, update_interval=1000.0,
+                               drift=0.01, eligibility_decay="periodic")
+    net, plastic, _ = _paired_network(rule)
+    mon = net.add(sim.SynapseMonitor(plastic, "eligibility", synapses=[0], every=100.0))
+    net.run(500.0)
+    c = 0.1 * math.exp(-5.0 / 20.0)
+    np.testing.assert_allclose(plastic.eligibility, [c], rtol=1e-12)  # not decayed within the period
+    net.run(1500.0)
+    assert plastic.weights[0] == pytest.approx(1.0 + 0.01 + c + 0.01 + 0.9 * c, rel=1e-12)  # updates at 999 and 1999 ms
+    np.testing.assert_allclose(plastic.eligibility, [0.81 * c], rtol=1e-12)
+    samples = mon.values[:, 0]
+    assert samples[0] == 0.0 and samples[1] == pytest.approx(c, rel=1e-12)  # 0 ms before the pairing, 100 ms after it
+    with pytest.raises(ValueError, match="eligibility_decay must be 'continuous' or 'periodic'"):
+        RewardModulatedSTDP(eligibility_decay="exact")
+
+
 def test_modulator_errors():
     rule = RewardModulatedSTDP()
     a, b = sim.LIF(2), sim.LIF(2)

@@ -15,8 +15,12 @@ with :math:`b` a small baseline (Izhikevich's 0.002). The weight is updated with
 :math:`w \leftarrow \mathrm{clip}(w + a + r\,(b + d)\, c)` with :math:`r` = ``weight_rate``
 (1 in the paper's units: ``s += (0.002 + DA) * sd``) and :math:`a` = ``drift`` (Izhikevich
 2006's ``s += 0.01 + sd``, there with :math:`b = 1`, :math:`d = 0`). Between events :math:`c`
-decays continuously (Izhikevich multiplies it once per period: ``sd *= 0.99`` every 10 ms is
-:math:`\tau_c = -10/\ln 0.99 \approx 995` ms); :math:`d` decays every step
+decays continuously (``eligibility_decay="continuous"``, the default: an increment made :math:`s` ms
+before an update counts :math:`e^{-s/\tau_c}` there), or, as in Izhikevich's published code, once
+per period (``eligibility_decay="periodic"``: increments add undecayed, each update uses :math:`c` and
+then multiplies it by :math:`e^{-P/\tau_c}`; ``sd *= 0.99`` every 10 ms is
+:math:`\tau_c = -10/\ln 0.99 \approx 995` ms, spnet's ``sd *= 0.9`` every second
+:math:`\tau_c = -1000/\ln 0.9`); :math:`d` decays every step
 (``DA *= 0.995`` per ms is :math:`\tau_d = -1/\ln 0.995 \approx 199.5` ms).
 
 Gated Hebbian readout rule (three factors: presynaptic activity :math:`r_j`, postsynaptic
@@ -56,8 +60,11 @@ class RewardModulatedSTDP:
     weight_rate: float = 1.0
     update_interval: float = 10.0
     drift: float = 0.0
+    eligibility_decay: str = "continuous"
 
     def __post_init__(self) -> None:
+        if self.eligibility_decay not in ("continuous", "periodic"):
+            raise ValueError(f"RewardModulatedSTDP.eligibility_decay must be 'continuous' or 'periodic', got {self.eligibility_decay!r}")
         if not isinstance(self.stdp, PairSTDP):
             raise TypeError(f"RewardModulatedSTDP.stdp must be a PairSTDP, got {type(self.stdp).__name__}")
         _check_finite(self)

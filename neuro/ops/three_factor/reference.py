@@ -15,8 +15,10 @@ def modulator_decay(d, dt, tau):
 def periodic_weight_update(w, c, d, rule: RewardModulatedSTDP):
     """The periodic step: ``w += drift + rate (b + d) c``, clipped to the STDP bounds; returns ``w``.
 
-    ``c`` is the eligibility now (decayed continuously to this time) and ``d`` the modulator
-    concentration now (scalar, or one value per synapse for per-population modulators).
+    ``c`` is the eligibility now (decayed continuously to this time, or, under
+    ``eligibility_decay="periodic"``, accumulated undecayed since the last update, which then
+    multiplies it by :math:`e^{-P/\tau_c}`) and ``d`` the modulator concentration now (scalar,
+    or one value per synapse for per-population modulators).
     """
     s = rule.stdp
     return np.clip(w + rule.drift + rule.weight_rate * (rule.baseline + d) * c, s.w_min, s.w_max)
