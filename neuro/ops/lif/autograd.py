@@ -184,8 +184,8 @@ def lif_multi_step(
         s, h, v = _reference.multi_step_autograd(x_seq.reshape(T, n), v0.reshape(n).to(x_seq.dtype), beta_flat.to(x_seq.dtype), *params.kernel_args(),
                                                  reset_delay=params.reset_delay, strict_threshold=params.strict_threshold)
         return s.reshape(x_seq.shape), h.reshape(x_seq.shape), v.reshape(shape)
-    if backend is not None:
-        _backend.resolve(x_seq.device, backend)  # raise now, with a clear message, if it cannot run
+    if backend is not None and not torch.compiler.is_compiling():
+        _backend.resolve(x_seq.device, backend)  # raise now, with a clear message, if it cannot run (the op checks again)
     s, h, v = _lif_op(
         x_seq.reshape(T, n),
         v0.reshape(n).to(x_seq.dtype),
