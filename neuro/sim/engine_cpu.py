@@ -293,6 +293,11 @@ def run_steps(
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_syn.shape[0] > 0
     inv_dt = 1.0 / dt
+    # the plastic loops' current projection: its parameter row, decay table and kind (views made on change only)
+    cur_pr = 0
+    pp = proj_par[0]
+    tab = decay_tab[0]
+    kind = proj_kind[0]
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
@@ -383,16 +388,19 @@ def run_steps(
                     for e in range(pre_off[i, d], pre_off[i, d + 1]):
                         s = pre_syn[e]
                         pr = syn_proj[s]
-                        kind = proj_kind[pr]
-                        pp = proj_par[pr]
+                        if pr != cur_pr:  # array views made only when the projection changes (each costs refcounting)
+                            cur_pr = pr
+                            pp = proj_par[pr]
+                            tab = decay_tab[pr]
+                            kind = proj_kind[pr]
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, decay_tab[pr], inv_dt)
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, tab, inv_dt)
                             syn_w[s], tr_pre[s], tr_pre2[s] = triplet_on_pre(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
                         elif kind == PL_PAIR:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
                             syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
+                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
                             # eligibility is stored as of the projection's last periodic update (period_last):
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
                             inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
@@ -427,13 +435,16 @@ def run_steps(
                     for e in range(post_off[j, d], post_off[j, d + 1]):
                         s = post_syn[e]
                         pr = syn_proj[s]
-                        kind = proj_kind[pr]
-                        pp = proj_par[pr]
+                        if pr != cur_pr:
+                            cur_pr = pr
+                            pp = proj_par[pr]
+                            tab = decay_tab[pr]
+                            kind = proj_kind[pr]
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, decay_tab[pr], inv_dt)
+                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, tab, inv_dt)
                             syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
                             continue
-                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last, decay_tab[pr], inv_dt)
+                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
                         if kind == PL_PAIR:
                             syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
                         else:
