@@ -49,7 +49,7 @@ SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
 _TINY = 1e-290
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _decayed(x, elapsed, tau):
     """``x exp(-elapsed / tau)``, with results below ``_TINY`` (and the subnormal ``exp`` of very negative arguments) as 0."""
     arg = -elapsed / tau
@@ -59,7 +59,7 @@ def _decayed(x, elapsed, tau):
     return y if abs(y) >= _TINY else 0.0
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _decayed_steps(x, k, elapsed, tab, m, tau):
     """:func:`_decayed` for an elapsed time of ``k`` whole steps: ``tab[m, k]`` holds ``exp(-k dt / tau)`` (a table
     lookup instead of ``exp``: 10-14 ns less per trace here); gaps beyond the table use ``exp``."""
@@ -69,7 +69,7 @@ def _decayed_steps(x, k, elapsed, tab, m, tau):
     return y if abs(y) >= _TINY else 0.0
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt):
     """Bring synapse ``s``'s pre and post traces from their last update to ``now`` (lazy exponential decay).
 
@@ -82,7 +82,7 @@ def _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt):
     t_last[s] = now
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _decay_triplet(s, now, pp, r1, r2, o1, o2, t_last, tab, inv_dt):
     """The four triplet traces (r1: tau_plus, r2: tau_x, o1: tau_minus, o2: tau_y; packed in that order) brought to ``now``."""
     el = now - t_last[s]

@@ -31,17 +31,17 @@ def pack(rule) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _bump(x, nearest):
     return 1.0 if nearest > 0.5 else x + 1.0
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _clip(w, lo, hi):
     return min(max(w, lo), hi)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def pair_on_pre(w, x_pre, x_post, p):
     """Returns (w, x_pre) after a presynaptic arrival; traces already decayed to now."""
     f = 1.0
@@ -52,7 +52,7 @@ def pair_on_pre(w, x_pre, x_post, p):
     return w, _bump(x_pre, p[8])
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def pair_on_post(w, x_pre, x_post, p):
     """Returns (w, x_post) after a postsynaptic spike reaches the synapse."""
     f = 1.0
@@ -62,13 +62,13 @@ def pair_on_post(w, x_pre, x_post, p):
     return w, _bump(x_post, p[8])
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def triplet_on_pre(w, r1, r2, o1, o2, p):
     w = _clip(w - o1 * (p[6] + p[7] * r2), p[8], p[9])
     return w, _bump(r1, p[10]), _bump(r2, p[10])
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def triplet_on_post(w, r1, r2, o1, o2, p):
     w = _clip(w + r1 * (p[4] + p[5] * o2), p[8], p[9])
     return w, _bump(o1, p[10]), _bump(o2, p[10])
