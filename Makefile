@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml Makefile requirements/peers.txt
 	fi
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/peers.txt
+	$(PY) -m neuro warmup
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -71,6 +71,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warmup(args: argparse.Namespace) -> int:
+    from .warmup import main as warmup
+
+    return warmup()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuro", description="neuro: spiking neural networks — simulate, train, estimate energy, load data")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -81,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(func=_demo)
+    p = sub.add_parser("warmup", help="compile the CPU kernels into Numba's disk cache (the first run then starts in under a second)")
+    p.set_defaults(func=_warmup)
     for name in _LAYER_CLIS:
         if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None or importlib.util.find_spec(name) is None:
             continue
