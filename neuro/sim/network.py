@@ -41,12 +41,29 @@ _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, i
 _OPTIONAL_STATE_KEYS = ("tr_pre2", "tr_post2")  # absent from states saved before the triplet rule (all zero there)
 
 
-class Network:
-    """A spiking network simulated with time step ``dt`` (ms); ``seed`` fixes every random stream of the run."""
+_BACKENDS = ("cpu", "cuda", "emulate")
 
-    def __init__(self, dt: float = 0.1, seed: int = 0):
+
+class Network:
+    """A spiking network simulated with time step ``dt`` (ms); ``seed`` fixes every random stream of the run.
+
+    ``backend``: ``"cpu"`` (the Numba loop of :mod:`neuro.sim.engine_cpu`), ``"cuda"`` (the CUDA kernels of
+    :mod:`neuro.sim.engine_gpu`, needs CuPy and a GPU) or ``"emulate"`` (those CUDA kernels compiled as C++
+    and run sequentially on the CPU: slow, for testing the GPU path on a machine without one). The
+    random streams are the same function of (seed, step, neuron) on every backend.
+    """
+
+    # a run's spike buffer: the loop stops before a step whose spikes might not fit, and the run goes on with a doubled buffer
+    _SPIKE_BUFFER_MIN = 1 << 15
+    _SPIKE_BUFFER_PER_NEURON = 16
+
+    def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu"):
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 ms, got {dt}")
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self._engine = None
         self.dt = float(dt)
         self.seed = int(seed) & 0xFFFFFFFF
         self.populations: list[Population] = []
@@ -241,6 +258,7 @@ class Network:
         s.sm_idx = np.array(cols_idx, dtype=np.int64)
         s.sm_kind = np.array(cols_kind, dtype=np.int64)
         self._s = s
+        self._engine = None
         self.built = True
         for p in self.populations:
             p._laid_out = True  # its state is served from the flat arrays from now on
@@ -398,13 +416,30 @@ class Network:
             chunk_steps = max(1, int(round(reward_interval / self.dt)))
         show = progress if progress is not None else n_steps > 10_000
         bar = tqdm(total=round(n_steps * self.dt, 6), unit="ms", desc="simulate", disable=not show)
-        spk_cap = max(1 << 15, 16 * int(s.rec_mask.sum()))
+        spk_cap = max(self._SPIKE_BUFFER_MIN, self._SPIKE_BUFFER_PER_NEURON * int(s.rec_mask.sum()))
         done = 0
+        engine = self._device_engine(s) if self.backend != "cpu" else None
         while done < n_steps:
             # a chunk ends at the next multiple of chunk_steps, so callbacks stay on their schedule after a short chunk
             k = min(chunk_steps - done % chunk_steps, n_steps - done)
             if s.sm_idx.size:  # bound the synapse-sample buffer (~128 MB) when many synapses are sampled often
                 k = min(k, max(1, (1 << 24) // s.sm_idx.size) * s.sm_every)
+            if engine is not None:
+                got, spk_s, spk_i, pc, st_rows, sm_rows, events = engine.run_chunk(
+                    self.step, k, chunk_steps, spk_cap, s.st_every, s.sm_every, s.cur_t0)
+                self.counts["synaptic_events"] += events
+                self._collect(got, spk_s, spk_i, pc, st_rows, sm_rows)
+                self.step += got
+                done += got
+                bar.update(round(got * self.dt, 6))
+                if got < k:
+                    spk_cap *= 2
+                if reward is not None and done % chunk_steps == 0:
+                    engine.download(s)
+                    reward(self)
+                    s = self._prepare_run()
+                    engine.upload(s)
+                continue
             spk_step = np.empty(spk_cap, np.int64)
             spk_idx = np.empty(spk_cap, np.int64)
             spk_count = np.zeros(1, np.int64)
@@ -437,7 +472,19 @@ class Network:
                 spk_cap *= 2
             if reward is not None and done % chunk_steps == 0:
                 reward(self)
+        if engine is not None:
+            engine.download(s)
         bar.close()
+
+    def _device_engine(self, s):
+        """The GPU engine of this build (made once per build), with this run's state uploaded."""
+        from . import engine_gpu
+
+        if self._engine is None:
+            tgt_type = "int" if s.tgt.size < 2**31 else "long long"
+            self._engine = engine_gpu.GPUEngine(s, len(self.populations), self.seed, self.dt, engine_gpu.device_for(self.backend, tgt_type))
+        self._engine.upload(s)
+        return self._engine
 
     def _prepare_run(self):
         """Per-run flags that may change between runs (noise switched on, a current injected)."""
