@@ -21,6 +21,7 @@ checked against the Numba loop; thread races are not (the kernels avoid them by 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -38,7 +39,9 @@ from ..paths import kernel_dir
 
 __all__ = ["GPUEngine", "CudaDevice", "HostEmulation", "device_for"]
 
-_SOURCES = ("sim_step", "sim_synapses")
+_KERNELS = {"sim_step": ("step_begin", "update_neurons", "generators", "record_spikes", "record_state", "step_end"),
+            "sim_synapses": ("deliver", "plastic_events", "periodic", "sample_synapses")}
+_SOURCES = tuple(_KERNELS)
 # ctl fields (kernels/sim_step.cu)
 _T, _HALT, _T0, _STOP, _NREC, _SPK_CAP, _ST_CAP, _SM_CAP = range(8)
 _HALT_FULL = 2
@@ -108,6 +111,9 @@ class HostEmulation:
         fn.restype = None
         fn(*[self._arg(a) for a in args])
 
+    def context(self):
+        return contextlib.nullcontext()
+
     def capture(self, body):
         """No graphs on the host: the body itself is the replay."""
         return body
@@ -136,14 +142,16 @@ class CudaDevice:
         self.xp = cupy = _import_cupy()  # a clear error where CuPy is missing
         self.options = ("--fmad=false", f"-DTGT_T={tgt_type}")
         self._mods = {src: load_module(src, self.options) for src in _SOURCES}
-        self._fns: dict[tuple[str, str], Any] = {}
+        # every function loaded now: nothing is loaded while a graph is being captured
+        self._fns: dict[tuple[str, str], Any] = {(src, fn): self._mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
         self.stream = cupy.cuda.Stream(non_blocking=True)
 
+    def context(self):
+        """Every transfer, fill and launch of a run goes to one stream (a non-blocking stream does not wait for others)."""
+        return self.stream
+
     def launch(self, src: str, name: str, grid: int, block: int, args: tuple) -> None:
-        key = (src, name)
-        fn = self._fns.get(key)
-        if fn is None:
-            fn = self._fns[key] = self._mods[src].get_function(name)
+        fn = self._fns[(src, name)]
         fn((max(1, int(grid)),), (int(block),), args)
 
     def capture(self, body):
@@ -163,8 +171,9 @@ class CudaDevice:
             return self.xp.asarray(np.ascontiguousarray(a))
 
     def get(self, a):
+        out = self.xp.asnumpy(a, stream=self.stream)
         self.stream.synchronize()
-        return self.xp.asnumpy(a)
+        return out
 
     def synchronize(self) -> None:
         self.stream.synchronize()
@@ -228,6 +237,10 @@ class GPUEngine:
     # ------------------------------------------------------------------ state transfer
     def upload(self, s: SimpleNamespace) -> None:
         """Copy the per-run state and parameters of ``s`` to the device (start of a run, after a callback)."""
+        with self.dev.context():
+            self._upload(s)
+
+    def _upload(self, s: SimpleNamespace) -> None:
         d, up = self.d, self.dev.asarray
         if not hasattr(s, "elig_scale"):
             s.elig_scale = np.ones(s.proj_kind.shape[0])
@@ -242,6 +255,10 @@ class GPUEngine:
 
     def download(self, s: SimpleNamespace) -> None:
         """Copy the device state back into the NumPy arrays of ``s`` (in place, so views stay valid)."""
+        with self.dev.context():
+            self._download(s)
+
+    def _download(self, s: SimpleNamespace) -> None:
         d, get = self.d, self.dev.get
         keys = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
         if self.plastic:
@@ -309,6 +326,10 @@ class GPUEngine:
 
     def run_chunk(self, t0: int, k: int, k_max: int, spk_cap: int, st_every: int, sm_every: int, cur_t0: int):
         """Advance up to ``k`` steps from ``t0``; returns ``(steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows, events)``."""
+        with self.dev.context():
+            return self._run_chunk(t0, k, k_max, spk_cap, st_every, sm_every, cur_t0)
+
+    def _run_chunk(self, t0, k, k_max, spk_cap, st_every, sm_every, cur_t0):
         b = self._buffers(k_max, spk_cap, st_every, sm_every)
         self.cur_t0 = np.int64(cur_t0)
         xp, d = self.dev.xp, self.d
