@@ -11,9 +11,9 @@ from neuro.ops.stdp import PairSTDP, TripletSTDP
 from neuro.ops.three_factor import RewardModulatedSTDP
 
 
-def _pairing(rule, delay: float, t_post: float, plasticity=None, modulator=None):
+def _pairing(rule, delay: float, t_post: float, plasticity=None, modulator=None, backend="cpu"):
     """Pre spike at 60 ms through a plastic synapse of ``delay`` ms; the post neuron is forced to spike at ``t_post``."""
-    net = sim.Network(dt=0.1)
+    net = sim.Network(dt=0.1, backend=backend)
     if modulator:
         net.add_modulator(modulator, tau=1e9)
     pre = sim.SpikeSource(1, times=[60.0], indices=[0])
@@ -27,10 +27,10 @@ def _pairing(rule, delay: float, t_post: float, plasticity=None, modulator=None)
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 1.0])
 @pytest.mark.parametrize("t_post", [50.0, 62.0, 66.0, 90.0])
-def test_pair_window_is_taken_at_the_synapse(fraction, t_post):
+def test_pair_window_is_taken_at_the_synapse(fraction, t_post, sim_backend):
     delay = 8.0
     rule = PairSTDP(eta_plus=0.01, eta_minus=0.012, tau_plus=16.8, tau_minus=33.7, w_max=1.0, dendritic_fraction=fraction)
-    net, plastic, mon = _pairing(rule, delay, t_post)
+    net, plastic, mon = _pairing(rule, delay, t_post, backend=sim_backend)
     net.run(150.0)
     assert mon.t.tolist() == pytest.approx([t_post])
     dendritic = round(fraction * delay / 0.1) * 0.1
@@ -52,16 +52,16 @@ def test_dendritic_part_is_rounded_to_whole_steps_and_total_delay_is_kept():
     assert plastic.weights[0] - 0.5 == pytest.approx(float(rule.window((90.0 + 0.2) - (60.0 + 0.3))), rel=1e-9)
 
 
-def test_triplet_and_eligibility_rules_use_the_split_too():
+def test_triplet_and_eligibility_rules_use_the_split_too(sim_backend):
     delay, fraction, t_post = 6.0, 0.5, 64.0
     dt_syn = (t_post + 3.0) - (60.0 + 3.0)
     trip = TripletSTDP(w_max=1.0, dendritic_fraction=fraction)
-    net, plastic, _ = _pairing(trip, delay, t_post)
+    net, plastic, _ = _pairing(trip, delay, t_post, backend=sim_backend)
     net.run(150.0)
     assert plastic.weights[0] - 0.5 == pytest.approx(trip.a2_plus * np.exp(-dt_syn / trip.tau_plus), rel=1e-9)
 
     stdp = PairSTDP(eta_plus=0.01, eta_minus=0.012, w_max=1.0, dendritic_fraction=fraction)
     rule = RewardModulatedSTDP(stdp=stdp, tau_c=1e9, update_interval=1000.0)
-    net, plastic, _ = _pairing(stdp, delay, t_post, plasticity=rule, modulator="da")
+    net, plastic, _ = _pairing(stdp, delay, t_post, plasticity=rule, modulator="da", backend=sim_backend)
     net.run(150.0)
     np.testing.assert_allclose(plastic.eligibility, [float(stdp.window(dt_syn))], rtol=1e-6)

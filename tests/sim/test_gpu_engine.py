@@ -21,19 +21,9 @@ from neuro.ops.stdp import PairSTDP, TripletSTDP
 from neuro.ops.three_factor import RewardModulatedSTDP
 from neuro.sim import engine_gpu
 
-
-def _has_cuda() -> bool:
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001
-        return False
-
-
 BACKENDS = [
     pytest.param("emulate", marks=pytest.mark.skipif(engine_gpu.HostEmulation.compiler() is None, reason="no C++ compiler")),
-    pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not _has_cuda(), reason="needs CuPy and a CUDA GPU")]),
+    pytest.param("cuda", marks=pytest.mark.gpu),  # skipped without a GPU by tests/conftest.py
 ]
 
 

@@ -172,10 +172,10 @@ def test_state_can_be_read_and_changed_between_runs():
 
 
 @pytest.mark.parametrize("dt_post", [-40.0, -10.0, 5.0, 25.0])
-def test_stdp_in_network_follows_window_at_arrival_time(dt_post):
+def test_stdp_in_network_follows_window_at_arrival_time(dt_post, sim_backend):
     """Pre spike at 60 ms with a 4 ms axonal delay arrives at 64 ms; the post neuron is forced to spike at 64 + dt_post."""
     rule = PairSTDP(eta_plus=0.01, eta_minus=0.012, tau_plus=16.8, tau_minus=33.7, w_max=1.0)
-    net = sim.Network(dt=0.1)
+    net = sim.Network(dt=0.1, backend=sim_backend)
     pre = sim.SpikeSource(1, times=[60.0], indices=[0])
     t_post = 64.0 + dt_post
     driver = sim.SpikeSource(1, times=[t_post - 0.1], indices=[0])  # the kick lands one step before the post spike

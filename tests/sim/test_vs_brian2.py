@@ -65,7 +65,7 @@ def test_cuba_rate_within_10_percent_of_brian2():
     np.testing.assert_array_equal(oi[:k], bi[:k])
 
 
-def test_deterministic_network_gives_identical_spikes():
+def test_deterministic_network_gives_identical_spikes(sim_backend):
     """Spike sources -> LIF with heterogeneous delays, excitatory and inhibitory synapses, refractoriness: every spike equal."""
     ms, mV = b2.ms, b2.mV
     rng = np.random.default_rng(7)
@@ -98,7 +98,7 @@ def test_deterministic_network_gives_identical_spikes():
     mon = b2.SpikeMonitor(g)
     b2.Network(src, g, se, si, mon).run(duration * ms)
 
-    net = sim.Network(dt=0.1)
+    net = sim.Network(dt=0.1, backend=sim_backend)
     s = sim.SpikeSource(n_in, times, idx)
     pop = sim.LIF(n, tau_m=10, v_rest=-65, v_th=-55, v_reset=-70, t_ref=2, tau_e=3, tau_i=8)
     net.add(s, pop, sim.Projection(s, pop, (pre[exc], post[exc]), weight=w[exc], delay=delay[exc], receptor="exc"),
