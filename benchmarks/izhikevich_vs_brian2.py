@@ -84,10 +84,10 @@ def brian2_izhikevich2003(params, input_table=None, monitor=True):
     return objs, mon
 
 
-def run_ours(params, duration, seed):
+def run_ours(params, duration, seed, backend="cpu"):
     from neuro.sim import classic
 
-    net, _, mon = classic.izhikevich2003(params, seed=seed)
+    net, _, mon = classic.izhikevich2003(params, seed=seed, backend=backend)
     t0 = time.perf_counter()
     net.run(1.0, progress=False)  # JIT warm-up (cached after the first process)
     warm = time.perf_counter() - t0
@@ -138,6 +138,7 @@ def main(argv=None):
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, 500 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     duration = args.duration or (500.0 if args.quick else 1000.0)
     target = args.target or ("numpy" if args.quick else "cpp_standalone")
@@ -145,7 +146,7 @@ def main(argv=None):
 
     params = izhikevich2003_parameters(seed=args.seed)
     n = params["S"].shape[0]
-    ours, warm, ot, events = run_ours(params, duration, args.seed)
+    ours, warm, ot, events = run_ours(params, duration, args.seed, args.device)
     total = duration + 1.0
     try:
         peer, peer_warm, bt = run_brian2(params, duration, target, args.seed)
@@ -156,7 +157,8 @@ def main(argv=None):
     per_s = 1000.0 / duration
     rate_o = ot.size / n / (total / 1000)
     result = {
-        "name": "izhikevich2003_vs_brian2", "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
+        "name": "izhikevich2003_vs_brian2" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
+        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate_o, 2),
         "rate_hz_peer": round(bt.size / n / (total / 1000), 2) if bt is not None else None,

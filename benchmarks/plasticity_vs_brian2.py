@@ -40,12 +40,12 @@ TAU_M, E_L, V_TH, V_RESET, TAU_E, TAU_STDP, RATE = 10.0, -74.0, -54.0, -60.0, 5.
 G_MAX, D_A = 0.01, 0.01
 
 
-def run_ours(n, duration, w0, seed=1):
+def run_ours(n, duration, w0, seed=1, backend="cpu"):
     from neuro import sim
     from neuro.ops.stdp import PairSTDP
 
     rule = PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=D_A * G_MAX, eta_minus=1.05 * D_A * G_MAX, w_min=0.0, w_max=G_MAX)
-    net = sim.Network(dt=0.1, seed=seed)
+    net = sim.Network(dt=0.1, seed=seed, backend=backend)
     inp = sim.PoissonInput(n, rate=RATE)
     post = sim.ConductanceLIF(1, tau_m=TAU_M, v_rest=E_L, v_th=V_TH, v_reset=V_RESET, t_ref=0.0, tau_e=TAU_E, e_exc=0.0)
     proj = sim.Projection(inp, post, weight=w0, plasticity=rule)
@@ -134,9 +134,9 @@ def _spnet_example():
     return mod.build
 
 
-def run_ours_spnet(duration, seed=0):
+def run_ours_spnet(duration, seed=0, backend="cpu"):
     # sd decays once a second after the weight update, as in Izhikevich's code and in the Brian2 version below
-    net, cortex, exc = _spnet_example()(seed, eligibility_decay="periodic")
+    net, cortex, exc = _spnet_example()(seed, eligibility_decay="periodic", backend=backend)
     mon = net.add(__import__("neuro.sim", fromlist=["SpikeMonitor"]).SpikeMonitor(cortex))
     t0 = time.perf_counter()
     net.run(10.0, progress=False)  # JIT warm-up
@@ -227,7 +227,7 @@ def run_brian2_spnet(net_ours, duration, target, seed=0):
 
 
 def main_spnet(args, duration, target):
-    runs = [run_ours_spnet(duration) for _ in range(max(1, args.repeat))]
+    runs = [run_ours_spnet(duration, backend=args.device) for _ in range(max(1, args.repeat))]
     ours_runs = [r[0] for r in runs]
     ours, (_, warm, rate, net) = float(np.median(ours_runs)), runs[0]
     exc = next(p for p in net.projections if p.name == "exc")
@@ -244,7 +244,8 @@ def main_spnet(args, duration, target):
     print(f"ours:  {ours * per_s:.4f} s per biological s, {rate:.2f} Hz per neuron")
     print(f"{peer_name}: {peer * per_s:.4f} s per biological s, {peer_rate:.2f} Hz per neuron")
     result = {
-        "name": "plasticity_vs_brian2_spnet", "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
+        "name": "plasticity_vs_brian2_spnet" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
+        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "network": "Izhikevich 2006 spnet (examples/polychronization.py): 1000 Izhikevich neurons, 100k synapses, delays 1-20 ms, STDP",
         "ours_runs_s": [round(t * per_s, 4) for t in ours_runs], "peer_runs": 1,
@@ -278,6 +279,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="our runs (same seed); ours_s is their median (a shared machine is noisy)")
     ap.add_argument("--network", choices=["sma", "spnet"], default="sma",
                     help="sma: Song-Miller-Abbott (default); spnet: Izhikevich 2006 polychronization (the issue's anchor)")
+    ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     if args.network == "spnet":
         duration = 2_000.0 if args.quick else (60_000.0 if args.full else 10_000.0)
@@ -285,7 +287,7 @@ def main(argv=None):
     duration = 5_000.0 if args.quick else (100_000.0 if args.full else 30_000.0)
     target = args.target or ("cpp_standalone" if compiler_works() and not args.quick else "numpy")
     w0 = np.random.default_rng(0).uniform(0.0, G_MAX, args.n)
-    runs = [run_ours(args.n, duration, w0) for _ in range(max(1, args.repeat))]
+    runs = [run_ours(args.n, duration, w0, backend=args.device) for _ in range(max(1, args.repeat))]
     ours_runs = [r[0] for r in runs]
     ours, (_, warm, rate, w_ours) = float(np.median(ours_runs)), runs[0]
     try:
@@ -310,7 +312,8 @@ def main(argv=None):
     if w_peer is not None:
         print(f"{peer_name}: {peer * per_s:.4f} s per biological s, output {peer_rate:.1f} Hz, weights {shape(w_peer)}")
     result = {
-        "name": "plasticity_vs_brian2_stdp", "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
+        "name": "plasticity_vs_brian2_stdp" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
+        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "network": f"Song-Miller-Abbott: {args.n} Poisson inputs at {RATE:.0f} Hz -> 1 COBA LIF, additive pair STDP",
         "ours_runs_s": [round(t * per_s, 4) for t in ours_runs], "peer_runs": 1,

@@ -14,6 +14,13 @@ across N mean that neither cost grows with the size of the network. Each timing 
 16k (numpy at 4k with ``--quick``).
 
     python benchmarks/sim_scaling.py [--quick] [--sizes 4000 16000 ...] [--no-peer]
+    python benchmarks/sim_scaling.py --device cuda [--in-degree 100]     # GPU: 64k, 256k, 1M neurons
+
+On the GPU (``--device cuda``; ``emulate`` runs the same kernels on the CPU, for checking the script) the
+default sizes are 64k, 256k and 1M neurons with 100 inputs each (1M neurons, 100M synapses), each row
+reports synaptic events per second, and the peer is our own Numba loop (one thread) at the smallest size.
+Published anchors for the GPU: GeNN runs the Potjans-Diesmann microcircuit (77k neurons, 0.3 billion
+synapses) at about 0.5x real time on a V100 (``benchmarks/microcircuit.py --device cuda`` runs it here).
 """
 
 from __future__ import annotations
@@ -32,13 +39,13 @@ import numpy as np  # noqa: E402
 K_EXC, K_INH = 64, 16  # CUBA's in-degree: p = 0.02 of 3200 excitatory and 800 inhibitory neurons
 
 
-def connectivity(n, seed):
-    """Initial v and fixed in-degree (pre, post) arrays, sorted by pre: post-major draws, K_EXC + K_INH per neuron."""
+def connectivity(n, seed, k_exc=K_EXC, k_inh=K_INH):
+    """Initial v and fixed in-degree (pre, post) arrays, sorted by pre: post-major draws, k_exc + k_inh per neuron."""
     rng = np.random.default_rng(seed)
     n_exc = int(0.8 * n)
     v0 = -60 + 10 * rng.random(n)
-    post = np.repeat(np.arange(n, dtype=np.int64), K_EXC + K_INH)
-    pre = np.concatenate([rng.integers(0, n_exc, (n, K_EXC)), rng.integers(n_exc, n, (n, K_INH))], axis=1).ravel()
+    post = np.repeat(np.arange(n, dtype=np.int64), k_exc + k_inh)
+    pre = np.concatenate([rng.integers(0, n_exc, (n, k_exc)), rng.integers(n_exc, n, (n, k_inh))], axis=1).ravel()
     order = np.argsort(pre, kind="stable")
     return v0, pre[order], post[order]
 
@@ -56,12 +63,12 @@ def _best_of(net, duration, repeats):
     return best, counts
 
 
-def run_ours(n, duration, seed, repeats=3):
+def run_ours(n, duration, seed, repeats=3, backend="cpu", k_exc=K_EXC, k_inh=K_INH):
     from neuro import sim
 
-    v0, pre, post = connectivity(n, seed)
+    v0, pre, post = connectivity(n, seed, k_exc, k_inh)
     exc = pre < int(0.8 * n)
-    net = sim.Network(dt=0.1, seed=seed)
+    net = sim.Network(dt=0.1, seed=seed, backend=backend)
     pop = sim.LIF(n, tau_m=20, v_rest=-49, v_th=-50, v_reset=-60, t_ref=5, tau_e=5, tau_i=10, v_init=v0)
     net.add(pop, sim.Projection(pop, pop, (pre[exc], post[exc]), weight=1.62, receptor="exc", multapses=True),
             sim.Projection(pop, pop, (pre[~exc], post[~exc]), weight=-9.0, receptor="inh", multapses=True))
@@ -114,23 +121,38 @@ def main(argv=None):
     ap.add_argument("--no-peer", action="store_true", help="skip Brian2")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per size (the shortest is kept; the machine is shared)")
+    ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="simulator backend (default cpu)")
+    ap.add_argument("--in-degree", type=int, default=None, help="inputs per neuron, 80 %% excitatory (default 80 on CPU, 100 on GPU)")
     args = ap.parse_args(argv)
-    sizes = args.sizes or ([4000, 16000, 64000] if args.quick else [4000, 16000, 64000, 256000])
+    gpu = args.device != "cpu"
+    if gpu:
+        sizes = args.sizes or ([16000, 64000] if args.quick else [64000, 256000, 1000000])
+    else:
+        sizes = args.sizes or ([4000, 16000, 64000] if args.quick else [4000, 16000, 64000, 256000])
+    k_in = args.in_degree or (100 if gpu else K_EXC + K_INH)
+    k_exc, k_inh = int(round(0.8 * k_in)), k_in - int(round(0.8 * k_in))
     duration = args.duration or (200.0 if args.quick else 1000.0)
     per_s = 1000.0 / duration
     rows = []
     for n in sizes:
-        r = run_ours(n, duration, args.seed, args.repeats)
+        r = run_ours(n, duration, args.seed, args.repeats, args.device, k_exc, k_inh)
         r["loop_s_per_bio_s"] = r["loop_s"] * per_s
         r["ns_per_event"] = 1e9 * r["loop_s"] / max(r["synaptic_events"], 1)
         r["ns_per_neuron_step"] = 1e9 * r["loop_s"] / max(r["neuron_steps"], 1)
+        r["events_per_s"] = r["synaptic_events"] / r["loop_s"]
         rows.append(r)
         print(f"N {n:>7}  rate {r['rate_hz']:5.2f} Hz  loop {r['loop_s_per_bio_s']:8.3f} s/bio-s  events {r['synaptic_events']:>11}"
               f"  {r['ns_per_event']:6.1f} ns/event  {r['ns_per_neuron_step']:5.2f} ns/neuron-step  (warm-up {r['warmup_s']:.1f} s)",
               file=sys.stderr, flush=True)
     peers = []
     target = "numpy" if args.quick else "cython"
-    if not args.no_peer:
+    if gpu and not args.no_peer:  # the peer of a GPU run: our Numba loop, one thread, at the smallest size
+        p = run_ours(sizes[0], duration, args.seed, args.repeats, "cpu", k_exc, k_inh)
+        p["loop_s_per_bio_s"] = p["loop_s"] * per_s
+        peers.append(p)
+        target = "neuro-cpu"
+        print(f"neuro cpu N {sizes[0]:>7}  rate {p['rate_hz']:5.2f} Hz  loop {p['loop_s_per_bio_s']:8.3f} s/bio-s", file=sys.stderr, flush=True)
+    elif not args.no_peer:
         for n in ([4000] if args.quick else [s for s in sizes if s <= 16000]):
             try:
                 p = run_brian2(n, duration, args.seed, target)
@@ -143,14 +165,16 @@ def main(argv=None):
     first, last = rows[0], rows[-1]
     table = [{"n_neurons": r["n"], "rate_hz": round(r["rate_hz"], 2), "loop_s_per_bio_s": round(r["loop_s_per_bio_s"], 4),
               "synaptic_events": int(r["synaptic_events"]), "ns_per_event": round(r["ns_per_event"], 2),
-              "ns_per_neuron_step": round(r["ns_per_neuron_step"], 2), "warmup_s": round(r["warmup_s"], 2)} for r in rows]
-    result = {"name": "sim_scaling", "unit": "seconds of loop per biological second", "biological_ms": duration, "threads": 1,
-              "in_degree": K_EXC + K_INH, "sizes": table,
+              "ns_per_neuron_step": round(r["ns_per_neuron_step"], 2), "warmup_s": round(r["warmup_s"], 2),
+              "events_per_s": round(r["events_per_s"]), "synapses": int(r["n"] * k_in)} for r in rows]
+    result = {"name": "sim_scaling" if not gpu else f"sim_scaling_{args.device}", "unit": "seconds of loop per biological second",
+              "biological_ms": duration, "threads": 1, "device": args.device, "in_degree": k_in, "sizes": table,
               "ns_per_event_growth": round(last["ns_per_event"] / first["ns_per_event"], 3)}
     if peers:
         top = peers[-1]
         ours_top = next(r for r in rows if r["n"] == top["n"])
-        result.update({"ours_s": round(ours_top["loop_s_per_bio_s"], 4), "peer": f"brian2-{target}", "peer_s": round(top["loop_s_per_bio_s"], 4),
+        result.update({"ours_s": round(ours_top["loop_s_per_bio_s"], 4), "peer": target if gpu else f"brian2-{target}",
+                       "peer_s": round(top["loop_s_per_bio_s"], 4),
                        "ratio": round(ours_top["loop_s"] / top["loop_s"], 3), "compared_at_n": top["n"],
                        "peer_sizes": [{"n_neurons": p["n"], "rate_hz": round(p["rate_hz"], 2), "loop_s_per_bio_s": round(p["loop_s_per_bio_s"], 4),
                                        "ratio": round(next(r for r in rows if r["n"] == p["n"])["loop_s"] / p["loop_s"], 3)} for p in peers]})

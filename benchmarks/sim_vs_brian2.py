@@ -34,11 +34,11 @@ def connectivity(n, seed):
     return v0, np.concatenate(pre), np.concatenate(post)
 
 
-def run_ours(n, duration, v0, pre, post, el=-49.0, repeats=1):
+def run_ours(n, duration, v0, pre, post, el=-49.0, repeats=1, backend="cpu"):
     from neuro import sim
 
     exc = pre < int(0.8 * n)
-    net = sim.Network(dt=0.1)
+    net = sim.Network(dt=0.1, backend=backend)
     pop = sim.LIF(n, tau_m=20, v_rest=el, v_th=-50, v_reset=-60, t_ref=5, tau_e=5, tau_i=10, v_init=v0)
     net.add(pop, sim.Projection(pop, pop, (pre[exc], post[exc]), weight=1.62, receptor="exc"),
             sim.Projection(pop, pop, (pre[~exc], post[~exc]), weight=-9.0, receptor="inh"))
@@ -109,12 +109,12 @@ def cold_warmup(n: int = 400) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def rate_sweep(n, duration, seed):
+def rate_sweep(n, duration, seed, backend="cpu"):
     """Cost per spike delivery at several firing rates (resting potential moves the rate)."""
     v0, pre, post = connectivity(n, seed)
     rows = []
     for el in (-51.0, -49.0, -47.0, -45.0):
-        loop, _, rate, events = run_ours(n, duration, v0, pre, post, el=el)
+        loop, _, rate, events = run_ours(n, duration, v0, pre, post, el=el, backend=backend)
         rows.append({"E_l_mV": el, "rate_hz": round(rate, 2), "loop_s": round(loop, 4), "synaptic_events": int(events)})
     ev = np.array([r["synaptic_events"] for r in rows], float)
     t = np.array([r["loop_s"] for r in rows])
@@ -127,11 +127,13 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="200 ms of CUBA, Brian2's numpy target (under a minute)")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu",
+                    help="our backend (cuda: the GPU kernels; Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     duration = 200.0 if args.quick else 1000.0
     target = args.target or ("numpy" if args.quick else "cpp_standalone")
     v0, pre, post = connectivity(args.n, 1)
-    ours, warm, rate = run_ours(args.n, duration, v0, pre, post, repeats=3)[:3]
+    ours, warm, rate = run_ours(args.n, duration, v0, pre, post, repeats=3, backend=args.device)[:3]
     try:
         peer, peer_warm, peer_rate = run_brian2(args.n, duration, v0, pre, post, target)
         peer_name = f"brian2-{target}"
@@ -139,18 +141,19 @@ def main(argv=None):
         print(f"brian2 unavailable: {exc}", file=sys.stderr)
         peer, peer_warm, peer_rate, peer_name = float("nan"), float("nan"), float("nan"), "brian2 (unavailable)"
     per_s = 1000.0 / duration
-    sweep, ns_per_event = rate_sweep(args.n, duration / 2, 2)
+    sweep, ns_per_event = rate_sweep(args.n, duration / 2, 2, backend=args.device)
     for row in sweep:
         print(f"rate {row['rate_hz']:6.2f} Hz  loop {row['loop_s']:.3f} s  {row['synaptic_events']:>9} events")
     print(f"marginal cost per spike delivery: {ns_per_event:.1f} ns (slope of loop time against deliveries)")
     result = {
-        "name": "sim_vs_brian2_cuba", "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
+        "name": "sim_vs_brian2_cuba" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
+        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
         "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "threads": 1,
         "rate_sweep": sweep, "marginal_ns_per_event": round(ns_per_event, 1),
     }
-    if not args.quick:
+    if not args.quick and args.device == "cpu":
         result["ours_cold_warmup_s"] = round(cold_warmup(), 2)  # ours_warmup_s is with the compiled loop cached on disk
     print(json.dumps(result))
 

@@ -36,12 +36,14 @@ from neuro.ops.stdp import PairSTDP  # noqa: E402
 from neuro.ops.three_factor import RewardModulatedSTDP  # noqa: E402
 
 
-def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_delay: int = 20, eligibility_decay: str = "continuous"):
+def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_delay: int = 20, eligibility_decay: str = "continuous",
+          backend: str = "cpu"):
     """The spnet network; ``eligibility_decay="periodic"`` decays ``sd`` once a second after the weight update, as
-    Izhikevich's published code does (the default decays it continuously with the same 0.9 per second)."""
+    Izhikevich's published code does (the default decays it continuously with the same 0.9 per second).
+    ``backend``: the simulator's (``"cpu"``, ``"cuda"``)."""
     rng = np.random.default_rng(seed)
     n = n_exc + n_inh
-    net = sim.Network(dt=1.0, seed=seed)
+    net = sim.Network(dt=1.0, seed=seed, backend=backend)
     net.add_modulator("none", tau=1.0)  # spnet has no neuromodulator: the periodic rule runs with DA = 0
     a = np.r_[np.full(n_exc, 0.02), np.full(n_inh, 0.1)]
     d = np.r_[np.full(n_exc, 8.0), np.full(n_inh, 2.0)]

@@ -46,8 +46,9 @@ def izhikevich2003_parameters(n_exc: int = 800, n_inh: int = 200, seed: int = 0)
     return {"a": a, "b": b, "c": c, "d": d, "S": S, "sigma": sigma, "n_exc": np.array(n_exc)}
 
 
-def izhikevich2003(params: dict[str, np.ndarray], seed: int = 0, input_table: np.ndarray | None = None, noise: bool = True):
-    """The 2003 network in :mod:`neuro.sim` (dt = 1 ms): returns ``(net, pop, spike_monitor)``.
+def izhikevich2003(params: dict[str, np.ndarray], seed: int = 0, input_table: np.ndarray | None = None, noise: bool = True,
+                   backend: str = "cpu"):
+    """The 2003 network in :mod:`neuro.sim` (dt = 1 ms) on the simulator ``backend``: returns ``(net, pop, spike_monitor)``.
 
     ``noise=True`` draws the thalamic input afresh each step (std ``params["sigma"]``, from the network's
     ``seed``); ``input_table`` (``[steps, n]``, mV) instead replays a fixed input sequence, e.g. to compare
@@ -55,7 +56,7 @@ def izhikevich2003(params: dict[str, np.ndarray], seed: int = 0, input_table: np
     """
     S = np.asarray(params["S"], dtype=np.float64)
     n, n_exc = S.shape[0], int(params["n_exc"])
-    net = Network(dt=1.0, seed=seed)
+    net = Network(dt=1.0, seed=seed, backend=backend)
     pop = Izhikevich(n, a=params["a"], b=params["b"], c=params["c"], d=params["d"], preset=None, scheme="izhikevich",
                      noise=params["sigma"] if noise and input_table is None else 0.0, v_init=-65.0, name="izhikevich2003")
     if input_table is not None:
