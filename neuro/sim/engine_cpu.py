@@ -268,8 +268,8 @@ def run_steps(
     # spike generators: sorted steps and neuron indices, read pointer (1-element array)
     gen_steps, gen_idx, gen_ptr,
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
-    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_dense[pre, d]: targets of the segment contiguous
-    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_dense,
+    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets
+    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
     # plasticity
     # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
     # pre_off / pre_syn: plastic synapses by (pre, axonal delay); post_off / post_syn: by (post, dendritic delay);
@@ -412,10 +412,13 @@ def run_steps(
                 continue
             for q in range(hist_n[src_slot]):
                 i = hist_idx[src_slot, q]
+                code = seg_code[i, d]  # one byte per (neuron, delay): a spike's row of codes is one cache line
+                if code == 0:  # no synapse with this delay (long delay tails: most (spike, delay) pairs are empty)
+                    continue
                 a = off[i, d]
                 b = off[i, d + 1]
                 ev_count[0] += b - a
-                if seg_dense[i, d]:  # contiguous targets (all-to-all, blocks): a loop that vectorises
+                if code == 2:  # contiguous targets (all-to-all, blocks): a loop that vectorises
                     base = syn_tgt[a]
                     dst = tgt[base : base + (b - a)]
                     src = syn_w[a:b]

@@ -220,7 +220,8 @@ class Network:
             s.tgt[r, :n] = getattr(s, key)
             setattr(s, key, s.tgt[r, :n])
         s.syn_tgt = self._synapse_targets(s, max(n, 1))
-        s.seg_dense = self._dense_segments(s)
+        # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets
+        s.seg_code = np.where(s.off[:, 1:] > s.off[:, :-1], 1 + self._dense_segments(s), 0).astype(np.uint8)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
@@ -455,7 +456,7 @@ class Network:
                 s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
-                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_dense,
+                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
                 s.pre_off, s.pre_syn, s.post_off, s.post_syn, s.decay_tab, s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,

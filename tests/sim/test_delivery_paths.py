@@ -32,7 +32,8 @@ def test_dense_segments_are_found(monkeypatch):
     net, *_ = _net(True, monkeypatch)
     net.build()
     s = net._s
-    flagged = s.seg_dense.astype(bool)
+    flagged = s.seg_code == 2
+    assert np.array_equal(s.seg_code > 0, s.off[:, 1:] > s.off[:, :-1])  # 0 exactly where a (neuron, delay) has no synapse
     assert flagged.any()
     a, b = s.off[:, :-1][flagged], s.off[:, 1:][flagged]
     for lo, hi in zip(a, b):  # every flagged segment really is one contiguous ascending run of targets
