@@ -48,3 +48,13 @@ def backend_device(backend_name) -> torch.device:
 def _no_forced_backend(monkeypatch):
     """Tests start with the automatic choice, whatever the caller's environment says."""
     monkeypatch.delenv(nb.ENV_VAR, raising=False)
+
+
+@pytest.fixture(params=["cpu", "emulate", pytest.param("cuda", marks=pytest.mark.gpu)])
+def sim_backend(request) -> str:
+    """Each ``Network(backend=...)`` in turn ('cuda' is skipped without a GPU, 'emulate' without a C++ compiler)."""
+    from neuro.sim.engine_gpu import HostEmulation
+
+    if request.param == "emulate" and HostEmulation.compiler() is None:
+        pytest.skip("no C++ compiler for the emulated CUDA kernels")
+    return request.param

@@ -243,8 +243,8 @@ class DeployedNetwork(Network):
     :meth:`present` runs one input and returns every layer's spikes on the ``nn`` time base.
     """
 
-    def __init__(self, input_shape: tuple, dt: float = 1.0, seed: int = 0):
-        super().__init__(dt=dt, seed=seed)
+    def __init__(self, input_shape: tuple, dt: float = 1.0, seed: int = 0, backend: str = "cpu"):
+        super().__init__(dt=dt, seed=seed, backend=backend)
         self.input_shape = tuple(input_shape)
         self.source = SpikeSource(math.prod(self.input_shape), [], [], name="input")
         self.add(self.source)
@@ -324,7 +324,8 @@ class DeployedNetwork(Network):
         return out
 
 
-def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0, readout_plasticity=None, modulator: str = "dopamine") -> DeployedNetwork:
+def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0, readout_plasticity=None, modulator: str = "dopamine",
+            backend: str = "cpu") -> DeployedNetwork:
     """Convert a trained feed-forward ``neuro.nn`` SNN (an ``nn.Sequential``) into a simulator network (see the module docstring).
 
     ``input_spec``: the per-sample input shape (``(64,)``, ``(1, 8, 8)``) or a sample input ``[T, B, ...]``.
@@ -333,9 +334,10 @@ def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0, readout_plasticit
     ``readout_plasticity``: a :class:`~neuro.ops.three_factor.RewardModulatedSTDP` (or ``PairSTDP``) for the synapses
     into the last layer, which then learn in the compiled loop; a three-factor rule reads the network modulator
     ``modulator`` (created here; raise it with :meth:`~neuro.sim.Network.release`). Its bounds must hold the trained weights.
+    ``backend``: the simulator's (``"cpu"``, ``"cuda"``; see :class:`~neuro.sim.Network`).
     """
     shape = _input_shape(input_spec)
-    net = DeployedNetwork(shape, dt=dt, seed=seed)
+    net = DeployedNetwork(shape, dt=dt, seed=seed, backend=backend)
     pending = _Affine.identity(shape)
     pre = net.source
     for name, m in _flat_modules(model):

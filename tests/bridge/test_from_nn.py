@@ -72,9 +72,9 @@ def _convnet(reset, seed=0):
     return model
 
 
-def _compare(model, x, backend=None, membranes=True):
+def _compare(model, x, backend=None, membranes=True, sim_backend="cpu"):
     shape = tuple(x.shape[2:])
-    net = from_nn(model, shape)
+    net = from_nn(model, shape, backend=sim_backend)
     want, want_v = _nn_spikes(model, x.to("cuda") if backend == "cupy" else x, backend)
     if backend == "cupy":
         model.cpu()
@@ -106,7 +106,7 @@ def test_mlp_identical_spikes(reset, backend_name):
 
 
 @pytest.mark.parametrize("variant", ["if", "plif", "no_decay_input", "strict", "reset_delay", "v_leak"])
-def test_mlp_neuron_variants(variant):
+def test_mlp_neuron_variants(variant, sim_backend):
     reset = 0.0
     kw = {}
     neuron = "lif"
@@ -126,15 +126,15 @@ def test_mlp_neuron_variants(variant):
         with torch.no_grad():
             for lin in model[0::2]:
                 lin.weight.mul_(0.4)
-    _, got, total = _compare(model, _input(30, (40,), 0.3, seed=2), membranes=variant != "reset_delay")
+    _, got, total = _compare(model, _input(30, (40,), 0.3, seed=2), membranes=variant != "reset_delay", sim_backend=sim_backend)
     assert total > 10
 
 
 @pytest.mark.parametrize("reset", [0.0, None], ids=["hard", "soft"])
-def test_convnet_identical_spikes(reset):
+def test_convnet_identical_spikes(reset, sim_backend):
     model = _convnet(reset)
     x = _input(25, (2, 8, 8), 0.35, seed=3)
-    net, got, total = _compare(model, x)
+    net, got, total = _compare(model, x, sim_backend=sim_backend)
     assert all(g.sum() > 0 for g in got)
     # a convolution is one synapse per kernel tap and output position (zero padding drops the border taps)
     conv = model[0].layer
