@@ -5,6 +5,9 @@ sigmoid surrogate alpha = 4 where the library has it):
 
 * ``lif``: one LIF layer on ``[T, B, N]`` input, at ``[32, 64, 2048]`` and ``[100, 32, 700]`` (SHD-like);
   the loss is ``spikes.sum()``.
+* ``alif``: the adaptive-threshold ``neuro.nn.ALIF`` (defaults: tau_mem 20, tau_adapt 200, beta_a 1.8, soft reset,
+  triangle surrogate) at ``[100, 32, 700]``, its fused kernels against its torch loop over steps
+  (:func:`neuro.ops.alif.reference.multi_step_autograd`); only neuro has this law. The JSON's ``alif`` field.
 * ``linear``: ``Linear(N, N)`` applied to all T steps, then the LIF layer, batch 16, T = 500 (the Open
   Neuromorphic benchmark's setup), N = 4096 on CPU (``--linear-n 4096 16384`` adds the 16k case; on two CPU
   cores one 16k step takes minutes). Every library gets the same Linear (same weights, one matmul over
@@ -127,6 +130,29 @@ def lif_case(kind, shape, device, repeats, memory):
     return row
 
 
+def alif_case(shape, device, repeats):
+    """Forward + backward of ``neuro.nn.ALIF``: the fused op and the torch loop, in ms."""
+    from neuro.ops.alif import reference as alif_ref
+
+    x = (torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.6).to(device).requires_grad_(True)
+    alif = snn.ALIF().to(device)
+    flat = x.reshape(shape[0], -1)
+    zeros = torch.zeros(flat.shape[1], device=device)
+    coef = (alif.beta().float(), alif.rho().float(), alif.beta_a().float())
+
+    def loop(inp):
+        return alif_ref.multi_step_autograd(inp.reshape(shape[0], -1), zeros, zeros, *coef, *alif.params.kernel_args())[0]
+
+    times = {}
+    for name, f in (("alif_ms", alif), ("alif_torch_loop_ms", loop)):
+        def run(f=f):
+            x.grad = None
+            f(x).sum().backward()
+
+        times[name] = round(timeit(run, repeats, device) * 1e3, 2)
+    return times
+
+
 def linear_case(kind, shape, device, repeats, memory):
     T, B, N = shape
     lin = torch.nn.Linear(N, N).to(device)
@@ -224,6 +250,9 @@ def main(argv=None):
         "vs_fastest_peer": ratios,
         "saved_bytes_per_neuron_step": {k: round(r["bytes_per_neuron_step"], 2) for (c, s, k), r in rows.items() if "bytes_per_neuron_step" in r},
     }
+    alif_shape = lif_shapes[1]
+    result["alif"] = {**alif_case(alif_shape, device, repeats), "shape_TBN": list(alif_shape)}
+    print(f"alif T,B,N={alif_shape}: neuro {result['alif']['alif_ms']:.1f} ms  torch-loop {result['alif']['alif_torch_loop_ms']:.1f} ms", flush=True)
     if device.type == "cuda":
         result["kernel_bandwidth"] = kernel_bandwidth(lif_shapes[0], device, repeats)
     print(json.dumps(result))

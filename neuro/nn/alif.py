@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..ops.alif import ALIFParams
+from ..ops.alif.autograd import alif_multi_step
 from .surrogate import spike
 
 
@@ -48,6 +50,11 @@ class ALIF(nn.Module):
     (kept > 0). ``n_neurons=N`` makes each learnable value per neuron (the last input dimension).
     Potentials are dimensionless.
 
+    ``forward`` runs all T steps in one fused call (:func:`neuro.ops.alif.autograd.alif_multi_step`,
+    on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.LIF` does. With
+    ``store_state=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials and
+    adaptations of the last call in ``self.v_seq``, ``self.a_seq``.
+
     Example::
 
         alif = ALIF(tau_mem=20.0, tau_adapt=200.0, beta_a=1.8)
@@ -61,7 +68,7 @@ class ALIF(nn.Module):
                  v_reset: float | None = None, decay_input: bool = False, adapt_increment: float = 1.0,
                  learn_tau_mem: bool = False, learn_tau_adapt: bool = False, learn_beta_a: bool = False, n_neurons: int | None = None,
                  detach_reset: bool = False, detach_adaptation: bool = False, surrogate: str = "triangle", alpha: float = 1.0,
-                 store_state: bool = False):
+                 store_state: bool = False, backend: str | None = None):
         super().__init__()
         for name, tau in (("tau_mem", tau_mem), ("tau_adapt", tau_adapt)):
             if not (math.isfinite(tau) and tau > 0):
@@ -88,6 +95,7 @@ class ALIF(nn.Module):
         self.surrogate, self.alpha = surrogate, float(alpha)
         self.n_neurons = n_neurons
         self.store_state = store_state
+        self.backend = backend
         self.v_seq: torch.Tensor | None = None
         self.a_seq: torch.Tensor | None = None
         spike(torch.zeros(1), surrogate, alpha)  # fail early on an unknown surrogate
@@ -116,6 +124,12 @@ class ALIF(nn.Module):
         return (f"beta={b:.4g}, rho={r:.4g}, beta_a={float(self.beta_a().detach()[0]):.4g}, v_threshold={self.v_threshold}, "
                 f"v_reset={self.v_reset}, surrogate={self.surrogate}")
 
+    @property
+    def params(self) -> ALIFParams:
+        """The layer's constants as the fused op takes them (built from the attributes, so it follows changes to them)."""
+        return ALIFParams(v_th=self.v_threshold, v_reset=self.v_reset, adapt_increment=self.adapt_increment, decay_input=self.decay_input,
+                          detach_reset=self.detach_reset, detach_adaptation=self.detach_adaptation, surrogate=self.surrogate, alpha=self.alpha)
+
     def initial_state(self, x: torch.Tensor) -> ALIFState:
         """At rest: ``v = v_reset`` (0 under soft reset), ``a = 0``, shaped like one step of input ``x``."""
         return ALIFState(torch.full_like(x, 0.0 if self.v_reset is None else self.v_reset), torch.zeros_like(x))
@@ -143,6 +157,12 @@ class ALIF(nn.Module):
     def forward(self, x: torch.Tensor, state: ALIFState | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"ALIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        if not self.store_state:
+            self._check(x)
+            v0, a0 = (None, None) if state is None else (state.v, state.a)
+            s, _, _ = alif_multi_step(x, v0, a0, self.beta().to(x.dtype), self.rho().to(x.dtype), self.beta_a().to(x.dtype), self.params,
+                                      backend=self.backend)
+            return s
         spikes, vs, as_ = [], [], []
         for xt in x:
             s, state = self.step(xt, state)

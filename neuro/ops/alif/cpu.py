@@ -1,0 +1,218 @@
+r"""Numba CPU kernels of the multi-step ALIF law (see ``reference.py`` for the equations).
+
+The layout of :mod:`neuro.ops.lif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
+the time loop is outermost and the neuron loop innermost, so memory is read contiguously. Each kernel
+is compiled per combination of its switches (reset, detach flags, surrogate), constants of the loop.
+float32 and float64 each get their own compiled signature; float32 math stays float32.
+
+Memory. The forward pass keeps only its input for the backward pass: the op saves ``x_seq`` (4 bytes
+per neuron-step in float32, 8 in float64) and ``v0``, ``a0`` (per neuron). The backward kernel
+recomputes, block by block, the charges :math:`h_t` (same expressions, so the same bits) into its own
+output buffer and the adaptation :math:`a_{t-1}` into a block-local scratch (``T x 512`` values per
+thread, freed at the end of the block), then runs the backward recursion over them, overwriting
+:math:`h_t` by :math:`\bar x_t`. The potential before each step, needed for :math:`\bar\beta`, is
+recomputed from :math:`h_{t-1}` and :math:`a_{t-2}`. A broadcast spike gradient (``loss = s.sum()``:
+a stride-0 tensor of ones) is read as its one value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ...backend import to_numpy
+from .. import buffers
+from ..fastmath import const
+from ..surrogate.cpu import surrogate_grad
+
+_BLOCK = 512
+
+_FORWARD: dict = {}
+_BACKWARD: dict = {}
+
+
+def _forward_kernel(soft: bool):
+    key = bool(soft)
+    kernel = _FORWARD.get(key)
+    if kernel is not None:
+        return kernel
+    SOFT = key
+
+    @njit(parallel=True, cache=True)
+    def forward(x, v0, a0, beta, c, rho, beta_a, v_th, v_reset, gamma, s_out, v_out, a_out):
+        T, N = x.shape
+        one = const(v_th, 1.0)
+        zero = const(v_th, 0.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            v = v0[lo:hi].copy()
+            a = a0[lo:hi].copy()
+            bt, ct, rt, bat = beta[lo:hi], c[lo:hi], rho[lo:hi], beta_a[lo:hi]
+            for t in range(T):
+                xt = x[t, lo:hi]
+                st = s_out[t, lo:hi]
+                for j in range(hi - lo):
+                    h = bt[j] * v[j] + ct[j] * xt[j]
+                    fire = h - (v_th + bat[j] * a[j]) >= zero
+                    st[j] = one if fire else zero
+                    if SOFT:
+                        v[j] = h - v_th if fire else h
+                    else:
+                        v[j] = v_reset if fire else h
+                    a[j] = rt[j] * a[j] + gamma if fire else rt[j] * a[j]
+            v_out[lo:hi] = v
+            a_out[lo:hi] = a
+
+    _FORWARD[key] = forward
+    return forward
+
+
+def _backward_kernel(kind: int, soft: bool, detach_reset: bool, detach_adaptation: bool, gs_scalar: bool):
+    """The backward kernel for one combination of (surrogate, reset, detach flags, broadcast spike gradient)."""
+    key = (int(kind), bool(soft), bool(detach_reset), bool(detach_adaptation), bool(gs_scalar))
+    kernel = _BACKWARD.get(key)
+    if kernel is not None:
+        return kernel
+    KIND, SOFT, DETACH_RESET, DETACH_ADAPT, GS_SCALAR = key
+
+    @njit(parallel=True, cache=True)
+    def backward(gs, gv_last, ga_last, x, v0, a0, beta, c, rho, beta_a, v_th, v_reset, gamma, alpha, x_in_beta,
+                 gx_out, gv0_out, ga0_out, gbeta_out, grho_out, gbeta_a_out):
+        T, N = x.shape
+        zero = const(v_th, 0.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            n = hi - lo
+            bt, ct, rt, bat = beta[lo:hi], c[lo:hi], rho[lo:hi], beta_a[lo:hi]
+            # 1. the block's charges h_t (into gx_out) and adaptations a_{t-1}, exactly as the forward kernel computed them
+            ap = np.empty((T, n), dtype=v0.dtype)
+            v = v0[lo:hi].copy()
+            a = a0[lo:hi].copy()
+            for t in range(T):
+                xt = x[t, lo:hi]
+                ot = gx_out[t, lo:hi]
+                apt = ap[t]
+                for j in range(n):
+                    h = bt[j] * v[j] + ct[j] * xt[j]
+                    fire = h - (v_th + bat[j] * a[j]) >= zero
+                    ot[j] = h
+                    apt[j] = a[j]
+                    if SOFT:
+                        v[j] = h - v_th if fire else h
+                    else:
+                        v[j] = v_reset if fire else h
+                    a[j] = rt[j] * a[j] + gamma if fire else rt[j] * a[j]
+            # 2. the backward recursion, overwriting h_t by the input gradient
+            gv = gv_last[lo:hi].copy()
+            ga = ga_last[lo:hi].copy()
+            g_beta = np.zeros(n, dtype=v0.dtype)
+            g_rho = np.zeros(n, dtype=v0.dtype)
+            g_beta_a = np.zeros(n, dtype=v0.dtype)
+            sgt = np.empty(n, dtype=v0.dtype)
+            vpt = np.empty(n, dtype=v0.dtype)
+            for t in range(T - 1, -1, -1):
+                ot = gx_out[t, lo:hi]
+                apt = ap[t]
+                xt = x[t, lo:hi]
+                gst = gs[0, 0:1] if GS_SCALAR else gs[t, lo:hi]
+                # short loops of their own, each vectorised by LLVM (one long loop with all of it was not)
+                for j in range(n):
+                    sgt[j] = surrogate_grad(ot[j] - (v_th + bat[j] * apt[j]), KIND, alpha)
+                # v_{t-1}, from h_{t-1} (row t-1 of gx_out is overwritten after this one) and a_{t-2}
+                if t > 0:
+                    hpt = gx_out[t - 1, lo:hi]
+                    appt = ap[t - 1]
+                    for j in range(n):
+                        hp = hpt[j]
+                        fp = hp - (v_th + bat[j] * appt[j]) >= zero
+                        if SOFT:
+                            vpt[j] = hp - v_th if fp else hp
+                        else:
+                            vpt[j] = v_reset if fp else hp
+                else:
+                    vpt[:] = v0[lo:hi]
+                for j in range(n):
+                    h = ot[j]
+                    a_prev = apt[j]
+                    g_spike = gst[0] if GS_SCALAR else gst[j]
+                    if not DETACH_RESET:
+                        g_spike += gv[j] * (-v_th if SOFT else v_reset - h)
+                    if not DETACH_ADAPT:
+                        g_spike += gamma * ga[j]
+                    gz = g_spike * sgt[j]
+                    if SOFT:
+                        gh = gz + gv[j]
+                    else:
+                        gh = gz + (zero if h - (v_th + bat[j] * a_prev) >= zero else gv[j])
+                    g_beta[j] += gh * (vpt[j] - x_in_beta * xt[j])
+                    g_rho[j] += ga[j] * a_prev
+                    g_beta_a[j] -= gz * a_prev
+                    ot[j] = ct[j] * gh
+                    gv[j] = bt[j] * gh
+                    ga[j] = rt[j] * ga[j] - bat[j] * gz
+            gv0_out[lo:hi] = gv
+            ga0_out[lo:hi] = ga
+            gbeta_out[lo:hi] = g_beta
+            grho_out[lo:hi] = g_rho
+            gbeta_a_out[lo:hi] = g_beta_a
+
+    _BACKWARD[key] = backward
+    return backward
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return to_numpy(t.contiguous())
+
+
+def _broadcast_scalar(t: torch.Tensor) -> bool:
+    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
+    return t.numel() > 0 and all(s == 0 for s in t.stride())
+
+
+def _per_neuron(p: torch.Tensor, n: int, dtype: torch.dtype) -> np.ndarray:
+    p = p.detach().to(dtype)
+    return to_numpy((p.expand(n) if p.numel() == 1 else p.reshape(n)).contiguous())
+
+
+def _coefficients(beta, rho, beta_a, n, dtype, decay_input):
+    """Per-neuron ``beta``, input scale ``c``, ``rho``, ``beta_a`` as arrays of length ``n``."""
+    bt = beta.detach().to(dtype)
+    c = (1.0 - bt) if decay_input else torch.ones_like(bt)
+    return _per_neuron(bt, n, dtype), _per_neuron(c, n, dtype), _per_neuron(rho, n, dtype), _per_neuron(beta_a, n, dtype)
+
+
+def multi_step_forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input, detach_reset, detach_adaptation,
+                       surrogate, alpha):
+    x = _np(x_seq)
+    n = x_seq.shape[1]
+    s_seq = buffers.empty_like(x_seq)
+    v_last = torch.empty_like(v0)
+    a_last = torch.empty_like(a0)
+    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
+    _forward_kernel(soft_reset)(x, _np(v0.to(x_seq.dtype)), _np(a0.to(x_seq.dtype)), *_coefficients(beta, rho, beta_a, n, x_seq.dtype, decay_input),
+                                f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last))
+    return s_seq, v_last, a_last
+
+
+def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset,
+                        decay_input, detach_reset, detach_adaptation, surrogate, alpha):
+    x = _np(x_seq)
+    n = x_seq.shape[1]
+    dtype = x_seq.dtype
+    grad_x = buffers.empty_like(x_seq)
+    grad_v0, grad_a0 = torch.empty_like(v0), torch.empty_like(a0)
+    grads = [torch.empty(n, dtype=dtype) for _ in range(3)]
+    f = x.dtype.type
+    gs_scalar = _broadcast_scalar(grad_s_seq)
+    gs = to_numpy(grad_s_seq.reshape(-1)[:1].contiguous().reshape(1, 1)) if gs_scalar else _np(grad_s_seq)
+    _backward_kernel(surrogate, soft_reset, detach_reset, detach_adaptation, gs_scalar)(
+        gs, _np(grad_v_last.to(dtype)), _np(grad_a_last.to(dtype)), x, _np(v0.to(dtype)), _np(a0.to(dtype)),
+        *_coefficients(beta, rho, beta_a, n, dtype, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
+        to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads),
+    )
+    return grad_x, grad_v0, grad_a0, *grads
