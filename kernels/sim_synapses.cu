@@ -35,85 +35,100 @@ NEURO_KERNEL void deliver(const i64* ctl, i64* cnt, i64 R, i64 D, const i64* his
     }
 }
 
-NEURO_DEVICE double decayed(double x, double elapsed, double tau) {
-    double arg = -elapsed / tau;
-    if (arg < -650.0) return 0.0;
-    double y = x * exp(arg);
+// Trace banks (neuro/sim/network.py _build_traces): bank b keeps one trace of one projection's pre- or
+// postsynaptic population for its last bank_len[b] steps, ntr[bank_base[b] + (step % len) * n + k].
+NEURO_DEVICE i64 ring_index(const i64* bank_base, const i64* bank_len, const i64* bank_n, i64 b, i64 step, i64 loc) {
+    i64 L = bank_len[b];
+    i64 r = step % L;
+    if (r < 0) r += L;  // Python's modulo, as the Numba loop
+    return bank_base[b] + r * bank_n[b] + loc;
+}
+
+// the value of `step` decayed by one step (what a synapse sees one step later), subnormals as 0
+NEURO_DEVICE double ring_seen(const double* ntr, const i64* bank_base, const i64* bank_len, const i64* bank_n,
+                              const double* bank_decay, i64 b, i64 step, i64 loc) {
+    double y = ntr[ring_index(bank_base, bank_len, bank_n, b, step, loc)] * bank_decay[b];
     return fabs(y) >= TINY ? y : 0.0;
 }
 
-// x exp(-k dt / tau) from the table row (exp beyond the table), as engine_cpu._decayed_steps
-NEURO_DEVICE double decayed_steps(double x, i64 k, double elapsed, const double* tab_row, i64 tab_len, double tau) {
-    if (k >= tab_len) return decayed(x, elapsed, tau);
-    double y = x * tab_row[k];
-    return fabs(y) >= TINY ? y : 0.0;
-}
-
-struct Plastic {
-    i64 kind;
-    const double* pp;   // the projection's parameter row
-    const double* tab;  // its decay table [4, tab_len]
-};
-
-NEURO_DEVICE Plastic plastic_of(i64 s, const i64* syn_proj, const i64* proj_kind, const double* proj_par, i64 npar,
-                                const double* decay_tab, i64 tab_len) {
-    Plastic p;
-    i64 pr = syn_proj[s];
-    p.kind = proj_kind[pr];
-    p.pp = proj_par + pr * npar;
-    p.tab = decay_tab + pr * 4 * tab_len;
-    return p;
-}
-
-// bring synapse s's traces from t_last to now (2 traces, or the triplet's 4)
-NEURO_DEVICE void decay_to(i64 s, double now, const Plastic& p, i64 tab_len, double inv_dt, double* tr_pre, double* tr_post,
-                           double* tr_pre2, double* tr_post2, double* t_last) {
-    double el = now - t_last[s];
-    i64 k = (i64)(el * inv_dt + 0.5);
-    if (p.kind == PL_TRIPLET) {
-        tr_pre[s] = decayed_steps(tr_pre[s], k, el, p.tab, tab_len, p.pp[0]);
-        tr_pre2[s] = decayed_steps(tr_pre2[s], k, el, p.tab + tab_len, tab_len, p.pp[1]);
-        tr_post[s] = decayed_steps(tr_post[s], k, el, p.tab + 2 * tab_len, tab_len, p.pp[2]);
-        tr_post2[s] = decayed_steps(tr_post2[s], k, el, p.tab + 3 * tab_len, tab_len, p.pp[3]);
-    } else {
-        tr_pre[s] = decayed_steps(tr_pre[s], k, el, p.tab, tab_len, p.pp[0]);
-        tr_post[s] = decayed_steps(tr_post[s], k, el, p.tab + tab_len, tab_len, p.pp[1]);
-    }
-    t_last[s] = now;
-}
-
-// Plastic synapses reached now by a presynaptic spike (post = 0; CSR by pre and axonal delay) or by a
-// postsynaptic one (post = 1; CSR by post and dendritic delay).
-NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const i64* hist_idx, const i64* hist_n,
-                                 const i64* hist_step, i64 stride, const i64* x_off, const i64* x_syn,
-                                 const i64* syn_proj, double* syn_w, const i64* proj_kind, const double* proj_par, i64 npar,
-                                 double* tr_pre, double* tr_post, double* tr_pre2, double* tr_post2, double* elig,
-                                 double* t_last, const double* decay_tab, i64 tab_len, const double* elig_scale, double dt) {
+// Step t of every bank, first part: the row of step t - 1 decayed into the row of step t (one thread per neuron of a bank).
+NEURO_KERNEL void decay_traces(const i64* ctl, i64 n_banks, i64 total, double* ntr, const i64* bank_base, const i64* bank_len,
+                               const i64* bank_n, const double* bank_decay) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
-    const double now = t * dt, inv_dt = 1.0 / dt;
+    for (i64 g = GRID_START; g < total; g += GRID_STRIDE) {
+        i64 b = 0, k = g;
+        while (k >= bank_n[b]) { k -= bank_n[b]; ++b; }
+        double y = ntr[ring_index(bank_base, bank_len, bank_n, b, t - 1, k)] * bank_decay[b];
+        ntr[ring_index(bank_base, bank_len, bank_n, b, t, k)] = fabs(y) >= TINY ? y : 0.0;
+    }
+}
+
+// Second part: this step's spikes set their traces to 1 (nearest pairing) or add 1 (all-to-all).
+NEURO_KERNEL void bump_traces(const i64* ctl, i64 R, const i64* hist_idx, const i64* hist_n, i64 stride, i64 n_banks,
+                              double* ntr, const i64* bank_base, const i64* bank_len, const i64* bank_n, const i64* bank_lo,
+                              const double* bank_nearest) {
+    if (ctl[1]) return;
+    const i64 t = ctl[0];
+    const i64 slot = t % R;
+    const i64 ns = hist_n[slot];
+    for (i64 q = GRID_START; q < ns; q += GRID_STRIDE) {
+        const i64 i = hist_idx[slot * stride + q];
+        for (i64 b = 0; b < n_banks; ++b) {
+            i64 k = i - bank_lo[b];
+            if (k < 0 || k >= bank_n[b]) continue;
+            double* x = &ntr[ring_index(bank_base, bank_len, bank_n, b, t, k)];
+            if (bank_nearest[b] != 0.0) *x = 1.0;
+            else atomic_add(x, 1.0);  // a generator may emit one neuron twice in a step
+        }
+    }
+}
+
+// Plastic synapses reached now by a presynaptic spike (post = 0: x_off / x_syn by pre and axonal delay, x_other the
+// post neuron in its bank, x_dly the dendritic delay) or by a postsynaptic one (post = 1: by post and dendritic delay,
+// x_other the pre neuron, x_dly the axonal delay). Traces as in engine_cpu.run_steps, phases 3a and 4.
+NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const i64* hist_idx, const i64* hist_n,
+                                 const i64* hist_step, i64 stride, const i64* x_off, const i64* x_syn, const i64* x_proj,
+                                 const i64* x_other, const i64* x_dly, double* syn_w, const i64* proj_kind,
+                                 const double* proj_par, i64 npar, const i64* proj_bank, double* elig, const double* ntr,
+                                 const i64* bank_base, const i64* bank_len, const i64* bank_n, const i64* bank_lo,
+                                 const double* bank_decay, const double* elig_scale) {
+    if (ctl[1]) return;
+    const i64 t = ctl[0];
     const i64 ow = DX + 2;
     for (i64 d = 0; d <= DX && d <= t; ++d) {
         const i64 src = (t - d) % R;
         if (hist_step[src] != t - d) continue;
         const i64 ns = hist_n[src];
         for (i64 q = BLOCK_START; q < ns; q += BLOCK_STRIDE) {
-            const i64 i = hist_idx[src * stride + q];
+            const i64 i = hist_idx[src * stride + q];  // the neuron that spiked (pre, or post when post = 1)
             const i64 a = x_off[i * ow + d], b = x_off[i * ow + d + 1];
             for (i64 e = a + LANE_START; e < b; e += LANE_STRIDE) {
-                const i64 s = x_syn[e];
-                Plastic p = plastic_of(s, syn_proj, proj_kind, proj_par, npar, decay_tab, tab_len);
-                decay_to(s, now, p, tab_len, inv_dt, tr_pre, tr_post, tr_pre2, tr_post2, t_last);
-                if (p.kind == PL_TRIPLET) {
-                    syn_w[s] = post ? triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], &tr_post[s], &tr_post2[s], p.pp)
-                                    : triplet_on_pre(syn_w[s], &tr_pre[s], &tr_pre2[s], tr_post[s], tr_post2[s], p.pp);
-                } else if (p.kind == PL_PAIR) {
-                    syn_w[s] = post ? pair_on_post(syn_w[s], tr_pre[s], &tr_post[s], p.pp)
-                                    : pair_on_pre(syn_w[s], &tr_pre[s], tr_post[s], p.pp);
-                } else {  // eligibility: the unbounded pair law's change goes to elig, stored as of period_last
-                    double inc = post ? pair_on_post(0.0, tr_pre[s], &tr_post[s], p.pp)
-                                      : pair_on_pre(0.0, &tr_pre[s], tr_post[s], p.pp);
-                    elig[s] += inc * elig_scale[syn_proj[s]];
+                const i64 s = x_syn[e], pr = x_proj[e], other = x_other[e], kind = proj_kind[pr];
+                const double* pp = proj_par + pr * npar;
+                const i64* bk = proj_bank + pr * 4;
+                double dummy = 0.0, dummy2 = 0.0;
+                if (!post) {
+                    const i64 t_post = t - 1 - x_dly[e];
+                    if (kind == PL_TRIPLET) {
+                        double o1 = ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[2], t_post, other);
+                        double r2 = ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t - 1 - d, i - bank_lo[bk[1]]);
+                        syn_w[s] = triplet_on_pre(syn_w[s], &dummy, &r2, o1, 0.0, pp);
+                    } else {
+                        double x_post = ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t_post, other);
+                        if (kind == PL_PAIR) syn_w[s] = pair_on_pre(syn_w[s], &dummy, x_post, pp);
+                        else elig[s] += pair_on_pre(0.0, &dummy, x_post, pp) * elig_scale[pr];
+                    }
+                } else {
+                    double r1 = ntr[ring_index(bank_base, bank_len, bank_n, bk[0], t - x_dly[e], other)];
+                    if (kind == PL_TRIPLET) {
+                        double o2 = ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[3], t - 1 - d, i - bank_lo[bk[3]]);
+                        syn_w[s] = triplet_on_post(syn_w[s], r1, 0.0, &dummy, &o2, pp);
+                    } else if (kind == PL_PAIR) {
+                        syn_w[s] = pair_on_post(syn_w[s], r1, &dummy2, pp);
+                    } else {
+                        elig[s] += pair_on_post(0.0, r1, &dummy2, pp) * elig_scale[pr];
+                    }
                 }
             }
         }
@@ -147,12 +162,13 @@ NEURO_KERNEL void periodic(const i64* ctl, i64 P, const i64* proj_kind, const do
     }
 }
 
-// Synapse / modulator samples at the start of step t (state at t dt): columns (index, kind) as engine_cpu._sample_synapses.
-NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_idx, const i64* sm_kind, i64 ncols, i64 sm_every,
-                                  double* sm_out, const i64* syn_proj, const double* syn_w, const i64* proj_kind,
-                                  const double* proj_par, i64 npar, const double* tr_pre, const double* tr_post,
-                                  const double* elig, const double* t_last, const double* modulator,
-                                  const double* period_last, double dt) {
+// Synapse / modulator samples at the start of step t (state at t dt): columns (index, kind) as engine_cpu._sample_synapses;
+// sm_aux[c]: (bank, neuron within it, delay part) of a trace column, bank -1 where there is none.
+NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_idx, const i64* sm_kind, const i64* sm_aux,
+                                  i64 ncols, i64 sm_every, double* sm_out, const i64* syn_proj, const double* syn_w,
+                                  const i64* proj_kind, const double* proj_par, i64 npar, const double* elig,
+                                  const double* modulator, const double* period_last, const double* ntr, const i64* bank_base,
+                                  const i64* bank_len, const i64* bank_n, const double* bank_decay, double dt) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 r = cnt[2];
@@ -163,16 +179,15 @@ NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_
         double val;
         if (kind == 4) val = modulator[i];
         else if (kind == 0) val = syn_w[i];
-        else {
-            i64 pr = syn_proj[i], pk = proj_kind[pr];
+        else if (kind == 1) {
+            i64 pr = syn_proj[i];
             const double* pp = proj_par + pr * npar;
-            if (pk == PL_NONE) val = 0.0;
-            else if (kind == 1) {
-                if (pk != PL_ELIGIBILITY) val = 0.0;
-                else if (pp[28] != 0.0) val = elig[i];
-                else val = elig[i] * exp(-(now - period_last[pr]) / pp[10]);
-            } else if (kind == 2) val = tr_pre[i] * exp(-(now - t_last[i]) / pp[0]);
-            else val = tr_post[i] * exp(-(now - t_last[i]) / (pk == PL_TRIPLET ? pp[2] : pp[1]));
+            if (proj_kind[pr] != PL_ELIGIBILITY) val = 0.0;
+            else if (pp[28] != 0.0) val = elig[i];
+            else val = elig[i] * exp(-(now - period_last[pr]) / pp[10]);
+        } else {
+            i64 b = sm_aux[c * 3];
+            val = b < 0 ? 0.0 : ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, t - 1 - sm_aux[c * 3 + 2], sm_aux[c * 3 + 1]);
         }
         sm_out[r * ncols + c] = val;
     }

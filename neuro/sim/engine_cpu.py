@@ -50,53 +50,45 @@ _TINY = 1e-290
 
 
 @njit(cache=True)
-def _decayed(x, elapsed, tau):
-    """``x exp(-elapsed / tau)``, with results below ``_TINY`` (and the subnormal ``exp`` of very negative arguments) as 0."""
-    arg = -elapsed / tau
-    if arg < -650.0:
-        return 0.0
-    y = x * math.exp(arg)
+def _ring_at(ntr, bank_base, bank_len, bank_n, b, step, loc):
+    """Trace of neuron ``loc`` of bank ``b`` as it was at ``step`` (just after that step's spikes)."""
+    return ntr[bank_base[b] + (step % bank_len[b]) * bank_n[b] + loc]
+
+
+@njit(cache=True)
+def _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, step, loc):
+    """The value of step ``step`` decayed by one step (what a synapse sees one step later), subnormals as 0."""
+    y = ntr[bank_base[b] + (step % bank_len[b]) * bank_n[b] + loc] * bank_decay[b]
     return y if abs(y) >= _TINY else 0.0
 
 
 @njit(cache=True)
-def _decayed_steps(x, k, elapsed, tab, m, tau):
-    """:func:`_decayed` for an elapsed time of ``k`` whole steps: ``tab[m, k]`` holds ``exp(-k dt / tau)`` (a table
-    lookup instead of ``exp``: 10-14 ns less per trace here); gaps beyond the table use ``exp``."""
-    if k >= tab.shape[1]:
-        return _decayed(x, elapsed, tau)
-    y = x * tab[m, k]
-    return y if abs(y) >= _TINY else 0.0
+def _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_row, nspk):
+    """Step ``t`` of every trace bank: the row of step ``t - 1`` decayed by one step (subnormals as 0) into the row
+    of step ``t``, then this step's spikes (``hist_row[:nspk]``) set the trace to 1 (nearest) or add 1 (all-to-all)."""
+    for b in range(bank_base.shape[0]):
+        L, nb, e = bank_len[b], bank_n[b], bank_decay[b]
+        src = ntr[bank_base[b] + ((t - 1) % L) * nb : bank_base[b] + ((t - 1) % L) * nb + nb]
+        dst = ntr[bank_base[b] + (t % L) * nb : bank_base[b] + (t % L) * nb + nb]
+        for k in range(nb):
+            y = src[k] * e
+            dst[k] = y if abs(y) >= _TINY else 0.0
+        lo = bank_lo[b]
+        nearest = bank_nearest[b] != 0.0
+        for q in range(nspk):
+            k = hist_row[q] - lo
+            if 0 <= k < nb:
+                dst[k] = 1.0 if nearest else dst[k] + 1.0
 
 
 @njit(cache=True)
-def _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt):
-    """Bring synapse ``s``'s pre and post traces from their last update to ``now`` (lazy exponential decay).
+def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, modulator, period_last, dt,
+                     ntr, bank_base, bank_len, bank_n, bank_decay, row):
+    """One row of synapse / modulator samples at the start of step ``t`` (traces and eligibility as seen then, nothing stored).
 
-    ``tab[m, k]`` is ``exp(-k dt / tau_m)`` for the projection's trace time constants (pp[0], pp[1]).
+    ``sm_aux[c]``: (trace bank, neuron within the bank, delay part) of a trace column; bank -1 where there is none.
     """
-    el = now - t_last[s]
-    k = int(el * inv_dt + 0.5)
-    tr_pre[s] = _decayed_steps(tr_pre[s], k, el, tab, 0, pp[0])
-    tr_post[s] = _decayed_steps(tr_post[s], k, el, tab, 1, pp[1])
-    t_last[s] = now
-
-
-@njit(cache=True)
-def _decay_triplet(s, now, pp, r1, r2, o1, o2, t_last, tab, inv_dt):
-    """The four triplet traces (r1: tau_plus, r2: tau_x, o1: tau_minus, o2: tau_y; packed in that order) brought to ``now``."""
-    el = now - t_last[s]
-    k = int(el * inv_dt + 0.5)
-    r1[s] = _decayed_steps(r1[s], k, el, tab, 0, pp[0])
-    r2[s] = _decayed_steps(r2[s], k, el, tab, 1, pp[1])
-    o1[s] = _decayed_steps(o1[s], k, el, tab, 2, pp[2])
-    o2[s] = _decayed_steps(o2[s], k, el, tab, 3, pp[3])
-    t_last[s] = now
-
-
-@njit(cache=True)
-def _sample_synapses(now, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par, tr_pre, tr_post, elig, t_last, modulator, period_last, row):
-    """One row of synapse / modulator samples at time ``now`` (traces and eligibility decayed to ``now``, nothing stored)."""
+    now = t * dt
     for c in range(sm_idx.shape[0]):
         i = sm_idx[c]
         kind = sm_kind[c]
@@ -104,24 +96,18 @@ def _sample_synapses(now, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par,
             row[c] = modulator[i]
         elif kind == SV_W:
             row[c] = syn_w[i]
-        else:
+        elif kind == SV_ELIG:
             pr = syn_proj[i]
-            pk = proj_kind[pr]
             pp = proj_par[pr]
-            if pk == PL_NONE:
+            if proj_kind[pr] != PL_ELIGIBILITY:
                 row[c] = 0.0
-            elif kind == SV_ELIG:
-                if pk != PL_ELIGIBILITY:
-                    row[c] = 0.0
-                elif pp[28] != 0.0:  # periodic decay: stored as is until the next update
-                    row[c] = elig[i]
-                else:
-                    row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10])
-            elif kind == SV_X_PRE:
-                row[c] = tr_pre[i] * math.exp(-(now - t_last[i]) / pp[0])
+            elif pp[28] != 0.0:  # periodic decay: stored as is until the next update
+                row[c] = elig[i]
             else:
-                # pair layout: tau_minus at 1; triplet layout: tau_minus (o1) at 2
-                row[c] = tr_post[i] * math.exp(-(now - t_last[i]) / (pp[2] if pk == PL_TRIPLET else pp[1]))
+                row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10])
+        else:  # x_pre / x_post: the spikes that reached the synapse before this step, decayed to now
+            b = sm_aux[c, 0]
+            row[c] = 0.0 if b < 0 else _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, t - 1 - sm_aux[c, 2], sm_aux[c, 1])
 
 
 @njit(cache=True)
@@ -270,11 +256,15 @@ def run_steps(
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
     # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
-    # plasticity
-    # (triplet rule: tr_pre, tr_pre2, tr_post, tr_post2 are r1, r2, o1, o2)
-    # pre_off / pre_syn: plastic synapses by (pre, axonal delay); post_off / post_syn: by (post, dendritic delay);
-    # decay_tab[proj, m, k] = exp(-k dt / tau_m) for the projection's trace time constants
-    proj_kind, proj_par, proj_ptr, proj_syn, tr_pre, tr_post, tr_pre2, tr_post2, elig, t_last, pre_off, pre_syn, post_off, post_syn, decay_tab,
+    # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
+    # pre_off[pre, a] .. : synapses reached by a spike of `pre` after axonal delay a: pre_syn (synapse), pre_proj,
+    #   pre_other (the postsynaptic neuron's index in its bank), pre_dly (the synapse's dendritic delay)
+    # post_off[post, d] .. : synapses reached by a spike of `post` after dendritic delay d: post_syn, post_proj,
+    #   post_other (the presynaptic neuron's index in its bank), post_dly (the synapse's axonal delay)
+    # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
+    proj_kind, proj_par, proj_ptr, proj_syn, elig, proj_bank,
+    pre_off, pre_syn, pre_proj, pre_other, pre_dly, post_off, post_syn, post_proj, post_other, post_dly,
+    ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
@@ -282,7 +272,7 @@ def run_steps(
     rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
     st_idx, st_var, st_every, st_out, st_count,
     # synapse / modulator sampling: (synapse position or modulator index, SV_* kind), every sm_every steps
-    sm_idx, sm_kind, sm_every, sm_out, sm_count,
+    sm_idx, sm_kind, sm_aux, sm_every, sm_out, sm_count,
 ):
     """Advance ``n_steps`` from global step ``t0``; returns the number of steps done (< n_steps when the spike buffer filled)."""
     n_pops = pop_start.shape[0]
@@ -292,12 +282,11 @@ def run_steps(
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_syn.shape[0] > 0
-    inv_dt = 1.0 / dt
-    # the plastic loops' current projection: its parameter row, decay table and kind (views made on change only)
+    # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
     cur_pr = 0
     pp = proj_par[0]
-    tab = decay_tab[0]
     kind = proj_kind[0]
+    bk = proj_bank[0]
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
@@ -311,8 +300,8 @@ def run_steps(
         nspk = 0
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
-            _sample_synapses(t * dt, sm_idx, sm_kind, syn_proj, syn_w, proj_kind, proj_par, tr_pre, tr_post, elig, t_last,
-                             modulator, period_last, sm_out[sm_count[0]])
+            _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, modulator, period_last, dt,
+                             ntr, bank_base, bank_len, bank_n, bank_decay, sm_out[sm_count[0]])
             sm_count[0] += 1
         # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
         for p in range(n_pops):
@@ -376,8 +365,12 @@ def run_steps(
             if proj_kind[pr] == PL_ELIGIBILITY:
                 # periodic decay (pp[28]): increments add undecayed until the next update
                 elig_scale[pr] = 1.0 if proj_par[pr, 28] != 0.0 else math.exp((now - period_last[pr]) / proj_par[pr, 10])
+        # the per-neuron traces move to step t (decay, then this step's spikes)
+        if any_plastic:
+            _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_idx[slot], nspk)
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
-        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed
+        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed. The postsynaptic
+        # trace seen now: the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
         if any_plastic:
             for d in range(DA + 1):
                 src_slot = (t - d) % R
@@ -387,24 +380,27 @@ def run_steps(
                     i = hist_idx[src_slot, q]
                     for e in range(pre_off[i, d], pre_off[i, d + 1]):
                         s = pre_syn[e]
-                        pr = syn_proj[s]
+                        pr = pre_proj[e]
                         if pr != cur_pr:  # array views made only when the projection changes (each costs refcounting)
                             cur_pr = pr
                             pp = proj_par[pr]
-                            tab = decay_tab[pr]
                             kind = proj_kind[pr]
+                            bk = proj_bank[pr]
+                        j = pre_other[e]
+                        t_post = t - 1 - pre_dly[e]
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, tab, inv_dt)
-                            syn_w[s], tr_pre[s], tr_pre2[s] = triplet_on_pre(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
-                        elif kind == PL_PAIR:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
-                            syn_w[s], tr_pre[s] = pair_on_pre(syn_w[s], tr_pre[s], tr_post[s], pp)
+                            o1 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[2], t_post, j)
+                            r2 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t - 1 - d, i - bank_lo[bk[1]])
+                            syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, o1, 0.0, pp)
                         else:
-                            _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
-                            # eligibility is stored as of the projection's last periodic update (period_last):
-                            # an increment at `now` counts exp((now - period_last) / tau_c) there
-                            inc, tr_pre[s] = pair_on_pre(0.0, tr_pre[s], tr_post[s], pp)
-                            elig[s] += inc * elig_scale[pr]
+                            x_post = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t_post, j)
+                            if kind == PL_PAIR:
+                                syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
+                            else:
+                                # eligibility is stored as of the projection's last periodic update (period_last):
+                                # an increment at `now` counts exp((now - period_last) / tau_c) there
+                                inc, _ = pair_on_pre(0.0, 0.0, x_post, pp)
+                                elig[s] += inc * elig_scale[pr]
         # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse
         for d in range(D + 1):
             src_slot = (t - d) % R
@@ -427,7 +423,8 @@ def run_steps(
                 else:
                     for s in range(a, b):
                         tgt[syn_tgt[s]] += syn_w[s]
-        # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d)
+        # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d);
+        # the presynaptic trace seen now includes this step's arrivals (emitted up to t - axonal delay)
         if any_plastic:
             for d in range(DD + 1):
                 src_slot = (t - d) % R
@@ -437,21 +434,21 @@ def run_steps(
                     j = hist_idx[src_slot, q]
                     for e in range(post_off[j, d], post_off[j, d + 1]):
                         s = post_syn[e]
-                        pr = syn_proj[s]
+                        pr = post_proj[e]
                         if pr != cur_pr:
                             cur_pr = pr
                             pp = proj_par[pr]
-                            tab = decay_tab[pr]
                             kind = proj_kind[pr]
+                            bk = proj_bank[pr]
+                        i = post_other[e]
+                        r1 = _ring_at(ntr, bank_base, bank_len, bank_n, bk[0], t - post_dly[e], i)
                         if kind == PL_TRIPLET:
-                            _decay_triplet(s, now, pp, tr_pre, tr_pre2, tr_post, tr_post2, t_last, tab, inv_dt)
-                            syn_w[s], tr_post[s], tr_post2[s] = triplet_on_post(syn_w[s], tr_pre[s], tr_pre2[s], tr_post[s], tr_post2[s], pp)
-                            continue
-                        _decay_traces(s, now, pp, tr_pre, tr_post, t_last, tab, inv_dt)
-                        if kind == PL_PAIR:
-                            syn_w[s], tr_post[s] = pair_on_post(syn_w[s], tr_pre[s], tr_post[s], pp)
+                            o2 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[3], t - 1 - d, j - bank_lo[bk[3]])
+                            syn_w[s], _, _ = triplet_on_post(syn_w[s], r1, 0.0, 0.0, o2, pp)
+                        elif kind == PL_PAIR:
+                            syn_w[s], _ = pair_on_post(syn_w[s], r1, 0.0, pp)
                         else:
-                            inc, tr_post[s] = pair_on_post(0.0, tr_pre[s], tr_post[s], pp)
+                            inc, _ = pair_on_post(0.0, r1, 0.0, pp)
                             elig[s] += inc * elig_scale[pr]
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):

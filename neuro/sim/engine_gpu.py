@@ -3,7 +3,7 @@ launched step after step from CUDA graphs, the state resident in device memory d
 
 One step is a fixed sequence of kernels (the order of :mod:`neuro.sim.engine_cpu`)::
 
-    step_begin  sample_synapses*  update_neurons  generators*  record_spikes
+    step_begin  sample_synapses*  update_neurons  generators*  record_spikes  decay_traces*  bump_traces*
     plastic_events(pre)*  deliver  plastic_events(post)*  periodic*  record_state*  step_end
 
 (``*`` only when the network has them). Each kernel reads the step counter from a control block in
@@ -40,7 +40,7 @@ from ..paths import kernel_dir
 __all__ = ["GPUEngine", "CudaDevice", "HostEmulation", "device_for"]
 
 _KERNELS = {"sim_step": ("step_begin", "update_neurons", "generators", "record_spikes", "record_state", "step_end"),
-            "sim_synapses": ("deliver", "plastic_events", "periodic", "sample_synapses")}
+            "sim_synapses": ("deliver", "decay_traces", "bump_traces", "plastic_events", "periodic", "sample_synapses")}
 _SOURCES = tuple(_KERNELS)
 # ctl fields (kernels/sim_step.cu)
 _T, _HALT, _T0, _STOP, _NREC, _SPK_CAP, _ST_CAP, _SM_CAP = range(8)
@@ -187,11 +187,12 @@ def device_for(backend: str, tgt_type: str = "int"):
     raise ValueError(f"backend must be 'cpu', 'cuda' or 'emulate', got {backend!r}")
 
 
-_STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_par", "proj_ptr", "proj_syn",
-           "pre_off", "pre_syn", "post_off", "post_syn", "decay_tab", "syn_proj", "gen_steps", "gen_idx",
-           "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind")
+_STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_par", "proj_ptr", "proj_syn", "proj_bank",
+           "pre_off", "pre_syn", "pre_proj", "pre_other", "pre_dly", "post_off", "post_syn", "post_proj", "post_other", "post_dly",
+           "bank_base", "bank_len", "bank_n", "bank_lo", "bank_decay", "bank_nearest",
+           "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux")
 _PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron parameters, may change between runs
-_PLASTIC = ("tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last")
+_PLASTIC = ("elig", "ntr")
 _DYNAMIC = ("tgt", "u", "refrac", "syn_w", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
 
 
@@ -227,7 +228,8 @@ class GPUEngine:
         self.P = np.int64(s.proj_kind.shape[0])
         self.npar = np.int64(s.proj_par.shape[1])
         self.pop_npar = np.int64(s.pop_par.shape[1])
-        self.tab_len = np.int64(s.decay_tab.shape[2])
+        self.n_banks = np.int64(s.bank_base.shape[0])
+        self.bank_total = np.int64(s.bank_n.sum())
         self.any_eligibility = bool(np.any(s.proj_kind == 2))
         self.n_rec = int(s.rec_mask.sum())
         self._graph = None
@@ -290,9 +292,9 @@ class GPUEngine:
                                            self.npar, d.period_last, d.elig_scale, self.dt))
         if self.sampled:
             L("sim_synapses", "sample_synapses", 64, 128, (
-                d.ctl, d.cnt, d.sm_idx, d.sm_kind, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,
-                d.syn_w, d.proj_kind, d.proj_par, self.npar, d.tr_pre, d.tr_post, d.elig, d.t_last, d.modulator,
-                d.period_last, self.dt))
+                d.ctl, d.cnt, d.sm_idx, d.sm_kind, d.sm_aux, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,
+                d.syn_w, d.proj_kind, d.proj_par, self.npar, d.elig, d.modulator, d.period_last, d.ntr, d.bank_base,
+                d.bank_len, d.bank_n, d.bank_decay, self.dt))
         L("sim_step", "update_neurons", nblk, 256, (
             d.ctl, i64(n), self.R, d.hist_idx, d.hist_n, self.stride, self.seed, self.dt,
             d.npop, d.pop_model, d.pop_par, self.pop_npar, d.pop_extra,
@@ -303,16 +305,21 @@ class GPUEngine:
                                                   i64(d.gen_steps.shape[0])))
         L("sim_step", "record_spikes", nblk, 256, (d.ctl, d.cnt, self.R, d.hist_idx, d.hist_n, self.stride, d.npop,
                                                    i64(self.n_pops), b.pop_counts, d.rec_mask, b.spk_step, b.spk_idx))
-        plastic_args = (d.syn_proj, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.tr_pre, d.tr_post, d.tr_pre2, d.tr_post2,
-                        d.elig, d.t_last, d.decay_tab, self.tab_len, d.elig_scale, self.dt)
-        if self.plastic:
-            L("sim_synapses", "plastic_events", 1024, 128, (d.ctl, i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step,
-                                                            self.stride, d.pre_off, d.pre_syn) + plastic_args)
+        banks = (d.bank_base, d.bank_len, d.bank_n, d.bank_lo, d.bank_decay)
+        if self.plastic:  # the per-neuron traces move to step t, then the presynaptic side of the rules
+            L("sim_synapses", "decay_traces", min(4096, (int(self.bank_total) + 255) // 256), 256, (
+                d.ctl, self.n_banks, self.bank_total, d.ntr, d.bank_base, d.bank_len, d.bank_n, d.bank_decay))
+            L("sim_synapses", "bump_traces", nblk, 256, (d.ctl, self.R, d.hist_idx, d.hist_n, self.stride, self.n_banks, d.ntr,
+                                                         d.bank_base, d.bank_len, d.bank_n, d.bank_lo, d.bank_nearest))
+            L("sim_synapses", "plastic_events", 1024, 128, (
+                d.ctl, i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn, d.pre_proj,
+                d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.ntr) + banks + (d.elig_scale,))
         L("sim_synapses", "deliver", 1024, 128, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride,
                                                  d.off, d.syn_tgt, d.syn_w, d.tgt_flat))
         if self.plastic:
-            L("sim_synapses", "plastic_events", 1024, 128, (d.ctl, i64(1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step,
-                                                            self.stride, d.post_off, d.post_syn) + plastic_args)
+            L("sim_synapses", "plastic_events", 1024, 128, (
+                d.ctl, i64(1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
+                d.post_other, d.post_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.ntr) + banks + (d.elig_scale,))
         if self.any_eligibility:
             L("sim_synapses", "periodic", 1024, 256, (d.ctl, self.P, d.proj_kind, d.proj_par, self.npar, d.proj_ptr, d.proj_syn,
                                                       d.period_next, d.period_last, d.modulator, d.elig, d.syn_w, self.dt))

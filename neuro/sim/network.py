@@ -34,11 +34,11 @@ from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
 _N_PAR = 29
-_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "modulator",
+_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
-_DECAY_TABLE = 4096  # steps of exp(-k dt / tau) tabulated per plastic trace (lazy decays over longer gaps call exp)
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
-_OPTIONAL_STATE_KEYS = ("tr_pre2", "tr_post2")  # absent from states saved before the triplet rule (all zero there)
+# absent from states saved before the per-neuron trace banks (those kept traces per synapse): restored as zero traces
+_OPTIONAL_STATE_KEYS = ("ntr",)
 
 
 _BACKENDS = ("cpu", "cuda", "emulate")
@@ -208,8 +208,10 @@ class Network:
             for key in ("x1", "x2", "isyn", "refrac"):
                 setattr(s, key, getattr(old, key))
             if old.syn_w.shape == s.syn_w.shape:
-                for key in ("tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last", "period_last", "period_next"):
+                for key in ("elig", "period_last", "period_next"):
                     setattr(s, key, getattr(old, key))
+            if old.ntr.shape == s.ntr.shape:
+                s.ntr = old.ntr
             if old.hist_idx.shape == s.hist_idx.shape:
                 s.hist_idx, s.hist_n, s.hist_step = old.hist_idx, old.hist_n, old.hist_step
             if old.modulator.shape == s.modulator.shape:
@@ -258,6 +260,14 @@ class Network:
                 cols_kind.append(E.SV_MOD)
         s.sm_idx = np.array(cols_idx, dtype=np.int64)
         s.sm_kind = np.array(cols_kind, dtype=np.int64)
+        # trace columns: (bank, neuron within the bank, delay part) of the synapse's pre (x_pre) or post (x_post) trace
+        s.sm_aux = np.full((s.sm_idx.size, 3), -1, dtype=np.int64)
+        for c, (i, kind) in enumerate(zip(s.sm_idx, s.sm_kind)):
+            if kind in (E.SV_X_PRE, E.SV_X_POST) and s.syn_trace[i, 0] >= 0:
+                pr = s.syn_proj[i]
+                m = 0 if kind == E.SV_X_PRE else (2 if s.proj_kind[pr] == E.PL_TRIPLET else 1)
+                loc, dly = (s.syn_trace[i, 0], s.syn_trace[i, 1]) if kind == E.SV_X_PRE else (s.syn_trace[i, 2], s.syn_trace[i, 3])
+                s.sm_aux[c] = (s.proj_bank[pr, m], loc, dly)
         self._s = s
         self._engine = None
         self.built = True
@@ -307,14 +317,14 @@ class Network:
         return dense
 
     @staticmethod
-    def _csr(owner: np.ndarray, steps: np.ndarray, synapses: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(off [n, K + 2], syn)``: ``synapses`` grouped by owner neuron, then by delay in steps (``K`` the largest):
-        neuron ``i``'s synapses with delay ``k`` are ``syn[off[i, k] : off[i, k + 1]]``."""
+    def _csr(owner: np.ndarray, steps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(off [n, K + 2], order)``: entries grouped by owner neuron, then by delay in steps (``K`` the largest):
+        neuron ``i``'s entries with delay ``k`` are ``order[off[i, k] : off[i, k + 1]]``."""
         K = int(steps.max()) if steps.size else 0
         order = np.lexsort((steps, owner))
         key = owner[order] * (K + 1) + steps[order]
         grid = np.arange(max(n, 1), dtype=np.int64)[:, None] * (K + 1) + np.arange(K + 2, dtype=np.int64)[None, :]
-        return np.searchsorted(key, grid).astype(np.int64), synapses[order].astype(np.int64)
+        return np.searchsorted(key, grid).astype(np.int64), order
 
     def _build_synapses(self, s, n: int) -> None:
         dt = self.dt
@@ -345,8 +355,7 @@ class Network:
         s.off = np.searchsorted(key, grid).astype(np.int64)
         s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = post[order], w[order], chan[order], proj_of[order]
         S = order.size
-        s.tr_pre, s.tr_post, s.elig, s.t_last = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
-        s.tr_pre2, s.tr_post2 = np.zeros(S), np.zeros(S)  # the triplet rule's slow traces (r2, o2)
+        s.elig = np.zeros(S)
         P = max(1, len(self.projections))
         s.proj_kind = np.zeros(P, dtype=np.int64)
         s.proj_par = np.zeros((P, _N_PAR))
@@ -385,19 +394,58 @@ class Network:
         total = delay[order][plastic]
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend
-        s.pre_off, s.pre_syn = self._csr(pre[order][plastic], axon, plastic, n)
-        # exp(-k dt / tau) tables of each plastic projection's trace time constants (the lazy decays look them up)
-        s.decay_tab = np.ones((P, 4, _DECAY_TABLE if plastic.size else 1))
-        steps = np.arange(s.decay_tab.shape[2]) * dt
-        for k in range(P):
-            kind = s.proj_kind[k]
-            if kind != E.PL_NONE:
-                for m in range(4 if kind == E.PL_TRIPLET else 2):
-                    s.decay_tab[k, m] = np.exp(-steps / s.proj_par[k, m])
-        s.post_off, s.post_syn = self._csr(s.syn_post[plastic], dend, plastic, n)
+        self._build_traces(s, pre[order][plastic], s.syn_post[plastic], axon, dend, plastic, n)
         by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
         s.proj_syn = by_proj.astype(np.int64)
         s.proj_ptr = np.searchsorted(s.syn_proj[by_proj], np.arange(P + 1)).astype(np.int64)
+
+    def _build_traces(self, s, pre: np.ndarray, post: np.ndarray, axon: np.ndarray, dend: np.ndarray, plastic: np.ndarray, n: int) -> None:
+        """Per-neuron trace banks and the event lists of the plastic synapses (``pre``, ``post``, delays: theirs).
+
+        Bank: one trace of one projection's pre- or postsynaptic population, kept for the last ``delay + 2`` steps
+        (a ring ``[L, n_pop]``, all banks in the flat ``s.ntr``), so a synapse reads its presynaptic trace as it was
+        one axonal delay ago and its postsynaptic trace one dendritic delay ago.
+        """
+        P = s.proj_kind.shape[0]
+        s.proj_bank = np.full((P, 4), -1, dtype=np.int64)
+        base, lo, nn, ln, dec, near = [], [], [], [], [], []
+        off_all = 0
+        proj_of = s.syn_proj[plastic]
+        for k, proj in enumerate(self.projections):
+            kind = s.proj_kind[k]
+            if kind == E.PL_NONE:
+                continue
+            mine = proj_of == k
+            max_a = int(axon[mine].max()) if mine.any() else 0
+            max_d = int(dend[mine].max()) if mine.any() else 0
+            sides = ("pre", "pre", "post", "post") if kind == E.PL_TRIPLET else ("pre", "post")
+            nearest = float(s.proj_par[k, 10 if kind == E.PL_TRIPLET else 8])
+            for m, side in enumerate(sides):
+                pop = proj.pre if side == "pre" else proj.post
+                L = (max_a if side == "pre" else max_d) + 2
+                s.proj_bank[k, m] = len(base)
+                base.append(off_all)
+                lo.append(pop.start)
+                nn.append(pop.n)
+                ln.append(L)
+                dec.append(np.exp(-self.dt / s.proj_par[k, m]))
+                near.append(nearest)
+                off_all += L * pop.n
+        s.bank_base, s.bank_lo, s.bank_n, s.bank_len = (np.array(x, dtype=np.int64) for x in (base, lo, nn, ln))
+        s.bank_decay, s.bank_nearest = np.array(dec, dtype=np.float64), np.array(near, dtype=np.float64)
+        s.ntr = np.zeros(max(off_all, 1))
+        # local index of a neuron in its projection's pre / post bank
+        P_lo_pre = np.array([p.pre.start for p in self.projections] or [0], dtype=np.int64)
+        P_lo_post = np.array([p.post.start for p in self.projections] or [0], dtype=np.int64)
+        s.pre_off, o = self._csr(pre, axon, n)
+        s.pre_syn, s.pre_proj = plastic[o].astype(np.int64), proj_of[o].astype(np.int64)
+        s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(np.int64), dend[o].astype(np.int64)
+        s.post_off, o = self._csr(post, dend, n)
+        s.post_syn, s.post_proj = plastic[o].astype(np.int64), proj_of[o].astype(np.int64)
+        s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(np.int64), axon[o].astype(np.int64)
+        # per plastic synapse (by position): bank-local pre / post index and the delay parts (for sampling x_pre / x_post)
+        s.syn_trace = np.full((s.syn_post.shape[0], 4), -1, dtype=np.int64)
+        s.syn_trace[plastic] = np.stack([pre - P_lo_pre[proj_of], axon, post - P_lo_post[proj_of], dend], axis=1) if plastic.size else 0
 
     # ------------------------------------------------------------------ running
     def run(self, duration: float, progress: bool | None = None, reward=None, reward_interval: float = 1.0, chunk: float | None = None) -> None:
@@ -457,12 +505,14 @@ class Network:
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
-                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.tr_pre, s.tr_post, s.tr_pre2, s.tr_post2, s.elig, s.t_last,
-                s.pre_off, s.pre_syn, s.post_off, s.post_syn, s.decay_tab, s.modulator, s.mod_decay, s.period_next, s.period_last,
+                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.proj_bank,
+                s.pre_off, s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly, s.post_off, s.post_syn, s.post_proj, s.post_other, s.post_dly,
+                s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
+                s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
                 s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
                 s.st_idx, s.st_var, s.st_every, st_out, st_count,
-                s.sm_idx, s.sm_kind, s.sm_every, sm_out, sm_count,
+                s.sm_idx, s.sm_kind, s.sm_aux, s.sm_every, sm_out, sm_count,
             )
             self.counts["synaptic_events"] += int(ev_count[0])
             self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])

@@ -117,7 +117,7 @@ def _outputs(net, mons):
         else:
             out[k + ".t"], out[k] = m.t, m.values
     st = net.state()
-    for k in ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "tr_pre", "tr_post", "tr_pre2", "tr_post2", "elig", "t_last",
+    for k in ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig",
               "modulator", "period_next", "period_last", "gen_ptr"):
         out["state." + k] = st[k]
     out["events"] = net.counts["synaptic_events"]
@@ -158,7 +158,7 @@ def test_gpu_loop_equals_cpu_loop(builder, backend):
 def test_gpu_plasticity_equals_cpu(backend):
     cpu, gpu = _run_both(plastic, backend, 200.0, reward=_reward, reward_interval=5.0)
     net, _, projs = plastic("cpu")
-    assert np.any(cpu["state.elig"] != 0) and np.any(cpu["state.tr_pre2"] != 0)  # every rule was exercised
+    assert np.any(cpu["state.elig"] != 0) and np.any(cpu["state.ntr"] != 0)  # every rule was exercised
     w0 = np.concatenate([p.weights for p in projs])
     assert not np.allclose(np.sort(cpu["state.syn_w"]), np.sort(w0))
     _compare(cpu, gpu, exact=backend == "emulate")

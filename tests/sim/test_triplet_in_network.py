@@ -115,9 +115,9 @@ def test_triplet_state_survives_save_restore_and_chunking(tmp_path):
     for _ in range(5):
         again.run(50.0, progress=False)
     np.testing.assert_array_equal(plastic2.weights, plastic.weights)
-    # without the slow traces (r2, o2: zeroed as in a state saved before the triplet rule) the result differs
+    # without the traces (zeroed, as in a state saved before the per-neuron trace banks) the result differs
     state = dict(np.load(tmp_path / "s.npz"))
-    np.savez(tmp_path / "old.npz", **{k: v for k, v in state.items() if k not in ("tr_pre2", "tr_post2")})
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in state.items() if k != "ntr"})
     third, plastic3, *_ = _network(p, seed=5)
     third.run(0.0)
     third.restore(tmp_path / "old.npz")
