@@ -1,4 +1,4 @@
-"""The compiled time loop (Numba): many steps per call, event-driven spike delivery, plasticity at events.
+r"""The compiled time loop (Numba): many steps per call, event-driven spike delivery, plasticity at events.
 
 Order within step ``t`` (Brian2's schedule, so spike trains can be compared step for step):
 
@@ -6,6 +6,7 @@ Order within step ``t`` (Brian2's schedule, so spike trains can be compared step
 1. every population integrates its state over one step (inputs delivered at the end of the
    previous step are already in its synaptic variables);
 2. thresholds and resets; the step's spikes go into a ring buffer of the last ``D + 1`` steps;
+   the STDP traces move to step ``t`` (see below);
 3. a. presynaptic plasticity: plastic synapses whose spike reaches them now (the spike of step
       ``t - a``, ``a`` the axonal part of the delay) apply their rule (pair, triplet, or eligibility);
    b. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
@@ -14,6 +15,21 @@ Order within step ``t`` (Brian2's schedule, so spike trains can be compared step
 4. postsynaptic plasticity: plastic synapses that the spike of step ``t - k`` of their
    postsynaptic neuron reaches now (``k`` the dendritic part of the delay);
 5. periodic rules (eligibility -> weight), modulator decay, state recording.
+
+STDP traces. A pair rule's presynaptic trace at a synapse is the sum (all-to-all) or the latest
+(nearest) of :math:`e^{-(t - t_k)/\tau_+}` over the presynaptic spikes that have *reached the synapse*,
+i.e. over emission times shifted by the synapse's axonal delay :math:`a`; it is therefore the
+presynaptic *neuron's* trace :math:`X_i` read :math:`a` steps back, :math:`x_{pre}(t) = X_i(t - a)`
+(likewise :math:`x_{post}(t) = Y_j(t - k)` with the dendritic delay :math:`k`). So the traces are kept
+per neuron, in a ring of the last ``max delay + 2`` steps per plastic projection and trace ("trace
+banks"): each step they decay by :math:`e^{-dt/\tau}` (values below 1e-290 set to 0) and this step's
+spikes set them to 1 (nearest) or add 1. A synapse is touched only at its events: a presynaptic
+arrival at step :math:`t` reads :math:`Y_j(t - 1 - k)\,e^{-dt/\tau_-}` (the postsynaptic spikes that
+reached it before this step; those reaching it now are handled after, in 4) and a postsynaptic arrival
+reads :math:`X_i(t - a)` (this step's presynaptic arrivals included): the same-step order of the
+per-synapse formulation, at a cost per step of one multiply per neuron of each bank (like the membrane
+update) plus one visit per synaptic event. The triplet rule keeps four banks (r1, r2, o1, o2) and
+reads r2 and o2 as they were before the current spike's jump.
 
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
 filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
