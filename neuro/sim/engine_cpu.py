@@ -66,15 +66,27 @@ _TINY = 1e-290
 
 
 @njit(cache=True)
-def _ring_at(ntr, bank_base, bank_len, bank_n, b, step, loc):
-    """Trace of neuron ``loc`` of bank ``b`` as it was at ``step`` (just after that step's spikes)."""
-    return ntr[bank_base[b] + (step % bank_len[b]) * bank_n[b] + loc]
-
-
-@njit(cache=True)
 def _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, step, loc):
     """The value of step ``step`` decayed by one step (what a synapse sees one step later), subnormals as 0."""
     y = ntr[bank_base[b] + (step % bank_len[b]) * bank_n[b] + loc] * bank_decay[b]
+    return y if abs(y) >= _TINY else 0.0
+
+
+@njit(cache=True)
+def _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev):
+    """``rows_now[b, k]``: offset in ``ntr`` of bank ``b``'s row of step ``t - k``; ``rows_prev[b, k]``: of step ``t - 1 - k``
+    (one modulo per bank and delay per step, none per synaptic event)."""
+    for b in range(bank_base.shape[0]):
+        L, nb, base = bank_len[b], bank_n[b], bank_base[b]
+        for k in range(rows_now.shape[1]):
+            rows_now[b, k] = base + ((t - k) % L) * nb
+            rows_prev[b, k] = base + ((t - 1 - k) % L) * nb
+
+
+@njit(cache=True)
+def _seen(x, e):
+    """A trace value decayed by one step (factor ``e``), subnormals as 0."""
+    y = x * e
     return y if abs(y) >= _TINY else 0.0
 
 
@@ -303,6 +315,10 @@ def run_steps(
     pp = proj_par[0]
     kind = proj_kind[0]
     bk = proj_bank[0]
+    # per step: offsets of each bank's rows of steps t - k and t - 1 - k (k up to the longest ring)
+    n_rows = bank_len.max() if bank_len.shape[0] > 0 else 1
+    rows_now = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
+    rows_prev = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
@@ -384,6 +400,7 @@ def run_steps(
         # the per-neuron traces move to step t (decay, then this step's spikes)
         if any_plastic:
             _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_idx[slot], nspk)
+            _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev)
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
         # so a synapse whose delay is all axonal delivers the weight its own arrival just changed. The postsynaptic
         # trace seen now: the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
@@ -403,13 +420,13 @@ def run_steps(
                             kind = proj_kind[pr]
                             bk = proj_bank[pr]
                         j = pre_other[e]
-                        t_post = t - 1 - pre_dly[e]
+                        k_post = pre_dly[e]
                         if kind == PL_TRIPLET:
-                            o1 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[2], t_post, j)
-                            r2 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t - 1 - d, i - bank_lo[bk[1]])
+                            o1 = _seen(ntr[rows_prev[bk[2], k_post] + j], bank_decay[bk[2]])
+                            r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
                             syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, o1, 0.0, pp)
                         else:
-                            x_post = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[1], t_post, j)
+                            x_post = _seen(ntr[rows_prev[bk[1], k_post] + j], bank_decay[bk[1]])
                             if kind == PL_PAIR:
                                 syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
                             else:
@@ -457,9 +474,9 @@ def run_steps(
                             kind = proj_kind[pr]
                             bk = proj_bank[pr]
                         i = post_other[e]
-                        r1 = _ring_at(ntr, bank_base, bank_len, bank_n, bk[0], t - post_dly[e], i)
+                        r1 = ntr[rows_now[bk[0], post_dly[e]] + i]
                         if kind == PL_TRIPLET:
-                            o2 = _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, bk[3], t - 1 - d, j - bank_lo[bk[3]])
+                            o2 = _seen(ntr[rows_prev[bk[3], d] + j - bank_lo[bk[3]]], bank_decay[bk[3]])
                             syn_w[s], _, _ = triplet_on_post(syn_w[s], r1, 0.0, 0.0, o2, pp)
                         elif kind == PL_PAIR:
                             syn_w[s], _ = pair_on_post(syn_w[s], r1, 0.0, pp)

@@ -215,6 +215,8 @@ class GPUEngine:
             a = getattr(s, key)
             if key == "syn_tgt":
                 a = a.astype(np.int32 if "-DTGT_T=int" in device.options else np.int64)
+            elif a.dtype == np.int32:  # the kernels take 64-bit indices elsewhere
+                a = a.astype(np.int64)
             setattr(d, key, up(a))
         d.rec_mask = up(s.rec_mask.astype(np.uint8))
         d.ctl = up(np.zeros(8, np.int64))

@@ -437,12 +437,14 @@ class Network:
         # local index of a neuron in its projection's pre / post bank
         P_lo_pre = np.array([p.pre.start for p in self.projections] or [0], dtype=np.int64)
         P_lo_post = np.array([p.post.start for p in self.projections] or [0], dtype=np.int64)
+        # event lists in int32 where they fit: 16 instead of 32 bytes streamed per plastic event
+        it = np.int32 if s.syn_post.shape[0] < 2**31 and n < 2**31 else np.int64
         s.pre_off, o = self._csr(pre, axon, n)
-        s.pre_syn, s.pre_proj = plastic[o].astype(np.int64), proj_of[o].astype(np.int64)
-        s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(np.int64), dend[o].astype(np.int64)
+        s.pre_syn, s.pre_proj = plastic[o].astype(it), proj_of[o].astype(it)
+        s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(it), dend[o].astype(it)
         s.post_off, o = self._csr(post, dend, n)
-        s.post_syn, s.post_proj = plastic[o].astype(np.int64), proj_of[o].astype(np.int64)
-        s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(np.int64), axon[o].astype(np.int64)
+        s.post_syn, s.post_proj = plastic[o].astype(it), proj_of[o].astype(it)
+        s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(it), axon[o].astype(it)
         # per plastic synapse (by position): bank-local pre / post index and the delay parts (for sampling x_pre / x_post)
         s.syn_trace = np.full((s.syn_post.shape[0], 4), -1, dtype=np.int64)
         s.syn_trace[plastic] = np.stack([pre - P_lo_pre[proj_of], axon, post - P_lo_post[proj_of], dend], axis=1) if plastic.size else 0
