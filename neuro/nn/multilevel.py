@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from ..ops.integer_lif import IntegerLIFParams
+from ..ops.integer_lif.autograd import integer_lif_multi_step
 from .models._neurons import _RoundClamp, expand_to_binary
 from .neurons import decay_factor
 
@@ -43,6 +45,11 @@ class IntegerLIF(nn.Module):
     ``detach_reset=True`` keeps it at 1). With one step, :math:`\theta = 1/D`
     and :math:`n = D` it is :class:`neuro.nn.models.MultiLevelSpike`.
 
+    ``forward`` runs all T steps in one fused call (:func:`neuro.ops.integer_lif.autograd.integer_lif_multi_step`,
+    on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.ALIF` does. With
+    ``store_v=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials of the
+    last call in ``self.v_seq``.
+
     Example::
 
         neuron = IntegerLIF(levels=4, tau=2.0)
@@ -53,7 +60,8 @@ class IntegerLIF(nn.Module):
     is_spiking = True
 
     def __init__(self, levels: int = 4, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0,
-                 norm: float = 1.0, decay_input: bool = False, detach_reset: bool = False, store_v: bool = False):
+                 norm: float = 1.0, decay_input: bool = False, detach_reset: bool = False, store_v: bool = False,
+                 backend: str | None = None):
         super().__init__()
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a positive integer, got {levels}")
@@ -64,7 +72,14 @@ class IntegerLIF(nn.Module):
             raise ValueError(f"norm must be > 0, got {norm}")
         self.levels, self.beta, self.v_threshold, self.norm = int(levels), float(beta), float(v_threshold), float(norm)
         self.decay_input, self.detach_reset, self.store_v = decay_input, detach_reset, store_v
+        self.backend = backend
         self.v_seq: torch.Tensor | None = None
+
+    @property
+    def params(self) -> IntegerLIFParams:
+        """The layer's constants as the fused op takes them (built from the attributes, so it follows changes to them)."""
+        return IntegerLIFParams(beta=self.beta, v_th=self.v_threshold, levels=self.levels, norm=self.norm, decay_input=self.decay_input,
+                                detach_reset=self.detach_reset)
 
     def extra_repr(self) -> str:
         return f"levels={self.levels}, beta={self.beta:.4g}, v_threshold={self.v_threshold:g}, norm={self.norm:g}"
@@ -80,6 +95,9 @@ class IntegerLIF(nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        if not self.store_v:
+            y, _ = integer_lif_multi_step(x, v0, self.params, backend=self.backend)
+            return y
         v, out, vs = v0, [], []
         for xt in x:
             y, v = self.step(xt, v)

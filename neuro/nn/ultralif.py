@@ -24,6 +24,8 @@ import math
 import torch
 from torch import nn
 
+from ..ops.ultralif import UltraLIFParams
+from ..ops.ultralif.autograd import ultralif_multi_step
 from .neurons import decay_factor
 
 
@@ -55,6 +57,11 @@ class UltraLIF(nn.Module):
     :math:`\partial s/\partial h = s(1-s)/\varepsilon`, bounded by :math:`1/(4\varepsilon)`.
     ``learn_eps=True`` (default, as in the paper) learns :math:`\log \varepsilon`.
 
+    ``forward`` runs all T steps in one fused call (:func:`neuro.ops.ultralif.autograd.ultralif_multi_step`,
+    on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.ALIF` does. With
+    ``store_v=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials of the
+    last call in ``self.v_seq``.
+
     Example::
 
         neuron = UltraLIF(tau=2.0, eps=0.1)
@@ -64,7 +71,8 @@ class UltraLIF(nn.Module):
     is_spiking = True
 
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = None,
-                 eps: float = 0.1, learn_eps: bool = True, decay_input: bool = False, store_v: bool = False):
+                 eps: float = 0.1, learn_eps: bool = True, decay_input: bool = False, store_v: bool = False,
+                 backend: str | None = None):
         super().__init__()
         beta = decay_factor(tau, beta)
         if not (math.isfinite(eps) and eps > 0):
@@ -76,7 +84,13 @@ class UltraLIF(nn.Module):
             self.register_buffer("log_eps", log_eps, persistent=False)
         self.beta, self.v_threshold, self.v_reset = float(beta), float(v_threshold), v_reset
         self.decay_input, self.store_v = decay_input, store_v
+        self.backend = backend
         self.v_seq: torch.Tensor | None = None
+
+    @property
+    def params(self) -> UltraLIFParams:
+        """The layer's constants as the fused op takes them (built from the attributes, so it follows changes to them)."""
+        return UltraLIFParams(beta=self.beta, v_th=self.v_threshold, v_reset=self.v_reset, decay_input=self.decay_input)
 
     def eps(self) -> torch.Tensor:
         """The temperature :math:`\\varepsilon > 0`."""
@@ -98,6 +112,9 @@ class UltraLIF(nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"UltraLIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        if not self.store_v:
+            s, _ = ultralif_multi_step(x, v0, self.eps().to(x.dtype), self.params, backend=self.backend)
+            return s
         v, out, vs = v0, [], []
         for xt in x:
             s, v = self.step(xt, v)

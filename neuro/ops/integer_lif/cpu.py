@@ -1,0 +1,150 @@
+r"""Numba CPU kernels of the multi-step integer LIF law (see ``reference.py`` for the equations).
+
+The layout of :mod:`neuro.ops.alif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
+the time loop is outermost and the neuron loop innermost, so memory is read contiguously. float32 and
+float64 each get their own compiled signature and float32 math stays float32; float16 and bfloat16
+tensors are computed in float32 and the results cast back.
+
+Memory. The backward pass needs only whether each charge lay inside the straight-through range,
+:math:`m_t = [0 < h_t/\theta < D]`: the forward kernel writes it as one byte per neuron-step (uint8)
+when a gradient is wanted, and the backward kernel reads nothing else of the forward pass (neither the
+input nor the charges): 1 byte per neuron-step in every precision, against the 4 of the float32 input
+that :mod:`neuro.ops.alif` keeps. A broadcast output gradient (``loss = y.sum()``: a stride-0 tensor of
+ones) is read as its one value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ...backend import to_numpy
+from .. import buffers
+from ..fastmath import const
+
+_BLOCK = 512
+_NATIVE = (torch.float32, torch.float64)
+
+_FORWARD: dict = {}
+_BACKWARD: dict = {}
+
+
+def _forward_kernel(write_mask: bool):
+    key = bool(write_mask)
+    kernel = _FORWARD.get(key)
+    if kernel is not None:
+        return kernel
+    WRITE_MASK = key
+
+    @njit(parallel=True, cache=True)
+    def forward(x, v0, beta, c, v_th, levels, norm, y_out, mask_out, v_out):
+        T, N = x.shape
+        zero = const(v_th, 0.0)
+        half = const(v_th, 0.5)
+        top = const(v_th, levels)
+        one8 = np.uint8(1)
+        zero8 = np.uint8(0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            v = v0[lo:hi].copy()
+            for t in range(T):
+                xt = x[t, lo:hi]
+                yt = y_out[t, lo:hi]
+                if WRITE_MASK:
+                    mt = mask_out[t, lo:hi]
+                for j in range(hi - lo):
+                    h = beta * v[j] + c * xt[j]
+                    u = h / v_th
+                    # clip by selects, not min/max (which keep LLVM from vectorising); NaN stays NaN, as in torch.clamp
+                    uc = zero if u < zero else u
+                    uc = top if uc > top else uc
+                    k = np.floor(uc + half)
+                    yt[j] = k / norm
+                    v[j] = h - v_th * k
+                    if WRITE_MASK:
+                        mt[j] = one8 if (u > zero) & (u < top) else zero8
+            v_out[lo:hi] = v
+
+    _FORWARD[key] = forward
+    return forward
+
+
+def _backward_kernel(gs_scalar: bool):
+    """The backward kernel, reading the output gradient per element or, broadcast, as one value."""
+    key = bool(gs_scalar)
+    kernel = _BACKWARD.get(key)
+    if kernel is not None:
+        return kernel
+    GS_SCALAR = key
+
+    @njit(parallel=True, cache=True)
+    def backward(gy, gv_last, mask, beta, c, v_th, norm, detach_reset, gx_out, gv0_out):
+        T, N = gx_out.shape
+        zero = const(v_th, 0.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            gv = gv_last[lo:hi].copy()
+            for t in range(T - 1, -1, -1):
+                mt = mask[t, lo:hi]
+                ot = gx_out[t, lo:hi]
+                gyt = gy[0, 0:1] if GS_SCALAR else gy[t, lo:hi]
+                for j in range(hi - lo):
+                    gk = (gyt[0] if GS_SCALAR else gyt[j]) / norm
+                    if not detach_reset:
+                        gk = gk - v_th * gv[j]
+                    gh = (gk / v_th if mt[j] != 0 else zero) + gv[j]
+                    ot[j] = c * gh
+                    gv[j] = beta * gh
+            gv0_out[lo:hi] = gv
+
+    _BACKWARD[key] = backward
+    return backward
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return to_numpy(t.contiguous())
+
+
+def _broadcast_scalar(t: torch.Tensor) -> bool:
+    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
+    return t.numel() > 0 and all(s == 0 for s in t.stride())
+
+
+def _work(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in _NATIVE else torch.float32
+
+
+def multi_step_forward(x_seq, v0, beta, c, v_th, levels, norm, detach_reset, need_mask=True):
+    dtype = x_seq.dtype
+    work = _work(dtype)
+    T, n = x_seq.shape
+    xw = x_seq.to(work)
+    y_seq = buffers.empty((T, n), work)
+    v_last = torch.empty(n, dtype=work)
+    mask = torch.empty((T, n) if need_mask else (0, n), dtype=torch.uint8)
+    f = np.dtype(str(work).removeprefix("torch.")).type  # scalars in the tensors' precision
+    mask_np = to_numpy(mask) if need_mask else np.empty((1, 1), dtype=np.uint8)
+    _forward_kernel(need_mask)(_np(xw), _np(v0.to(work)), f(beta), f(c), f(v_th), int(levels), f(norm), to_numpy(y_seq), mask_np,
+                               to_numpy(v_last))
+    return y_seq.to(dtype), v_last.to(dtype), mask
+
+
+def multi_step_backward(grad_y_seq, grad_v_last, mask, beta, c, v_th, norm, detach_reset):
+    dtype = grad_y_seq.dtype
+    work = _work(dtype)
+    T, n = grad_y_seq.shape
+    if mask.shape[0] != T:
+        raise RuntimeError("integer LIF backward: the forward pass did not keep its mask (need_mask=False)")
+    grad_x = buffers.empty((T, n), work)
+    grad_v0 = torch.empty(n, dtype=work)
+    f = np.dtype(str(work).removeprefix("torch.")).type
+    gs_scalar = _broadcast_scalar(grad_y_seq)
+    gy = grad_y_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_y_seq.to(work).contiguous()
+    _backward_kernel(gs_scalar)(to_numpy(gy), _np(grad_v_last.to(work)), _np(mask), f(beta), f(c), f(v_th), f(norm), bool(detach_reset),
+                                to_numpy(grad_x), to_numpy(grad_v0))
+    return grad_x.to(dtype), grad_v0.to(dtype)

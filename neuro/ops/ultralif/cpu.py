@@ -1,0 +1,172 @@
+r"""Numba CPU kernels of the multi-step UltraLIF law (see ``reference.py`` for the equations).
+
+The layout of :mod:`neuro.ops.alif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
+the time loop is outermost and the neuron loop innermost, so memory is read contiguously. Each kernel
+is compiled per reset mode (a constant of the loop). float32 and float64 each get their own compiled
+signature and float32 math stays float32 (the sigmoid's exponential is
+:func:`neuro.ops.fastmath.fast_exp`, so the loops vectorise); float16 and bfloat16 tensors are computed
+in float32 and the results cast back.
+
+Memory. The backward pass needs the charges :math:`h_t` only: the forward kernel writes them when a
+gradient is wanted (4 bytes per neuron-step in float32, float16 and bfloat16, 8 in float64) and the backward kernel
+recomputes :math:`z_t` and :math:`s_t` from them (one exponential per neuron-step) instead of rerunning
+the forward recursion over the input. A broadcast spike gradient (``loss = s.sum()``: a stride-0
+tensor of ones) is read as its one value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ...backend import to_numpy
+from .. import buffers
+from ..fastmath import const, fast_exp
+
+_BLOCK = 512
+_NATIVE = (torch.float32, torch.float64)
+
+_FORWARD: dict = {}
+_BACKWARD: dict = {}
+
+
+def _forward_kernel(soft: bool, write_h: bool):
+    key = (bool(soft), bool(write_h))
+    kernel = _FORWARD.get(key)
+    if kernel is not None:
+        return kernel
+    SOFT, WRITE_H = key
+
+    @njit(parallel=True, cache=True)
+    def forward(x, v0, eps, beta, c, v_th, v_reset, s_out, h_out, v_out):
+        T, N = x.shape
+        one = const(v_th, 1.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            v = v0[lo:hi].copy()
+            et = eps[lo:hi]
+            for t in range(T):
+                xt = x[t, lo:hi]
+                st = s_out[t, lo:hi]
+                if WRITE_H:
+                    ht = h_out[t, lo:hi]
+                for j in range(hi - lo):
+                    h = beta * v[j] + c * xt[j]
+                    s = one / (one + fast_exp(-((h - v_th) / et[j])))
+                    st[j] = s
+                    if WRITE_H:
+                        ht[j] = h
+                    if SOFT:
+                        v[j] = h - v_th * s
+                    else:
+                        v[j] = h * (one - s) + v_reset * s
+            v_out[lo:hi] = v
+
+    _FORWARD[key] = forward
+    return forward
+
+
+def _backward_kernel(soft: bool, gs_scalar: bool):
+    """The backward kernel for one reset mode, reading the spike gradient per element or, broadcast, as one value."""
+    key = (bool(soft), bool(gs_scalar))
+    kernel = _BACKWARD.get(key)
+    if kernel is not None:
+        return kernel
+    SOFT, GS_SCALAR = key
+
+    @njit(parallel=True, cache=True)
+    def backward(gs, gv_last, h_seq, eps, beta, c, v_th, v_reset, gx_out, gv0_out, geps_out):
+        T, N = h_seq.shape
+        one = const(v_th, 1.0)
+        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _BLOCK
+            hi = min(N, lo + _BLOCK)
+            n = hi - lo
+            gv = gv_last[lo:hi].copy()
+            g_eps = np.zeros(n, dtype=gv.dtype)
+            et = eps[lo:hi]
+            for t in range(T - 1, -1, -1):
+                ht = h_seq[t, lo:hi]
+                ot = gx_out[t, lo:hi]
+                gst = gs[0, 0:1] if GS_SCALAR else gs[t, lo:hi]
+                for j in range(n):
+                    h = ht[j]
+                    e = et[j]
+                    z = (h - v_th) / e
+                    s = one / (one + fast_exp(-z))
+                    g_spike = gst[0] if GS_SCALAR else gst[j]
+                    if SOFT:
+                        g_spike = g_spike - v_th * gv[j]
+                    else:
+                        g_spike = g_spike + (v_reset - h) * gv[j]
+                    gz = g_spike * (s * (one - s))
+                    if SOFT:
+                        gh = gz / e + gv[j]
+                    else:
+                        gh = gz / e + gv[j] * (one - s)
+                    g_eps[j] -= gz * z / e
+                    ot[j] = c * gh
+                    gv[j] = beta * gh
+            gv0_out[lo:hi] = gv
+            geps_out[lo:hi] = g_eps
+
+    _BACKWARD[key] = backward
+    return backward
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return to_numpy(t.contiguous())
+
+
+def _broadcast_scalar(t: torch.Tensor) -> bool:
+    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
+    return t.numel() > 0 and all(s == 0 for s in t.stride())
+
+
+def _work(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in _NATIVE else torch.float32
+
+
+def _scalar_type(dtype: torch.dtype):
+    return np.float64 if dtype == torch.float64 else np.float32
+
+
+def _per_neuron(p: torch.Tensor, n: int, dtype: torch.dtype) -> np.ndarray:
+    p = p.detach().to(dtype)
+    return to_numpy((p.expand(n) if p.numel() == 1 else p.reshape(n)).contiguous())
+
+
+def multi_step_forward(x_seq, v0, eps, beta, c, v_th, v_reset, soft_reset, need_h=True):
+    dtype = x_seq.dtype
+    work = _work(dtype)
+    T, n = x_seq.shape
+    xw = x_seq.to(work)
+    s_seq = buffers.empty((T, n), work)
+    h_seq = buffers.empty((T, n), work) if need_h else torch.empty((0, n), dtype=work)
+    v_last = torch.empty(n, dtype=work)
+    f = _scalar_type(work)  # scalars in the tensors' precision, so float32 math stays float32
+    h_np = to_numpy(h_seq) if need_h else np.empty((1, 1), dtype=f)
+    _forward_kernel(soft_reset, need_h)(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset),
+                                        to_numpy(s_seq), h_np, to_numpy(v_last))
+    return s_seq.to(dtype), v_last.to(dtype), h_seq  # the charges stay in the working type (float32 for half tensors)
+
+
+def multi_step_backward(grad_s_seq, grad_v_last, h_seq, eps, beta, c, v_th, v_reset, soft_reset):
+    dtype = grad_s_seq.dtype
+    work = _work(dtype)
+    T, n = grad_s_seq.shape
+    if h_seq.shape[0] != T:
+        raise RuntimeError("UltraLIF backward: the forward pass did not keep its charges (need_h=False)")
+    grad_x = buffers.empty((T, n), work)
+    grad_v0 = torch.empty(n, dtype=work)
+    grad_eps = torch.empty(n, dtype=work)
+    f = _scalar_type(work)
+    gs_scalar = _broadcast_scalar(grad_s_seq)
+    gs = grad_s_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_s_seq.to(work).contiguous()
+    _backward_kernel(soft_reset, gs_scalar)(to_numpy(gs), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
+                                            f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps))
+    return grad_x.to(dtype), grad_v0.to(dtype), grad_eps.to(dtype)
