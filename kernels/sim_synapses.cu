@@ -90,7 +90,8 @@ NEURO_KERNEL void bump_traces(const i64* ctl, i64 R, const i64* hist_idx, const 
 NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const i64* hist_idx, const i64* hist_n,
                                  const i64* hist_step, i64 stride, const i64* x_off, const i64* x_syn, const i64* x_proj,
                                  const i64* x_other, const i64* x_dly, double* syn_w, const i64* proj_kind,
-                                 const double* proj_par, i64 npar, const i64* proj_bank, double* elig, const double* ntr,
+                                 const double* proj_par, i64 npar, const i64* proj_bank, double* elig, double* elig_post,
+                                 const double* ntr,
                                  const i64* bank_base, const i64* bank_len, const i64* bank_n, const i64* bank_lo,
                                  const double* bank_decay, const double* elig_scale) {
     if (ctl[1]) return;
@@ -127,7 +128,7 @@ NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const 
                     } else if (kind == PL_PAIR) {
                         syn_w[s] = pair_on_post(syn_w[s], r1, &dummy2, pp);
                     } else {
-                        elig[s] += pair_on_post(0.0, r1, &dummy2, pp) * elig_scale[pr];
+                        elig_post[e] += pair_on_post(0.0, r1, &dummy2, pp) * elig_scale[pr];  // by event position
                     }
                 }
             }
@@ -138,7 +139,8 @@ NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const 
 // Periodic rule of eligibility projections whose period ends with step t (step_end advances the clocks).
 NEURO_KERNEL void periodic(const i64* ctl, i64 P, const i64* proj_kind, const double* proj_par, i64 npar,
                            const i64* proj_ptr, const i64* proj_syn, const i64* period_next, const double* period_last,
-                           const double* modulator, double* elig, double* syn_w, double dt) {
+                           const double* modulator, double* elig, double* elig_post, const i64* syn_postpos,
+                           double* syn_w, double dt) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const double now = t * dt;
@@ -153,9 +155,11 @@ NEURO_KERNEL void periodic(const i64* ctl, i64 P, const i64* proj_kind, const do
         double f_period = exp(-pp[11] * dt / pp[10]);
         for (i64 e = proj_ptr[pr] + GRID_START; e < proj_ptr[pr + 1]; e += GRID_STRIDE) {
             i64 s = proj_syn[e];
-            double c;
-            if (periodic_decay) { c = elig[s]; elig[s] = c * f_period; }
-            else { c = elig[s] * f; elig[s] = c; }
+            i64 pos = syn_postpos[s];
+            double c = elig[s] + elig_post[pos];  // the two sides' increments, merged once per period
+            elig_post[pos] = 0.0;
+            if (periodic_decay) { elig[s] = c * f_period; }
+            else { c = c * f; elig[s] = c; }
             double w = syn_w[s] + pp[24] + gain * c;
             syn_w[s] = fmin(fmax(w, pp[25]), pp[26]);
         }
@@ -167,6 +171,7 @@ NEURO_KERNEL void periodic(const i64* ctl, i64 P, const i64* proj_kind, const do
 NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_idx, const i64* sm_kind, const i64* sm_aux,
                                   i64 ncols, i64 sm_every, double* sm_out, const i64* syn_proj, const double* syn_w,
                                   const i64* proj_kind, const double* proj_par, i64 npar, const double* elig,
+                                  const double* elig_post, const i64* syn_postpos,
                                   const double* modulator, const double* period_last, const double* ntr, const i64* bank_base,
                                   const i64* bank_len, const i64* bank_n, const double* bank_decay, double dt) {
     if (ctl[1]) return;
@@ -183,8 +188,8 @@ NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_
             i64 pr = syn_proj[i];
             const double* pp = proj_par + pr * npar;
             if (proj_kind[pr] != PL_ELIGIBILITY) val = 0.0;
-            else if (pp[28] != 0.0) val = elig[i];
-            else val = elig[i] * exp(-(now - period_last[pr]) / pp[10]);
+            else if (pp[28] != 0.0) val = elig[i] + elig_post[syn_postpos[i]];
+            else val = (elig[i] + elig_post[syn_postpos[i]]) * exp(-(now - period_last[pr]) / pp[10]);
         } else {
             i64 b = sm_aux[c * 3];
             val = b < 0 ? 0.0 : ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, t - 1 - sm_aux[c * 3 + 2], sm_aux[c * 3 + 1]);

@@ -110,8 +110,8 @@ def _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, ba
 
 
 @njit(cache=True)
-def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, modulator, period_last, dt,
-                     ntr, bank_base, bank_len, bank_n, bank_decay, row):
+def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
+                     period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, row):
     """One row of synapse / modulator samples at the start of step ``t`` (traces and eligibility as seen then, nothing stored).
 
     ``sm_aux[c]``: (trace bank, neuron within the bank, delay part) of a trace column; bank -1 where there is none.
@@ -130,9 +130,9 @@ def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, pro
             if proj_kind[pr] != PL_ELIGIBILITY:
                 row[c] = 0.0
             elif pp[28] != 0.0:  # periodic decay: stored as is until the next update
-                row[c] = elig[i]
+                row[c] = elig[i] + elig_post[syn_postpos[i]]
             else:
-                row[c] = elig[i] * math.exp(-(now - period_last[pr]) / pp[10])
+                row[c] = (elig[i] + elig_post[syn_postpos[i]]) * math.exp(-(now - period_last[pr]) / pp[10])
         else:  # x_pre / x_post: the spikes that reached the synapse before this step, decayed to now
             b = sm_aux[c, 0]
             row[c] = 0.0 if b < 0 else _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, t - 1 - sm_aux[c, 2], sm_aux[c, 1])
@@ -290,7 +290,9 @@ def run_steps(
     # post_off[post, d] .. : synapses reached by a spike of `post` after dendritic delay d: post_syn, post_proj,
     #   post_other (the presynaptic neuron's index in its bank), post_dly (the synapse's axonal delay)
     # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
-    proj_kind, proj_par, proj_ptr, proj_syn, elig, proj_bank,
+    # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
+    # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
+    proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank,
     pre_off, pre_syn, pre_proj, pre_other, pre_dly, post_off, post_syn, post_proj, post_other, post_dly,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
@@ -332,8 +334,8 @@ def run_steps(
         nspk = 0
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
-            _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, modulator, period_last, dt,
-                             ntr, bank_base, bank_len, bank_n, bank_decay, sm_out[sm_count[0]])
+            _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
+                             period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, sm_out[sm_count[0]])
             sm_count[0] += 1
         # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
         for p in range(n_pops):
@@ -482,7 +484,7 @@ def run_steps(
                             syn_w[s], _ = pair_on_post(syn_w[s], r1, 0.0, pp)
                         else:
                             inc, _ = pair_on_post(0.0, r1, 0.0, pp)
-                            elig[s] += inc * elig_scale[pr]
+                            elig_post[e] += inc * elig_scale[pr]
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
@@ -497,11 +499,13 @@ def run_steps(
                 f_period = math.exp(-pp[11] * dt / pp[10])  # exactly one period's decay (0.9 for spnet)
                 for e in range(proj_ptr[pr], proj_ptr[pr + 1]):
                     s = proj_syn[e]
+                    pos = syn_postpos[s]
+                    c = elig[s] + elig_post[pos]  # the two sides' increments, merged once per period
+                    elig_post[pos] = 0.0
                     if periodic:  # Izhikevich's order: use the eligibility, then decay it by one period
-                        c = elig[s]
                         elig[s] = c * f_period
                     else:
-                        c = elig[s] * f
+                        c = c * f
                         elig[s] = c
                     w = syn_w[s] + pp[24] + gain * c
                     syn_w[s] = min(max(w, pp[25]), pp[26])

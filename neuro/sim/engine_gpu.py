@@ -190,9 +190,9 @@ def device_for(backend: str, tgt_type: str = "int"):
 _STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_par", "proj_ptr", "proj_syn", "proj_bank",
            "pre_off", "pre_syn", "pre_proj", "pre_other", "pre_dly", "post_off", "post_syn", "post_proj", "post_other", "post_dly",
            "bank_base", "bank_len", "bank_n", "bank_lo", "bank_decay", "bank_nearest",
-           "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux")
+           "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux", "syn_postpos")
 _PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron parameters, may change between runs
-_PLASTIC = ("elig", "ntr")
+_PLASTIC = ("elig", "elig_post", "ntr")
 _DYNAMIC = ("tgt", "u", "refrac", "syn_w", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
 
 
@@ -295,7 +295,8 @@ class GPUEngine:
         if self.sampled:
             L("sim_synapses", "sample_synapses", 64, 128, (
                 d.ctl, d.cnt, d.sm_idx, d.sm_kind, d.sm_aux, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,
-                d.syn_w, d.proj_kind, d.proj_par, self.npar, d.elig, d.modulator, d.period_last, d.ntr, d.bank_base,
+                d.syn_w, d.proj_kind, d.proj_par, self.npar, d.elig, d.elig_post, d.syn_postpos, d.modulator, d.period_last, d.ntr,
+                d.bank_base,
                 d.bank_len, d.bank_n, d.bank_decay, self.dt))
         L("sim_step", "update_neurons", nblk, 256, (
             d.ctl, i64(n), self.R, d.hist_idx, d.hist_n, self.stride, self.seed, self.dt,
@@ -315,16 +316,17 @@ class GPUEngine:
                                                          d.bank_base, d.bank_len, d.bank_n, d.bank_lo, d.bank_nearest))
             L("sim_synapses", "plastic_events", 1024, 128, (
                 d.ctl, i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn, d.pre_proj,
-                d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.ntr) + banks + (d.elig_scale,))
+                d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
         L("sim_synapses", "deliver", 1024, 128, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride,
                                                  d.off, d.syn_tgt, d.syn_w, d.tgt_flat))
         if self.plastic:
             L("sim_synapses", "plastic_events", 1024, 128, (
                 d.ctl, i64(1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
-                d.post_other, d.post_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.ntr) + banks + (d.elig_scale,))
+                d.post_other, d.post_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
         if self.any_eligibility:
             L("sim_synapses", "periodic", 1024, 256, (d.ctl, self.P, d.proj_kind, d.proj_par, self.npar, d.proj_ptr, d.proj_syn,
-                                                      d.period_next, d.period_last, d.modulator, d.elig, d.syn_w, self.dt))
+                                                      d.period_next, d.period_last, d.modulator, d.elig, d.elig_post,
+                                                      d.syn_postpos, d.syn_w, self.dt))
         has_st = d.st_idx.shape[0] > 0
         if has_st:
             L("sim_step", "record_state", 16, 128, (d.ctl, d.cnt, d.st_idx, d.st_var, i64(d.st_idx.shape[0]), i64(st_every),

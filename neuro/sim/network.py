@@ -34,11 +34,11 @@ from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
 _N_PAR = 29
-_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "modulator",
+_STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 # absent from states saved before the per-neuron trace banks (those kept traces per synapse): restored as zero traces
-_OPTIONAL_STATE_KEYS = ("ntr",)
+_OPTIONAL_STATE_KEYS = ("ntr", "elig_post")
 
 
 _BACKENDS = ("cpu", "cuda", "emulate")
@@ -208,7 +208,7 @@ class Network:
             for key in ("x1", "x2", "isyn", "refrac"):
                 setattr(s, key, getattr(old, key))
             if old.syn_w.shape == s.syn_w.shape:
-                for key in ("elig", "period_last", "period_next"):
+                for key in ("elig", "elig_post", "period_last", "period_next"):
                     setattr(s, key, getattr(old, key))
             if old.ntr.shape == s.ntr.shape:
                 s.ntr = old.ntr
@@ -445,6 +445,9 @@ class Network:
         s.post_off, o = self._csr(post, dend, n)
         s.post_syn, s.post_proj = plastic[o].astype(it), proj_of[o].astype(it)
         s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(it), axon[o].astype(it)
+        s.elig_post = np.zeros(max(plastic.size, 1))  # eligibility increments of postsynaptic events, in post_syn order
+        s.syn_postpos = np.zeros(s.syn_post.shape[0], dtype=it)
+        s.syn_postpos[plastic[o]] = np.arange(plastic.size, dtype=it)
         # per plastic synapse (by position): bank-local pre / post index and the delay parts (for sampling x_pre / x_post)
         s.syn_trace = np.full((s.syn_post.shape[0], 4), -1, dtype=np.int64)
         s.syn_trace[plastic] = np.stack([pre - P_lo_pre[proj_of], axon, post - P_lo_post[proj_of], dend], axis=1) if plastic.size else 0
@@ -507,7 +510,7 @@ class Network:
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
-                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.proj_bank,
+                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
                 s.pre_off, s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly, s.post_off, s.post_syn, s.post_proj, s.post_other, s.post_dly,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
                 s.modulator, s.mod_decay, s.period_next, s.period_last,

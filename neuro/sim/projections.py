@@ -228,6 +228,6 @@ class Projection:
         net = self.network
         k = net.projections.index(self)
         if self.plasticity.eligibility_decay == "periodic":  # stored as is until the next update
-            return net._s.elig[self._order].copy()
+            return net._s.elig[self._order] + net._s.elig_post[net._s.syn_postpos[self._order]]
         decay = np.exp(-(net.t - net._s.period_last[k]) / self.plasticity.tau_c)
-        return net._s.elig[self._order] * decay
+        return (net._s.elig[self._order] + net._s.elig_post[net._s.syn_postpos[self._order]]) * decay

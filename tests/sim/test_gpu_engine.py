@@ -117,7 +117,7 @@ def _outputs(net, mons):
         else:
             out[k + ".t"], out[k] = m.t, m.values
     st = net.state()
-    for k in ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig",
+    for k in ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post",
               "modulator", "period_next", "period_last", "gen_ptr"):
         out["state." + k] = st[k]
     out["events"] = net.counts["synaptic_events"]
