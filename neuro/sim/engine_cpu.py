@@ -317,6 +317,11 @@ def run_steps(
     pp = proj_par[0]
     kind = proj_kind[0]
     bk = proj_bank[0]
+    post_rows = np.zeros(1, dtype=np.int64)
+    pre_rows = np.zeros(1, dtype=np.int64)
+    post_dec = 1.0
+    sign_pre = -1.0
+    g = 1.0
     # per step: offsets of each bank's rows of steps t - k and t - 1 - k (k up to the longest ring)
     n_rows = bank_len.max() if bank_len.shape[0] > 0 else 1
     rows_now = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
@@ -403,6 +408,7 @@ def run_steps(
         if any_plastic:
             _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_idx[slot], nspk)
             _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev)
+            cur_pr = -1  # the cached rows and gains below are this step's
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
         # so a synapse whose delay is all axonal delivers the weight its own arrival just changed. The postsynaptic
         # trace seen now: the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
@@ -416,26 +422,27 @@ def run_steps(
                     for e in range(pre_off[i, d], pre_off[i, d + 1]):
                         s = pre_syn[e]
                         pr = pre_proj[e]
-                        if pr != cur_pr:  # array views made only when the projection changes (each costs refcounting)
+                        if pr != cur_pr:  # per projection and step: its parameters, trace rows and gains (views on change only)
                             cur_pr = pr
                             pp = proj_par[pr]
                             kind = proj_kind[pr]
                             bk = proj_bank[pr]
-                        j = pre_other[e]
-                        k_post = pre_dly[e]
-                        if kind == PL_TRIPLET:
-                            o1 = _seen(ntr[rows_prev[bk[2], k_post] + j], bank_decay[bk[2]])
-                            r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
-                            syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, o1, 0.0, pp)
+                            pre_rows = rows_now[bk[0]]
+                            post_rows = rows_prev[bk[2] if kind == PL_TRIPLET else bk[1]]
+                            post_dec = bank_decay[bk[2] if kind == PL_TRIPLET else bk[1]]
+                            # the unbounded pair law of an eligibility rule at w = 0: inc = -(eta_minus x_post) (+ if symmetric)
+                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
+                            g = elig_scale[pr]
+                        x_post = _seen(ntr[post_rows[pre_dly[e]] + pre_other[e]], post_dec)  # o1 for the triplet rule
+                        if kind == PL_ELIGIBILITY:
+                            # eligibility is stored as of the projection's last periodic update (period_last):
+                            # an increment at `now` counts exp((now - period_last) / tau_c) there
+                            elig[s] += (sign_pre * (pp[3] * x_post)) * g
+                        elif kind == PL_PAIR:
+                            syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
                         else:
-                            x_post = _seen(ntr[rows_prev[bk[1], k_post] + j], bank_decay[bk[1]])
-                            if kind == PL_PAIR:
-                                syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
-                            else:
-                                # eligibility is stored as of the projection's last periodic update (period_last):
-                                # an increment at `now` counts exp((now - period_last) / tau_c) there
-                                inc, _ = pair_on_pre(0.0, 0.0, x_post, pp)
-                                elig[s] += inc * elig_scale[pr]
+                            r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
+                            syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, x_post, 0.0, pp)
         # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse
         for d in range(D + 1):
             src_slot = (t - d) % R
@@ -468,23 +475,27 @@ def run_steps(
                 for q in range(hist_n[src_slot]):
                     j = hist_idx[src_slot, q]
                     for e in range(post_off[j, d], post_off[j, d + 1]):
-                        s = post_syn[e]
                         pr = post_proj[e]
                         if pr != cur_pr:
                             cur_pr = pr
                             pp = proj_par[pr]
                             kind = proj_kind[pr]
                             bk = proj_bank[pr]
-                        i = post_other[e]
-                        r1 = ntr[rows_now[bk[0], post_dly[e]] + i]
-                        if kind == PL_TRIPLET:
-                            o2 = _seen(ntr[rows_prev[bk[3], d] + j - bank_lo[bk[3]]], bank_decay[bk[3]])
-                            syn_w[s], _, _ = triplet_on_post(syn_w[s], r1, 0.0, 0.0, o2, pp)
+                            pre_rows = rows_now[bk[0]]
+                            post_rows = rows_prev[bk[2] if kind == PL_TRIPLET else bk[1]]
+                            post_dec = bank_decay[bk[2] if kind == PL_TRIPLET else bk[1]]
+                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
+                            g = elig_scale[pr]
+                        r1 = ntr[pre_rows[post_dly[e]] + post_other[e]]
+                        if kind == PL_ELIGIBILITY:  # the unbounded pair law at w = 0: inc = eta_plus x_pre
+                            elig_post[e] += (pp[2] * r1) * g
                         elif kind == PL_PAIR:
+                            s = post_syn[e]
                             syn_w[s], _ = pair_on_post(syn_w[s], r1, 0.0, pp)
                         else:
-                            inc, _ = pair_on_post(0.0, r1, 0.0, pp)
-                            elig_post[e] += inc * elig_scale[pr]
+                            s = post_syn[e]
+                            o2 = _seen(ntr[rows_prev[bk[3], d] + j - bank_lo[bk[3]]], bank_decay[bk[3]])
+                            syn_w[s], _, _ = triplet_on_post(syn_w[s], r1, 0.0, 0.0, o2, pp)
         # ---- 5: periodic rules (eligibility -> weight), modulator decay
         for pr in range(proj_kind.shape[0]):
             if proj_kind[pr] == PL_ELIGIBILITY and t + 1 >= period_next[pr]:
