@@ -293,7 +293,7 @@ def run_steps(
     # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
     # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
     proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank,
-    pre_off, pre_syn, pre_proj, pre_other, pre_dly, post_off, post_syn, post_proj, post_other, post_dly,
+    pre_off, pre_code, pre_syn, pre_proj, pre_other, pre_dly, post_off, post_syn, post_proj, post_other, post_dly,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
@@ -419,6 +419,8 @@ def run_steps(
                     continue
                 for q in range(hist_n[src_slot]):
                     i = hist_idx[src_slot, q]
+                    if pre_code[i, d] == 0:  # one byte per (neuron, delay): most spikes have no plastic synapse at most delays
+                        continue
                     for e in range(pre_off[i, d], pre_off[i, d + 1]):
                         s = pre_syn[e]
                         pr = pre_proj[e]

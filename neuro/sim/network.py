@@ -411,35 +411,35 @@ class Network:
         base, lo, nn, ln, dec, near = [], [], [], [], [], []
         off_all = 0
         proj_of = s.syn_proj[plastic]
-        for k, proj in enumerate(self.projections):
+        # a bank covers the neurons its projection's plastic synapses use (first .. last), not the whole population
+        P_lo_pre, P_lo_post = np.zeros(max(P, 1), dtype=np.int64), np.zeros(max(P, 1), dtype=np.int64)
+        for k in range(len(self.projections)):
             kind = s.proj_kind[k]
-            if kind == E.PL_NONE:
-                continue
             mine = proj_of == k
-            max_a = int(axon[mine].max()) if mine.any() else 0
-            max_d = int(dend[mine].max()) if mine.any() else 0
+            if kind == E.PL_NONE or not mine.any():
+                continue
+            max_a, max_d = int(axon[mine].max()), int(dend[mine].max())
+            P_lo_pre[k], P_lo_post[k] = pre[mine].min(), post[mine].min()
+            span = {"pre": int(pre[mine].max()) - P_lo_pre[k] + 1, "post": int(post[mine].max()) - P_lo_post[k] + 1}
             sides = ("pre", "pre", "post", "post") if kind == E.PL_TRIPLET else ("pre", "post")
             nearest = float(s.proj_par[k, 10 if kind == E.PL_TRIPLET else 8])
             for m, side in enumerate(sides):
-                pop = proj.pre if side == "pre" else proj.post
                 L = (max_a if side == "pre" else max_d) + 2
                 s.proj_bank[k, m] = len(base)
                 base.append(off_all)
-                lo.append(pop.start)
-                nn.append(pop.n)
+                lo.append(P_lo_pre[k] if side == "pre" else P_lo_post[k])
+                nn.append(span[side])
                 ln.append(L)
                 dec.append(np.exp(-self.dt / s.proj_par[k, m]))
                 near.append(nearest)
-                off_all += L * pop.n
+                off_all += L * span[side]
         s.bank_base, s.bank_lo, s.bank_n, s.bank_len = (np.array(x, dtype=np.int64) for x in (base, lo, nn, ln))
         s.bank_decay, s.bank_nearest = np.array(dec, dtype=np.float64), np.array(near, dtype=np.float64)
         s.ntr = np.zeros(max(off_all, 1))
-        # local index of a neuron in its projection's pre / post bank
-        P_lo_pre = np.array([p.pre.start for p in self.projections] or [0], dtype=np.int64)
-        P_lo_post = np.array([p.post.start for p in self.projections] or [0], dtype=np.int64)
         # event lists in int32 where they fit: 16 instead of 32 bytes streamed per plastic event
         it = np.int32 if s.syn_post.shape[0] < 2**31 and n < 2**31 else np.int64
         s.pre_off, o = self._csr(pre, axon, n)
+        s.pre_code = (s.pre_off[:, 1:] > s.pre_off[:, :-1]).astype(np.uint8)  # (neuron, axonal delay) has plastic synapses
         s.pre_syn, s.pre_proj = plastic[o].astype(it), proj_of[o].astype(it)
         s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(it), dend[o].astype(it)
         # within a (post, dendritic delay) list: by axonal delay, then presynaptic neuron, so consecutive events read
@@ -515,7 +515,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
-                s.pre_off, s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly, s.post_off, s.post_syn, s.post_proj, s.post_other, s.post_dly,
+                s.pre_off, s.pre_code, s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly, s.post_off, s.post_syn, s.post_proj, s.post_other, s.post_dly,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
                 s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
