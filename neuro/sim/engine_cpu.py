@@ -74,13 +74,15 @@ def _ring_seen(ntr, bank_base, bank_len, bank_n, bank_decay, b, step, loc):
 
 @njit(cache=True)
 def _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev):
-    """``rows_now[b, k]``: offset in ``ntr`` of bank ``b``'s row of step ``t - k``; ``rows_prev[b, k]``: of step ``t - 1 - k``
-    (one modulo per bank and delay per step, none per synaptic event)."""
+    """``rows_now[b, k]``: offset in ``ntr`` of bank ``b``'s row of step ``t - k``; ``rows_prev[b, k]``: of step ``t - 1 - k``,
+    for ``k < len(b)`` (one modulo per bank and step, none per synaptic event)."""
     for b in range(bank_base.shape[0]):
         L, nb, base = bank_len[b], bank_n[b], bank_base[b]
-        for k in range(rows_now.shape[1]):
-            rows_now[b, k] = base + ((t - k) % L) * nb
-            rows_prev[b, k] = base + ((t - 1 - k) % L) * nb
+        r = t % L
+        for k in range(L):
+            rows_now[b, k] = base + r * nb
+            r = r - 1 if r > 0 else L - 1
+            rows_prev[b, k] = base + r * nb
 
 
 @njit(cache=True)
