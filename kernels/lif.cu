@@ -4,28 +4,8 @@
 // Compile-time options:
 //   -DSCALAR_T=float | double | __half | __nv_bfloat16   storage type of x, s, h (default float)
 // Arithmetic is float for float/half/bfloat16 storage, double for double storage.
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "scalar.cuh"
 #include "surrogate.cuh"
-
-#ifndef SCALAR_T
-#define SCALAR_T float
-#endif
-
-typedef SCALAR_T scalar_t;
-
-template <typename T> struct Acc { typedef float type; };
-template <> struct Acc<double> { typedef double type; };
-typedef Acc<scalar_t>::type acc_t;
-
-__device__ __forceinline__ acc_t load(const float* p) { return *p; }
-__device__ __forceinline__ acc_t load(const double* p) { return *p; }
-__device__ __forceinline__ acc_t load(const __half* p) { return __half2float(*p); }
-__device__ __forceinline__ acc_t load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ __forceinline__ void store(float* p, acc_t v) { *p = (float)v; }
-__device__ __forceinline__ void store(double* p, acc_t v) { *p = (double)v; }
-__device__ __forceinline__ void store(__half* p, acc_t v) { *p = __float2half((float)v); }
-__device__ __forceinline__ void store(__nv_bfloat16* p, acc_t v) { *p = __float2bfloat16((float)v); }
 
 extern "C" __global__ void lif_forward(
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0, const scalar_t* __restrict__ beta,

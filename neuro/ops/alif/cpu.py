@@ -23,6 +23,8 @@ from numba import njit, prange
 
 from ...backend import to_numpy
 from .. import buffers
+from .._host import as_array as _np
+from .._host import broadcast_scalar as _broadcast_scalar
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
@@ -163,15 +165,6 @@ def _backward_kernel(kind: int, soft: bool, detach_reset: bool, detach_adaptatio
 
     _BACKWARD[key] = backward
     return backward
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return to_numpy(t.contiguous())
-
-
-def _broadcast_scalar(t: torch.Tensor) -> bool:
-    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
-    return t.numel() > 0 and all(s == 0 for s in t.stride())
 
 
 def _per_neuron(p: torch.Tensor, n: int, dtype: torch.dtype) -> np.ndarray:

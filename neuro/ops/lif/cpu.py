@@ -22,6 +22,8 @@ from numba import njit, prange
 
 from ...backend import to_numpy
 from .. import buffers
+from .._host import as_array as _np
+from .._host import broadcast_scalar as _broadcast_scalar
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
@@ -130,15 +132,6 @@ def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_sc
 
     _BACKWARD[key] = backward
     return backward
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return to_numpy(t.contiguous())
-
-
-def _broadcast_scalar(t: torch.Tensor) -> bool:
-    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
-    return t.numel() > 0 and all(s == 0 for s in t.stride())
 
 
 def _as_2d(t: torch.Tensor) -> tuple[np.ndarray, bool]:

@@ -22,10 +22,12 @@ from numba import njit, prange
 
 from ...backend import to_numpy
 from .. import buffers
+from .._host import as_array as _np
+from .._host import broadcast_scalar as _broadcast_scalar
+from .._host import work_dtype as _work
 from ..fastmath import const, fast_exp
 
 _BLOCK = 512
-_NATIVE = (torch.float32, torch.float64)
 
 _FORWARD: dict = {}
 _BACKWARD: dict = {}
@@ -116,19 +118,6 @@ def _backward_kernel(soft: bool, gs_scalar: bool):
 
     _BACKWARD[key] = backward
     return backward
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return to_numpy(t.contiguous())
-
-
-def _broadcast_scalar(t: torch.Tensor) -> bool:
-    """Whether ``t`` is one value broadcast over all its elements (every stride 0)."""
-    return t.numel() > 0 and all(s == 0 for s in t.stride())
-
-
-def _work(dtype: torch.dtype) -> torch.dtype:
-    return dtype if dtype in _NATIVE else torch.float32
 
 
 def _scalar_type(dtype: torch.dtype):
