@@ -102,9 +102,9 @@ def test_broadcast_gradients_are_read_as_scalars(monkeypatch):
     seen = []
     real = cpu._backward_kernel
 
-    def spy(kind, soft, detach, gs_scalar, gh_scalar):
+    def spy(kind, soft, detach, gs_scalar, gh_scalar, *rest):
         seen.append((gs_scalar, gh_scalar))
-        return real(kind, soft, detach, gs_scalar, gh_scalar)
+        return real(kind, soft, detach, gs_scalar, gh_scalar, *rest)
 
     monkeypatch.setattr(cpu, "_backward_kernel", spy)
     torch.manual_seed(3)
@@ -154,3 +154,28 @@ def test_reference_backward_recomputes_the_charges():
     from neuro.ops.surrogate import surrogate_grad
 
     torch.testing.assert_close(gh[-1], gs[-1] * surrogate_grad(h[-1] - 1.0, 0, 4.0))
+
+
+def test_block_size_keeps_tiles_in_cache_and_threads_busy():
+    from neuro.ops._host import TILE_BYTES, block_size
+
+    for T, N, threads in [(32, 131072, 2), (100, 22400, 2), (500, 16 * 4096, 2), (11, 1100, 1), (7, 100, 4), (2, 10**6, 16)]:
+        b = block_size(T, N, 4, threads)
+        n_blocks = -(-N // b)
+        assert b % 16 == 0 and 256 <= b <= 8192
+        assert b == 256 or b * T * 4 <= TILE_BYTES  # the backward's [T, block] tile fits the cache budget
+        assert n_blocks >= min(2 * threads, -(-N // 256))  # every thread gets work where N allows
+    assert block_size(32, 131072, 4, 2) == 8192  # wide blocks: long contiguous rows per time step
+
+
+def test_shared_beta_kernel_equals_per_neuron_kernel():
+    """One beta for all neurons runs the kernels' scalar-coefficient variant: bit-identical to the same value per neuron."""
+    torch.manual_seed(5)
+    x = (torch.randn(13, 3000) * 1.1 + 0.6).requires_grad_(True)
+    p = LIFParams(v_th=1.0, v_reset=0.0, v_leak=0.1, surrogate="sigmoid", alpha=4.0)
+    res = []
+    for beta in (torch.tensor([0.75]), torch.full((3000,), 0.75)):
+        s, h, v = lif_multi_step(x, None, beta, p, backend="numba")
+        res.append((s, h, v, *torch.autograd.grad((s * h).sum() + v.sum(), x)))
+    for a, b in zip(*res):
+        assert torch.equal(a, b)

@@ -16,6 +16,7 @@ ones; a ``None`` gradient: an expanded zero) are read as that scalar instead of 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
@@ -23,41 +24,48 @@ from numba import njit, prange
 from ...backend import to_numpy
 from .. import buffers
 from .._host import as_array as _np
+from .._host import block_size
 from .._host import broadcast_scalar as _broadcast_scalar
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
-_BLOCK = 512
+
+def _block(x: np.ndarray) -> int:
+    return block_size(x.shape[0], x.shape[1], x.itemsize, numba.get_num_threads())
+
 
 _FORWARD: dict = {}
 _BACKWARD: dict = {}
 
 
-def _forward_kernel(soft: bool, write_h: bool):
-    key = (bool(soft), bool(write_h))
+def _forward_kernel(soft: bool, write_h: bool, shared: bool = False):
+    """The forward kernel; ``shared``: ``beta``, ``c``, ``leak`` are one value for every neuron (length-1 arrays)."""
+    key = (bool(soft), bool(write_h), bool(shared))
     kernel = _FORWARD.get(key)
     if kernel is not None:
         return kernel
-    SOFT, WRITE_H = key
+    SOFT, WRITE_H, SHARED = key
 
     @njit(parallel=True, cache=True)
-    def forward(x, v0, beta, c, leak, v_th, v_reset, s_out, h_out, v_out):
+    def forward(x, v0, beta, c, leak, v_th, v_reset, s_out, h_out, v_out, block):
         T, N = x.shape
         one = const(v_th, 1.0)
         zero = const(v_th, 0.0)
-        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        n_blocks = (N + block - 1) // block
         for b in prange(n_blocks):
-            lo = b * _BLOCK
-            hi = min(N, lo + _BLOCK)
+            lo = b * block
+            hi = min(N, lo + block)
             v = v0[lo:hi].copy()
-            bt = beta[lo:hi]
-            ct = c[lo:hi]
-            lt = leak[lo:hi]
+            bt, ct, lt = (beta, c, leak) if SHARED else (beta[lo:hi], c[lo:hi], leak[lo:hi])
+            b0, c0, l0 = beta[0], c[0], leak[0]
             for t in range(T):
                 xt = x[t, lo:hi]
                 st = s_out[t, lo:hi]
                 for j in range(hi - lo):
-                    h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
+                    if SHARED:
+                        h = b0 * v[j] + l0 + c0 * xt[j]
+                    else:
+                        h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
                     fire = h >= v_th
                     if WRITE_H:
                         h_out[t, lo + j] = h
@@ -72,34 +80,35 @@ def _forward_kernel(soft: bool, write_h: bool):
     return forward
 
 
-def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_scalar: bool):
-    """The backward kernel for one combination of (surrogate, reset, detach, broadcast gradients)."""
-    key = (int(kind), bool(soft), bool(detach), bool(gs_scalar), bool(gh_scalar))
+def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_scalar: bool, shared: bool = False):
+    """The backward kernel for one combination of (surrogate, reset, detach, broadcast gradients, shared coefficients)."""
+    key = (int(kind), bool(soft), bool(detach), bool(gs_scalar), bool(gh_scalar), bool(shared))
     kernel = _BACKWARD.get(key)
     if kernel is not None:
         return kernel
-    KIND, SOFT, DETACH, GS_SCALAR, GH_SCALAR = key
+    KIND, SOFT, DETACH, GS_SCALAR, GH_SCALAR, SHARED = key
 
     @njit(parallel=True, cache=True)
-    def backward(gs, ghin, gv_last, x, v0, beta, c, leak, scale, v_th, v_reset, alpha, out, gv0_out):
+    def backward(gs, ghin, gv_last, x, v0, beta, c, leak, scale, v_th, v_reset, alpha, out, gv0_out, block):
         T, N = x.shape
         one = const(v_th, 1.0)
         zero = const(v_th, 0.0)
-        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        n_blocks = (N + block - 1) // block
         for b in prange(n_blocks):
-            lo = b * _BLOCK
-            hi = min(N, lo + _BLOCK)
-            bt = beta[lo:hi]
-            ct = c[lo:hi]
-            lt = leak[lo:hi]
-            sc = scale[lo:hi]
+            lo = b * block
+            hi = min(N, lo + block)
+            bt, ct, lt, sc = (beta, c, leak, scale) if SHARED else (beta[lo:hi], c[lo:hi], leak[lo:hi], scale[lo:hi])
+            b0, c0, l0, s0 = beta[0], c[0], leak[0], scale[0]
             # 1. the block's charges h_t, exactly as the forward kernel computed them, into `out`
             v = v0[lo:hi].copy()
             for t in range(T):
                 xt = x[t, lo:hi]
                 ot = out[t, lo:hi]
                 for j in range(hi - lo):
-                    h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
+                    if SHARED:
+                        h = b0 * v[j] + l0 + c0 * xt[j]
+                    else:
+                        h = bt[j] * v[j] + lt[j] + ct[j] * xt[j]
                     ot[j] = h
                     if SOFT:
                         v[j] = h - v_th if h >= v_th else h
@@ -126,8 +135,8 @@ def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_sc
                     g_s = gst[0] if GS_SCALAR else gst[j]
                     g_h = ght[0] if GH_SCALAR else ght[j]
                     g = g_s * sg + gv[j] * dv_dh + g_h
-                    ot[j] = g * sc[j]
-                    gv[j] = bt[j] * g
+                    ot[j] = g * (s0 if SHARED else sc[j])
+                    gv[j] = (b0 if SHARED else bt[j]) * g
             gv0_out[lo:hi] = gv
 
     _BACKWARD[key] = backward
@@ -142,9 +151,9 @@ def _as_2d(t: torch.Tensor) -> tuple[np.ndarray, bool]:
 
 
 def _coefficients(beta, n, dtype, v_leak, decay_input):
-    """Per-neuron ``beta``, input scale ``c`` and leak term ``(1 - beta) v_leak`` as arrays of length ``n``."""
-    bt = beta.to(dtype)
-    bt = bt.expand(n) if bt.numel() == 1 else bt
+    """``beta``, input scale ``c`` and leak term ``(1 - beta) v_leak``: arrays of length ``n``, or of length 1
+    where ``beta`` is one value for every neuron (the kernels' ``shared`` variant reads them as scalars)."""
+    bt = beta.to(dtype).reshape(-1)
     c = (1.0 - bt) if decay_input else torch.ones_like(bt)
     leak = (1.0 - bt) * v_leak
     return bt.contiguous(), c.contiguous(), leak.contiguous()
@@ -157,8 +166,8 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
     v_last = torch.empty_like(v0)
     bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
     f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
-    _forward_kernel(soft_reset, need_h)(x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
-                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last))
+    _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
+                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), _block(x))
     return s_seq, (h_seq if need_h else None), v_last
 
 
@@ -172,8 +181,8 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_t
     f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32 (exp included)
     gs, gs_scalar = _as_2d(grad_s_seq)
     gh, gh_scalar = _as_2d(grad_h_in)
-    _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar)(
+    _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar, bt.numel() == 1)(
         gs, gh, _np(grad_v_last), x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset), f(alpha),
-        to_numpy(out), to_numpy(grad_v0),
+        to_numpy(out), to_numpy(grad_v0), _block(x),
     )
     return out, grad_v0
