@@ -205,11 +205,13 @@ def _collect_spikes(lo, hi, fired, hist_row, nspk):
 
 
 @njit(cache=True)
-def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_extra, fired, hist_row, nspk):
+def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_iext, has_extra, fired, hist_row, nspk):
     """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``.
 
     The update loop has no data-dependent branch (selects only), so it vectorises; the spikes are
-    collected in a second, cheap pass over the ``fired`` flags.
+    collected in a second, cheap pass over the ``fired`` flags. ``has_iext`` / ``has_extra``: whether
+    any neuron of the population has an injected constant current / noise or a current array this run;
+    without either, the loop reads no drive array at all (a zero drive adds nothing: same bits).
     """
     # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
     v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
@@ -218,16 +220,20 @@ def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_extra
     adaptive = theta_jump != 0.0
     # loops over slices (not over lo..hi of the whole arrays): LLVM vectorises only this form
     vv, th_, e1, e2, rf, ie, xd, fr = v[lo:hi], theta[lo:hi], x1[lo:hi], x2[lo:hi], refrac[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
+    driven = has_iext or has_extra
     for k in range(hi - lo):
-        drive = ie[k]
-        if has_extra:  # loop-invariant: compiled as two loops
-            drive += xd[k]
         # refractory: integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
         r = rf[k]
         r = r - 1 if r > 0 else r
         frozen = r > 0
         vi = vv[k]
-        vf = v_rest + drive + (vi - v_rest - drive) * p_mm + e1[k] * p_em + e2[k] * p_im
+        if driven:  # loop-invariant: the loop is compiled once per case
+            drive = ie[k] if has_iext else 0.0
+            if has_extra:
+                drive += xd[k]
+            vf = v_rest + drive + (vi - v_rest - drive) * p_mm + e1[k] * p_em + e2[k] * p_im
+        else:
+            vf = v_rest + (vi - v_rest) * p_mm + e1[k] * p_em + e2[k] * p_im
         vi = vi if frozen else vf
         e1[k] *= p_ee
         e2[k] *= p_ii
@@ -276,7 +282,7 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
 def run_steps(
     t0, n_steps, dt, seed,
     # populations
-    pop_start, pop_end, pop_model, pop_par, pop_extra, npop,
+    pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop,
     # per-neuron state and parameters
     v, u, x1, x2, isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd,
     # external current per step, for neurons with a current array: (column index or -1), table [T_total, n_cols]
@@ -356,7 +362,7 @@ def run_steps(
             if model == POISSON:
                 nspk = _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_idx[slot], nspk)
             elif model == CUBA:
-                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_extra[p] != 0, fired, hist_idx[slot], nspk)
+                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired, hist_idx[slot], nspk)
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:

@@ -509,7 +509,7 @@ class Network:
             sm_count = np.zeros(1, np.int64)
             got = E.run_steps(
                 self.step, k, self.dt, self.seed,
-                s.pop_start, s.pop_end, s.pop_model, s.pop_par, s.pop_extra, s.npop,
+                s.pop_start, s.pop_end, s.pop_model, s.pop_par, s.pop_extra, s.pop_iext, s.npop,
                 s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
@@ -532,6 +532,7 @@ class Network:
                 spk_cap *= 2
             if reward is not None and done % chunk_steps == 0:
                 reward(self)
+                s = self._prepare_run()  # the callback may have switched noise or a current on or off
         if engine is not None:
             engine.download(s)
         bar.close()
@@ -553,6 +554,8 @@ class Network:
         s.pop_extra = np.array([(2 if p.noise_kind == "uniform" else 1)
                                 if (np.any(s.sigma[p.start : p.start + p.n] != 0) or np.any(s.cur_col[p.start : p.start + p.n] >= 0)) else 0
                                 for p in self.populations], dtype=np.int64)
+        # populations with a constant injected current (the CPU update skips reading i_ext elsewhere)
+        s.pop_iext = np.array([np.any(s.i_ext[p.start : p.start + p.n] != 0) for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
         return s
 

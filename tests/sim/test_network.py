@@ -171,6 +171,42 @@ def test_state_can_be_read_and_changed_between_runs():
     assert mon.count > 0 and set(mon.i.tolist()) == {0}
 
 
+def test_refractory_neurons_stay_frozen_across_runs_and_state_changes():
+    """Runs cut in the middle of refractory periods give the same spikes and counters as one run, and a voltage
+    changed by hand during the refractory period is where the neuron stays until the period ends (the reference
+    step law, neuron by neuron)."""
+    n, t_ref, dt = 6, 3.0, 0.1
+    i_ext = np.array([80.0, 45.0, 30.0, 120.0, 0.0, 15.5])
+
+    def make():
+        net = sim.Network(dt=dt)
+        pop = sim.LIF(n, tau_m=15.0, t_ref=t_ref, i_ext=i_ext, v_init=np.linspace(-65.0, -51.0, n))
+        return net, pop, net.add(pop, sim.SpikeMonitor(pop))
+
+    net, pop, mon = make()
+    net.run(60.0)
+    cut, pcut, mcut = make()
+    for piece in (0.3, 0.1, 7.7, 1.2, 0.4, 50.3):  # boundaries inside refractory periods
+        cut.run(piece)
+    np.testing.assert_array_equal(mon.t, mcut.t)
+    np.testing.assert_array_equal(mon.i, mcut.i)
+    np.testing.assert_array_equal(net.state()["refrac"], cut.state()["refrac"])
+    assert mon.count > 20
+    # the reference law, with a voltage set by hand on neurons that are refractory right now
+    refrac = cut.state()["refrac"].copy()
+    frozen = np.flatnonzero(refrac > 1)
+    assert frozen.size > 0
+    v = pcut.v.copy()
+    v[frozen] = -58.5
+    pcut.v = v
+    cut.run(0.1)
+    np.testing.assert_array_equal(pcut.v[frozen], -58.5)  # still frozen at the value set
+    zero = np.zeros(n)
+    v_ref, _, _, r_ref, _ = cuba_ref.step(v, zero, zero, refrac, i_ext, dt, -65.0, -50.0, -65.0, int(round(t_ref / dt)), 15.0, 5.0, 10.0)
+    np.testing.assert_allclose(pcut.v, v_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(cut.state()["refrac"], r_ref)
+
+
 @pytest.mark.parametrize("dt_post", [-40.0, -10.0, 5.0, 25.0])
 def test_stdp_in_network_follows_window_at_arrival_time(dt_post, sim_backend):
     """Pre spike at 60 ms with a 4 ms axonal delay arrives at 64 ms; the post neuron is forced to spike at 64 + dt_post."""
