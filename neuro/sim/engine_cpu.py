@@ -293,15 +293,17 @@ def run_steps(
     # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
-    # pre_off[pre, a] .. : synapses reached by a spike of `pre` after axonal delay a: pre_syn (synapse), pre_proj,
-    #   pre_other (the postsynaptic neuron's index in its bank), pre_dly (the synapse's dendritic delay)
-    # post_off[post, d] .. : synapses reached by a spike of `post` after dendritic delay d: post_syn, post_proj,
-    #   post_other (the presynaptic neuron's index in its bank), post_dly (the synapse's axonal delay)
+    # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
+    #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
+    # post_off[post, d] .. : rows of post_ev for the synapses reached by a spike of `post` after dendritic delay d:
+    #   (synapse, projection, the presynaptic neuron's index in its bank, the synapse's axonal delay)
+    # One row per event, its four fields side by side: a spike's run of events is one or two cache lines, not four
+    # separate arrays' worth (the event lists outgrow L2 in plastic networks; each run starts with cache misses)
     # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
     # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
     # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
     proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank,
-    pre_off, pre_code, pre_syn, pre_proj, pre_other, pre_dly, post_off, post_syn, post_proj, post_other, post_dly,
+    pre_off, pre_code, pre_ev, post_off, post_ev,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
@@ -319,7 +321,7 @@ def run_steps(
     cap = spk_step.shape[0]
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
-    any_plastic = pre_syn.shape[0] > 0
+    any_plastic = pre_ev.shape[0] > 0
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
     cur_pr = 0
     pp = proj_par[0]
@@ -430,8 +432,8 @@ def run_steps(
                     if pre_code[i, d] == 0:  # one byte per (neuron, delay): most spikes have no plastic synapse at most delays
                         continue
                     for e in range(pre_off[i, d], pre_off[i, d + 1]):
-                        s = pre_syn[e]
-                        pr = pre_proj[e]
+                        s = pre_ev[e, 0]
+                        pr = pre_ev[e, 1]
                         if pr != cur_pr:  # per projection and step: its parameters, trace rows and gains (views on change only)
                             cur_pr = pr
                             pp = proj_par[pr]
@@ -443,7 +445,7 @@ def run_steps(
                             # the unbounded pair law of an eligibility rule at w = 0: inc = -(eta_minus x_post) (+ if symmetric)
                             sign_pre = 1.0 if pp[9] > 0.5 else -1.0
                             g = elig_scale[pr]
-                        x_post = _seen(ntr[post_rows[pre_dly[e]] + pre_other[e]], post_dec)  # o1 for the triplet rule
+                        x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
                         if kind == PL_ELIGIBILITY:
                             # eligibility is stored as of the projection's last periodic update (period_last):
                             # an increment at `now` counts exp((now - period_last) / tau_c) there
@@ -485,7 +487,7 @@ def run_steps(
                 for q in range(hist_n[src_slot]):
                     j = hist_idx[src_slot, q]
                     for e in range(post_off[j, d], post_off[j, d + 1]):
-                        pr = post_proj[e]
+                        pr = post_ev[e, 1]
                         if pr != cur_pr:
                             cur_pr = pr
                             pp = proj_par[pr]
@@ -496,14 +498,14 @@ def run_steps(
                             post_dec = bank_decay[bk[2] if kind == PL_TRIPLET else bk[1]]
                             sign_pre = 1.0 if pp[9] > 0.5 else -1.0
                             g = elig_scale[pr]
-                        r1 = ntr[pre_rows[post_dly[e]] + post_other[e]]
+                        r1 = ntr[pre_rows[post_ev[e, 3]] + post_ev[e, 2]]
                         if kind == PL_ELIGIBILITY:  # the unbounded pair law at w = 0: inc = eta_plus x_pre
                             elig_post[e] += (pp[2] * r1) * g
                         elif kind == PL_PAIR:
-                            s = post_syn[e]
+                            s = post_ev[e, 0]
                             syn_w[s], _ = pair_on_post(syn_w[s], r1, 0.0, pp)
                         else:
-                            s = post_syn[e]
+                            s = post_ev[e, 0]
                             o2 = _seen(ntr[rows_prev[bk[3], d] + j - bank_lo[bk[3]]], bank_decay[bk[3]])
                             syn_w[s], _, _ = triplet_on_post(syn_w[s], r1, 0.0, 0.0, o2, pp)
         # ---- 5: periodic rules (eligibility -> weight), modulator decay

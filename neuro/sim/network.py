@@ -449,6 +449,9 @@ class Network:
         o = by_row[o]
         s.post_syn, s.post_proj = plastic[o].astype(it), proj_of[o].astype(it)
         s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(it), axon[o].astype(it)
+        # the CPU loop reads the same lists as rows of four (see engine_cpu.run_steps)
+        s.pre_ev = np.stack([s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly], axis=1).astype(it)
+        s.post_ev = np.stack([s.post_syn, s.post_proj, s.post_other, s.post_dly], axis=1).astype(it)
         s.elig_post = np.zeros(max(plastic.size, 1))  # eligibility increments of postsynaptic events, in post_syn order
         s.syn_postpos = np.zeros(s.syn_post.shape[0], dtype=it)
         s.syn_postpos[plastic[o]] = np.arange(plastic.size, dtype=it)
@@ -515,7 +518,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
-                s.pre_off, s.pre_code, s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly, s.post_off, s.post_syn, s.post_proj, s.post_other, s.post_dly,
+                s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
                 s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,
