@@ -16,18 +16,24 @@ tensor of ones) is read as its one value.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from ...backend import to_numpy
 from .. import buffers
+from .._host import TILE_BYTES, block_size
 from .._host import as_array as _np
 from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const, fast_exp
 
-_BLOCK = 512
+
+def _block(T: int, N: int, itemsize: int) -> int:
+    """Neurons per block (see :func:`neuro.ops._host.block_size`; the backward keeps 2 ``[T, block]`` tile(s) per block)."""
+    return block_size(T, N, itemsize, numba.get_num_threads(), TILE_BYTES // 2)
+
 
 _FORWARD: dict = {}
 _BACKWARD: dict = {}
@@ -41,13 +47,13 @@ def _forward_kernel(soft: bool, write_h: bool):
     SOFT, WRITE_H = key
 
     @njit(parallel=True, cache=True)
-    def forward(x, v0, eps, beta, c, v_th, v_reset, s_out, h_out, v_out):
+    def forward(x, v0, eps, beta, c, v_th, v_reset, s_out, h_out, v_out, block):
         T, N = x.shape
         one = const(v_th, 1.0)
-        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        n_blocks = (N + block - 1) // block
         for blk in prange(n_blocks):
-            lo = blk * _BLOCK
-            hi = min(N, lo + _BLOCK)
+            lo = blk * block
+            hi = min(N, lo + block)
             v = v0[lo:hi].copy()
             et = eps[lo:hi]
             for t in range(T):
@@ -80,13 +86,13 @@ def _backward_kernel(soft: bool, gs_scalar: bool):
     SOFT, GS_SCALAR = key
 
     @njit(parallel=True, cache=True)
-    def backward(gs, gv_last, h_seq, eps, beta, c, v_th, v_reset, gx_out, gv0_out, geps_out):
+    def backward(gs, gv_last, h_seq, eps, beta, c, v_th, v_reset, gx_out, gv0_out, geps_out, block):
         T, N = h_seq.shape
         one = const(v_th, 1.0)
-        n_blocks = (N + _BLOCK - 1) // _BLOCK
+        n_blocks = (N + block - 1) // block
         for blk in prange(n_blocks):
-            lo = blk * _BLOCK
-            hi = min(N, lo + _BLOCK)
+            lo = blk * block
+            hi = min(N, lo + block)
             n = hi - lo
             gv = gv_last[lo:hi].copy()
             g_eps = np.zeros(n, dtype=gv.dtype)
@@ -140,7 +146,7 @@ def multi_step_forward(x_seq, v0, eps, beta, c, v_th, v_reset, soft_reset, need_
     f = _scalar_type(work)  # scalars in the tensors' precision, so float32 math stays float32
     h_np = to_numpy(h_seq) if need_h else np.empty((1, 1), dtype=f)
     _forward_kernel(soft_reset, need_h)(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset),
-                                        to_numpy(s_seq), h_np, to_numpy(v_last))
+                                        to_numpy(s_seq), h_np, to_numpy(v_last), _block(T, n, work.itemsize))
     return s_seq.to(dtype), v_last.to(dtype), h_seq  # the charges stay in the working type (float32 for half tensors)
 
 
@@ -157,5 +163,5 @@ def multi_step_backward(grad_s_seq, grad_v_last, h_seq, eps, beta, c, v_th, v_re
     gs_scalar = _broadcast_scalar(grad_s_seq)
     gs = grad_s_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_s_seq.to(work).contiguous()
     _backward_kernel(soft_reset, gs_scalar)(to_numpy(gs), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
-                                            f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps))
+                                            f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps), _block(T, n, work.itemsize))
     return grad_x.to(dtype), grad_v0.to(dtype), grad_eps.to(dtype)
