@@ -5,9 +5,11 @@ published MATLAB step written out in a ``run_regularly`` (two 0.5 ms half-steps 
 ``randn()`` noise each step), threshold ``v >= 30``, reset ``v = c; u += d``, and synapses adding S to ``Isyn``
 at the end of the spike's step (so it drives the next step). Reports loop seconds per biological second
 (ours after JIT warm-up, reported apart; Brian2's after code generation / compilation), rates and the
-spectral peak of the population rate.
+spectral peak of the population rate. The two are timed in ``--pairs`` interleaved pairs (ours: a fresh run of
+the same network; Brian2 C++ standalone: its compiled binary runs again) and ``ratio`` is the median of the pair
+ratios (``benchmarks/_pairs.py``).
 
-    python benchmarks/izhikevich_vs_brian2.py [--quick] [--target numpy|cython|cpp_standalone]
+    python benchmarks/izhikevich_vs_brian2.py [--quick] [--target numpy|cython|cpp_standalone] [--pairs 5]
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import time
 import warnings
 
 import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
 
 # the published step (Izhikevich 2003), in Brian2 abstract code; I_drive is the thalamic input of this step.
 # One operation per statement: Brian2 passes expressions through sympy, which reorders sums and products
@@ -116,12 +123,20 @@ def run_brian2(params, duration, target, seed):
         b2.device.build(directory=None, compile=True, run=True, debug=False)
         total = time.perf_counter() - t0
         loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
-        return loop * duration / (duration + 1.0), total - loop, np.asarray(mon.t / b2.ms)
+        return loop * duration / (duration + 1.0), total - loop, np.asarray(mon.t / b2.ms), standalone_rerun(b2, net, duration / (duration + 1.0))
     net.run(1.0 * b2.ms)  # code generation / compilation
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     net.run(duration * b2.ms)
-    return time.perf_counter() - t0, warm, np.asarray(mon.t / b2.ms)
+    loop = time.perf_counter() - t0
+    spikes = np.asarray(mon.t / b2.ms)
+
+    def rerun():  # the run goes on for another stretch
+        t1 = time.perf_counter()
+        net.run(duration * b2.ms)
+        return time.perf_counter() - t1
+
+    return loop, warm, spikes, rerun
 
 
 def spectral_peak(times, duration):
@@ -138,28 +153,33 @@ def main(argv=None):
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, 500 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pairs", type=int, default=None, help="interleaved timing pairs (default 5, 2 with --quick)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     duration = args.duration or (500.0 if args.quick else 1000.0)
     target = args.target or ("numpy" if args.quick else "cpp_standalone")
+    args.pairs = args.pairs or (2 if args.quick else 5)
     from neuro.sim.classic import izhikevich2003_parameters
 
     params = izhikevich2003_parameters(seed=args.seed)
     n = params["S"].shape[0]
-    ours, warm, ot, events = run_ours(params, duration, args.seed, args.device)
+    _, warm, ot, events = run_ours(params, duration, args.seed, args.device)
     total = duration + 1.0
     try:
-        peer, peer_warm, bt = run_brian2(params, duration, target, args.seed)
+        _, peer_warm, bt, rerun = run_brian2(params, duration, target, args.seed)
         peer_name = f"brian2-{target}"
     except Exception as exc:  # noqa: BLE001 - report the peer as missing rather than crash
         print(f"brian2 unavailable: {exc}", file=sys.stderr)
-        peer, peer_warm, bt, peer_name = float("nan"), float("nan"), None, "brian2 (unavailable)"
+        peer_warm, bt, peer_name = float("nan"), None, "brian2 (unavailable)"
+        rerun = lambda: float("nan")  # noqa: E731
+    pairs = interleave(lambda: run_ours(params, duration, args.seed, args.device)[0], rerun, args.pairs)
     per_s = 1000.0 / duration
+    for o, p in zip(pairs["ours_runs"], pairs["peer_runs"]):
+        print(f"pair: ours {o * per_s:.4f}  {peer_name} {p * per_s:.4f} s per biological s  (ratio {o / p:.3f})")
     rate_o = ot.size / n / (total / 1000)
     result = {
         "name": "izhikevich2003_vs_brian2" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
-        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
-        "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
+        "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
         "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate_o, 2),
         "rate_hz_peer": round(bt.size / n / (total / 1000), 2) if bt is not None else None,
         "peak_hz_ours": round(spectral_peak(ot, total), 1), "peak_hz_peer": round(spectral_peak(bt, total), 1) if bt is not None else None,

@@ -36,6 +36,11 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
+
 TAU_M, E_L, V_TH, V_RESET, TAU_E, TAU_STDP, RATE = 10.0, -74.0, -54.0, -60.0, 5.0, 20.0, 15.0
 G_MAX, D_A = 0.01, 0.01
 
@@ -207,50 +212,63 @@ def run_brian2_spnet(net_ours, duration, target, seed=0):
     mon = b2.SpikeMonitor(g)
     net = b2.Network(g, kicks, drive, se, si, mon)
     t0 = time.perf_counter()
-    try:
-        if target == "cpp_standalone":
-            net.run((duration + 10.0) * ms, namespace={}, profile=True)
+    if target == "cpp_standalone":
+        net.run((duration + 10.0) * ms, namespace={}, profile=True)
+        try:
             b2.device.build(directory=build_dir, compile=True, run=True, debug=False)
-            total = time.perf_counter() - t0
-            loop = _standalone_loop_s(b2, net, total) * duration / (duration + 10.0)
-            warm = total - loop
-        else:
-            net.run(10.0 * ms, namespace={})
-            warm = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            net.run(duration * ms, namespace={})
-            loop = time.perf_counter() - t0
-        return loop, warm, mon.num_spikes / n / ((duration + 10.0) / 1000.0), np.asarray(se.w)
-    finally:
-        if build_dir is not None:
+        except Exception:
             shutil.rmtree(build_dir, ignore_errors=True)
+            raise
+        total = time.perf_counter() - t0
+        loop = _standalone_loop_s(b2, net, total) * duration / (duration + 10.0)
+        warm = total - loop
+        rate, w = mon.num_spikes / n / ((duration + 10.0) / 1000.0), np.asarray(se.w)
+        rerun = standalone_rerun(b2, net, duration / (duration + 10.0))  # the binary again, from t = 0
+        return loop, warm, rate, w, rerun, lambda: shutil.rmtree(build_dir, ignore_errors=True)
+    net.run(10.0 * ms, namespace={})
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net.run(duration * ms, namespace={})
+    loop = time.perf_counter() - t0
+
+    def rerun():  # the run goes on for another stretch
+        t1 = time.perf_counter()
+        net.run(duration * ms, namespace={})
+        return time.perf_counter() - t1
+
+    return loop, warm, mon.num_spikes / n / ((duration + 10.0) / 1000.0), np.asarray(se.w), rerun, lambda: None
 
 
 def main_spnet(args, duration, target):
-    runs = [run_ours_spnet(duration, backend=args.device) for _ in range(max(1, args.repeat))]
-    ours_runs = [r[0] for r in runs]
-    ours, (_, warm, rate, net) = float(np.median(ours_runs)), runs[0]
+    """Ours and Brian2 timed in ``--repeat`` interleaved pairs, each a run from t = 0 (ours: a fresh build of the same
+    network; Brian2 C++ standalone: its compiled binary again); ``ratio``: the median of the pair ratios."""
+    _, warm, rate, net = run_ours_spnet(duration, backend=args.device)
     exc = next(p for p in net.projections if p.name == "exc")
     # Brian2 gets the example's connectivity, delays and *initial* weights (a fresh build with the same seed:
     # `net` has run, its weights have learned)
     fresh = _spnet_example()(0, eligibility_decay="periodic")[0]
+    cleanup = lambda: None  # noqa: E731
     try:
-        peer, peer_warm, peer_rate, w_peer = run_brian2_spnet(fresh, duration, target)
+        _, peer_warm, peer_rate, w_peer, rerun, cleanup = run_brian2_spnet(fresh, duration, target)
         peer_name = f"brian2-{target}"
     except Exception as exc_:  # noqa: BLE001 - report the peer as missing rather than crash
         print(f"brian2 ({target}) unavailable: {exc_}", file=sys.stderr)
-        peer, peer_warm, peer_rate, w_peer, peer_name = float("nan"), float("nan"), float("nan"), None, "brian2 (unavailable)"
+        peer_warm, peer_rate, w_peer, peer_name = float("nan"), float("nan"), None, "brian2 (unavailable)"
+        rerun = lambda: float("nan")  # noqa: E731
+    try:
+        pairs = interleave(lambda: run_ours_spnet(duration, backend=args.device)[0], rerun, args.repeat)
+    finally:
+        cleanup()
     per_s = 1000.0 / duration
-    print(f"ours:  {ours * per_s:.4f} s per biological s, {rate:.2f} Hz per neuron")
-    print(f"{peer_name}: {peer * per_s:.4f} s per biological s, {peer_rate:.2f} Hz per neuron")
+    for o, p in zip(pairs["ours_runs"], pairs["peer_runs"]):
+        print(f"pair: ours {o * per_s:.4f}  {peer_name} {p * per_s:.4f} s per biological s  (ratio {o / p:.3f})")
+    print(f"rates: ours {rate:.2f} Hz, {peer_name} {peer_rate:.2f} Hz per neuron")
     result = {
         "name": "plasticity_vs_brian2_spnet" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
-        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
-        "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
+        "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
         "network": "Izhikevich 2006 spnet (examples/polychronization.py): 1000 Izhikevich neurons, 100k synapses, delays 1-20 ms, STDP",
-        "ours_runs_s": [round(t * per_s, 4) for t in ours_runs], "peer_runs": 1,
         "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
-        "rate_hz_peer": round(peer_rate, 2), "ours_minutes_per_model_hour_at_first_10s_speed": round(ours * per_s * 3600 / 60, 2),
+        "rate_hz_peer": round(peer_rate, 2), "ours_minutes_per_model_hour_at_first_10s_speed": round(pairs["ours_s"] * per_s * 3600 / 60, 2),
         "biological_ms": duration, "dt_ms": 1.0, "threads": 1, "load_average_1min": round(os.getloadavg()[0], 2),
         "exc_weights_ours_below1_above9": [round(float(np.mean(exc.weights < 1)), 3), round(float(np.mean(exc.weights > 9)), 3)],
     }
@@ -277,7 +295,7 @@ def main(argv=None):
                     help="Brian2 code generation target (default: numpy with --quick, else cpp_standalone when a C++ compiler is found)")
     ap.add_argument("--n", type=int, default=1000, help="Poisson inputs (default 1000, as in the example)")
     ap.add_argument("--plot", default=None, help="write both final weight histograms to this PNG")
-    ap.add_argument("--repeat", type=int, default=3, help="our runs (same seed); ours_s is their median (a shared machine is noisy)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs (same seed); spnet: interleaved pairs with Brian2, ratio the median pair ratio")
     ap.add_argument("--network", choices=["sma", "spnet"], default="sma",
                     help="sma: Song-Miller-Abbott (default); spnet: Izhikevich 2006 polychronization (the issue's anchor)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")

@@ -2,11 +2,12 @@
 
 Reports the simulation-loop time per second of biological time (ours after JIT warm-up, which is
 reported apart — ``ours_warmup_s`` with the compiled loop in Numba's disk cache, ``ours_cold_warmup_s``
-in a fresh process with an empty cache —, median of three consecutive stretches of the run; Brian2's after its code
-generation/compilation, one run: C++ standalone recompiles per run), the mean rates, and a firing-rate
-sweep showing that our cost follows spike deliveries, not synapses.
+in a fresh process with an empty cache —; Brian2's after its code generation / compilation), the mean rates,
+and a firing-rate sweep showing that our cost follows spike deliveries, not synapses. The two are timed in
+``--pairs`` interleaved pairs (ours: the run goes on for another stretch; Brian2 C++ standalone: its compiled
+binary runs again) and ``ratio`` is the median of the pair ratios (see ``benchmarks/_pairs.py``).
 
-    python benchmarks/sim_vs_brian2.py [--quick] [--target numpy|cython|cpp_standalone]
+    python benchmarks/sim_vs_brian2.py [--quick] [--target numpy|cython|cpp_standalone] [--pairs 5]
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import warnings
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
 
 
 def connectivity(n, seed):
@@ -48,11 +54,16 @@ def run_ours(n, duration, v0, pre, post, el=-49.0, repeats=1, backend="cpu"):
     warm = time.perf_counter() - t0
     loops = []
     for _ in range(repeats):  # the run goes on; the median of the consecutive stretches
-        t0 = time.perf_counter()
-        net.run(duration, progress=False)
-        loops.append(time.perf_counter() - t0)
+        loops.append(_stretch(net, duration))
     total = repeats * duration + 1.0
-    return float(np.median(loops)), warm, mon.count / n / (total / 1000), net.counts["synaptic_events"] * duration / total
+    return float(np.median(loops)), warm, mon.count / n / (total / 1000), net.counts["synaptic_events"] * duration / total, net, mon
+
+
+def _stretch(net, duration):
+    """Seconds for the network to run another ``duration`` ms."""
+    t0 = time.perf_counter()
+    net.run(duration, progress=False)
+    return time.perf_counter() - t0
 
 
 def run_brian2(n, duration, v0, pre, post, target):
@@ -84,12 +95,21 @@ def run_brian2(n, duration, v0, pre, post, target):
         b2.device.build(directory=None, compile=True, run=True, debug=False)
         total = time.perf_counter() - t0
         loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
-        return loop * duration / (duration + 1.0), total - loop, mon.num_spikes / n / ((duration + 1.0) / 1000)
+        rerun = standalone_rerun(b2, net, duration / (duration + 1.0))
+        return loop * duration / (duration + 1.0), total - loop, mon.num_spikes / n / ((duration + 1.0) / 1000), rerun
     net.run(1.0 * ms)  # code generation / compilation
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     net.run(duration * ms)
-    return time.perf_counter() - t0, warm, mon.num_spikes / n / ((duration + 1.0) / 1000)
+    loop = time.perf_counter() - t0
+    rate = mon.num_spikes / n / ((duration + 1.0) / 1000)
+
+    def rerun():  # the run goes on for another stretch
+        t1 = time.perf_counter()
+        net.run(duration * ms)
+        return time.perf_counter() - t1
+
+    return loop, warm, rate, rerun
 
 
 def cold_warmup(n: int = 400) -> float:
@@ -114,7 +134,7 @@ def rate_sweep(n, duration, seed, backend="cpu"):
     v0, pre, post = connectivity(n, seed)
     rows = []
     for el in (-51.0, -49.0, -47.0, -45.0):
-        loop, _, rate, events = run_ours(n, duration, v0, pre, post, el=el, backend=backend)
+        loop, _, rate, events = run_ours(n, duration, v0, pre, post, el=el, backend=backend)[:4]
         rows.append({"E_l_mV": el, "rate_hz": round(rate, 2), "loop_s": round(loop, 4), "synaptic_events": int(events)})
     ev = np.array([r["synaptic_events"] for r in rows], float)
     t = np.array([r["loop_s"] for r in rows])
@@ -127,28 +147,33 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="200 ms of CUBA, Brian2's numpy target (under a minute)")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--pairs", type=int, default=None, help="interleaved timing pairs (default 5, 2 with --quick)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu",
                     help="our backend (cuda: the GPU kernels; Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     duration = 200.0 if args.quick else 1000.0
+    args.pairs = args.pairs or (2 if args.quick else 5)
     target = args.target or ("numpy" if args.quick else "cpp_standalone")
     v0, pre, post = connectivity(args.n, 1)
-    ours, warm, rate = run_ours(args.n, duration, v0, pre, post, repeats=3, backend=args.device)[:3]
+    _, warm, rate, _, net, _ = run_ours(args.n, duration, v0, pre, post, repeats=1, backend=args.device)
     try:
-        peer, peer_warm, peer_rate = run_brian2(args.n, duration, v0, pre, post, target)
+        _, peer_warm, peer_rate, rerun = run_brian2(args.n, duration, v0, pre, post, target)
         peer_name = f"brian2-{target}"
     except Exception as exc:  # noqa: BLE001 - report the peer as missing rather than crash
         print(f"brian2 unavailable: {exc}", file=sys.stderr)
-        peer, peer_warm, peer_rate, peer_name = float("nan"), float("nan"), float("nan"), "brian2 (unavailable)"
+        peer_warm, peer_rate, peer_name = float("nan"), float("nan"), "brian2 (unavailable)"
+        rerun = lambda: float("nan")  # noqa: E731
+    pairs = interleave(lambda: _stretch(net, duration), rerun, args.pairs)
     per_s = 1000.0 / duration
+    for o, p in zip(pairs["ours_runs"], pairs["peer_runs"]):
+        print(f"pair: ours {o * per_s:.4f}  {peer_name} {p * per_s:.4f} s per biological s  (ratio {o / p:.3f})")
     sweep, ns_per_event = rate_sweep(args.n, duration / 2, 2, backend=args.device)
     for row in sweep:
         print(f"rate {row['rate_hz']:6.2f} Hz  loop {row['loop_s']:.3f} s  {row['synaptic_events']:>9} events")
     print(f"marginal cost per spike delivery: {ns_per_event:.1f} ns (slope of loop time against deliveries)")
     result = {
         "name": "sim_vs_brian2_cuba" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
-        "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
-        "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
+        "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
         "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
         "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "threads": 1,
         "rate_sweep": sweep, "marginal_ns_per_event": round(ns_per_event, 1),
