@@ -20,6 +20,10 @@ multi-step current-free LIF) and our own torch reference loop. Medians of repeat
 once per storage, through ``torch.autograd.graph.saved_tensors_hooks``), the figure that sets peak
 training memory. On a GPU (``--device cuda``) it also reports the LIF kernels' memory bandwidth in GB/s.
 
+The libraries take turns within each round of repeats (this machine is shared: its speed moves by tens of
+percent within minutes); ``ratio`` is the median over rounds of neuro's time over the fastest peer's time in the
+same round, ``ratio_of_medians`` the ratio of the two medians, ``runs_ms`` every timing.
+
     python benchmarks/lif_vs_peers.py [--quick] [--device cpu|cuda]
 """
 
@@ -116,7 +120,8 @@ def saved_bytes(fn, x):
     return sum(storages.values())
 
 
-def lif_case(kind, shape, device, repeats, memory):
+def lif_case(kind, shape, device, memory):
+    """``(run, bytes per neuron-step or None)``: ``run()`` does one forward + backward of library ``kind``'s LIF."""
     x = (torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.6).to(device).requires_grad_(True)
     f = neuron(kind, device)
 
@@ -124,10 +129,23 @@ def lif_case(kind, shape, device, repeats, memory):
         x.grad = None
         f(x).sum().backward()
 
-    row = {"s": timeit(run, repeats, device)}
-    if memory:
-        row["bytes_per_neuron_step"] = saved_bytes(f, x) / x.numel()
-    return row
+    return run, (saved_bytes(f, x) / x.numel() if memory else None)
+
+
+def round_robin(runs: dict, repeats: int, device) -> dict:
+    """Seconds of each ``runs[kind]()``, ``repeats`` times, the kinds taking turns within each round: on a shared
+    machine whose speed moves within minutes, every library is timed under the same conditions."""
+    for fn in runs.values():
+        fn()  # warm-up (JIT, allocator)
+    _sync(device)
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[k].append(time.perf_counter() - t0)
+    return times
 
 
 def alif_case(shape, device, repeats):
@@ -153,7 +171,7 @@ def alif_case(shape, device, repeats):
     return times
 
 
-def linear_case(kind, shape, device, repeats, memory):
+def linear_case(kind, shape, device, memory):
     T, B, N = shape
     lin = torch.nn.Linear(N, N).to(device)
     with torch.no_grad():
@@ -168,10 +186,7 @@ def linear_case(kind, shape, device, repeats, memory):
         lin.zero_grad(set_to_none=True)
         forward(x).sum().backward()
 
-    row = {"s": timeit(run, repeats, device)}
-    if memory:
-        row["bytes_per_neuron_step"] = saved_bytes(forward, x) / x.numel()
-    return row
+    return run, (saved_bytes(forward, x) / x.numel() if memory else None)
 
 
 def kernel_bandwidth(shape, device, repeats):
@@ -217,13 +232,25 @@ def main(argv=None):
     if args.quick and device.type == "cpu":
         linear_shapes = linear_shapes[:1]
     rows = {}
+    paired = {}  # per case: the median over rounds of neuro's time / the fastest peer's time in the same round
     cases = [("lif", s, lif_case, repeats) for s in lif_shapes] + [("linear", s, linear_case, 2 if args.quick else 3) for s in linear_shapes]
     for case, shape, fn, reps in cases:
+        runs, mem = {}, {}
         for kind in KINDS:
             try:
-                rows[(case, shape, kind)] = fn(kind, shape, device, reps, memory=case == "lif" and shape == lif_shapes[0])
+                runs[kind], mem[kind] = fn(kind, shape, device, memory=case == "lif" and shape == lif_shapes[0])
             except ImportError as exc:
                 print(f"{kind}: not installed ({exc})")
+        times = round_robin(runs, reps, device)
+        del runs
+        for kind, ts in times.items():
+            rows[(case, shape, kind)] = {"s": statistics.median(ts), "runs": ts}
+            if mem[kind] is not None:
+                rows[(case, shape, kind)]["bytes_per_neuron_step"] = mem[kind]
+        peer_kinds = [k for k in ("spikingjelly", "snntorch", "norse") if k in times]
+        if peer_kinds and "neuro" in times:
+            fastest = min(peer_kinds, key=lambda k: statistics.median(times[k]))
+            paired[(case, shape)] = statistics.median(o / p for o, p in zip(times["neuro"], times[fastest]))
         line = "  ".join(f"{k} {rows[(case, shape, k)]['s'] * 1e3:.1f} ms" for k in KINDS if (case, shape, k) in rows)
         print(f"{case} T,B,N={shape}: {line}", flush=True)
 
@@ -242,13 +269,17 @@ def main(argv=None):
         if peer_times:
             fastest = min(peer_times, key=peer_times.get)
             ratios[key(case, shape)] = {"fastest_peer": fastest, "ratio": round(rows[(case, shape, "neuro")]["s"] / peer_times[fastest], 3),
-                                        "speedup": round(peer_times[fastest] / rows[(case, shape, "neuro")]["s"], 2)}
+                                        "speedup": round(peer_times[fastest] / rows[(case, shape, "neuro")]["s"], 2),
+                                        "paired_ratio": round(paired[(case, shape)], 3), "paired_speedup": round(1 / paired[(case, shape)], 2)}
+    head = paired.get(first, ours / peers[peer])  # median of the per-round ratios (same round, same machine load)
     result = {
-        "name": "lif_fwd_bwd", "ours_s": round(ours, 5), "peer": peer, "peer_s": round(peers[peer], 5), "ratio": round(ours / peers[peer], 3),
+        "name": "lif_fwd_bwd", "ours_s": round(ours, 5), "peer": peer, "peer_s": round(peers[peer], 5), "ratio": round(head, 3),
+        "ratio_of_medians": round(ours / peers[peer], 3),
         "device": str(device), "shape_TBN": list(lif_shapes[0]), "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "all_ms": {f"{key(c, s)}/{k}": round(r["s"] * 1e3, 2) for (c, s, k), r in rows.items()},
         "vs_fastest_peer": ratios,
         "saved_bytes_per_neuron_step": {k: round(r["bytes_per_neuron_step"], 2) for (c, s, k), r in rows.items() if "bytes_per_neuron_step" in r},
+        "runs_ms": {f"{key(c, s)}/{k}": [round(t * 1e3, 2) for t in r["runs"]] for (c, s, k), r in rows.items()},
     }
     alif_shape = lif_shapes[1]
     result["alif"] = {**alif_case(alif_shape, device, repeats), "shape_TBN": list(alif_shape)}
