@@ -262,7 +262,9 @@ def bench_section(name: str, results: Path) -> str:
     if not path.is_file():
         return f"*{name}*: not measured yet: run `python -m benchmarks {name} --save`.\n"
     r = json.loads(path.read_text(encoding="utf-8"))
-    out = [_provenance_line(name, r), "", *_table(list(HEADLINE), [[r.get(k) for k in HEADLINE]]), "", "ratio = ours_s / peer_s (lower is better).", ""]
+    how = ("ratio = the median of the interleaved pairs' ratios ours / peer (`pair_ratios`; ours_s and peer_s are each side's median; lower is better)."
+           if "pair_ratios" in r else "ratio = ours_s / peer_s (lower is better).")
+    out = [_provenance_line(name, r), "", *_table(list(HEADLINE), [[r.get(k) for k in HEADLINE]]), "", how, ""]
     extra = {k: v for k, v in r.items() if k not in NOT_SHOWN}
     # top-level fields that are records with the same keys (e.g. one per dataset) make one table
     shapes: dict[tuple, list[str]] = {}
