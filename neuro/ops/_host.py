@@ -31,15 +31,20 @@ def work_dtype(dtype: torch.dtype) -> torch.dtype:
 TILE_BYTES = 1 << 20
 
 
-def block_size(T: int, N: int, itemsize: int, threads: int, tile_bytes: int = TILE_BYTES) -> int:
+def block_size(T: int, N: int, itemsize: int, tiles: int = 1, threads: int | None = None) -> int:
     """Neurons per block of the multi-step CPU kernels (parallel over blocks, time loop inside a block).
 
     Wide blocks stream each time step's row of a block as one long contiguous run (the hardware
-    prefetcher's best case: 512-neuron blocks ran ~30 % slower than 8192 on ``[32, 131072]``), but a
-    block's ``[T, block]`` tile must stay in L2 (``tile_bytes``) and there must be enough blocks, a
-    multiple of the thread count, to keep every thread busy. Between 256 and 8192, a multiple of 16.
+    prefetcher's best case: 512-neuron blocks ran ~30 % slower than 8192 on ``[32, 131072]``), but the
+    ``tiles`` ``[T, block]`` tiles a backward kernel keeps per block must stay in L2 (``TILE_BYTES`` in all)
+    and there must be enough blocks, a multiple of the thread count (default: Numba's), to keep every
+    thread busy. Between 256 and 8192, a multiple of 16.
     """
-    widest = max(256, min(8192, tile_bytes // max(1, T * itemsize)) // 16 * 16)
+    if threads is None:
+        import numba
+
+        threads = numba.get_num_threads()
+    widest = max(256, min(8192, TILE_BYTES // max(1, tiles * T * itemsize)) // 16 * 16)
     n_blocks = max(-(-N // widest), 2 * threads)
     n_blocks = -(-n_blocks // threads) * threads
     block = -(-N // n_blocks)

@@ -160,12 +160,13 @@ def test_block_size_keeps_tiles_in_cache_and_threads_busy():
     from neuro.ops._host import TILE_BYTES, block_size
 
     for T, N, threads in [(32, 131072, 2), (100, 22400, 2), (500, 16 * 4096, 2), (11, 1100, 1), (7, 100, 4), (2, 10**6, 16)]:
-        b = block_size(T, N, 4, threads)
+        b = block_size(T, N, 4, threads=threads)
         n_blocks = -(-N // b)
         assert b % 16 == 0 and 256 <= b <= 8192
         assert b == 256 or b * T * 4 <= TILE_BYTES  # the backward's [T, block] tile fits the cache budget
         assert n_blocks >= min(2 * threads, -(-N // 256))  # every thread gets work where N allows
-    assert block_size(32, 131072, 4, 2) == 8192  # wide blocks: long contiguous rows per time step
+    assert block_size(32, 131072, 4, threads=2) == 8192  # wide blocks: long contiguous rows per time step
+    assert block_size(100, 22400, 4, tiles=2, threads=2) * 100 * 4 * 2 <= TILE_BYTES  # two tiles share the budget
 
 
 def test_shared_beta_kernel_equals_per_neuron_kernel():

@@ -17,24 +17,17 @@ a stride-0 tensor of ones) is read as its one value.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from ...backend import to_numpy
 from .. import buffers
-from .._host import TILE_BYTES, block_size
 from .._host import as_array as _np
+from .._host import block_size
 from .._host import broadcast_scalar as _broadcast_scalar
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
-
-
-def _block(T: int, N: int, itemsize: int) -> int:
-    """Neurons per block (see :func:`neuro.ops._host.block_size`; the backward keeps 2 ``[T, block]`` tile(s) per block)."""
-    return block_size(T, N, itemsize, numba.get_num_threads(), TILE_BYTES // 2)
-
 
 _FORWARD: dict = {}
 _BACKWARD: dict = {}
@@ -194,7 +187,7 @@ def multi_step_forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, s
     a_last = torch.empty_like(a0)
     f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
     _forward_kernel(soft_reset)(x, _np(v0.to(x_seq.dtype)), _np(a0.to(x_seq.dtype)), *_coefficients(beta, rho, beta_a, n, x_seq.dtype, decay_input),
-                                f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last), _block(*x.shape, x.itemsize))
+                                f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last), block_size(*x.shape, x.itemsize, tiles=2))
     return s_seq, v_last, a_last
 
 
@@ -212,6 +205,6 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
     _backward_kernel(surrogate, soft_reset, detach_reset, detach_adaptation, gs_scalar)(
         gs, _np(grad_v_last.to(dtype)), _np(grad_a_last.to(dtype)), x, _np(v0.to(dtype)), _np(a0.to(dtype)),
         *_coefficients(beta, rho, beta_a, n, dtype, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
-        to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads), _block(*x.shape, x.itemsize),
+        to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads), block_size(*x.shape, x.itemsize, tiles=2),
     )
     return grad_x, grad_v0, grad_a0, *grads

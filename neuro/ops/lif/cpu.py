@@ -16,7 +16,6 @@ ones; a ``None`` gradient: an expanded zero) are read as that scalar instead of 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import torch
 from numba import njit, prange
@@ -28,11 +27,6 @@ from .._host import block_size
 from .._host import broadcast_scalar as _broadcast_scalar
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
-
-
-def _block(x: np.ndarray) -> int:
-    return block_size(x.shape[0], x.shape[1], x.itemsize, numba.get_num_threads())
-
 
 _FORWARD: dict = {}
 _BACKWARD: dict = {}
@@ -167,7 +161,7 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
     bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
     f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
     _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
-                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), _block(x))
+                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), block_size(*x.shape, x.itemsize))
     return s_seq, (h_seq if need_h else None), v_last
 
 
@@ -183,6 +177,6 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_t
     gh, gh_scalar = _as_2d(grad_h_in)
     _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar, bt.numel() == 1)(
         gs, gh, _np(grad_v_last), x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset), f(alpha),
-        to_numpy(out), to_numpy(grad_v0), _block(x),
+        to_numpy(out), to_numpy(grad_v0), block_size(*x.shape, x.itemsize),
     )
     return out, grad_v0
