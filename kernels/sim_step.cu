@@ -21,9 +21,12 @@
 #define M_DISCRETE_LIF 5
 #define PL_ELIGIBILITY 2
 
+// Current frames (neuro/sim/network.py Network._build_frames): frame f has period fr_P[f] and factors
+// fr_F[(f * 2 + channel) * FW + phase], FW = FRAME_MAX + 1 (likewise 1 / F in fr_G).
 NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_step, i64 R,
                              i64 P, const i64* proj_kind, const double* proj_par, i64 npar,
-                             const double* period_last, double* elig_scale, double dt) {
+                             const double* period_last, double* elig_scale, double dt,
+                             i64 NF, const i64* fr_P, const double* fr_G, i64 FW, double* gk) {
     if (!FIRST_THREAD || ctl[1]) return;
     i64 t = ctl[0];
     if (t >= ctl[3]) { ctl[1] = 1; return; }
@@ -31,6 +34,13 @@ NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_st
     i64 slot = t % R;
     hist_n[slot] = 0;
     hist_step[slot] = t;
+    // the factor of each frame key for inputs arriving for step t + 1 (key 0: 1)
+    gk[0] = 1.0;
+    for (i64 f = 0; f < NF; ++f) {
+        i64 ph = (t + 1) % fr_P[f];
+        gk[1 + 2 * f] = fr_G[(f * 2) * FW + ph];
+        gk[2 + 2 * f] = fr_G[(f * 2 + 1) * FW + ph];
+    }
     double now = t * dt;
     for (i64 pr = 0; pr < P; ++pr) {
         if (proj_kind[pr] != PL_ELIGIBILITY) continue;
@@ -52,7 +62,8 @@ NEURO_KERNEL void update_neurons(
     double* v, double* u, double* x1, double* x2, double* isyn, i64* refrac,
     const double* i_ext, const double* sigma, const double* rate,
     const double* na, const double* nb, const double* nc, const double* nd,
-    const i64* cur_col, const double* cur_table, i64 cur_rows, i64 cur_cols, i64 cur_t0) {
+    const i64* cur_col, const double* cur_table, i64 cur_rows, i64 cur_cols, i64 cur_t0,
+    const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 slot = t % R;
@@ -75,16 +86,24 @@ NEURO_KERNEL void update_neurons(
             fire = rng_uniform(seed, t, 0, i) < rate[i] * dt;
         } else if (model == M_CUBA) {
             // par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
+            // the currents are stored in the population's frame: I = x F[t % P], renormalised at the period's end
+            const i64 f = pop_fr[p], P = fr_P[f], ph = t % P;
+            const double* Fe = fr_F + (f * 2) * FW;
+            const double* Fi = fr_F + (f * 2 + 1) * FW;
             double drive = i_ext[i];
             if (extra != 0) drive += xd;
             i64 r = refrac[i];
             r = r > 0 ? r - 1 : r;
             bool frozen = r > 0;
             double vi = v[i];
-            double vf = par[0] + drive + (vi - par[0] - drive) * par[4] + x1[i] * par[5] + x2[i] * par[7];
+            const double a1 = x1[i], a2 = x2[i];
+            double vf = par[0] + drive + (vi - par[0] - drive) * par[4] + a1 * (par[5] * Fe[ph]) + a2 * (par[7] * Fi[ph]);
             vi = frozen ? vi : vf;
-            x1[i] *= par[6];
-            x2[i] *= par[8];
+            if (ph == P - 1) {
+                const double y1 = a1 * Fe[P], y2 = a2 * Fi[P];
+                x1[i] = fabs(y1) >= 1e-290 ? y1 : 0.0;
+                x2[i] = fabs(y2) >= 1e-290 ? y2 : 0.0;
+            }
             if (par[10] != 0.0) {  // adaptive threshold in u
                 double th = u[i] * par[9];
                 fire = !frozen && (vi > par[1] + th);
@@ -190,14 +209,23 @@ NEURO_KERNEL void record_spikes(const i64* ctl, i64* cnt, i64 R, const i64* hist
 
 // Sampled state variables (v, u, x1, x2) at the end of step t, every st_every steps.
 NEURO_KERNEL void record_state(const i64* ctl, const i64* cnt, const i64* st_idx, const i64* st_var, i64 ncols, i64 st_every,
-                               double* st_out, const double* v, const double* u, const double* x1, const double* x2) {
+                               double* st_out, const double* v, const double* u, const double* x1, const double* x2,
+                               const i64* npop, const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 r = cnt[1];
     if (t % st_every != 0 || r >= ctl[6]) return;
     for (i64 c = GRID_START; c < ncols; c += GRID_STRIDE) {
         i64 i = st_idx[c], var = st_var[c];
-        st_out[r * ncols + c] = var == 0 ? v[i] : var == 1 ? u[i] : var == 2 ? x1[i] : x2[i];
+        double val;
+        if (var <= 1) {
+            val = var == 0 ? v[i] : u[i];
+        } else {  // a synaptic current: in its frame for step t + 1 where its population has one
+            const i64 ch = var - 2, f = pop_fr[npop[i]];
+            val = ch == 0 ? x1[i] : x2[i];
+            if (f >= 0) val *= fr_F[(f * 2 + ch) * FW + (t + 1) % fr_P[f]];
+        }
+        st_out[r * ncols + c] = val;
     }
 }
 

@@ -16,9 +16,10 @@
 #define PL_TRIPLET 3
 #define TINY 1e-290
 
+// A synapse with frame key k adds w * gk[k] (key 0: w; see step_begin in sim_step.cu).
 NEURO_KERNEL void deliver(const i64* ctl, i64* cnt, i64 R, i64 D, const i64* hist_idx, const i64* hist_n,
                           const i64* hist_step, i64 stride, const i64* off, const TGT_T* syn_tgt,
-                          const double* syn_w, double* tgt) {
+                          const double* syn_w, double* tgt, const int* syn_fk, const double* gk) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 ow = D + 2;
@@ -30,7 +31,10 @@ NEURO_KERNEL void deliver(const i64* ctl, i64* cnt, i64 R, i64 D, const i64* his
             const i64 i = hist_idx[src * stride + q];
             const i64 a = off[i * ow + d], b = off[i * ow + d + 1];
             if (FIRST_LANE && b > a) atomic_add(&cnt[3], b - a);
-            for (i64 s = a + LANE_START; s < b; s += LANE_STRIDE) atomic_add(&tgt[syn_tgt[s]], syn_w[s]);
+            for (i64 s = a + LANE_START; s < b; s += LANE_STRIDE) {
+                const int k = syn_fk[s];
+                atomic_add(&tgt[syn_tgt[s]], k == 0 ? syn_w[s] : syn_w[s] * gk[k]);
+            }
         }
     }
 }

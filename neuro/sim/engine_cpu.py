@@ -31,6 +31,11 @@ per-synapse formulation, at a cost per step of one multiply per neuron of each b
 update) plus one visit per synaptic event. The triplet rule keeps four banks (r1, r2, o1, o2) and
 reads r2 and o2 as they were before the current spike's jump.
 
+Current-based LIF neurons keep their synaptic currents in decaying frames (``Network._build_frames``): the
+update reads them and writes nothing back, inputs are scaled into the frame as they arrive, and the stored values
+are renormalised once per frame period. Their refractory neurons are kept as short lists (neuron, steps left),
+so the vectorised update loop reads and writes no counter; the counters in ``refrac`` are exact at every run's end.
+
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
 filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
 its chunking, and a saved network resumes its random streams exactly.
@@ -179,23 +184,24 @@ def _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_row, nspk):
 def _collect_spikes(lo, hi, fired, hist_row, nspk):
     """Append the neurons ``lo..hi-1`` whose ``fired`` byte is set to ``hist_row`` from position ``nspk``; returns the new count.
 
-    ``fired`` is a ``uint8`` array whose length is a multiple of 8: it is scanned eight flags at a time
-    (one 64-bit word), so a step with few spikes costs about n / 8 word tests.
+    ``fired`` is a ``uint8`` array whose length is a multiple of 8: it is scanned 32 flags at a time
+    (four 64-bit words or-ed), so a step with few spikes costs about n / 32 tests.
     """
     words = fired.view(np.uint64)
     i = lo
-    while i < hi and (i & 7) != 0:
+    while i < hi and (i & 31) != 0:
         if fired[i]:
             hist_row[nspk] = i
             nspk += 1
         i += 1
-    while i + 8 <= hi:
-        if words[i >> 3] != 0:
-            for j in range(i, i + 8):
+    while i + 32 <= hi:
+        w = i >> 3
+        if (words[w] | words[w + 1] | words[w + 2] | words[w + 3]) != 0:
+            for j in range(i, i + 32):
                 if fired[j]:
                     hist_row[nspk] = j
                     nspk += 1
-        i += 8
+        i += 32
     while i < hi:
         if fired[i]:
             hist_row[nspk] = i
@@ -205,48 +211,79 @@ def _collect_spikes(lo, hi, fired, hist_row, nspk):
 
 
 @njit(cache=True)
-def _cuba_update(lo, hi, par, v, theta, x1, x2, refrac, i_ext, xdrive, has_iext, has_extra, fired, hist_row, nspk):
-    """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``); appends spikes to ``hist_row``.
+def _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired):
+    """One step of current-based LIF neurons lo..hi-1 (exact propagators in ``par``), every neuron integrated.
 
-    The update loop has no data-dependent branch (selects only), so it vectorises; the spikes are
-    collected in a second, cheap pass over the ``fired`` flags. ``has_iext`` / ``has_extra``: whether
-    any neuron of the population has an injected constant current / noise or a current array this run;
-    without either, the loop reads no drive array at all (a zero drive adds nothing: same bits).
+    The synaptic currents are read in their frames (``x1 c1 = I_e p_em``, see ``Network._build_frames``) and not
+    written, except at the end of a frame period (``renorm``: ``x *= f``, values below 1e-290 to 0). Refractory
+    neurons are put back by :func:`_refractory_end`. The loop has no data-dependent branch (selects only), so it
+    vectorises; spikes are flagged in ``fired`` and collected by :func:`_collect_spikes`. ``has_iext`` /
+    ``has_extra``: whether the population has an injected constant current / noise or a current array this run;
+    without either, the loop reads no drive array (a zero drive adds nothing: same bits).
     """
     # par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
-    v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
-    p_mm, p_em, p_ee, p_im, p_ii = par[4], par[5], par[6], par[7], par[8]
+    v_rest, v_th, v_reset = par[0], par[1], par[2]
+    p_mm = par[4]
     theta_decay, theta_jump = par[9], par[10]
     adaptive = theta_jump != 0.0
     # loops over slices (not over lo..hi of the whole arrays): LLVM vectorises only this form
-    vv, th_, e1, e2, rf, ie, xd, fr = v[lo:hi], theta[lo:hi], x1[lo:hi], x2[lo:hi], refrac[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
+    vv, th_, e1, e2, ie, xd, fr = v[lo:hi], theta[lo:hi], x1[lo:hi], x2[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
     driven = has_iext or has_extra
     for k in range(hi - lo):
-        # refractory: integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
-        r = rf[k]
-        r = r - 1 if r > 0 else r
-        frozen = r > 0
         vi = vv[k]
+        a1 = e1[k]
+        a2 = e2[k]
         if driven:  # loop-invariant: the loop is compiled once per case
             drive = ie[k] if has_iext else 0.0
             if has_extra:
                 drive += xd[k]
-            vf = v_rest + drive + (vi - v_rest - drive) * p_mm + e1[k] * p_em + e2[k] * p_im
+            vf = v_rest + drive + (vi - v_rest - drive) * p_mm + a1 * c1 + a2 * c2
         else:
-            vf = v_rest + (vi - v_rest) * p_mm + e1[k] * p_em + e2[k] * p_im
-        vi = vi if frozen else vf
-        e1[k] *= p_ee
-        e2[k] *= p_ii
+            vf = v_rest + (vi - v_rest) * p_mm + a1 * c1 + a2 * c2
         if adaptive:  # intrinsic plasticity: the threshold rises at each spike and relaxes back
             th = th_[k] * theta_decay
-            fire = (not frozen) & (vi > v_th + th)
+            fire = vf > v_th + th
             th_[k] = th + theta_jump if fire else th
         else:
-            fire = (not frozen) & (vi > v_th)
-        vv[k] = v_reset if fire else vi
-        rf[k] = t_ref if fire else r
+            fire = vf > v_th
+        vv[k] = v_reset if fire else vf
         fr[k] = fire
-    return _collect_spikes(lo, hi, fired, hist_row, nspk)
+    if renorm:  # end of the frame period: the stored values move to the next period's frame (a separate loop: a
+        # branch inside the one above, even loop-invariant, was measured to stop it vectorising in the engine)
+        for k in range(hi - lo):
+            y1 = e1[k] * f1
+            y2 = e2[k] * f2
+            e1[k] = y1 if abs(y1) >= _TINY else 0.0
+            e2[k] = y2 if abs(y2) >= _TINY else 0.0
+
+
+@njit(cache=True)
+def _refractory_begin(lo, m, ref_i, ref_r, ref_v, ref_th, v, theta, adaptive):
+    """Count down the refractory list of a population (entries ``lo .. lo + m``: neuron, steps left) and save the
+    potential (and threshold) of the neurons still frozen this step; returns the new length."""
+    k = lo
+    for q in range(lo, lo + m):
+        r = ref_r[q] - 1
+        if r > 0:  # integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
+            i = ref_i[q]
+            ref_i[k] = i
+            ref_r[k] = r
+            ref_v[k] = v[i]
+            if adaptive:
+                ref_th[k] = theta[i]
+            k += 1
+    return k - lo
+
+
+@njit(cache=True)
+def _refractory_end(lo, m, ref_i, ref_v, ref_th, v, theta, theta_decay, adaptive, fired):
+    """Frozen neurons keep their potential and do not fire; their threshold only decays."""
+    for q in range(lo, lo + m):
+        i = ref_i[q]
+        v[i] = ref_v[q]
+        fired[i] = 0
+        if adaptive:
+            theta[i] = ref_th[q] * theta_decay
 
 
 @njit(cache=True)
@@ -292,6 +329,9 @@ def run_steps(
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
     # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
+    # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
+    # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
+    pop_fr, fr_P, fr_F, fr_G, syn_fk,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
     # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
     #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
@@ -339,13 +379,33 @@ def run_steps(
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
+    # per step: the factor of each frame key for inputs arriving for the next step (key 0: 1)
+    gk = np.ones(1 + 2 * fr_P.shape[0])
+    # refractory current-based LIF neurons as lists (neuron, steps left), a population's in ref_*[start ..]: the update
+    # loop then reads and writes no counter. The counters in `refrac` are read here and written back at the end.
+    ref_i = np.zeros(v.shape[0], dtype=np.int64)
+    ref_r = np.zeros(v.shape[0], dtype=np.int64)
+    ref_v = np.zeros(v.shape[0])
+    ref_th = np.zeros(v.shape[0])
+    nref = np.zeros(n_pops, dtype=np.int64)
+    for p in range(n_pops):
+        if pop_model[p] == CUBA:
+            m = pop_start[p]
+            for i in range(pop_start[p], pop_end[p]):
+                if refrac[i] > 0:
+                    ref_i[m] = i
+                    ref_r[m] = refrac[i]
+                    m += 1
+            nref[p] = m - pop_start[p]
+    done = n_steps
     draw = np.empty(v.shape[0])  # uniform numbers of Poisson populations
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
         # the worst case of one step's recorded spikes must still fit
         if spk_count[0] + v.shape[0] > cap:
-            return k
+            done = k
+            break
         nspk = 0
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
@@ -364,7 +424,23 @@ def run_steps(
             if model == POISSON:
                 nspk = _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_idx[slot], nspk)
             elif model == CUBA:
-                nspk = _cuba_update(lo, hi, par, v, u, x1, x2, refrac, i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired, hist_idx[slot], nspk)
+                fi = pop_fr[p]
+                P = fr_P[fi]
+                ph = t % P
+                adaptive = par[10] != 0.0
+                m = _refractory_begin(lo, nref[p], ref_i, ref_r, ref_v, ref_th, v, u, adaptive)
+                _cuba_update(lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
+                             fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
+                _refractory_end(lo, m, ref_i, ref_v, ref_th, v, u, par[9], adaptive, fired)
+                nspk0 = nspk
+                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
+                t_ref = int(par[3])
+                if t_ref > 0:
+                    for q in range(nspk0, nspk):
+                        ref_i[lo + m] = hist_idx[slot, q]
+                        ref_r[lo + m] = t_ref
+                        m += 1
+                nref[p] = m
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
@@ -455,7 +531,12 @@ def run_steps(
                         else:
                             r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
                             syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, x_post, 0.0, pp)
-        # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse
+        # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse (codes 3, 4: the weight
+        # scaled into its target's frame for step t + 1)
+        for fi in range(fr_P.shape[0]):
+            ph = (t + 1) % fr_P[fi]
+            gk[1 + 2 * fi] = fr_G[fi, 0, ph]
+            gk[2 + 2 * fi] = fr_G[fi, 1, ph]
         for d in range(D + 1):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
@@ -468,15 +549,25 @@ def run_steps(
                 a = off[i, d]
                 b = off[i, d + 1]
                 ev_count[0] += b - a
-                if code == 2:  # contiguous targets (all-to-all, blocks): a loop that vectorises
+                if code == 1:
+                    for s in range(a, b):
+                        tgt[syn_tgt[s]] += syn_w[s]
+                elif code == 2:  # contiguous targets (all-to-all, blocks): a loop that vectorises
                     base = syn_tgt[a]
                     dst = tgt[base : base + (b - a)]
                     src = syn_w[a:b]
                     for k in range(b - a):
                         dst[k] += src[k]
-                else:
+                elif code == 3:
                     for s in range(a, b):
-                        tgt[syn_tgt[s]] += syn_w[s]
+                        tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
+                else:  # contiguous, one frame
+                    g_seg = gk[syn_fk[a]]
+                    base = syn_tgt[a]
+                    dst = tgt[base : base + (b - a)]
+                    src = syn_w[a:b]
+                    for k in range(b - a):
+                        dst[k] += src[k] * g_seg
         # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d);
         # the presynaptic trace seen now includes this step's arrivals (emitted up to t - axonal delay)
         if any_plastic:
@@ -547,9 +638,19 @@ def run_steps(
                         st_out[r, c] = v[i]
                     elif var == VAR_U:
                         st_out[r, c] = u[i]
-                    elif var == VAR_X1:
-                        st_out[r, c] = x1[i]
-                    else:
-                        st_out[r, c] = x2[i]
+                    else:  # a synaptic current: in its frame for step t + 1 where its population has one
+                        ch = 0 if var == VAR_X1 else 1
+                        val = x1[i] if ch == 0 else x2[i]
+                        fi = pop_fr[npop[i]]
+                        if fi >= 0:
+                            val *= fr_F[fi, ch, (t + 1) % fr_P[fi]]
+                        st_out[r, c] = val
                 st_count[0] = r + 1
-    return n_steps
+    # the refractory lists back into the counters
+    for p in range(n_pops):
+        if pop_model[p] == CUBA:
+            for i in range(pop_start[p], pop_end[p]):
+                refrac[i] = 0
+            for q in range(pop_start[p], pop_start[p] + nref[p]):
+                refrac[ref_i[q]] = ref_r[q]
+    return done

@@ -190,7 +190,8 @@ def device_for(backend: str, tgt_type: str = "int"):
 _STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_par", "proj_ptr", "proj_syn", "proj_bank",
            "pre_off", "pre_syn", "pre_proj", "pre_other", "pre_dly", "post_off", "post_syn", "post_proj", "post_other", "post_dly",
            "bank_base", "bank_len", "bank_n", "bank_lo", "bank_decay", "bank_nearest",
-           "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux", "syn_postpos")
+           "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux", "syn_postpos",
+           "pop_fr", "fr_P", "fr_F", "fr_G", "syn_fk")
 _PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron parameters, may change between runs
 _PLASTIC = ("elig", "elig_post", "ntr")
 _DYNAMIC = ("tgt", "u", "refrac", "syn_w", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
@@ -215,11 +216,16 @@ class GPUEngine:
             a = getattr(s, key)
             if key == "syn_tgt":
                 a = a.astype(np.int32 if "-DTGT_T=int" in device.options else np.int64)
+            elif key == "syn_fk":
+                a = a.astype(np.int32)
             elif a.dtype == np.int32:  # the kernels take 64-bit indices elsewhere
                 a = a.astype(np.int64)
             setattr(d, key, up(a))
         d.rec_mask = up(s.rec_mask.astype(np.uint8))
         d.ctl = up(np.zeros(8, np.int64))
+        d.gk = up(np.ones(1 + 2 * s.fr_P.shape[0]))
+        self.NF = np.int64(s.fr_P.shape[0])
+        self.FW = np.int64(s.fr_F.shape[2])
         d.cnt = up(np.zeros(4, np.int64))
         self.d = d
         self.R = np.int64(s.hist_idx.shape[0])
@@ -291,7 +297,7 @@ class GPUEngine:
         n = self.n
         nblk = min(4096, (n + 255) // 256)
         L("sim_step", "step_begin", 1, 1, (d.ctl, d.cnt, d.hist_n, d.hist_step, self.R, self.P, d.proj_kind, d.proj_par,
-                                           self.npar, d.period_last, d.elig_scale, self.dt))
+                                           self.npar, d.period_last, d.elig_scale, self.dt, self.NF, d.fr_P, d.fr_G, self.FW, d.gk))
         if self.sampled:
             L("sim_synapses", "sample_synapses", 64, 128, (
                 d.ctl, d.cnt, d.sm_idx, d.sm_kind, d.sm_aux, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,
@@ -302,7 +308,8 @@ class GPUEngine:
             d.ctl, i64(n), self.R, d.hist_idx, d.hist_n, self.stride, self.seed, self.dt,
             d.npop, d.pop_model, d.pop_par, self.pop_npar, d.pop_extra,
             d.v, d.u, d.x1, d.x2, d.isyn, d.refrac, d.i_ext, d.sigma, d.rate, d.na, d.nb, d.nc, d.nd,
-            d.cur_col, d.cur_table, i64(d.cur_table.shape[0]), i64(d.cur_table.shape[1]), self.cur_t0))
+            d.cur_col, d.cur_table, i64(d.cur_table.shape[0]), i64(d.cur_table.shape[1]), self.cur_t0,
+            d.pop_fr, d.fr_P, d.fr_F, self.FW))
         if d.gen_steps.shape[0]:
             L("sim_step", "generators", 64, 256, (d.ctl, self.R, d.hist_idx, d.hist_n, self.stride, d.gen_steps, d.gen_idx,
                                                   i64(d.gen_steps.shape[0])))
@@ -318,7 +325,7 @@ class GPUEngine:
                 d.ctl, i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn, d.pre_proj,
                 d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
         L("sim_synapses", "deliver", 1024, 128, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride,
-                                                 d.off, d.syn_tgt, d.syn_w, d.tgt_flat))
+                                                 d.off, d.syn_tgt, d.syn_w, d.tgt_flat, d.syn_fk, d.gk))
         if self.plastic:
             L("sim_synapses", "plastic_events", 1024, 128, (
                 d.ctl, i64(1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
@@ -330,7 +337,7 @@ class GPUEngine:
         has_st = d.st_idx.shape[0] > 0
         if has_st:
             L("sim_step", "record_state", 16, 128, (d.ctl, d.cnt, d.st_idx, d.st_var, i64(d.st_idx.shape[0]), i64(st_every),
-                                                    b.st_out, d.v, d.u, d.x1, d.x2))
+                                                    b.st_out, d.v, d.u, d.x1, d.x2, d.npop, d.pop_fr, d.fr_P, d.fr_F, self.FW))
         L("sim_step", "step_end", 1, 1, (d.ctl, d.cnt, self.P, d.proj_kind, d.proj_par, self.npar, d.period_next, d.period_last,
                                          d.modulator, d.mod_decay, i64(d.modulator.shape[0]), i64(has_st), i64(st_every),
                                          i64(self.sampled), i64(sm_every), self.dt))

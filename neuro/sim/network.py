@@ -34,6 +34,8 @@ from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
 _N_PAR = 29
+FRAME_MAX = 1024  # longest period of a current frame (steps); see Network._build_frames
+FRAME_FLOOR = 1e-100  # smallest frame factor used inside a period (1 / F stays below 1e100)
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post", "modulator",
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
@@ -131,6 +133,8 @@ class Network:
                 if getattr(pop, "_laid_out", False):
                     for key in ("v", "u", "x1", "x2", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd"):
                         pop._init[key] = getattr(old, key)[pop.start : pop.start + pop.n].copy()
+                    for c, key in enumerate(("x1", "x2")):  # currents as currents, not in the old layout's frame
+                        pop._init[key] *= self._frame_factor(old, int(old.npop[pop.start]), c)
         for proj in self.projections:
             for pop in (proj.pre, proj.post):
                 if pop.network is not self:
@@ -205,7 +209,7 @@ class Network:
         s.hist_step = np.full(R, -1, dtype=np.int64)
         # keep what can be kept from the previous layout (state is preserved across rebuilds)
         if old is not None and old.v.shape == s.v.shape:
-            for key in ("x1", "x2", "isyn", "refrac"):
+            for key in ("isyn", "refrac"):  # x1, x2: below, once the frames are known
                 setattr(s, key, getattr(old, key))
             if old.syn_w.shape == s.syn_w.shape:
                 for key in ("elig", "elig_post", "period_last", "period_next"):
@@ -222,8 +226,23 @@ class Network:
             s.tgt[r, :n] = getattr(s, key)
             setattr(s, key, s.tgt[r, :n])
         s.syn_tgt = self._synapse_targets(s, max(n, 1))
-        # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets
-        s.seg_code = np.where(s.off[:, 1:] > s.off[:, :-1], 1 + self._dense_segments(s), 0).astype(np.uint8)
+        self._build_frames(s)
+        same = old is not None and old.v.shape == s.v.shape and hasattr(old, "fr_F")
+        for p, pop in enumerate(self.populations):
+            f = s.pop_fr[p]
+            if f < 0:
+                continue
+            sl = slice(pop.start, pop.start + pop.n)
+            fo = old.pop_fr[p] if same and p < old.pop_fr.shape[0] else -1
+            if fo >= 0 and old.fr_P[fo] == s.fr_P[f] and np.array_equal(old.fr_F[fo], s.fr_F[f]):
+                s.x1[sl], s.x2[sl] = old.x1[sl], old.x2[sl]  # the same frame: the stored values as they are (exact)
+            else:
+                ph = self.step % s.fr_P[f]
+                s.x1[sl] *= s.fr_G[f, 0, ph]
+                s.x2[sl] *= s.fr_G[f, 1, ph]
+        # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets;
+        # 3 and 4 the same with weights scaled into current frames (see _build_frames)
+        s.seg_code = self._segment_codes(s)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
@@ -288,6 +307,79 @@ class Network:
         tgt = row * stride + s.syn_post
         # int32 when it fits: 4 bytes less to stream per synaptic event
         return tgt.astype(np.int32) if stride * 4 < 2**31 else tgt
+
+    def _frame_factor(self, s, p: int, c: int) -> float:
+        """Factor from the stored value of channel ``c`` (0 excitatory, 1 inhibitory) of population ``p`` to the
+        current at the present step (1.0 for populations without a frame)."""
+        f = s.pop_fr[p] if hasattr(s, "pop_fr") and p < s.pop_fr.shape[0] else -1
+        return float(s.fr_F[f, c, self.step % s.fr_P[f]]) if f >= 0 else 1.0
+
+    @staticmethod
+    def _frame_period(decays) -> tuple[int, np.ndarray]:
+        """``(P, F)``: the frame period (steps) of a population and ``F[c, k] = decays[c] ** k`` (``k`` = 0 .. ``FRAME_MAX``)
+        by repeated multiplication, the same numbers on every backend. ``P`` is the largest period up to
+        ``FRAME_MAX`` whose factors stay at or above ``FRAME_FLOOR`` until the last phase, so ``1 / F`` stays finite."""
+        F = np.empty((len(decays), FRAME_MAX + 1))
+        F[:, 0] = 1.0
+        for k in range(1, FRAME_MAX + 1):
+            F[:, k] = F[:, k - 1] * np.asarray(decays, dtype=np.float64)
+        ok = np.all(F[:, :FRAME_MAX] >= FRAME_FLOOR, axis=0)
+        return (FRAME_MAX if ok.all() else int(np.argmin(ok))), F
+
+    def _build_frames(self, s) -> None:
+        r"""Decaying frames of the synaptic currents of current-based LIF populations, and the key of each synapse.
+
+        A current that only decays between inputs, :math:`I(t + 1) = p\, I(t) + \text{inputs}`, is stored as
+        :math:`X` with :math:`I(t) = X\, F[t \bmod P]`, :math:`F[k] = p^k`: the neuron update reads :math:`X` and
+        writes nothing back, an input arriving for step :math:`t + 1` adds :math:`w / F[(t + 1) \bmod P]`, and at
+        the end of each period (the step with :math:`(t + 1) \bmod P = 0`) :math:`X` is multiplied by :math:`F[P]`
+        (values below 1e-290 set to 0). Two stores per neuron-step fewer than decaying the currents in place.
+        ``s.x1`` / ``s.x2`` (and :meth:`state`) hold :math:`X` for these populations; ``pop.i_e`` / ``pop.i_i``
+        and the state monitors give :math:`I`. The phase is the global step modulo ``P``, so runs cut anywhere,
+        saved and restored, or run on another backend give the same numbers.
+        """
+        frames, keys = [], np.zeros(len(self.populations), dtype=np.int64)
+        s.pop_fr = np.full(max(1, len(self.populations)), -1, dtype=np.int64)
+        periods = []
+        for p, pop in enumerate(self.populations):
+            if pop.model != E.CUBA:
+                continue
+            par = s.pop_par[p]
+            P, F = self._frame_period([par[6], par[8]])
+            s.pop_fr[p] = len(frames)
+            keys[p] = 1 + 2 * len(frames)
+            frames.append(F)
+            periods.append(P)
+        s.fr_P = np.array(periods or [1], dtype=np.int64)
+        s.fr_F = np.stack(frames) if frames else np.ones((1, 2, FRAME_MAX + 1))
+        s.fr_G = np.divide(1.0, s.fr_F, out=np.ones_like(s.fr_F), where=s.fr_F >= FRAME_FLOOR)  # used below the period only
+        # per synapse: 0 (weight added as it is) or 1 + 2 f + c (scaled by 1 / F of frame f, channel c)
+        kt = np.int16 if 1 + 2 * len(frames) < 2**15 else np.int32
+        fk = np.zeros(s.syn_post.shape[0], dtype=kt)
+        if s.syn_post.size and frames:
+            row = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1)
+            k0 = keys[s.npop[s.syn_post]]
+            into = (k0 > 0) & (row < 2)  # the x1 / x2 rows of a framed population
+            fk[into] = (k0[into] + row[into]).astype(kt)
+        s.syn_fk = fk
+
+    def _segment_codes(self, s) -> np.ndarray:
+        """``[n, D + 1]`` delivery codes: 0 no synapse, 1 synapses, 2 one contiguous run of targets (vectorised add),
+        3 / 4 the same where weights are scaled into a frame (4: one frame key for the whole run)."""
+        a, b = s.off[:, :-1], s.off[:, 1:]
+        some = b > a
+        code = np.where(some, 1 + self._dense_segments(s), 0).astype(np.uint8)
+        if not np.any(s.syn_fk):
+            return code
+        starts = a[some]
+        fk = s.syn_fk.astype(np.int64)
+        kmax, kmin = np.zeros(a.shape, np.int64), np.zeros(a.shape, np.int64)
+        kmax[some] = np.maximum.reduceat(fk, starts)  # non-empty segments tile the synapses in order
+        kmin[some] = np.minimum.reduceat(fk, starts)
+        scaled = some & (kmax > 0)
+        code[scaled] += 2
+        code[scaled & (code == 4) & (kmax != kmin)] = 3  # a run across frames: per-synapse scaling
+        return code
 
     @staticmethod
     def _dense_segments(s, min_len: int = 8) -> np.ndarray:
@@ -517,6 +609,7 @@ class Network:
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
+                s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,

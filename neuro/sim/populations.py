@@ -86,6 +86,23 @@ class Population:
     def _set_state(self, key: str, value) -> None:
         self._state(key)[:] = _per_neuron(value, self.n, f"{self.name}.{key}")
 
+    def _current(self, c: int) -> np.ndarray:
+        """Synaptic variable ``c`` (0: x1, 1: x2) as its value at the next step (a copy; see Network._build_frames)."""
+        key = ("x1", "x2")[c]
+        if self.network is None or not self.network.built:
+            return self._init[key].copy()
+        net = self.network
+        return self._state(key) * net._frame_factor(net._s, net.populations.index(self), c)
+
+    def _set_current(self, c: int, value) -> None:
+        key = ("x1", "x2")[c]
+        value = _per_neuron(value, self.n, f"{self.name}.{('i_e', 'i_i')[c]}")
+        if self.network is None or not self.network.built:
+            self._init[key][:] = value
+            return
+        net = self.network
+        self._state(key)[:] = value / net._frame_factor(net._s, net.populations.index(self), c)
+
     v = property(lambda self: self._state("v"), lambda self, x: self._set_state("v", x), doc="membrane potential (mV)")
     u = property(lambda self: self._state("u"), lambda self, x: self._set_state("u", x), doc="recovery variable (Izhikevich)")
     i_ext = property(lambda self: self._state("i_ext"), lambda self, x: self._set_state("i_ext", x), doc="constant external drive (mV)")
@@ -141,6 +158,10 @@ class LIF(Population):
         return out
 
     theta = property(lambda self: self._state("u"), doc="adaptive threshold offset (mV)")
+    i_e = property(lambda self: self._current(0), lambda self, x: self._set_current(0, x),
+                   doc="excitatory synaptic current (mV, as R I), the value the next step integrates (a copy: assign to change it)")
+    i_i = property(lambda self: self._current(1), lambda self, x: self._set_current(1, x),
+                   doc="inhibitory synaptic current (mV, as R I), the value the next step integrates (a copy: assign to change it)")
 
 
 class ConductanceLIF(Population):

@@ -32,8 +32,19 @@ def test_dense_segments_are_found(monkeypatch):
     net, *_ = _net(True, monkeypatch)
     net.build()
     s = net._s
-    flagged = s.seg_code == 2
+    flagged = np.isin(s.seg_code, (2, 4))
     assert np.array_equal(s.seg_code > 0, s.off[:, 1:] > s.off[:, :-1])  # 0 exactly where a (neuron, delay) has no synapse
+    # segments with synapses into the LIF population's currents scale their weights into its frame (codes 3, 4);
+    # a contiguous one (4) has one frame key throughout
+    some = s.seg_code > 0
+    for code, lo, hi in zip(s.seg_code[some], s.off[:, :-1][some], s.off[:, 1:][some]):
+        keys = s.syn_fk[lo:hi]
+        assert (code >= 3) == bool(np.any(keys)), (code, keys)
+        if code == 4:
+            assert np.all(keys == keys[0])
+    lif = net.populations[1]
+    into_lif = (s.syn_post >= lif.start) & (s.syn_post < lif.start + lif.n)
+    assert np.array_equal(s.syn_fk != 0, into_lif)
     assert flagged.any()
     a, b = s.off[:, :-1][flagged], s.off[:, 1:][flagged]
     for lo, hi in zip(a, b):  # every flagged segment really is one contiguous ascending run of targets
