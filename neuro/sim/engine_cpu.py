@@ -258,32 +258,26 @@ def _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, x
 
 
 @njit(cache=True)
-def _refractory_begin(lo, m, ref_i, ref_r, ref_v, ref_th, v, theta, adaptive):
-    """Count down the refractory list of a population (entries ``lo .. lo + m``: neuron, steps left) and save the
-    potential (and threshold) of the neurons still frozen this step; returns the new length."""
-    k = lo
-    for q in range(lo, lo + m):
-        r = ref_r[q] - 1
-        if r > 0:  # integration resumes t_ref after the spike (Brian2's timestep(t - lastspike) >= timestep(refractory))
-            i = ref_i[q]
-            ref_i[k] = i
-            ref_r[k] = r
-            ref_v[k] = v[i]
-            if adaptive:
-                ref_th[k] = theta[i]
-            k += 1
-    return k - lo
+def _hold_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, adaptive):
+    """Save the potential (and threshold) of the ``c`` refractory neurons queued from position ``h`` of a population's ring."""
+    for q in range(c):
+        k = h + q
+        i = ref_i[lo + (k - size if k >= size else k)]
+        v_hold[i] = v[i]
+        if adaptive:
+            th_hold[i] = theta[i]
 
 
 @njit(cache=True)
-def _refractory_end(lo, m, ref_i, ref_v, ref_th, v, theta, theta_decay, adaptive, fired):
+def _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, theta_decay, adaptive, fired):
     """Frozen neurons keep their potential and do not fire; their threshold only decays."""
-    for q in range(lo, lo + m):
-        i = ref_i[q]
-        v[i] = ref_v[q]
+    for q in range(c):
+        k = h + q
+        i = ref_i[lo + (k - size if k >= size else k)]
+        v[i] = v_hold[i]
         fired[i] = 0
         if adaptive:
-            theta[i] = ref_th[q] * theta_decay
+            theta[i] = th_hold[i] * theta_decay
 
 
 @njit(cache=True)
@@ -332,6 +326,8 @@ def run_steps(
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
+    # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
+    pop_direct,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
     # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
     #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
@@ -381,22 +377,32 @@ def run_steps(
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
     # per step: the factor of each frame key for inputs arriving for the next step (key 0: 1)
     gk = np.ones(1 + 2 * fr_P.shape[0])
-    # refractory current-based LIF neurons as lists (neuron, steps left), a population's in ref_*[start ..]: the update
-    # loop then reads and writes no counter. The counters in `refrac` are read here and written back at the end.
+    # Refractory current-based LIF neurons: a queue per population (a ring in ref_i / ref_e [start .. end]) of
+    # (neuron, step its integration resumes), in spike order, so the update loop reads and writes no counter. A queued
+    # neuron is "parked": its potential is kept in v_hold and v set to -inf, which the update leaves at -inf (or NaN)
+    # and never lets fire, so a frozen step costs nothing; it is put back when its period ends. Populations with
+    # synapses onto v itself (pop_direct) cannot park (a jump during the refractory period must apply): their queued
+    # neurons' potentials are saved before the update and put back after it, every step. The counters in `refrac`
+    # are read here and written back at the end (and v of parked neurons), so the state between runs is as always.
     ref_i = np.zeros(v.shape[0], dtype=np.int64)
-    ref_r = np.zeros(v.shape[0], dtype=np.int64)
-    ref_v = np.zeros(v.shape[0])
-    ref_th = np.zeros(v.shape[0])
-    nref = np.zeros(n_pops, dtype=np.int64)
+    ref_e = np.zeros(v.shape[0], dtype=np.int64)
+    v_hold = np.zeros(v.shape[0])
+    th_hold = np.zeros(v.shape[0])
+    rq_head = np.zeros(n_pops, dtype=np.int64)
+    rq_count = np.zeros(n_pops, dtype=np.int64)
     for p in range(n_pops):
         if pop_model[p] == CUBA:
-            m = pop_start[p]
-            for i in range(pop_start[p], pop_end[p]):
-                if refrac[i] > 0:
-                    ref_i[m] = i
-                    ref_r[m] = refrac[i]
-                    m += 1
-            nref[p] = m - pop_start[p]
+            lo = pop_start[p]
+            cand = np.flatnonzero(refrac[lo : pop_end[p]] > 0) + lo
+            order = np.argsort(refrac[cand], kind="mergesort")  # by the step integration resumes: queue order
+            for q in range(cand.shape[0]):
+                i = cand[order[q]]
+                ref_i[lo + q] = i
+                ref_e[lo + q] = t0 - 1 + refrac[i]
+                if pop_direct[p] == 0:
+                    v_hold[i] = v[i]
+                    v[i] = -np.inf
+            rq_count[p] = cand.shape[0]
     done = n_steps
     draw = np.empty(v.shape[0])  # uniform numbers of Poisson populations
     for k in range(n_steps):
@@ -428,19 +434,38 @@ def run_steps(
                 P = fr_P[fi]
                 ph = t % P
                 adaptive = par[10] != 0.0
-                m = _refractory_begin(lo, nref[p], ref_i, ref_r, ref_v, ref_th, v, u, adaptive)
+                size = hi - lo
+                parks = pop_direct[p] == 0
+                h = rq_head[p]
+                c = rq_count[p]
+                while c > 0 and ref_e[lo + h] <= t:  # refractory periods ending now: integrate again
+                    if parks:
+                        i = ref_i[lo + h]
+                        v[i] = v_hold[i]
+                    h = h + 1 if h + 1 < size else 0
+                    c -= 1
+                if not parks and c > 0:
+                    _hold_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, adaptive)
                 _cuba_update(lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
                              fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
-                _refractory_end(lo, m, ref_i, ref_v, ref_th, v, u, par[9], adaptive, fired)
+                if not parks and c > 0:
+                    _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, par[9], adaptive, fired)
                 nspk0 = nspk
                 nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
                 t_ref = int(par[3])
                 if t_ref > 0:
                     for q in range(nspk0, nspk):
-                        ref_i[lo + m] = hist_idx[slot, q]
-                        ref_r[lo + m] = t_ref
-                        m += 1
-                nref[p] = m
+                        i = hist_idx[slot, q]
+                        pos = h + c  # (not k: the step counter)
+                        pos = pos - size if pos >= size else pos
+                        ref_i[lo + pos] = i
+                        ref_e[lo + pos] = t + t_ref
+                        c += 1
+                        if parks:
+                            v_hold[i] = v[i]
+                            v[i] = -np.inf
+                rq_head[p] = h
+                rq_count[p] = c
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
@@ -558,7 +583,11 @@ def run_steps(
                     src = syn_w[a:b]
                     for k in range(b - a):
                         dst[k] += src[k]
-                elif code == 3:
+                elif code == 3:  # one frame: one factor
+                    g_seg = gk[syn_fk[a]]
+                    for s in range(a, b):
+                        tgt[syn_tgt[s]] += syn_w[s] * g_seg
+                elif code == 5:  # several frames
                     for s in range(a, b):
                         tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
                 else:  # contiguous, one frame
@@ -635,7 +664,10 @@ def run_steps(
                     i = st_idx[c]
                     var = st_var[c]
                     if var == VAR_V:
-                        st_out[r, c] = v[i]
+                        val = v[i]
+                        if not (val > -np.inf) and pop_model[npop[i]] == CUBA and pop_direct[npop[i]] == 0:
+                            val = v_hold[i]  # a parked refractory neuron
+                        st_out[r, c] = val
                     elif var == VAR_U:
                         st_out[r, c] = u[i]
                     else:  # a synaptic current: in its frame for step t + 1 where its population has one
@@ -646,11 +678,19 @@ def run_steps(
                             val *= fr_F[fi, ch, (t + 1) % fr_P[fi]]
                         st_out[r, c] = val
                 st_count[0] = r + 1
-    # the refractory lists back into the counters
+    # the refractory queues back into the counters (steps left after the last step done), parked potentials back
+    t_last = t0 + done - 1
     for p in range(n_pops):
         if pop_model[p] == CUBA:
-            for i in range(pop_start[p], pop_end[p]):
+            lo = pop_start[p]
+            size = pop_end[p] - lo
+            for i in range(lo, pop_end[p]):
                 refrac[i] = 0
-            for q in range(pop_start[p], pop_start[p] + nref[p]):
-                refrac[ref_i[q]] = ref_r[q]
+            for q in range(rq_count[p]):
+                pos = rq_head[p] + q
+                pos = pos - size if pos >= size else pos
+                i = ref_i[lo + pos]
+                refrac[i] = ref_e[lo + pos] - t_last
+                if pop_direct[p] == 0:
+                    v[i] = v_hold[i]
     return done

@@ -241,7 +241,7 @@ class Network:
                 s.x1[sl] *= s.fr_G[f, 0, ph]
                 s.x2[sl] *= s.fr_G[f, 1, ph]
         # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets;
-        # 3 and 4 the same with weights scaled into current frames (see _build_frames)
+        # 3, 4 the same with weights scaled into one current frame, 5 into several (see _build_frames)
         s.seg_code = self._segment_codes(s)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
@@ -362,10 +362,15 @@ class Network:
             into = (k0 > 0) & (row < 2)  # the x1 / x2 rows of a framed population
             fk[into] = (k0[into] + row[into]).astype(kt)
         s.syn_fk = fk
+        # populations with synapses onto v itself (receptor "v"): their refractory neurons are not parked (engine_cpu)
+        s.pop_direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
+        if s.syn_post.size:
+            direct = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1) == 3
+            s.pop_direct[np.unique(s.npop[s.syn_post[direct]])] = 1
 
     def _segment_codes(self, s) -> np.ndarray:
         """``[n, D + 1]`` delivery codes: 0 no synapse, 1 synapses, 2 one contiguous run of targets (vectorised add),
-        3 / 4 the same where weights are scaled into a frame (4: one frame key for the whole run)."""
+        3 / 4 the same with every weight scaled into one frame, 5 weights scaled into several frames (per synapse)."""
         a, b = s.off[:, :-1], s.off[:, 1:]
         some = b > a
         code = np.where(some, 1 + self._dense_segments(s), 0).astype(np.uint8)
@@ -378,7 +383,7 @@ class Network:
         kmin[some] = np.minimum.reduceat(fk, starts)
         scaled = some & (kmax > 0)
         code[scaled] += 2
-        code[scaled & (code == 4) & (kmax != kmin)] = 3  # a run across frames: per-synapse scaling
+        code[scaled & (kmax != kmin)] = 5  # synapses into several frames (or into one and elsewhere): per-synapse factors
         return code
 
     @staticmethod
@@ -609,7 +614,7 @@ class Network:
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
-                s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk,
+                s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
@@ -653,6 +658,12 @@ class Network:
         # populations with a constant injected current (the CPU update skips reading i_ext elsewhere)
         s.pop_iext = np.array([np.any(s.i_ext[p.start : p.start + p.n] != 0) for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
+        for k, p in enumerate(self.populations):  # the CPU loop queues refractory neurons in the order their periods end
+            if p.model == E.CUBA:
+                left = s.refrac[p.start : p.start + p.n]
+                if left.size and left.max() > s.pop_par[k, 3]:
+                    raise ValueError(f"{p.name}: refractory counters up to {int(left.max())} steps, but t_ref is {int(s.pop_par[k, 3])} steps "
+                                     "(a state from another network?)")
         return s
 
     def _collect(self, steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows) -> None:

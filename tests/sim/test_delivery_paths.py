@@ -34,14 +34,13 @@ def test_dense_segments_are_found(monkeypatch):
     s = net._s
     flagged = np.isin(s.seg_code, (2, 4))
     assert np.array_equal(s.seg_code > 0, s.off[:, 1:] > s.off[:, :-1])  # 0 exactly where a (neuron, delay) has no synapse
-    # segments with synapses into the LIF population's currents scale their weights into its frame (codes 3, 4);
-    # a contiguous one (4) has one frame key throughout
+    # segments with synapses into the LIF population's currents scale their weights into its frame (codes 3, 4 with
+    # one frame key throughout, 5 with several or some synapses elsewhere)
     some = s.seg_code > 0
     for code, lo, hi in zip(s.seg_code[some], s.off[:, :-1][some], s.off[:, 1:][some]):
         keys = s.syn_fk[lo:hi]
         assert (code >= 3) == bool(np.any(keys)), (code, keys)
-        if code == 4:
-            assert np.all(keys == keys[0])
+        assert (code in (3, 4)) == (bool(np.any(keys)) and np.all(keys == keys[0])), (code, keys)
     lif = net.populations[1]
     into_lif = (s.syn_post >= lif.start) & (s.syn_post < lif.start + lif.n)
     assert np.array_equal(s.syn_fk != 0, into_lif)
@@ -52,6 +51,26 @@ def test_dense_segments_are_found(monkeypatch):
     # the Poisson sources' all-to-all segments are flagged; sparse ones (random targets) are not
     src = net.populations[2]
     assert flagged[src.start : src.start + src.n].sum() == 2 * src.n
+
+
+def test_segments_into_several_frames_scale_per_synapse():
+    """One spike reaching an Izhikevich neuron and two LIF populations' excitatory and inhibitory currents at the
+    same delay: one mixed segment (code 5), each weight lands as it is in the current it feeds."""
+    net = sim.Network(dt=0.1)
+    src = sim.SpikeSource(1, times=[30.0], indices=[0])
+    a, b = sim.LIF(3, v_th=1e6, tau_e=4.0, tau_i=8.0), sim.LIF(2, v_th=1e6, tau_e=2.0, tau_i=3.0)
+    izh = sim.Izhikevich(2, preset="regular_spiking")
+    net.add(src, a, b, izh, sim.Projection(src, a, "all_to_all", weight=1.5, receptor="exc"),
+            sim.Projection(src, a, "all_to_all", weight=-2.5, receptor="inh"),
+            sim.Projection(src, b, "all_to_all", weight=0.7, receptor="exc"),
+            sim.Projection(src, izh, "all_to_all", weight=0.0))
+    net.build()
+    assert net._s.seg_code[0, 0] == 5
+    net.run(30.1)  # the spike of step 300 is delivered at its end: the currents the next step integrates
+    np.testing.assert_allclose(a.i_e, 1.5, rtol=1e-14)
+    np.testing.assert_allclose(a.i_i, -2.5, rtol=1e-14)
+    np.testing.assert_allclose(b.i_e, 0.7, rtol=1e-14)
+    assert np.all(b.i_i == 0)
 
 
 @pytest.mark.parametrize("pattern, expect", [

@@ -44,6 +44,23 @@ def cuba(backend, seed=3):
     return net, mons
 
 
+def cuba_direct(backend, seed=7):
+    """Current-based LIF with synapses onto v itself (jumps that apply during refractory periods too) beside
+    exc / inh currents, and a second population without them (its refractory neurons are parked on the CPU)."""
+    net = sim.Network(dt=0.1, seed=seed, backend=backend)
+    pois = sim.PoissonInput(60, rate=80.0)
+    jump = sim.LIF(30, v_rest=-52.0, v_th=-50.0, v_reset=-60.0, t_ref=3.0, theta_jump=0.5, tau_theta=20.0)
+    plain = sim.LIF(30, v_rest=-49.0, v_th=-50.0, v_reset=-60.0, t_ref=4.0, noise=1.0)
+    net.add(pois, jump, plain,
+            sim.Projection(pois, jump, sim.FixedProbability(0.2), weight=0.8, receptor="v", delay=0.3, seed=1),
+            sim.Projection(pois, jump, sim.FixedProbability(0.2), weight=2.0, receptor="exc", seed=2),
+            sim.Projection(plain, jump, sim.FixedProbability(0.3), weight=-3.0, receptor="inh", delay=1.0, seed=3),
+            sim.Projection(jump, plain, sim.FixedProbability(0.3), weight=1.0, receptor="exc", delay=0.5, seed=4))
+    mons = {"jump": net.add(sim.SpikeMonitor(jump)), "plain": net.add(sim.SpikeMonitor(plain)),
+            "vj": net.add(sim.StateMonitor(jump, "v")), "vp": net.add(sim.StateMonitor(plain, "v", [0, 1, 2, 3]))}
+    return net, mons
+
+
 def coba_poisson(backend, seed=5):
     """Conductance LIF driven by Poisson inputs, spike generators and an injected current table."""
     net = sim.Network(dt=0.1, seed=seed, backend=backend)
@@ -147,11 +164,31 @@ def _run_both(builder, backend, duration, chunks=1, **run_kw):
 
 # ---------------------------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("builder", [cuba, coba_poisson, izhikevich], ids=["cuba", "coba_poisson", "izhikevich"])
+@pytest.mark.parametrize("builder", [cuba, cuba_direct, coba_poisson, izhikevich], ids=["cuba", "cuba_direct", "coba_poisson", "izhikevich"])
 def test_gpu_loop_equals_cpu_loop(builder, backend):
     cpu, gpu = _run_both(builder, backend, 60.0)
     assert cpu[next(k for k in cpu if k.endswith(".t"))].size > 10  # the networks do spike
     _compare(cpu, gpu, exact=backend == "emulate")
+
+
+def test_direct_jumps_apply_during_refractory_periods():
+    """On the CPU, refractory neurons of a population with synapses onto v are held (not parked): jumps arriving
+    while one is refractory move its potential, which stays frozen otherwise (Brian2's semantics)."""
+    net, mons = cuba_direct("cpu")
+    net.run(100.0)
+    spk, v = mons["jump"], mons["vj"].values  # v after each step
+    assert spk.count > 20
+    moved = 0
+    for i in range(30):
+        for ts in spk.t[spk.i == i]:
+            k = int(round(ts / 0.1))  # row of the spike's step (v_reset, plus the jumps delivered at its end)
+            frozen = v[k : k + 30, i]  # and the refractory steps that follow (t_ref 3 ms): only jumps move v
+            if frozen.size < 30:
+                continue
+            steps = np.round(np.diff(np.concatenate([[-60.0], frozen])) / 0.8, 9)
+            assert np.all(steps >= 0) and np.all(steps == np.round(steps)), steps
+            moved += np.count_nonzero(steps)
+    assert moved > 5  # some jumps did land during refractory periods
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
