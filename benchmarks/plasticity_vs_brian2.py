@@ -256,7 +256,7 @@ def main_spnet(args, duration, target):
         peer_warm, peer_rate, w_peer, peer_name = float("nan"), float("nan"), None, "brian2 (unavailable)"
         rerun = lambda: float("nan")  # noqa: E731
     try:
-        pairs = interleave(lambda: run_ours_spnet(duration, backend=args.device)[0], rerun, args.repeat)
+        pairs = interleave(lambda: run_ours_spnet(duration, backend=args.device)[0], rerun, args.repeat or 5)
     finally:
         cleanup()
     per_s = 1000.0 / duration
@@ -295,7 +295,8 @@ def main(argv=None):
                     help="Brian2 code generation target (default: numpy with --quick, else cpp_standalone when a C++ compiler is found)")
     ap.add_argument("--n", type=int, default=1000, help="Poisson inputs (default 1000, as in the example)")
     ap.add_argument("--plot", default=None, help="write both final weight histograms to this PNG")
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs (same seed); spnet: interleaved pairs with Brian2, ratio the median pair ratio")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="timed runs (same seed; default 3); spnet: interleaved pairs with Brian2 (default 5), ratio the median pair ratio")
     ap.add_argument("--network", choices=["sma", "spnet"], default="sma",
                     help="sma: Song-Miller-Abbott (default); spnet: Izhikevich 2006 polychronization (the issue's anchor)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
@@ -306,7 +307,7 @@ def main(argv=None):
     duration = 5_000.0 if args.quick else (100_000.0 if args.full else 30_000.0)
     target = args.target or ("cpp_standalone" if compiler_works() and not args.quick else "numpy")
     w0 = np.random.default_rng(0).uniform(0.0, G_MAX, args.n)
-    runs = [run_ours(args.n, duration, w0, backend=args.device) for _ in range(max(1, args.repeat))]
+    runs = [run_ours(args.n, duration, w0, backend=args.device) for _ in range(max(1, args.repeat or 3))]
     ours_runs = [r[0] for r in runs]
     ours, (_, warm, rate, w_ours) = float(np.median(ours_runs)), runs[0]
     try:
