@@ -699,7 +699,11 @@ class Network:
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, np.ndarray]:
-        """Copies of every dynamic array, plus the step counter."""
+        """Copies of every dynamic array, plus the step counter.
+
+        As stored: ``x1`` / ``x2`` of current-based LIF populations are in their current frames (see
+        :meth:`_build_frames`; ``pop.i_e`` / ``pop.i_i`` give the currents themselves).
+        """
         self._ensure_built()
         out = {k: np.array(getattr(self._s, k), copy=True) for k in _STATE_KEYS}
         out["step"] = np.array(self.step)
