@@ -33,8 +33,10 @@ reads r2 and o2 as they were before the current spike's jump.
 
 Current-based LIF neurons keep their synaptic currents in decaying frames (``Network._build_frames``): the
 update reads them and writes nothing back, inputs are scaled into the frame as they arrive, and the stored values
-are renormalised once per frame period. Their refractory neurons are kept as short lists (neuron, steps left),
-so the vectorised update loop reads and writes no counter; the counters in ``refrac`` are exact at every run's end.
+are renormalised once per frame period. Their refractory neurons wait in a queue per population, in the order
+their periods end, "parked" (potential kept aside, ``v = -inf``, which the update leaves frozen and never lets
+fire), so the vectorised update loop reads and writes no counter and a refractory step costs nothing; the
+counters in ``refrac`` and the potentials are exact at every run's end.
 
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
 filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
@@ -216,7 +218,7 @@ def _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, x
 
     The synaptic currents are read in their frames (``x1 c1 = I_e p_em``, see ``Network._build_frames``) and not
     written, except at the end of a frame period (``renorm``: ``x *= f``, values below 1e-290 to 0). Refractory
-    neurons are put back by :func:`_refractory_end`. The loop has no data-dependent branch (selects only), so it
+    neurons are parked or put back by :func:`_put_back_frozen` (see run_steps). The loop has no data-dependent branch (selects only), so it
     vectorises; spikes are flagged in ``fired`` and collected by :func:`_collect_spikes`. ``has_iext`` /
     ``has_extra``: whether the population has an injected constant current / noise or a current array this run;
     without either, the loop reads no drive array (a zero drive adds nothing: same bits).
@@ -258,11 +260,17 @@ def _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, x
 
 
 @njit(cache=True)
+def _ring(lo, h, q, size):
+    """Index of entry ``q`` of a queue kept as a ring of ``size`` slots from ``lo``, its head at ``h``."""
+    k = h + q
+    return lo + (k - size if k >= size else k)
+
+
+@njit(cache=True)
 def _hold_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, adaptive):
     """Save the potential (and threshold) of the ``c`` refractory neurons queued from position ``h`` of a population's ring."""
     for q in range(c):
-        k = h + q
-        i = ref_i[lo + (k - size if k >= size else k)]
+        i = ref_i[_ring(lo, h, q, size)]
         v_hold[i] = v[i]
         if adaptive:
             th_hold[i] = theta[i]
@@ -272,8 +280,7 @@ def _hold_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, adaptive):
 def _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, theta_decay, adaptive, fired):
     """Frozen neurons keep their potential and do not fire; their threshold only decays."""
     for q in range(c):
-        k = h + q
-        i = ref_i[lo + (k - size if k >= size else k)]
+        i = ref_i[_ring(lo, h, q, size)]
         v[i] = v_hold[i]
         fired[i] = 0
         if adaptive:
@@ -321,7 +328,8 @@ def run_steps(
     # spike generators: sorted steps and neuron indices, read pointer (1-element array)
     gen_steps, gen_idx, gen_ptr,
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
-    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets
+    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets,
+    # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
     off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
@@ -456,10 +464,9 @@ def run_steps(
                 if t_ref > 0:
                     for q in range(nspk0, nspk):
                         i = hist_idx[slot, q]
-                        pos = h + c  # (not k: the step counter)
-                        pos = pos - size if pos >= size else pos
-                        ref_i[lo + pos] = i
-                        ref_e[lo + pos] = t + t_ref
+                        pos = _ring(lo, h, c, size)
+                        ref_i[pos] = i
+                        ref_e[pos] = t + t_ref
                         c += 1
                         if parks:
                             v_hold[i] = v[i]
@@ -687,10 +694,9 @@ def run_steps(
             for i in range(lo, pop_end[p]):
                 refrac[i] = 0
             for q in range(rq_count[p]):
-                pos = rq_head[p] + q
-                pos = pos - size if pos >= size else pos
-                i = ref_i[lo + pos]
-                refrac[i] = ref_e[lo + pos] - t_last
+                pos = _ring(lo, rq_head[p], q, size)
+                i = ref_i[pos]
+                refrac[i] = ref_e[pos] - t_last
                 if pop_direct[p] == 0:
                     v[i] = v_hold[i]
     return done
