@@ -227,19 +227,7 @@ class Network:
             setattr(s, key, s.tgt[r, :n])
         s.syn_tgt = self._synapse_targets(s, max(n, 1))
         self._build_frames(s)
-        same = old is not None and old.v.shape == s.v.shape and hasattr(old, "fr_F")
-        for p, pop in enumerate(self.populations):
-            f = s.pop_fr[p]
-            if f < 0:
-                continue
-            sl = slice(pop.start, pop.start + pop.n)
-            fo = old.pop_fr[p] if same and p < old.pop_fr.shape[0] else -1
-            if fo >= 0 and old.fr_P[fo] == s.fr_P[f] and np.array_equal(old.fr_F[fo], s.fr_F[f]):
-                s.x1[sl], s.x2[sl] = old.x1[sl], old.x2[sl]  # the same frame: the stored values as they are (exact)
-            else:
-                ph = self.step % s.fr_P[f]
-                s.x1[sl] *= s.fr_G[f, 0, ph]
-                s.x2[sl] *= s.fr_G[f, 1, ph]
+        self._carry_frames(old, s)
         # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets;
         # 3, 4 the same with weights scaled into one current frame, 5 into several (see _build_frames)
         s.seg_code = self._segment_codes(s)
@@ -308,6 +296,23 @@ class Network:
         # int32 when it fits: 4 bytes less to stream per synaptic event
         return tgt.astype(np.int32) if stride * 4 < 2**31 else tgt
 
+    def _carry_frames(self, old, s) -> None:
+        """Put the currents (laid out as currents) into the new layout's frames; where a population's frame is the
+        same as in the previous layout ``old``, keep its stored values as they are (bit for bit)."""
+        same = old is not None and old.v.shape == s.v.shape and hasattr(old, "fr_F")
+        for p, pop in enumerate(self.populations):
+            f = s.pop_fr[p]
+            if f < 0:
+                continue
+            sl = slice(pop.start, pop.start + pop.n)
+            fo = old.pop_fr[p] if same and p < old.pop_fr.shape[0] else -1
+            if fo >= 0 and old.fr_P[fo] == s.fr_P[f] and np.array_equal(old.fr_F[fo], s.fr_F[f]):
+                s.x1[sl], s.x2[sl] = old.x1[sl], old.x2[sl]
+            else:
+                ph = self.step % s.fr_P[f]
+                s.x1[sl] *= s.fr_G[f, 0, ph]
+                s.x2[sl] *= s.fr_G[f, 1, ph]
+
     def _frame_factor(self, s, p: int, c: int) -> float:
         """Factor from the stored value of channel ``c`` (0 excitatory, 1 inhibitory) of population ``p`` to the
         current at the present step (1.0 for populations without a frame)."""
@@ -356,8 +361,8 @@ class Network:
         # per synapse: 0 (weight added as it is) or 1 + 2 f + c (scaled by 1 / F of frame f, channel c)
         kt = np.int16 if 1 + 2 * len(frames) < 2**15 else np.int32
         fk = np.zeros(s.syn_post.shape[0], dtype=kt)
+        row = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1)  # the target row of each synapse (_TARGET_ROWS)
         if s.syn_post.size and frames:
-            row = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1)
             k0 = keys[s.npop[s.syn_post]]
             into = (k0 > 0) & (row < 2)  # the x1 / x2 rows of a framed population
             fk[into] = (k0[into] + row[into]).astype(kt)
@@ -365,8 +370,7 @@ class Network:
         # populations with synapses onto v itself (receptor "v"): their refractory neurons are not parked (engine_cpu)
         s.pop_direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
         if s.syn_post.size:
-            direct = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1) == 3
-            s.pop_direct[np.unique(s.npop[s.syn_post[direct]])] = 1
+            s.pop_direct[np.unique(s.npop[s.syn_post[row == 3]])] = 1
 
     def _segment_codes(self, s) -> np.ndarray:
         """``[n, D + 1]`` delivery codes: 0 no synapse, 1 synapses, 2 one contiguous run of targets (vectorised add),
