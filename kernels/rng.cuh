@@ -76,6 +76,16 @@ NEURO_DEVICE double rng_uniform(u64 seed, i64 step, i64 stream, i64 idx) {
     return rng_u53(rng_key(seed, step, stream, RNG_K_UNI), (u64)idx);
 }
 
+// failures before the first success of steps that succeed with probability p (rng_cpu.geometric_at)
+#define RNG_NEVER 4611686018427387904LL
+NEURO_DEVICE i64 rng_geometric(u64 seed, i64 step, i64 stream, i64 idx, double p) {
+    if (p >= 1.0) return 0;
+    if (!(p > 0.0)) return RNG_NEVER;
+    double lp = p > 1e-8 ? rng_log(1.0 - p) : -p - 0.5 * p * p;
+    double q = rng_log(1.0 - rng_uniform(seed, step, stream, idx)) / lp;
+    return q >= 4611686018427387904.0 ? RNG_NEVER : (i64)q;
+}
+
 // the normal of neuron idx (rng_cpu.normal_at): half of the Box-Muller pair idx >> 1
 NEURO_DEVICE double rng_normal(u64 seed, i64 step, i64 stream, i64 idx) {
     u64 key = rng_key(seed, step, stream, RNG_K_NORM);

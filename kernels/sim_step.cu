@@ -82,8 +82,10 @@ NEURO_KERNEL void update_neurons(
             if (row >= 0 && row < cur_rows && cur_col[i] >= 0) xd += cur_table[row * cur_cols + cur_col[i]];
         }
         bool fire = false;
-        if (model == M_POISSON) {
-            fire = rng_uniform(seed, t, 0, i) < rate[i] * dt;
+        if (model == M_POISSON) {  // refrac: steps to the next spike + 1 (engine_cpu.poisson_schedule); a spike draws the next
+            const i64 r = refrac[i];
+            fire = r == 1;
+            refrac[i] = fire ? 1 + rng_geometric(seed, t, 0, i, rate[i] * dt) : r - 1;
         } else if (model == M_CUBA) {
             // par: v_rest, v_th, v_reset, t_ref_steps, p_mm, p_em, p_ee, p_im, p_ii, theta decay, theta jump
             // the currents are stored in the population's frame: I = x F[t % P], renormalised at the period's end

@@ -51,7 +51,7 @@ import numpy as np
 from numba import njit
 
 from ..ops.lif.step_cpu import discrete_lif_update
-from ..ops.rng_cpu import fill_normal, fill_uniform
+from ..ops.rng_cpu import fill_normal, fill_uniform, geometric_at
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
 
 # population models
@@ -173,13 +173,31 @@ def _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind,
 
 
 @njit(cache=True)
-def _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_row, nspk):
-    """Poisson neurons ``lo..hi-1``: spike with probability ``rate dt`` this step (stream 0 of the counter)."""
-    fill_uniform(seed, t, 0, lo, hi, draw)
-    dr, rt, fr = draw[lo:hi], rate[lo:hi], fired[lo:hi]
+def _poisson_update(lo, hi, t, seed, dt, rate, pnext, fired, hist_row, nspk):
+    """Poisson neurons ``lo..hi-1``: those whose next spike is drawn for step ``t`` (``pnext``) fire and draw the next
+    one, ``t + 1 + g`` with ``g`` geometric of success ``rate dt`` (stream 0 of the counter at step ``t``): the
+    same law as a spike in each step with probability ``rate dt``, at the cost of a compare per neuron and step."""
+    pn, fr = pnext[lo:hi], fired[lo:hi]
     for k in range(hi - lo):
-        fr[k] = dr[k] < rt[k] * dt
-    return _collect_spikes(lo, hi, fired, hist_row, nspk)
+        fr[k] = pn[k] == t
+    n1 = _collect_spikes(lo, hi, fired, hist_row, nspk)
+    for q in range(nspk, n1):
+        i = hist_row[q]
+        pnext[i] = t + 1 + geometric_at(seed, t, 0, i, rate[i] * dt)
+    return n1
+
+
+@njit(cache=True)
+def poisson_schedule(t0, seed, dt, lo, hi, rate, drawn_rate, refrac):
+    """Poisson neurons ``lo..hi-1`` whose next spike is not drawn yet (``refrac <= 0``) or was drawn at another rate
+    (``drawn_rate``, their ``u``) draw it from step ``t0``: at ``t0 + g``, ``g`` geometric of success ``rate dt``
+    (stream 3 of the counter at step ``t0``). A Poisson neuron's ``refrac`` is the number of steps to its next spike
+    plus one, counted from the next step to run (1: it fires in that step); the process is memoryless, so drawing
+    anew when the rate changes is exact."""
+    for i in range(lo, hi):
+        if refrac[i] <= 0 or drawn_rate[i] != rate[i]:
+            refrac[i] = 1 + geometric_at(seed, t0, 3, i, rate[i] * dt)
+            drawn_rate[i] = rate[i]
 
 
 @njit(cache=True)
@@ -411,8 +429,13 @@ def run_steps(
                     v_hold[i] = v[i]
                     v[i] = -np.inf
             rq_count[p] = cand.shape[0]
+    # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule)
+    pnext = np.zeros(v.shape[0], dtype=np.int64)
+    for p in range(n_pops):
+        if pop_model[p] == POISSON:
+            for i in range(pop_start[p], pop_end[p]):
+                pnext[i] = t0 - 1 + refrac[i]
     done = n_steps
-    draw = np.empty(v.shape[0])  # uniform numbers of Poisson populations
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
@@ -436,7 +459,7 @@ def run_steps(
                 # noise and injected currents, computed apart so the update loops stay tight
                 _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
             if model == POISSON:
-                nspk = _poisson_update(lo, hi, t, seed, dt, rate, draw, fired, hist_idx[slot], nspk)
+                nspk = _poisson_update(lo, hi, t, seed, dt, rate, pnext, fired, hist_idx[slot], nspk)
             elif model == CUBA:
                 fi = pop_fr[p]
                 P = fr_P[fi]
@@ -688,6 +711,9 @@ def run_steps(
     # the refractory queues back into the counters (steps left after the last step done), parked potentials back
     t_last = t0 + done - 1
     for p in range(n_pops):
+        if pop_model[p] == POISSON:
+            for i in range(pop_start[p], pop_end[p]):
+                refrac[i] = pnext[i] - t_last
         if pop_model[p] == CUBA:
             lo = pop_start[p]
             size = pop_end[p] - lo

@@ -663,6 +663,8 @@ class Network:
         s.pop_iext = np.array([np.any(s.i_ext[p.start : p.start + p.n] != 0) for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
         for k, p in enumerate(self.populations):  # the CPU loop queues refractory neurons in the order their periods end
+            if p.model == E.POISSON:  # the next spike of sources not drawn yet or whose rate changed (u: the rate drawn at)
+                E.poisson_schedule(self.step, self.seed, self.dt, p.start, p.start + p.n, s.rate, s.u, s.refrac)
             if p.model == E.CUBA:
                 left = s.refrac[p.start : p.start + p.n]
                 if left.size and left.max() > s.pop_par[k, 3]:

@@ -177,3 +177,30 @@ def test_sincos_accuracy():
     assert np.max(np.abs(c - np.cos(2 * np.pi * u))) < 1e-15  # docstring: 7e-16
     assert np.max(np.abs(s - np.sin(2 * np.pi * u))) < 1e-15
     assert np.max(np.abs(c**2 + s**2 - 1)) < 2e-15
+
+
+def test_geometric_gaps():
+    from neuro.ops.rng_cpu import NEVER, geometric_at
+
+    @njit
+    def draws(p, n):
+        out = np.empty(n, np.int64)
+        for i in range(n):
+            out[i] = geometric_at(11, 3, 0, i, p)
+        return out
+
+    for p in (0.3, 0.01):
+        g = draws(p, 200_000)
+        assert g.min() >= 0
+        kmax = int(np.ceil(np.log(1e-3) / np.log(1 - p)))  # bins with >= 200 expected draws, then a tail bin
+        k = np.arange(kmax)
+        expected = np.r_[(1 - p) ** k * p, (1 - p) ** kmax] * g.size
+        observed = np.r_[np.bincount(np.minimum(g, kmax), minlength=kmax + 1)[:kmax], np.count_nonzero(g >= kmax)]
+        assert stats.chisquare(observed, expected).pvalue > 1e-3, p
+    # p below 1e-8 (1 - p rounds to 1): the mean 1 / p - 1 still holds
+    g = draws(1e-12, 100_000).astype(float)
+    assert g.mean() == pytest.approx(1e12, rel=0.02)
+    assert draws(1.0, 10).max() == 0 and draws(2.0, 10).max() == 0
+    assert (draws(0.0, 10) == NEVER).all() and (draws(-0.5, 10) == NEVER).all() and (draws(np.nan, 10) == NEVER).all()
+    # the same uniform as uniform_at: a pure function of (seed, step, stream, index)
+    assert geometric_at(11, 3, 0, 5, 0.2) == int(np.log(1 - uniform_at(11, 3, 0, 5)) / np.log(0.8))
