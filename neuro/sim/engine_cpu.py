@@ -364,7 +364,9 @@ def run_steps(
     # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
     # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
     # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
-    proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank,
+    # proj_shift[pr]: a synapse's flat target index minus this is its postsynaptic neuron's place in the post trace bank
+    # (segments of seg_code 6 run their presynaptic events in the delivery pass, Network._fuse_pre_events)
+    proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank, proj_shift,
     pre_off, pre_code, pre_ev, post_off, post_ev,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
@@ -620,6 +622,32 @@ def run_steps(
                 elif code == 5:  # several frames
                     for s in range(a, b):
                         tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
+                elif code == 6:  # plastic synapses whose presynaptic events are due now: each event, then its delivery (3a's law)
+                    pr = syn_proj[a]
+                    if pr != cur_pr:
+                        cur_pr = pr
+                        pp = proj_par[pr]
+                        kind = proj_kind[pr]
+                        bk = proj_bank[pr]
+                        pre_rows = rows_now[bk[0]]
+                        post_rows = rows_prev[bk[1]]
+                        post_dec = bank_decay[bk[1]]
+                        sign_pre = 1.0 if pp[9] > 0.5 else -1.0
+                        g = elig_scale[pr]
+                    g_seg = gk[syn_fk[a]]
+                    row = post_rows[0] - proj_shift[pr]  # no dendritic delay: the post trace of step t - 1
+                    if kind == PL_ELIGIBILITY:
+                        c_pre = sign_pre * pp[3]
+                        for s in range(a, b):
+                            k_t = syn_tgt[s]
+                            elig[s] += (c_pre * _seen(ntr[row + k_t], post_dec)) * g
+                            tgt[k_t] += syn_w[s] * g_seg
+                    else:
+                        for s in range(a, b):
+                            k_t = syn_tgt[s]
+                            w, _ = pair_on_pre(syn_w[s], 0.0, _seen(ntr[row + k_t], post_dec), pp)
+                            syn_w[s] = w
+                            tgt[k_t] += w * g_seg
                 else:  # contiguous, one frame
                     g_seg = gk[syn_fk[a]]
                     base = syn_tgt[a]

@@ -258,6 +258,7 @@ class Network:
         # per (neuron, delay): 0 no synapse, 1 synapses, 2 synapses onto one contiguous run of targets;
         # 3, 4 the same with weights scaled into one current frame, 5 into several (see _build_frames)
         s.seg_code = self._segment_codes(s)
+        self._fuse_pre_events(s, max(n, 1))
         _into_huge_pages(s, _HOT_KEYS)
         for r, key in enumerate(_TARGET_ROWS):  # the rows of the (possibly moved) delivery matrix
             setattr(s, key, s.tgt[r, :n])
@@ -419,6 +420,39 @@ class Network:
         code[scaled] += 2
         code[scaled & (kmax != kmin)] = 5  # synapses into several frames (or into one and elsewhere): per-synapse factors
         return code
+
+    @staticmethod
+    def _fuse_pre_events(s, stride: int) -> None:
+        """Code 6 for the segments (pre, delay) whose synapses are all plastic synapses of one pair or eligibility
+        projection without dendritic delay, where the presynaptic event list of (pre, axonal delay = delay) holds just
+        them: the CPU loop runs each synapse's event and then its delivery in one pass (3b) and skips that event list
+        (``pre_code`` 0). The same numbers as two passes: an event reads the traces (unchanged during 3a-3b) and changes
+        its own synapse only, and still comes before that synapse's delivery. ``s.proj_shift[pr]``: subtracted from a
+        synapse's flat target index it gives the postsynaptic neuron's place in the projection's post trace bank."""
+        P = s.proj_kind.shape[0]
+        s.proj_shift = np.zeros(max(P, 1), dtype=np.int64)
+        S = s.syn_w.shape[0]
+        DA = s.pre_off.shape[1] - 2
+        if S == 0 or DA < 0:
+            return
+        pr = s.syn_proj.astype(np.int64)
+        ok = np.isin(s.proj_kind[pr], (E.PL_PAIR, E.PL_ELIGIBILITY)) & (s.syn_trace[:, 3] == 0)
+        for k in range(P):
+            if s.proj_kind[k] in (E.PL_PAIR, E.PL_ELIGIBILITY) and s.proj_bank[k, 1] >= 0:
+                mine = np.flatnonzero(pr == k)
+                row = s.syn_tgt[mine[0]] // stride if mine.size else 0
+                s.proj_shift[k] = row * stride + s.bank_lo[s.proj_bank[k, 1]]
+        a, b = s.off[:, : DA + 1], s.off[:, 1 : DA + 2]
+        some = b > a
+        starts = a[some]
+        all_ok = np.zeros(a.shape, bool)
+        one_proj = np.zeros(a.shape, bool)
+        all_ok[some] = np.minimum.reduceat(ok.astype(np.int8), starts) == 1  # non-empty segments tile the synapses in order
+        one_proj[some] = np.minimum.reduceat(pr, starts) == np.maximum.reduceat(pr, starts)
+        exact = (s.pre_off[:, 1:] - s.pre_off[:, :-1]) == (b - a)
+        fuse = some & all_ok & one_proj & exact & (s.seg_code[:, : DA + 1] > 0)
+        s.seg_code[:, : DA + 1][fuse] = 6
+        s.pre_code[fuse] = 0
 
     @staticmethod
     def _dense_segments(s, min_len: int = 8) -> np.ndarray:
@@ -649,7 +683,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
                 s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
-                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank,
+                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
                 s.modulator, s.mod_decay, s.period_next, s.period_last,
