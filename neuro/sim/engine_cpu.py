@@ -348,7 +348,8 @@ def run_steps(
     # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
     # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets,
     # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
-    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code,
+    # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
+    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
@@ -386,6 +387,7 @@ def run_steps(
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_ev.shape[0] > 0
+    any_pre_list = np.any(pre_code != 0)  # presynaptic events left to 3a (not run in the delivery pass, seg_code 6)
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
     cur_pr = 0
     pp = proj_par[0]
@@ -555,7 +557,7 @@ def run_steps(
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
         # so a synapse whose delay is all axonal delivers the weight its own arrival just changed. The postsynaptic
         # trace seen now: the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
-        if any_plastic:
+        if any_pre_list:
             for d in range(DA + 1):
                 src_slot = (t - d) % R
                 if hist_step[src_slot] != t - d:
@@ -622,8 +624,8 @@ def run_steps(
                 elif code == 5:  # several frames
                     for s in range(a, b):
                         tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
-                elif code == 6:  # plastic synapses whose presynaptic events are due now: each event, then its delivery (3a's law)
-                    pr = syn_proj[a]
+                elif code >= 6:  # plastic synapses whose presynaptic events are due now: each event, then its delivery (3a's law)
+                    pr = seg_proj[i, d]
                     if pr != cur_pr:
                         cur_pr = pr
                         pp = proj_par[pr]
@@ -634,7 +636,7 @@ def run_steps(
                         post_dec = bank_decay[bk[1]]
                         sign_pre = 1.0 if pp[9] > 0.5 else -1.0
                         g = elig_scale[pr]
-                    g_seg = gk[syn_fk[a]]
+                    g_seg = gk[syn_fk[a]] if code == 7 else 1.0
                     row = post_rows[0] - proj_shift[pr]  # no dendritic delay: the post trace of step t - 1
                     if kind == PL_ELIGIBILITY:
                         c_pre = sign_pre * pp[3]

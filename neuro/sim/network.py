@@ -40,7 +40,7 @@ _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 # the arrays the time loop reads at random (per synapse, per plastic event, per neuron), kept in one buffer on huge pages
-_HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev", "elig", "elig_post",
+_HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev", "elig", "elig_post",
              "syn_postpos", "proj_syn", "ntr", "tgt", "u", "refrac", "i_ext", "rate", "na", "nb", "nc", "nd", "hist_idx")
 _HUGE_PAGE = 2 << 20
 
@@ -423,7 +423,7 @@ class Network:
 
     @staticmethod
     def _fuse_pre_events(s, stride: int) -> None:
-        """Code 6 for the segments (pre, delay) whose synapses are all plastic synapses of one pair or eligibility
+        """Code 6 (7: into one current frame) for the segments (pre, delay) whose synapses are all plastic synapses of one pair or eligibility
         projection without dendritic delay, where the presynaptic event list of (pre, axonal delay = delay) holds just
         them: the CPU loop runs each synapse's event and then its delivery in one pass (3b) and skips that event list
         (``pre_code`` 0). The same numbers as two passes: an event reads the traces (unchanged during 3a-3b) and changes
@@ -431,6 +431,7 @@ class Network:
         synapse's flat target index it gives the postsynaptic neuron's place in the projection's post trace bank."""
         P = s.proj_kind.shape[0]
         s.proj_shift = np.zeros(max(P, 1), dtype=np.int64)
+        s.seg_proj = np.zeros(s.seg_code.shape, dtype=np.int32)  # the projection of a code 6 / 7 segment
         S = s.syn_w.shape[0]
         DA = s.pre_off.shape[1] - 2
         if S == 0 or DA < 0:
@@ -451,8 +452,11 @@ class Network:
         one_proj[some] = np.minimum.reduceat(pr, starts) == np.maximum.reduceat(pr, starts)
         exact = (s.pre_off[:, 1:] - s.pre_off[:, :-1]) == (b - a)
         fuse = some & all_ok & one_proj & exact & (s.seg_code[:, : DA + 1] > 0)
-        s.seg_code[:, : DA + 1][fuse] = 6
+        framed = np.zeros(a.shape, bool)
+        framed[some] = np.maximum.reduceat(s.syn_fk.astype(np.int64), starts) > 0
+        s.seg_code[:, : DA + 1][fuse] = np.where(framed[fuse], 7, 6)
         s.pre_code[fuse] = 0
+        s.seg_proj[:, : DA + 1][fuse] = pr[a[fuse]]
 
     @staticmethod
     def _dense_segments(s, min_len: int = 8) -> np.ndarray:
@@ -681,7 +685,7 @@ class Network:
                 s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
                 s.cur_col, s.cur_table, s.cur_t0,
                 s.gen_steps, s.gen_idx, s.gen_ptr,
-                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code,
+                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code, s.seg_proj,
                 s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
