@@ -11,7 +11,10 @@ Order within step ``t`` (Brian2's schedule, so spike trains can be compared step
       ``t - a``, ``a`` the axonal part of the delay) apply their rule (pair, triplet, or eligibility);
    b. delivery: for each delay ``d = 0 .. D``, the outgoing synapses with that delay of the
       neurons that spiked at step ``t - d`` are visited (CSR sorted by presynaptic neuron, then
-      delay) — the cost grows with spike deliveries, not with synapses;
+      delay) — the cost grows with spike deliveries, not with synapses. A segment (neuron, delay)
+      whose synapses are all plastic synapses of one pair or eligibility projection without dendritic
+      delay runs each synapse's presynaptic event (3a's law) and then its delivery in this one pass
+      (``seg_code`` 6 / 7, ``Network._fuse_pre_events``): the same numbers, one visit instead of two;
 4. postsynaptic plasticity: plastic synapses that the spike of step ``t - k`` of their
    postsynaptic neuron reaches now (``k`` the dendritic part of the delay);
 5. periodic rules (eligibility -> weight), modulator decay, state recording.

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from neuro import sim
+from neuro.ops.stdp import PairSTDP, TripletSTDP
+from neuro.ops.three_factor import RewardModulatedSTDP
 from neuro.sim import network as network_mod
 
 
@@ -97,3 +99,55 @@ def test_fast_paths_give_identical_runs(monkeypatch):
     assert runs[0][0].size > 50 and runs[0][2].size > 20
     for x, y in zip(runs[0], runs[1]):
         np.testing.assert_array_equal(x, y)
+
+
+def _plastic_net(seed=5):
+    """Plastic projections whose presynaptic events run in the delivery pass (pair STDP into LIF currents: code 7,
+    eligibility into Izhikevich: code 6) beside ones that cannot (a dendritic delay, a triplet rule, a segment shared
+    with a static projection): all in one network, so both passes and their shared per-projection cache are exercised."""
+    rng = np.random.default_rng(seed)
+    net = sim.Network(dt=0.5, seed=seed)
+    net.add_modulator("da", tau=50.0, initial=0.5)
+    a, b, c = (sim.PoissonInput(30, rate=r, name=f"src{k}") for k, r in enumerate((40.0, 60.0, 50.0)))
+    lif = sim.LIF(20, tau_m=10.0, v_rest=-60.0, v_th=-52.0, v_reset=-65.0, t_ref=2.0, tau_e=3.0, name="lif")
+    izh = sim.Izhikevich(20, preset="regular_spiking", name="izh")
+    stdp = PairSTDP(tau_plus=15.0, tau_minus=20.0, eta_plus=0.05, eta_minus=0.06, w_min=0.0, w_max=5.0)
+    elig = RewardModulatedSTDP(stdp=PairSTDP(eta_plus=0.1, eta_minus=0.12, w_min=0.0, w_max=8.0), tau_c=40.0, baseline=0.01,
+                               update_interval=25.0)
+    dly = lambda r, n: rng.integers(0, 5, n) * 0.5  # noqa: E731
+    net.add(a, b, c, lif, izh,
+            sim.Projection(a, lif, sim.FixedProbability(0.4), weight=3.5, delay=dly, plasticity=stdp, seed=1, name="pair_lif"),
+            sim.Projection(b, izh, sim.FixedProbability(0.4), weight=4.0, delay=dly, plasticity=elig, modulator="da", seed=2, name="elig_izh"),
+            sim.Projection(c, izh, sim.FixedProbability(0.4), weight=3.0, delay=dly, seed=3, name="static_izh"),
+            sim.Projection(c, lif, sim.FixedProbability(0.4), weight=1.5, delay=dly, plasticity=stdp, seed=4, name="shared"),
+            sim.Projection(a, izh, sim.FixedProbability(0.3), weight=3.0, delay=2.0,
+                           plasticity=PairSTDP(w_max=6.0, dendritic_fraction=0.5), seed=5, name="dendritic"),
+            sim.Projection(izh, lif, sim.FixedProbability(0.3), weight=1.0, delay=1.0, plasticity=TripletSTDP(w_max=4.0), seed=6,
+                           name="triplet"))
+    mons = [net.add(sim.SpikeMonitor(p)) for p in (lif, izh)]
+    return net, mons
+
+
+def test_presynaptic_events_in_the_delivery_pass_change_nothing(monkeypatch):
+    fused, fmons = _plastic_net()
+    fused.build()
+    s = fused._s
+    assert (s.seg_code == 6).any() and (s.seg_code == 7).any()  # Izhikevich targets / LIF currents
+    assert s.pre_code.any()  # and lists left to the separate pass (dendritic delay, triplet, shared segments)
+    fused.run(400.0, progress=False)
+    monkeypatch.setattr(network_mod.Network, "_fuse_pre_events",
+                        staticmethod(lambda s, stride: (setattr(s, "proj_shift", np.zeros(max(s.proj_kind.shape[0], 1), np.int64)),
+                                                        setattr(s, "seg_proj", np.zeros(s.seg_code.shape, np.int32)))))
+    plain, pmons = _plastic_net()
+    plain.build()
+    assert not np.isin(plain._s.seg_code, (6, 7)).any()
+    plain.run(400.0, progress=False)
+    for f, p in zip(fmons, pmons):
+        assert f.count > 50
+        np.testing.assert_array_equal(f.t, p.t)
+        np.testing.assert_array_equal(f.i, p.i)
+    for pf, pp in zip(fused.projections, plain.projections):
+        np.testing.assert_array_equal(pf.weights, pp.weights)  # bit for bit
+    np.testing.assert_array_equal(fused._s.elig, plain._s.elig)
+    w0 = _plastic_net()[0].projections
+    assert all(not np.array_equal(p.weights, q.weights) for p, q in zip(fused.projections, w0) if p.plasticity is not None)
