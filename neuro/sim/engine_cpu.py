@@ -73,6 +73,7 @@ SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
 # range, where each multiplication costs ~100 cycles (a 10x slowdown of plastic networks with long
 # silences was measured). No weight can feel it: eta * 1e-290 is 1e-274 ulps of a weight of order 1.
 _TINY = 1e-290
+NEVER_STEP = 2**63 - 1  # later than any step a Poisson neuron is drawn for (at most t + 1 + NEVER)
 
 
 @njit(cache=True)
@@ -175,19 +176,31 @@ def _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind,
                 xd[k] += cur_table[row, c]
 
 
+_PB = 64  # Poisson neurons per block of the next-spike minimum
+
+
 @njit(cache=True)
-def _poisson_update(lo, hi, t, seed, dt, rate, pnext, fired, hist_row, nspk):
+def _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, hist_row, nspk):
     """Poisson neurons ``lo..hi-1``: those whose next spike is drawn for step ``t`` (``pnext``) fire and draw the next
     one, ``t + 1 + g`` with ``g`` geometric of success ``rate dt`` (stream 0 of the counter at step ``t``): the
-    same law as a spike in each step with probability ``rate dt``, at the cost of a compare per neuron and step."""
-    pn, fr = pnext[lo:hi], fired[lo:hi]
-    for k in range(hi - lo):
-        fr[k] = pn[k] == t
-    n1 = _collect_spikes(lo, hi, fired, hist_row, nspk)
-    for q in range(nspk, n1):
-        i = hist_row[q]
-        pnext[i] = t + 1 + geometric_at(seed, t, 0, i, rate[i] * dt)
-    return n1
+    same law as a spike in each step with probability ``rate dt``. ``pblk[b]``: the earliest ``pnext`` of neurons
+    ``64 b .. 64 b + 63`` (other models' neurons count as never), so a step reads one minimum per 64 neurons and
+    scans only the blocks that fire; spikes are appended in ascending neuron order."""
+    for b in range(lo // _PB, (hi + _PB - 1) // _PB):
+        if pblk[b] != t:
+            continue
+        b_lo, b_hi = b * _PB, min((b + 1) * _PB, pnext.shape[0])
+        m = NEVER_STEP
+        for i in range(b_lo, b_hi):
+            nx = pnext[i]
+            if nx == t and lo <= i < hi:
+                hist_row[nspk] = i
+                nspk += 1
+                nx = t + 1 + geometric_at(seed, t, 0, i, rate[i] * dt)
+                pnext[i] = nx
+            m = min(m, nx)
+        pblk[b] = m
+    return nspk
 
 
 @njit(cache=True)
@@ -436,12 +449,16 @@ def run_steps(
                     v_hold[i] = v[i]
                     v[i] = -np.inf
             rq_count[p] = cand.shape[0]
-    # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule)
-    pnext = np.zeros(v.shape[0], dtype=np.int64)
+    # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule), and
+    # its minimum per block of 64 neurons (other neurons: never)
+    pnext = np.full(v.shape[0], NEVER_STEP, dtype=np.int64)
     for p in range(n_pops):
         if pop_model[p] == POISSON:
             for i in range(pop_start[p], pop_end[p]):
-                pnext[i] = t0 - 1 + refrac[i]
+                pnext[i] = min(t0 - 1 + refrac[i], NEVER_STEP)
+    pblk = np.full((v.shape[0] + _PB - 1) // _PB, NEVER_STEP, dtype=np.int64)
+    for i in range(v.shape[0]):
+        pblk[i // _PB] = min(pblk[i // _PB], pnext[i])
     done = n_steps
     for k in range(n_steps):
         t = t0 + k
@@ -466,7 +483,7 @@ def run_steps(
                 # noise and injected currents, computed apart so the update loops stay tight
                 _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
             if model == POISSON:
-                nspk = _poisson_update(lo, hi, t, seed, dt, rate, pnext, fired, hist_idx[slot], nspk)
+                nspk = _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, hist_idx[slot], nspk)
             elif model == CUBA:
                 fi = pop_fr[p]
                 P = fr_P[fi]
