@@ -776,7 +776,9 @@ class Network:
         """Copies of every dynamic array, plus the step counter.
 
         As stored: ``x1`` / ``x2`` of current-based LIF populations are in their current frames (see
-        :meth:`_build_frames`; ``pop.i_e`` / ``pop.i_i`` give the currents themselves).
+        :meth:`_build_frames`; ``pop.i_e`` / ``pop.i_i`` give the currents themselves). A Poisson source's
+        ``refrac`` is the number of steps to its next spike plus one and its ``u`` the rate that spike was drawn at
+        (:func:`~neuro.sim.engine_cpu.poisson_schedule`).
         """
         self._ensure_built()
         out = {k: np.array(getattr(self._s, k), copy=True) for k in _STATE_KEYS}
