@@ -11,6 +11,7 @@
 // Counters cnt: [0] recorded spikes  [1] state rows  [2] synapse-sample rows  [3] synaptic events.
 #include "neuro_device.cuh"
 #include "rng.cuh"
+#include "fastmath.cuh"
 
 // population models and recordable variables (neuro/sim/engine_cpu.py)
 #define M_POISSON 0
@@ -124,7 +125,7 @@ NEURO_KERNEL void update_neurons(
             if (r <= 0) {
                 double g_tot = 1.0 + x1[i] + x2[i];
                 double v_inf = (par[0] + x1[i] * par[7] + x2[i] * par[8] + drive) / g_tot;
-                vi = v_inf + (vi - v_inf) * exp(-dt * g_tot / par[4]);
+                vi = v_inf + (vi - v_inf) * fm_exp(-dt * g_tot / par[4]);  // fastmath.exp64's bits, as the CPU loop
             }
             x1[i] *= par[5];
             x2[i] *= par[6];

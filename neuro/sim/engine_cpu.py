@@ -53,6 +53,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..ops.fastmath import exp64
 from ..ops.lif.step_cpu import discrete_lif_update
 from ..ops.rng_cpu import fill_normal, fill_uniform, geometric_at
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
@@ -293,6 +294,38 @@ def _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, x
             e2[k] = y2 if abs(y2) >= _TINY else 0.0
 
 
+@njit(cache=True, error_model="numpy")  # no zero-division check: a branch in the loop would stop it vectorising
+def _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired):
+    """One step of conductance-based LIF neurons lo..hi-1 (exponential Euler, :mod:`neuro.ops.coba_lif.reference`).
+
+    Branch-free with refractory counters (selects only) and :func:`~neuro.ops.fastmath.exp64` for the membrane's
+    relaxation factor, so the loop vectorises (``math.exp`` would be a scalar libm call per neuron without SVML);
+    spikes are flagged in ``fired``. The GPU kernel computes the same expression with the same exponential.
+    """
+    # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
+    v_rest, v_th, v_reset, t_ref, tau_m = par[0], par[1], par[2], np.int64(par[3]), par[4]
+    p_e, p_i, e_e, e_i = par[5], par[6], par[7], par[8]
+    vv, g1, g2, rf, ie, xd, fr = v[lo:hi], x1[lo:hi], x2[lo:hi], refrac[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
+    for k in range(hi - lo):
+        drive = ie[k] + xd[k]
+        r = rf[k]
+        r = r - 1 if r > 0 else r
+        a1 = g1[k]
+        a2 = g2[k]
+        g_tot = 1.0 + a1 + a2
+        v_inf = (v_rest + a1 * e_e + a2 * e_i + drive) / g_tot
+        vi = vv[k]
+        vf = v_inf + (vi - v_inf) * exp64(-dt * g_tot / tau_m)
+        free = r <= 0
+        vi = vf if free else vi
+        g1[k] = a1 * p_e
+        g2[k] = a2 * p_i
+        fire = free & (vi > v_th)
+        vv[k] = v_reset if fire else vi
+        rf[k] = t_ref if fire else r
+        fr[k] = fire
+
+
 @njit(cache=True)
 def _ring(lo, h, q, size):
     """Index of entry ``q`` of a queue kept as a ring of ``size`` slots from ``lo``, its head at ``h``."""
@@ -523,23 +556,8 @@ def run_steps(
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
-                # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
-                v_rest, v_th, v_reset, t_ref = par[0], par[1], par[2], int(par[3])
-                for i in range(lo, hi):
-                    drive = i_ext[i] + xdrive[i]
-                    if refrac[i] > 0:
-                        refrac[i] -= 1
-                    if refrac[i] <= 0:
-                        g_tot = 1.0 + x1[i] + x2[i]
-                        v_inf = (v_rest + x1[i] * par[7] + x2[i] * par[8] + drive) / g_tot
-                        v[i] = v_inf + (v[i] - v_inf) * math.exp(-dt * g_tot / par[4])
-                    x1[i] *= par[5]
-                    x2[i] *= par[6]
-                    if refrac[i] <= 0 and v[i] > v_th:
-                        v[i] = v_reset
-                        refrac[i] = t_ref
-                        hist_idx[slot, nspk] = i
-                        nspk += 1
+                _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
+                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
                 nspk = _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_idx[slot], nspk)

@@ -182,6 +182,11 @@ class ConductanceLIF(Population):
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
         self._init["sigma"] = _per_neuron(noise, self.n, "noise")
 
+    g_e = property(lambda self: self._state("x1"), lambda self, x: self._set_state("x1", x),
+                   doc="excitatory conductance, relative to the leak conductance")
+    g_i = property(lambda self: self._state("x2"), lambda self, x: self._set_state("x2", x),
+                   doc="inhibitory conductance, relative to the leak conductance")
+
     def params(self, dt):
         out = np.zeros(12)
         out[:9] = [self.v_rest, self.v_th, self.v_reset, round(self.t_ref / dt), self.tau_m,
