@@ -417,7 +417,10 @@ def run_steps(
     # proj_shift[pr]: a synapse's flat target index minus this is its postsynaptic neuron's place in the post trace bank
     # (segments of seg_code 6 run their presynaptic events in the delivery pass, Network._fuse_pre_events)
     proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank, proj_shift,
-    pre_off, pre_code, pre_ev, post_off, post_ev,
+    # post_one[post, d]: the projection of a list whose events all belong to one pair / eligibility projection, read in
+    # compact form: post_pk[e] = axonal delay << 24 | presynaptic neuron's place in its bank, post_syn[e] the synapse
+    # (Network._compact_post_events); -1: the rows of post_ev
+    pre_off, pre_code, pre_ev, post_off, post_ev, post_one, post_pk, post_syn,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
     # ring buffer of the last D + 1 steps' spikes
@@ -704,6 +707,28 @@ def run_steps(
                     continue
                 for q in range(hist_n[src_slot]):
                     j = hist_idx[src_slot, q]
+                    pr = post_one[j, d]
+                    if pr >= 0:  # one pair / eligibility projection: 8 bytes per event instead of a 16-byte row
+                        if pr != cur_pr:
+                            cur_pr = pr
+                            pp = proj_par[pr]
+                            kind = proj_kind[pr]
+                            bk = proj_bank[pr]
+                            pre_rows = rows_now[bk[0]]
+                            post_rows = rows_prev[bk[1]]
+                            post_dec = bank_decay[bk[1]]
+                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
+                            g = elig_scale[pr]
+                        if kind == PL_ELIGIBILITY:
+                            for e in range(post_off[j, d], post_off[j, d + 1]):
+                                pk = post_pk[e]
+                                elig_post[e] += (pp[2] * ntr[pre_rows[pk >> 24] + (pk & 16777215)]) * g
+                        else:
+                            for e in range(post_off[j, d], post_off[j, d + 1]):
+                                pk = post_pk[e]
+                                s = post_syn[e]
+                                syn_w[s], _ = pair_on_post(syn_w[s], ntr[pre_rows[pk >> 24] + (pk & 16777215)], 0.0, pp)
+                        continue
                     for e in range(post_off[j, d], post_off[j, d + 1]):
                         pr = post_ev[e, 1]
                         if pr != cur_pr:

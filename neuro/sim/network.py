@@ -40,8 +40,9 @@ _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "
                "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 # the arrays the time loop reads at random (per synapse, per plastic event, per neuron), kept in one buffer on huge pages
-_HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev", "elig", "elig_post",
-             "syn_postpos", "proj_syn", "ntr", "tgt", "u", "refrac", "i_ext", "rate", "na", "nb", "nc", "nd", "hist_idx")
+_HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev",
+             "post_one", "post_pk", "post_syn", "elig", "elig_post", "syn_postpos",
+             "proj_syn", "ntr", "tgt", "u", "refrac", "i_ext", "rate", "na", "nb", "nc", "nd", "hist_idx")
 _HUGE_PAGE = 2 << 20
 
 
@@ -259,6 +260,7 @@ class Network:
         # 3, 4 the same with weights scaled into one current frame, 5 into several (see _build_frames)
         s.seg_code = self._segment_codes(s)
         self._fuse_pre_events(s, max(n, 1))
+        self._compact_post_events(s)
         _into_huge_pages(s, _HOT_KEYS)
         for r, key in enumerate(_TARGET_ROWS):  # the rows of the (possibly moved) delivery matrix
             setattr(s, key, s.tgt[r, :n])
@@ -457,6 +459,31 @@ class Network:
         s.seg_code[:, : DA + 1][fuse] = np.where(framed[fuse], 7, 6)
         s.pre_code[fuse] = 0
         s.seg_proj[:, : DA + 1][fuse] = pr[a[fuse]]
+
+    @staticmethod
+    def _compact_post_events(s) -> None:
+        """``s.post_one[post, d]``: the projection of the postsynaptic event list (post, dendritic delay d) where all its
+        events belong to one pair or eligibility projection, with axonal delays below 128 and bank places below 2**24
+        (else -1); ``s.post_pk[e]``: ``axonal delay << 24 | place``. The CPU loop then reads 4 bytes per event (8 for a
+        pair rule, which adds the synapse from ``s.post_syn``) instead of a 16-byte row: the lists of a neuron that
+        spikes are mostly out of cache, so bytes are time (spnet's last minute: 12 % of the loop)."""
+        E_n = s.post_ev.shape[0]
+        a, b = s.post_off[:, :-1], s.post_off[:, 1:]
+        s.post_one = np.full(a.shape, -1, dtype=np.int32)
+        fits = (s.post_dly < 128) & (s.post_other < 2**24) & (s.post_other >= 0)
+        s.post_pk = np.where(fits, (s.post_dly.astype(np.int64) << 24) | s.post_other, 0).astype(np.int32) if E_n else np.zeros(1, np.int32)
+        if E_n == 0 or s.post_syn.shape[0] != E_n:
+            return
+        some = b > a
+        starts = a[some]
+        pr = s.post_proj.astype(np.int64)
+        lo, hi = np.minimum.reduceat(pr, starts), np.maximum.reduceat(pr, starts)
+        ok = np.minimum.reduceat(fits.astype(np.int8), starts) == 1
+        kind_ok = np.isin(s.proj_kind[lo], (E.PL_PAIR, E.PL_ELIGIBILITY))
+        one = np.full(starts.shape, -1, dtype=np.int32)
+        sel = (lo == hi) & ok & kind_ok
+        one[sel] = lo[sel]
+        s.post_one[some] = one
 
     @staticmethod
     def _dense_segments(s, min_len: int = 8) -> np.ndarray:
@@ -688,7 +715,7 @@ class Network:
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code, s.seg_proj,
                 s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
-                s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev,
+                s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev, s.post_one, s.post_pk, s.post_syn,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
                 s.modulator, s.mod_decay, s.period_next, s.period_last,
                 s.hist_idx, s.hist_n, s.hist_step,

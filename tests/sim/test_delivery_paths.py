@@ -8,6 +8,7 @@ import pytest
 from neuro import sim
 from neuro.ops.stdp import PairSTDP, TripletSTDP
 from neuro.ops.three_factor import RewardModulatedSTDP
+from neuro.sim import engine_cpu
 from neuro.sim import network as network_mod
 
 
@@ -128,19 +129,26 @@ def _plastic_net(seed=5):
     return net, mons
 
 
-def test_presynaptic_events_in_the_delivery_pass_change_nothing(monkeypatch):
+def test_presynaptic_events_in_the_delivery_pass_and_compact_post_lists_change_nothing(monkeypatch):
+    """The fast paths of plastic synapses (presynaptic events in the delivery pass, codes 6 / 7; postsynaptic lists of
+    one projection read in compact form, post_one) against the general loops: the same spikes and state bit for bit."""
     fused, fmons = _plastic_net()
     fused.build()
     s = fused._s
     assert (s.seg_code == 6).any() and (s.seg_code == 7).any()  # Izhikevich targets / LIF currents
     assert s.pre_code.any()  # and lists left to the separate pass (dendritic delay, triplet, shared segments)
+    kinds = s.proj_kind[s.post_one[s.post_one >= 0]]
+    assert (kinds == engine_cpu.PL_PAIR).any() and (kinds == engine_cpu.PL_ELIGIBILITY).any()
+    assert ((s.post_one < 0) & (s.post_off[:, 1:] > s.post_off[:, :-1])).any()  # lists left to the row form (triplet)
     fused.run(400.0, progress=False)
     monkeypatch.setattr(network_mod.Network, "_fuse_pre_events",
                         staticmethod(lambda s, stride: (setattr(s, "proj_shift", np.zeros(max(s.proj_kind.shape[0], 1), np.int64)),
                                                         setattr(s, "seg_proj", np.zeros(s.seg_code.shape, np.int32)))))
+    real_compact = network_mod.Network._compact_post_events
+    monkeypatch.setattr(network_mod.Network, "_compact_post_events", staticmethod(lambda s: (real_compact(s), s.post_one.fill(-1))))
     plain, pmons = _plastic_net()
     plain.build()
-    assert not np.isin(plain._s.seg_code, (6, 7)).any()
+    assert not np.isin(plain._s.seg_code, (6, 7)).any() and (plain._s.post_one == -1).all()
     plain.run(400.0, progress=False)
     for f, p in zip(fmons, pmons):
         assert f.count > 50
