@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
-from benchmarks.sim_vs_brian2 import _stretch, connectivity  # noqa: E402
+from benchmarks._pairs import interleave, summary_fields  # noqa: E402
+from benchmarks.sim_vs_brian2 import _stretch, connectivity, time_brian2  # noqa: E402
 
 W_E, W_I = 0.6, 6.7  # 6 nS and 67 nS over the 10 nS leak
 
@@ -81,28 +81,7 @@ def run_brian2(n, duration, v0, pre, post, g0, target):
     ci = b2.Synapses(g, g, on_pre=f"gi += {W_I}")
     ci.connect(i=pre[~exc], j=post[~exc])
     mon = b2.SpikeMonitor(g)
-    net = b2.Network(g, ce, ci, mon)
-    t0 = time.perf_counter()
-    if target == "cpp_standalone":
-        net.run((duration + 1.0) * ms, profile=True)
-        b2.device.build(directory=None, compile=True, run=True, debug=False)
-        total = time.perf_counter() - t0
-        loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
-        rerun = standalone_rerun(b2, net, duration / (duration + 1.0))
-        return loop * duration / (duration + 1.0), total - loop, mon.num_spikes / n / ((duration + 1.0) / 1000), rerun
-    net.run(1.0 * ms)  # code generation / compilation
-    warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    net.run(duration * ms)
-    loop = time.perf_counter() - t0
-    rate = mon.num_spikes / n / ((duration + 1.0) / 1000)
-
-    def rerun():  # the run goes on for another stretch
-        t1 = time.perf_counter()
-        net.run(duration * ms)
-        return time.perf_counter() - t1
-
-    return loop, warm, rate, rerun
+    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target)
 
 
 def main(argv=None):

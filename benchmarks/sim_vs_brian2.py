@@ -88,7 +88,14 @@ def run_brian2(n, duration, v0, pre, post, target):
     ci = b2.Synapses(g, g, on_pre="gi += -9*mV")
     ci.connect(i=pre[~exc], j=post[~exc])
     mon = b2.SpikeMonitor(g)
-    net = b2.Network(g, ce, ci, mon)
+    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target)
+
+
+def time_brian2(b2, net, mon, n, duration, target):
+    """Runs a Brian2 network for 1 ms + ``duration`` ms; returns (loop seconds of ``duration``, warm-up seconds, mean
+    rate of ``mon``'s ``n`` neurons, a function that times another stretch: the standalone binary again, else the run
+    going on)."""
+    ms = b2.ms
     t0 = time.perf_counter()
     if target == "cpp_standalone":
         net.run((duration + 1.0) * ms, profile=True)

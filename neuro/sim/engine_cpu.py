@@ -123,6 +123,19 @@ def _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, ba
                 dst[k] = 1.0 if nearest else dst[k] + 1.0
 
 
+@njit(inline="always", cache=True)
+def _projection(pr, proj_par, proj_kind, proj_bank, rows_now, rows_prev, bank_decay, elig_scale):
+    """What the plastic loops keep of their current projection ``pr`` (views, made when it changes): its parameter
+    row, kind, trace banks, this step's rows of the presynaptic trace and previous rows of the postsynaptic one (o1 for
+    the triplet rule), that trace's one-step decay, the sign of an eligibility rule's presynaptic law (the unbounded
+    pair law at w = 0: -eta_minus x_post, + if symmetric) and the weight of an eligibility increment made now."""
+    pp = proj_par[pr]
+    kind = proj_kind[pr]
+    bk = proj_bank[pr]
+    post = bk[2] if kind == PL_TRIPLET else bk[1]
+    return pp, kind, bk, rows_now[bk[0]], rows_prev[post], bank_decay[post], 1.0 if pp[9] > 0.5 else -1.0, elig_scale[pr]
+
+
 @njit(cache=True)
 def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
                      period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, row):
@@ -612,15 +625,8 @@ def run_steps(
                         pr = pre_ev[e, 1]
                         if pr != cur_pr:  # per projection and step: its parameters, trace rows and gains (views on change only)
                             cur_pr = pr
-                            pp = proj_par[pr]
-                            kind = proj_kind[pr]
-                            bk = proj_bank[pr]
-                            pre_rows = rows_now[bk[0]]
-                            post_rows = rows_prev[bk[2] if kind == PL_TRIPLET else bk[1]]
-                            post_dec = bank_decay[bk[2] if kind == PL_TRIPLET else bk[1]]
-                            # the unbounded pair law of an eligibility rule at w = 0: inc = -(eta_minus x_post) (+ if symmetric)
-                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
-                            g = elig_scale[pr]
+                            pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
+                                                                                                   rows_prev, bank_decay, elig_scale)
                         x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
                         if kind == PL_ELIGIBILITY:
                             # eligibility is stored as of the projection's last periodic update (period_last):
@@ -669,14 +675,8 @@ def run_steps(
                     pr = seg_proj[i, d]
                     if pr != cur_pr:
                         cur_pr = pr
-                        pp = proj_par[pr]
-                        kind = proj_kind[pr]
-                        bk = proj_bank[pr]
-                        pre_rows = rows_now[bk[0]]
-                        post_rows = rows_prev[bk[1]]
-                        post_dec = bank_decay[bk[1]]
-                        sign_pre = 1.0 if pp[9] > 0.5 else -1.0
-                        g = elig_scale[pr]
+                        pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
+                                                                                               rows_prev, bank_decay, elig_scale)
                     g_seg = gk[syn_fk[a]] if code == 7 else 1.0
                     row = post_rows[0] - proj_shift[pr]  # no dendritic delay: the post trace of step t - 1
                     if kind == PL_ELIGIBILITY:
@@ -711,14 +711,8 @@ def run_steps(
                     if pr >= 0:  # one pair / eligibility projection: 8 bytes per event instead of a 16-byte row
                         if pr != cur_pr:
                             cur_pr = pr
-                            pp = proj_par[pr]
-                            kind = proj_kind[pr]
-                            bk = proj_bank[pr]
-                            pre_rows = rows_now[bk[0]]
-                            post_rows = rows_prev[bk[1]]
-                            post_dec = bank_decay[bk[1]]
-                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
-                            g = elig_scale[pr]
+                            pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
+                                                                                                   rows_prev, bank_decay, elig_scale)
                         if kind == PL_ELIGIBILITY:
                             for e in range(post_off[j, d], post_off[j, d + 1]):
                                 pk = post_pk[e]
@@ -733,14 +727,8 @@ def run_steps(
                         pr = post_ev[e, 1]
                         if pr != cur_pr:
                             cur_pr = pr
-                            pp = proj_par[pr]
-                            kind = proj_kind[pr]
-                            bk = proj_bank[pr]
-                            pre_rows = rows_now[bk[0]]
-                            post_rows = rows_prev[bk[2] if kind == PL_TRIPLET else bk[1]]
-                            post_dec = bank_decay[bk[2] if kind == PL_TRIPLET else bk[1]]
-                            sign_pre = 1.0 if pp[9] > 0.5 else -1.0
-                            g = elig_scale[pr]
+                            pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
+                                                                                                   rows_prev, bank_decay, elig_scale)
                         r1 = ntr[pre_rows[post_ev[e, 3]] + post_ev[e, 2]]
                         if kind == PL_ELIGIBILITY:  # the unbounded pair law at w = 0: inc = eta_plus x_pre
                             elig_post[e] += (pp[2] * r1) * g
