@@ -51,9 +51,11 @@ NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_st
     }
 }
 
+// A row of hist_idx holds one step's spikes: n neurons plus the repeated spikes of sources (Network.build sizes it),
+// so pos < stride always; the bound keeps a wrong size from writing into the next row.
 NEURO_DEVICE void emit(i64* hist_idx, i64* hist_n, i64 slot, i64 stride, i64 i) {
     i64 pos = atomic_add(&hist_n[slot], 1LL);
-    hist_idx[slot * stride + pos] = i;
+    if (pos < stride) hist_idx[slot * stride + pos] = i;
 }
 
 // One step of every neuron (Poisson, current- and conductance-based LIF, Izhikevich, discrete LIF).
@@ -64,7 +66,7 @@ NEURO_KERNEL void update_neurons(
     const double* i_ext, const double* sigma, const double* rate,
     const double* na, const double* nb, const double* nc, const double* nd,
     const i64* cur_col, const double* cur_table, i64 cur_rows, i64 cur_cols, i64 cur_t0,
-    const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW) {
+    const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW, unsigned char* blocked) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 slot = t % R;
@@ -116,12 +118,17 @@ NEURO_KERNEL void update_neurons(
             }
             v[i] = fire ? par[2] : vi;
             refrac[i] = fire ? (i64)par[3] : r;
+            // par[11]: jumps of v delivered in the spike step or while refractory are lost (the CPU loop parks these neurons)
+            blocked[i] = par[11] != 0.0 && (fire || refrac[i] > 0);
         } else if (model == M_COBA) {
-            // par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
+            // par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i, -, -, pin
+            // pin: a neuron refractory in the previous step starts from v_reset (engine_cpu._coba_update)
+            const bool pin = par[11] != 0.0;
             double drive = i_ext[i] + xd;
-            i64 r = refrac[i];
+            const i64 r0 = refrac[i];
+            i64 r = r0;
             if (r > 0) r -= 1;
-            double vi = v[i];
+            double vi = (pin && r0 > 0) ? par[2] : v[i];
             if (r <= 0) {
                 double g_tot = 1.0 + x1[i] + x2[i];
                 double v_inf = (par[0] + x1[i] * par[7] + x2[i] * par[8] + drive) / g_tot;
@@ -131,7 +138,8 @@ NEURO_KERNEL void update_neurons(
             x2[i] *= par[6];
             fire = r <= 0 && vi > par[1];
             v[i] = fire ? par[2] : vi;
-            refrac[i] = fire ? (i64)par[3] : r;
+            const i64 t_ref = (pin && (i64)par[3] < 1) ? 1 : (i64)par[3];
+            refrac[i] = fire ? t_ref : r;
         } else if (model == M_IZHIKEVICH) {
             // par[0]: 0 Izhikevich's two half-steps for v, 1 Euler
             double current = i_ext[i] + xd + isyn[i];

@@ -19,7 +19,8 @@
 // A synapse with frame key k adds w * gk[k] (key 0: w; see step_begin in sim_step.cu).
 NEURO_KERNEL void deliver(const i64* ctl, i64* cnt, i64 R, i64 D, const i64* hist_idx, const i64* hist_n,
                           const i64* hist_step, i64 stride, const i64* off, const TGT_T* syn_tgt,
-                          const double* syn_w, double* tgt, const int* syn_fk, const double* gk) {
+                          const double* syn_w, double* tgt, const int* syn_fk, const double* gk,
+                          const unsigned char* blocked, i64 v_lo) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 ow = D + 2;
@@ -33,7 +34,9 @@ NEURO_KERNEL void deliver(const i64* ctl, i64* cnt, i64 R, i64 D, const i64* his
             if (FIRST_LANE && b > a) atomic_add(&cnt[3], b - a);
             for (i64 s = a + LANE_START; s < b; s += LANE_STRIDE) {
                 const int k = syn_fk[s];
-                atomic_add(&tgt[syn_tgt[s]], k == 0 ? syn_w[s] : syn_w[s] * gk[k]);
+                const i64 k_t = (i64)syn_tgt[s];
+                if (k_t >= v_lo && blocked[k_t - v_lo]) continue;  // a jump of v onto a neuron that spiked now or is refractory
+                atomic_add(&tgt[k_t], k == 0 ? syn_w[s] : syn_w[s] * gk[k]);
             }
         }
     }
@@ -91,7 +94,9 @@ NEURO_KERNEL void bump_traces(const i64* ctl, i64 R, const i64* hist_idx, const 
 // Plastic synapses reached now by a presynaptic spike (post = 0: x_off / x_syn by pre and axonal delay, x_other the
 // post neuron in its bank, x_dly the dendritic delay) or by a postsynaptic one (post = 1: by post and dendritic delay,
 // x_other the pre neuron, x_dly the axonal delay). Traces as in engine_cpu.run_steps, phases 3a and 4.
-NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const i64* hist_idx, const i64* hist_n,
+// late (presynaptic side only): 0 the rules that deliver the weight after their update (launched before deliver),
+// 1 those that deliver it before (proj_par[29], launched after deliver); -1 every rule.
+NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 late, i64 R, i64 DX, const i64* hist_idx, const i64* hist_n,
                                  const i64* hist_step, i64 stride, const i64* x_off, const i64* x_syn, const i64* x_proj,
                                  const i64* x_other, const i64* x_dly, double* syn_w, const i64* proj_kind,
                                  const double* proj_par, i64 npar, const i64* proj_bank, double* elig, double* elig_post,
@@ -111,6 +116,7 @@ NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 R, i64 DX, const 
             for (i64 e = a + LANE_START; e < b; e += LANE_STRIDE) {
                 const i64 s = x_syn[e], pr = x_proj[e], other = x_other[e], kind = proj_kind[pr];
                 const double* pp = proj_par + pr * npar;
+                if (late >= 0 && (pp[29] != 0.0) != (late != 0)) continue;
                 const i64* bk = proj_bank + pr * 4;
                 double dummy = 0.0, dummy2 = 0.0;
                 if (!post) {

@@ -315,19 +315,25 @@ def _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired):
     relaxation factor, so the loop vectorises (``math.exp`` would be a scalar libm call per neuron without SVML);
     spikes are flagged in ``fired``. The GPU kernel computes the same expression with the same exponential.
     """
-    # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i
+    # par: v_rest, v_th, v_reset, t_ref_steps, tau_m, exp(-dt/tau_e), exp(-dt/tau_i), e_e, e_i, -, -, pin
+    # pin (par[11]): jumps of v that arrive in the spike step or while refractory are lost, as Brian2's
+    # (unless refractory) and NEST's: a neuron refractory in the previous step starts from v_reset (and a spike
+    # counts at least one refractory step, so that the spike step's jumps are lost at t_ref = 0 too)
     v_rest, v_th, v_reset, t_ref, tau_m = par[0], par[1], par[2], np.int64(par[3]), par[4]
     p_e, p_i, e_e, e_i = par[5], par[6], par[7], par[8]
+    pin = par[11] != 0.0
+    if pin and t_ref < 1:
+        t_ref = np.int64(1)
     vv, g1, g2, rf, ie, xd, fr = v[lo:hi], x1[lo:hi], x2[lo:hi], refrac[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
     for k in range(hi - lo):
         drive = ie[k] + xd[k]
-        r = rf[k]
-        r = r - 1 if r > 0 else r
+        r0 = rf[k]
+        r = r0 - 1 if r0 > 0 else r0
         a1 = g1[k]
         a2 = g2[k]
         g_tot = 1.0 + a1 + a2
         v_inf = (v_rest + a1 * e_e + a2 * e_i + drive) / g_tot
-        vi = vv[k]
+        vi = v_reset if (pin and r0 > 0) else vv[k]
         vf = v_inf + (vi - v_inf) * exp64(-dt * g_tot / tau_m)
         free = r <= 0
         vi = vf if free else vi
@@ -396,6 +402,45 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
     return _collect_spikes(lo, hi, fired, hist_row, nspk)
 
 
+@njit(inline="always", cache=True)
+def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind, proj_bank,
+                rows_now, rows_prev, bank_decay, bank_lo, elig_scale):
+    """Presynaptic events of step ``t`` (the spikes of step ``t - a`` reaching synapses of axonal delay ``a``) of the
+    projections whose ``delivery`` flag (``proj_par[:, 29]``) equals ``late``: 3a before delivery, 3c after it."""
+    cur_pr = -1
+    skip = False
+    pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(0, proj_par, proj_kind, proj_bank, rows_now, rows_prev,
+                                                                           bank_decay, elig_scale)
+    for d in range(DA + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] != t - d:
+            continue
+        for q in range(hist_n[src_slot]):
+            i = hist_idx[src_slot, q]
+            if pre_code[i, d] == 0:  # one byte per (neuron, delay): most spikes have no plastic synapse at most delays
+                continue
+            for e in range(pre_off[i, d], pre_off[i, d + 1]):
+                s = pre_ev[e, 0]
+                pr = pre_ev[e, 1]
+                if pr != cur_pr:  # per projection and step: its parameters, trace rows and gains (views on change only)
+                    cur_pr = pr
+                    pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
+                                                                                           rows_prev, bank_decay, elig_scale)
+                    skip = (pp[29] != 0.0) != late
+                if skip:
+                    continue
+                x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
+                if kind == PL_ELIGIBILITY:
+                    # eligibility is stored as of the projection's last periodic update (period_last):
+                    # an increment at `now` counts exp((now - period_last) / tau_c) there
+                    elig[s] += (sign_pre * (pp[3] * x_post)) * g
+                elif kind == PL_PAIR:
+                    syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
+                else:
+                    r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
+                    syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, x_post, 0.0, pp)
+
+
 @njit(cache=True)
 def run_steps(
     t0, n_steps, dt, seed,
@@ -453,6 +498,7 @@ def run_steps(
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_ev.shape[0] > 0
     any_pre_list = np.any(pre_code != 0)  # presynaptic events left to 3a (not run in the delivery pass, seg_code 6)
+    any_late_list = any_pre_list and np.any(proj_par[:, 29] != 0.0)  # ... of rules delivering before their update (3c)
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
     cur_pr = 0
     pp = proj_par[0]
@@ -513,7 +559,7 @@ def run_steps(
         t = t0 + k
         slot = t % R
         # the worst case of one step's recorded spikes must still fit
-        if spk_count[0] + v.shape[0] > cap:
+        if spk_count[0] + hist_idx.shape[1] > cap:  # a row holds a step's spikes: n, plus repeated source spikes
             done = k
             break
         nspk = 0
@@ -557,7 +603,7 @@ def run_steps(
                 nspk0 = nspk
                 nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
                 t_ref = int(par[3])
-                if t_ref > 0:
+                if t_ref > 0 or par[11] != 0.0:  # par[11]: inputs onto v in the spike step are lost (parked even at t_ref 0)
                     for q in range(nspk0, nspk):
                         i = hist_idx[slot, q]
                         pos = _ring(lo, h, c, size)
@@ -609,34 +655,12 @@ def run_steps(
             _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev)
             cur_pr = -1  # the cached rows and gains below are this step's
         # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
-        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed. The postsynaptic
-        # trace seen now: the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
+        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed (delivery
+        # "after_update"; rules delivering "before_update" run theirs after 3b). The postsynaptic trace seen now:
+        # the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
         if any_pre_list:
-            for d in range(DA + 1):
-                src_slot = (t - d) % R
-                if hist_step[src_slot] != t - d:
-                    continue
-                for q in range(hist_n[src_slot]):
-                    i = hist_idx[src_slot, q]
-                    if pre_code[i, d] == 0:  # one byte per (neuron, delay): most spikes have no plastic synapse at most delays
-                        continue
-                    for e in range(pre_off[i, d], pre_off[i, d + 1]):
-                        s = pre_ev[e, 0]
-                        pr = pre_ev[e, 1]
-                        if pr != cur_pr:  # per projection and step: its parameters, trace rows and gains (views on change only)
-                            cur_pr = pr
-                            pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
-                                                                                                   rows_prev, bank_decay, elig_scale)
-                        x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
-                        if kind == PL_ELIGIBILITY:
-                            # eligibility is stored as of the projection's last periodic update (period_last):
-                            # an increment at `now` counts exp((now - period_last) / tau_c) there
-                            elig[s] += (sign_pre * (pp[3] * x_post)) * g
-                        elif kind == PL_PAIR:
-                            syn_w[s], _ = pair_on_pre(syn_w[s], 0.0, x_post, pp)
-                        else:
-                            r2 = _seen(ntr[rows_prev[bk[1], d] + i - bank_lo[bk[1]]], bank_decay[bk[1]])
-                            syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, x_post, 0.0, pp)
+            _pre_events(False, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
+                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale)
         # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse (codes 3, 4: the weight
         # scaled into its target's frame for step t + 1)
         for fi in range(fr_P.shape[0]):
@@ -685,12 +709,19 @@ def run_steps(
                             k_t = syn_tgt[s]
                             elig[s] += (c_pre * _seen(ntr[row + k_t], post_dec)) * g
                             tgt[k_t] += syn_w[s] * g_seg
-                    else:
+                    elif pp[29] == 0.0:  # delivery "after_update": the weight just updated
                         for s in range(a, b):
                             k_t = syn_tgt[s]
                             w, _ = pair_on_pre(syn_w[s], 0.0, _seen(ntr[row + k_t], post_dec), pp)
                             syn_w[s] = w
                             tgt[k_t] += w * g_seg
+                    else:  # "before_update": the weight found, then the update
+                        for s in range(a, b):
+                            k_t = syn_tgt[s]
+                            w0 = syn_w[s]
+                            tgt[k_t] += w0 * g_seg
+                            w, _ = pair_on_pre(w0, 0.0, _seen(ntr[row + k_t], post_dec), pp)
+                            syn_w[s] = w
                 else:  # contiguous, one frame
                     g_seg = gk[syn_fk[a]]
                     base = syn_tgt[a]
@@ -698,6 +729,10 @@ def run_steps(
                     src = syn_w[a:b]
                     for k in range(b - a):
                         dst[k] += src[k] * g_seg
+        # 3c. presynaptic events of rules that deliver the weight as it was before their update
+        if any_late_list:
+            _pre_events(True, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
+                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale)
         # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d);
         # the presynaptic trace seen now includes this step's arrivals (emitted up to t - axonal delay)
         if any_plastic:

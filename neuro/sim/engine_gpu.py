@@ -239,7 +239,10 @@ class GPUEngine:
         self.n_banks = np.int64(s.bank_base.shape[0])
         self.bank_total = np.int64(s.bank_n.sum())
         self.any_eligibility = bool(np.any(s.proj_kind == 2))
-        self.n_rec = int(s.rec_mask.sum())
+        self.any_late = bool(np.any(s.proj_par[:, 29] != 0.0))
+        self.stride_tgt = int(s.tgt.shape[1])  # the v row of the delivery matrix starts at 3 * stride_tgt
+        d.blocked = up(np.zeros(max(self.n, 1), np.uint8))
+        self.n_rec = int(s.rec_mask.sum()) + int(s.hist_idx.shape[1] - s.v.shape[0])  # worst case per step: + repeated source spikes
         self._graph = None
         self._graph_key = None
         self._bufs = None
@@ -309,7 +312,7 @@ class GPUEngine:
             d.npop, d.pop_model, d.pop_par, self.pop_npar, d.pop_extra,
             d.v, d.u, d.x1, d.x2, d.isyn, d.refrac, d.i_ext, d.sigma, d.rate, d.na, d.nb, d.nc, d.nd,
             d.cur_col, d.cur_table, i64(d.cur_table.shape[0]), i64(d.cur_table.shape[1]), self.cur_t0,
-            d.pop_fr, d.fr_P, d.fr_F, self.FW))
+            d.pop_fr, d.fr_P, d.fr_F, self.FW, d.blocked))
         if d.gen_steps.shape[0]:
             L("sim_step", "generators", 64, 256, (d.ctl, self.R, d.hist_idx, d.hist_n, self.stride, d.gen_steps, d.gen_idx,
                                                   i64(d.gen_steps.shape[0])))
@@ -321,14 +324,17 @@ class GPUEngine:
                 d.ctl, self.n_banks, self.bank_total, d.ntr, d.bank_base, d.bank_len, d.bank_n, d.bank_decay))
             L("sim_synapses", "bump_traces", nblk, 256, (d.ctl, self.R, d.hist_idx, d.hist_n, self.stride, self.n_banks, d.ntr,
                                                          d.bank_base, d.bank_len, d.bank_n, d.bank_lo, d.bank_nearest))
-            L("sim_synapses", "plastic_events", 1024, 128, (
-                d.ctl, i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn, d.pre_proj,
-                d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
+            pre_events = (d.ctl, i64(0), i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn,
+                          d.pre_proj, d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig,
+                          d.elig_post, d.ntr) + banks + (d.elig_scale,)
+            L("sim_synapses", "plastic_events", 1024, 128, pre_events)
         L("sim_synapses", "deliver", 1024, 128, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride,
-                                                 d.off, d.syn_tgt, d.syn_w, d.tgt_flat, d.syn_fk, d.gk))
+                                                 d.off, d.syn_tgt, d.syn_w, d.tgt_flat, d.syn_fk, d.gk, d.blocked, i64(3 * self.stride_tgt)))
+        if self.plastic and self.any_late:  # rules that deliver the weight before their update
+            L("sim_synapses", "plastic_events", 1024, 128, pre_events[:2] + (i64(1),) + pre_events[3:])
         if self.plastic:
             L("sim_synapses", "plastic_events", 1024, 128, (
-                d.ctl, i64(1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
+                d.ctl, i64(1), i64(-1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
                 d.post_other, d.post_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
         if self.any_eligibility:
             L("sim_synapses", "periodic", 1024, 256, (d.ctl, self.P, d.proj_kind, d.proj_par, self.npar, d.proj_ptr, d.proj_syn,

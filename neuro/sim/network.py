@@ -33,7 +33,7 @@ from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeM
 from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
-_N_PAR = 29
+_N_PAR = 30  # proj_par columns; 29: 1 where a pair / triplet rule delivers the weight before its update (delivery)
 FRAME_MAX = 1024  # longest period of a current frame (steps); see Network._build_frames
 FRAME_FLOOR = 1e-100  # smallest frame factor used inside a period (1 / F stays below 1e100)
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post", "modulator",
@@ -212,10 +212,11 @@ class Network:
         s.cur_t0 = self.step
         # spike sources
         steps, idx = [], []
+        surplus = 0  # spikes beyond one per neuron in one step (SpikeSource repeats="multiplicity"): room in the spike rows
         for p in self.populations:
             if isinstance(p, SpikeSource):
-                st = np.rint(p.times / dt).astype(np.int64)
-                steps.append(st)
+                surplus += p.check_repeats(dt)
+                steps.append(p.steps(dt))
                 idx.append(p.indices + p.start)
         if steps:
             st, ix = np.concatenate(steps), np.concatenate(idx)
@@ -232,7 +233,7 @@ class Network:
             s.modulator, s.mod_decay = np.zeros(1), np.ones(1)
         # ring buffer of recent spikes
         R = s.off.shape[1] - 1
-        s.hist_idx = np.zeros((R, max(n, 1)), dtype=np.int64)
+        s.hist_idx = np.zeros((R, max(n, 1) + surplus), dtype=np.int64)  # one row: a step's spikes (at most n + surplus)
         s.hist_n = np.zeros(R, dtype=np.int64)
         s.hist_step = np.full(R, -1, dtype=np.int64)
         # keep what can be kept from the previous layout (state is preserved across rebuilds)
@@ -400,10 +401,20 @@ class Network:
             into = (k0 > 0) & (row < 2)  # the x1 / x2 rows of a framed population
             fk[into] = (k0[into] + row[into]).astype(kt)
         s.syn_fk = fk
-        # populations with synapses onto v itself (receptor "v"): their refractory neurons are not parked (engine_cpu)
-        s.pop_direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
+        # populations with synapses onto v itself (receptor "v"). By default (refractory_input=False) a jump of v that
+        # arrives in a neuron's spike step or while it is refractory is lost, as in Brian2 and NEST: the CPU loop parks
+        # such neurons (from the spike step on, at t_ref = 0 too: pop_par[p, 11]), the GPU drops their jumps at delivery,
+        # conductance-based neurons start again from v_reset. With refractory_input=True the jumps apply to the held
+        # potential; those populations cannot park (pop_direct = 1, engine_cpu)
+        direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
         if s.syn_post.size:
-            s.pop_direct[np.unique(s.npop[s.syn_post[row == 3]])] = 1
+            direct[np.unique(s.npop[s.syn_post[row == 3]])] = 1
+        s.pop_direct = np.zeros_like(direct)
+        for p, pop in enumerate(self.populations):
+            keep = getattr(pop, "refractory_input", True)
+            s.pop_direct[p] = direct[p] if keep else 0
+            if direct[p] and not keep:
+                s.pop_par[p, 11] = 1.0
 
     def _segment_codes(self, s) -> np.ndarray:
         """``[n, D + 1]`` delivery codes: 0 no synapse, 1 synapses, 2 one contiguous run of targets (vectorised add),
@@ -563,9 +574,11 @@ class Network:
             if isinstance(rule, PairSTDP):
                 s.proj_kind[k] = E.PL_PAIR
                 s.proj_par[k, :10] = pack_stdp(rule)
+                s.proj_par[k, 29] = rule.delivery == "before_update"
             elif isinstance(rule, TripletSTDP):
                 s.proj_kind[k] = E.PL_TRIPLET
                 s.proj_par[k, :11] = pack_stdp(rule)
+                s.proj_par[k, 29] = rule.delivery == "before_update"
             elif isinstance(rule, RewardModulatedSTDP):
                 s.proj_kind[k] = E.PL_ELIGIBILITY
                 st = rule.stdp

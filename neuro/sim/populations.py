@@ -123,10 +123,22 @@ class Population:
             self.network.built = False
 
 
+def _refractory_input(value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"refractory_input must be True or False, got {value!r}")
+    return bool(value)
+
+
 class LIF(Population):
     """Current-based LIF with exponential synapses, integrated exactly (:mod:`neuro.ops.cuba_lif.reference`).
 
     Receptors: ``"exc"`` (:math:`I_e`, decay ``tau_e``), ``"inh"`` (:math:`I_i`, ``tau_i``), ``"v"`` (jump of v).
+    A jump of v that arrives in a neuron's spike step (after its threshold, before its reset) or during its
+    refractory period is lost (``refractory_input=False``, the default), as with Brian2's
+    ``(unless refractory)`` equations; ``refractory_input=True`` applies such
+    jumps to the reset and held potential instead (they take effect when integration resumes). Currents keep
+    integrating during the refractory period either way. ``tests/sim/test_semantics_vs_brian2.py`` compares
+    spike trains with Brian2's for both cases.
     Adaptive threshold (intrinsic plasticity) when ``theta_jump > 0``: the threshold is
     :math:`v_{th} + \theta`, :math:`\theta` jumps by ``theta_jump`` (mV) at each spike and decays
     with ``tau_theta`` (ms); ``pop.theta`` reads it.
@@ -135,8 +147,9 @@ class LIF(Population):
     model = E.CUBA
 
     def __init__(self, n, tau_m=20.0, v_rest=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=2.0, tau_e=5.0, tau_i=10.0,
-                 i_ext=0.0, noise=0.0, v_init=None, theta_jump=0.0, tau_theta=100.0, name=None):
+                 i_ext=0.0, noise=0.0, v_init=None, theta_jump=0.0, tau_theta=100.0, refractory_input=False, name=None):
         super().__init__(n, name, "lif")
+        self.refractory_input = _refractory_input(refractory_input)
         _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i, tau_theta=tau_theta)
         if not (math.isfinite(theta_jump) and theta_jump >= 0):
             raise ValueError(f"theta_jump must be a finite number >= 0, got {theta_jump}")
@@ -165,13 +178,19 @@ class LIF(Population):
 
 
 class ConductanceLIF(Population):
-    """Conductance-based LIF (exponential Euler, :mod:`neuro.ops.coba_lif.reference`); receptors add to :math:`g_e`, :math:`g_i`."""
+    """Conductance-based LIF (exponential Euler, :mod:`neuro.ops.coba_lif.reference`); receptors add to :math:`g_e`, :math:`g_i`.
+
+    Jumps of v (receptor ``"v"``) arriving in the spike step or while refractory are lost unless
+    ``refractory_input=True`` (see :class:`LIF`); with ``"v"`` synapses and the default, a spike counts at least one
+    refractory step.
+    """
 
     model = E.COBA
 
     def __init__(self, n, tau_m=20.0, v_rest=-60.0, v_th=-50.0, v_reset=-60.0, t_ref=5.0, tau_e=5.0, tau_i=10.0,
-                 e_exc=0.0, e_inh=-80.0, i_ext=0.0, noise=0.0, v_init=None, name=None):
+                 e_exc=0.0, e_inh=-80.0, i_ext=0.0, noise=0.0, v_init=None, refractory_input=False, name=None):
         super().__init__(n, name, "coba")
+        self.refractory_input = _refractory_input(refractory_input)
         _positive(tau_m=tau_m, tau_e=tau_e, tau_i=tau_i)
         _finite(v_rest=v_rest, v_th=v_th, v_reset=v_reset, t_ref=t_ref, e_exc=e_exc, e_inh=e_inh)
         if t_ref < 0:
@@ -253,13 +272,29 @@ class PoissonInput(Population):
                     doc="rate (Hz)")
 
 
+TIME_ROUNDINGS = ("floor", "nearest")
+REPEATS = ("error", "multiplicity")
+
+
 class SpikeSource(Population):
-    """Spikes at given times: ``times`` (ms) and ``indices`` (0 .. n-1) of equal length."""
+    r"""Spikes at given times: ``times`` (ms) and ``indices`` (0 .. n-1) of equal length.
+
+    A time falls into step :math:`\lfloor (t + 10^{-3} dt) / dt \rfloor` (``rounding="floor"``, the default: Brian2's
+    ``SpikeGeneratorGroup``, whose small shift keeps multiples of ``dt`` in their own step) or the nearest step
+    (``"nearest"``, halves to even). Two spikes of one neuron in one step are an error (``repeats="error"``, the
+    default, raised when the network is built and ``dt`` known); ``repeats="multiplicity"`` keeps them, and the
+    neuron then counts as spiking that many times in that step (each spike delivered and seen by plasticity).
+    """
 
     model = E.GENERATOR
 
-    def __init__(self, n, times, indices, name=None):
+    def __init__(self, n, times, indices, rounding="floor", repeats="error", name=None):
         super().__init__(n, name, "source")
+        if rounding not in TIME_ROUNDINGS:
+            raise ValueError(f"rounding must be one of {TIME_ROUNDINGS}, got {rounding!r}")
+        if repeats not in REPEATS:
+            raise ValueError(f"repeats must be one of {REPEATS}, got {repeats!r}")
+        self.rounding, self.repeats = rounding, repeats
         times = np.asarray(times, dtype=np.float64).ravel()
         indices = np.asarray(indices).ravel()
         if times.shape != indices.shape:
@@ -270,9 +305,37 @@ class SpikeSource(Population):
             raise ValueError(f"indices must be integers in [0, {self.n - 1}]")
         self.times, self.indices = times, indices.astype(np.int64)
 
+    def steps(self, dt: float) -> np.ndarray:
+        """The step of each spike at time step ``dt`` (ms), by ``rounding``."""
+        if self.rounding == "nearest":
+            return np.rint(self.times / dt).astype(np.int64)
+        return np.floor((self.times + 1e-3 * dt) / dt).astype(np.int64)
+
+    def check_repeats(self, dt: float) -> int:
+        """Raise where a neuron spikes twice in a step (unless ``repeats="multiplicity"``); returns the largest number of
+        surplus spikes (beyond one per neuron) in any step."""
+        if self.times.size == 0:
+            return 0
+        steps = self.steps(dt)
+        key = steps * self.n + self.indices
+        uniq, counts = np.unique(key, return_counts=True)
+        if counts.max() <= 1:
+            return 0
+        if self.repeats == "error":
+            k = uniq[np.argmax(counts > 1)]
+            step, neuron = divmod(int(k), self.n)
+            times = self.times[key == k]
+            raise ValueError(f"{self.name}: neuron {neuron} spikes {int((key == k).sum())} times in step {step} "
+                             f"(times {times[:4].tolist()} ms with dt = {dt} ms); pass repeats='multiplicity' to count "
+                             "repeated spikes, or use a smaller dt")
+        _, step_of = np.unique(uniq // self.n, return_inverse=True)
+        return int(np.bincount(step_of, weights=counts - 1).max())
+
     @classmethod
-    def from_events(cls, events, sensor_size=None, time_unit_ms: float = 1e-3, name=None) -> SpikeSource:
-        """From a tonic event array (fields ``t`` and ``x`` [, ``y``, ``p``]); ``t`` in µs by default. One neuron per (x, y, p)."""
+    def from_events(cls, events, sensor_size=None, time_unit_ms: float = 1e-3, rounding="floor", repeats="error", name=None) -> SpikeSource:
+        """From a tonic event array (fields ``t`` and ``x`` [, ``y``, ``p``]); ``t`` in µs by default. One neuron per (x, y, p).
+
+        Event cameras often give one pixel several events within one step: pass ``repeats="multiplicity"`` to keep them."""
         names = events.dtype.names or ()
         if "t" not in names or "x" not in names:
             raise ValueError(f"events need fields 't' and 'x' (a tonic structured array), got {names}")
@@ -285,4 +348,5 @@ class SpikeSource(Population):
         if xs.max(initial=0) >= sx or ys.max(initial=0) >= sy or ps.max(initial=0) >= sp:
             raise ValueError(f"events fall outside sensor_size {sensor_size}")
         idx = (xs * sy + ys) * sp + ps
-        return cls(sx * sy * sp, np.asarray(events["t"], dtype=np.float64) * time_unit_ms, idx, name=name)
+        return cls(sx * sy * sp, np.asarray(events["t"], dtype=np.float64) * time_unit_ms, idx, rounding=rounding, repeats=repeats,
+                   name=name)

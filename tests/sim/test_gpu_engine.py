@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -44,12 +46,13 @@ def cuba(backend, seed=3):
     return net, mons
 
 
-def cuba_direct(backend, seed=7):
-    """Current-based LIF with synapses onto v itself (jumps that apply during refractory periods too) beside
-    exc / inh currents, and a second population without them (its refractory neurons are parked on the CPU)."""
+def cuba_direct(backend, seed=7, refractory_input=False):
+    """Current-based LIF with synapses onto v itself beside exc / inh currents (jumps in the spike step and during
+    refractory periods lost, or applied with ``refractory_input``), and a second population without them (its
+    refractory neurons are parked on the CPU)."""
     net = sim.Network(dt=0.1, seed=seed, backend=backend)
     pois = sim.PoissonInput(60, rate=80.0)
-    jump = sim.LIF(30, v_rest=-52.0, v_th=-50.0, v_reset=-60.0, t_ref=3.0, theta_jump=0.5, tau_theta=20.0)
+    jump = sim.LIF(30, v_rest=-52.0, v_th=-50.0, v_reset=-60.0, t_ref=3.0, theta_jump=0.5, tau_theta=20.0, refractory_input=refractory_input)
     plain = sim.LIF(30, v_rest=-49.0, v_th=-50.0, v_reset=-60.0, t_ref=4.0, noise=1.0)
     net.add(pois, jump, plain,
             sim.Projection(pois, jump, sim.FixedProbability(0.2), weight=0.8, receptor="v", delay=0.3, seed=1),
@@ -58,6 +61,21 @@ def cuba_direct(backend, seed=7):
             sim.Projection(jump, plain, sim.FixedProbability(0.3), weight=1.0, receptor="exc", delay=0.5, seed=4))
     mons = {"jump": net.add(sim.SpikeMonitor(jump)), "plain": net.add(sim.SpikeMonitor(plain)),
             "vj": net.add(sim.StateMonitor(jump, "v")), "vp": net.add(sim.StateMonitor(plain, "v", [0, 1, 2, 3]))}
+    return net, mons
+
+
+def coba_direct(backend, seed=3, refractory_input=False):
+    """Conductance LIF with jumps onto v (lost in the spike step and while refractory, or kept), t_ref 0 and 2 ms."""
+    net = sim.Network(dt=0.1, seed=seed, backend=backend)
+    pois = sim.PoissonInput(40, rate=120.0)
+    cobs = [sim.ConductanceLIF(20, t_ref=t_ref, i_ext=9.0, refractory_input=refractory_input) for t_ref in (0.0, 2.0)]
+    net.add(pois, *cobs)
+    mons = {}
+    for k, cob in enumerate(cobs):
+        net.add(sim.Projection(pois, cob, sim.FixedProbability(0.3), weight=1.5, receptor="v", delay=0.2, seed=10 + k),
+                sim.Projection(pois, cob, sim.FixedProbability(0.2), weight=0.1, seed=20 + k))
+        mons[f"c{k}"] = net.add(sim.SpikeMonitor(cob))
+        mons[f"v{k}"] = net.add(sim.StateMonitor(cob, "v", [0, 1, 2]))
     return net, mons
 
 
@@ -164,17 +182,17 @@ def _run_both(builder, backend, duration, chunks=1, **run_kw):
 
 # ---------------------------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("builder", [cuba, cuba_direct, coba_poisson, izhikevich], ids=["cuba", "cuba_direct", "coba_poisson", "izhikevich"])
+@pytest.mark.parametrize("builder", [cuba, cuba_direct, partial(cuba_direct, refractory_input=True), coba_poisson, coba_direct,
+                                     partial(coba_direct, refractory_input=True), izhikevich],
+                         ids=["cuba", "cuba_direct", "cuba_direct_kept", "coba_poisson", "coba_direct", "coba_direct_kept", "izhikevich"])
 def test_gpu_loop_equals_cpu_loop(builder, backend):
     cpu, gpu = _run_both(builder, backend, 60.0)
     assert cpu[next(k for k in cpu if k.endswith(".t"))].size > 10  # the networks do spike
     _compare(cpu, gpu, exact=backend == "emulate")
 
 
-def test_direct_jumps_apply_during_refractory_periods():
-    """On the CPU, refractory neurons of a population with synapses onto v are held (not parked): jumps arriving
-    while one is refractory move its potential, which stays frozen otherwise (Brian2's semantics)."""
-    net, mons = cuba_direct("cpu")
+def _jumps_while_refractory(refractory_input):
+    net, mons = cuba_direct("cpu", refractory_input=refractory_input)
     net.run(100.0)
     spk, v = mons["jump"], mons["vj"].values  # v after each step
     assert spk.count > 20
@@ -188,7 +206,18 @@ def test_direct_jumps_apply_during_refractory_periods():
             steps = np.round(np.diff(np.concatenate([[-60.0], frozen])) / 0.8, 9)
             assert np.all(steps >= 0) and np.all(steps == np.round(steps)), steps
             moved += np.count_nonzero(steps)
-    assert moved > 5  # some jumps did land during refractory periods
+    return moved
+
+
+def test_direct_jumps_apply_during_refractory_periods_when_kept():
+    """refractory_input=True: refractory neurons of a population with synapses onto v are held (not parked): jumps
+    arriving in the spike step or while one is refractory move its potential, which stays frozen otherwise."""
+    assert _jumps_while_refractory(True) > 5  # some jumps did land during refractory periods
+
+
+def test_direct_jumps_are_lost_during_refractory_periods_by_default():
+    """The default: a refractory neuron's potential stays at v_reset whatever jumps arrive (the same network)."""
+    assert _jumps_while_refractory(False) == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -26,6 +26,12 @@ spike back to the synapse), rounded to whole simulation steps, and an axonal par
 rule sees :math:`\Delta t = (t_{post} + d_{dend}) - (t_{pre} + d_{ax})`. The default (0) puts
 the whole delay on the axon, as Brian2's ``delay`` does; NEST's STDP synapses take the whole
 delay as dendritic (``dendritic_fraction=1``).
+
+Delivery order (``delivery``): a presynaptic spike changes the weight and delivers a weight in the same step.
+``"after_update"`` (the default) delivers the weight its own update just produced, the order of NEST's
+``stdp_synapse``; ``"before_update"`` delivers the weight as it was before the update, the order of Brian2's
+classic STDP example (``on_pre = "ge += w; Apre += dApre; w = clip(w + Apost, 0, wmax)"``).
+``tests/sim/test_semantics_vs_brian2.py`` runs both orders against Brian2.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ import math
 from dataclasses import dataclass, fields
 
 PAIRINGS = ("all_to_all", "nearest")
+# the weight a presynaptic spike delivers: the one its own STDP update just produced ("after_update": NEST's
+# stdp_synapse, which updates and then sends) or the one it found ("before_update": Brian2's classic STDP example,
+# on_pre = "ge += w; ...; w = clip(w + Apost, ...)")
+DELIVERIES = ("after_update", "before_update")
 
 
 def _check_positive(obj, *names: str) -> None:
@@ -65,6 +75,7 @@ class PairSTDP:
     pairing: str = "all_to_all"
     symmetric: bool = False
     dendritic_fraction: float = 0.0
+    delivery: str = "after_update"
 
     def __post_init__(self) -> None:
         _check_finite(self)
@@ -79,6 +90,8 @@ class PairSTDP:
             raise ValueError(f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
         if not 0.0 <= self.dendritic_fraction <= 1.0:
             raise ValueError(f"dendritic_fraction must be in [0, 1], got {self.dendritic_fraction}")
+        if self.delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, got {self.delivery!r}")
 
     @classmethod
     def additive(cls, **kw) -> PairSTDP:
@@ -122,6 +135,7 @@ class TripletSTDP:
     w_max: float = 1.0
     pairing: str = "all_to_all"
     dendritic_fraction: float = 0.0
+    delivery: str = "after_update"
 
     def __post_init__(self) -> None:
         _check_finite(self)
@@ -135,6 +149,8 @@ class TripletSTDP:
             raise ValueError(f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
         if not 0.0 <= self.dendritic_fraction <= 1.0:
             raise ValueError(f"dendritic_fraction must be in [0, 1], got {self.dendritic_fraction}")
+        if self.delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, got {self.delivery!r}")
 
     @classmethod
     def preset(cls, name: str, **kw) -> TripletSTDP:
