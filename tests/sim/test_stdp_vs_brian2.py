@@ -2,8 +2,9 @@
 
 Poisson inputs -> one conductance-based LIF neuron, all-to-all pair STDP with traces, hard bounds [0, g_max].
 Both sides integrate with exponential Euler (Brian2's example uses Euler; the same scheme on both sides makes
-the deterministic case spike-identical) and deliver the weight after the presynaptic update
-(``on_pre``: ``Apre += dApre; w = clip(w + Apost, 0, gmax); ge += w`` — the example adds ``ge`` first).
+the deterministic case spike-identical). The deterministic test runs both delivery orders: the weight after the
+presynaptic update (``delivery="after_update"``, ``on_pre``: ``Apre += dApre; w = clip(w + Apost, 0, gmax); ge += w``)
+and before it (``"before_update"``, the example's own order: ``ge += w`` first).
 
 The statistical test is the example shortened to fit a test: 150 inputs at 100 Hz instead of 1000 at 15 Hz
 (g_max scaled by 1000 * 15 / (150 * 100) to keep the mean drive), dt = 0.25 ms, 16 s. Its weights become
@@ -33,21 +34,25 @@ def _brian2_numpy():
     b2.BrianLogger.suppress_name("resolution_conflict")
 
 
-def _rule(g_max, d_a):
-    return PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=d_a * g_max, eta_minus=1.05 * d_a * g_max, w_min=0.0, w_max=g_max)
+def _rule(g_max, d_a, delivery="after_update"):
+    return PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=d_a * g_max, eta_minus=1.05 * d_a * g_max, w_min=0.0, w_max=g_max,
+                    delivery=delivery)
 
 
-def _ours(source, w0, g_max, d_a, duration, dt, seed=0):
+def _ours(source, w0, g_max, d_a, duration, dt, seed=0, delivery="after_update", delay=0.0, mixed=False):
     net = sim.Network(dt=dt, seed=seed)
     post = sim.ConductanceLIF(1, tau_m=TAU_M, v_rest=E_L, v_th=V_TH, v_reset=V_RESET, t_ref=0.0, tau_e=TAU_E, e_exc=0.0)
-    proj = sim.Projection(source, post, weight=w0, plasticity=_rule(g_max, d_a))
+    proj = sim.Projection(source, post, weight=w0, delay=delay, plasticity=_rule(g_max, d_a, delivery))
     net.add(source, post, proj)
+    if mixed:  # a static synapse beside each plastic one in its (neuron, delay) segment: the plastic events run apart (3a / 3c)
+        other = sim.LIF(1)
+        net.add(other, sim.Projection(source, other, weight=0.0, delay=delay))
     mon = net.add(sim.SpikeMonitor(post))
     net.run(duration, progress=False)
     return proj.weights, mon.t
 
 
-def _brian2(source, w0, g_max, d_a, duration, dt, seed=0):
+def _brian2(source, w0, g_max, d_a, duration, dt, seed=0, delivery="after_update", delay=0.0):
     ms, mV = b2.ms, b2.mV
     b2.seed(seed)
     b2.defaultclock.dt = dt * ms
@@ -62,11 +67,14 @@ def _brian2(source, w0, g_max, d_a, duration, dt, seed=0):
                       dApost/dt = -Apost / taupost : 1 (event-driven)""",
                       on_pre="""Apre += dApre
                       w = clip(w + Apost, 0, gmax)
-                      ge += w""",
+                      ge += w""" if delivery == "after_update" else """ge += w
+                      Apre += dApre
+                      w = clip(w + Apost, 0, gmax)""",
                       on_post="""Apost += dApost
                       w = clip(w + Apre, 0, gmax)""", namespace=ns)
     syn.connect()
     syn.w = w0
+    syn.delay = delay * ms
     mon = b2.SpikeMonitor(g)
     b2.Network(source, g, syn, mon).run(duration * ms, namespace={})
     return np.asarray(syn.w), np.asarray(mon.t / ms)
@@ -79,20 +87,34 @@ def _shape(w, g_max):
     return float(np.mean(x < 0.1)), float(np.mean(x > 0.9)), float(hist[3:7].mean())
 
 
-def test_deterministic_inputs_give_identical_spikes_and_weights():
-    """Fixed input trains (SpikeGeneratorGroup / SpikeSource): every output spike and every final weight equal."""
+@pytest.mark.parametrize("delivery,delay,mixed", [("after_update", 0.0, False), ("before_update", 0.0, False), ("before_update", 0.3, False),
+                                                  ("after_update", 0.3, True), ("before_update", 0.3, True)])
+def test_deterministic_inputs_give_identical_spikes_and_weights(delivery, delay, mixed):
+    """Fixed input trains (SpikeGeneratorGroup / SpikeSource): every output spike and every final weight equal, for
+    both delivery orders, with the presynaptic events run in the delivery pass or apart from it (``mixed``)."""
     rng = np.random.default_rng(4)
     n, duration, dt, g_max, d_a = 60, 1500.0, 0.1, 0.1, 0.05
     steps = rng.random((int(duration / dt), n)) < 30.0 * dt / 1000.0  # 30 Hz Bernoulli trains on the time grid
     st, idx = np.nonzero(steps)
     times = st * dt
     w0 = rng.uniform(0.0, g_max, n)
-    ours_w, ours_t = _ours(sim.SpikeSource(n, times, idx), w0, g_max, d_a, duration, dt)
-    peer_w, peer_t = _brian2(b2.SpikeGeneratorGroup(n, idx, times * b2.ms), w0, g_max, d_a, duration, dt)
+    ours_w, ours_t = _ours(sim.SpikeSource(n, times, idx), w0, g_max, d_a, duration, dt, delivery=delivery, delay=delay, mixed=mixed)
+    peer_w, peer_t = _brian2(b2.SpikeGeneratorGroup(n, idx, times * b2.ms), w0, g_max, d_a, duration, dt, delivery=delivery, delay=delay)
     assert peer_t.size > 20
     np.testing.assert_allclose(ours_t, peer_t, atol=1e-9)
     assert np.abs(ours_w - w0).max() > 0.1 * g_max, "STDP moved the weights"
     np.testing.assert_allclose(ours_w / g_max, peer_w / g_max, rtol=0, atol=1e-12)
+
+
+def test_delivery_order_changes_the_result():
+    """The two orders differ on the same inputs (so the test above cannot pass by ignoring the option)."""
+    rng = np.random.default_rng(4)
+    n, duration, dt, g_max, d_a = 60, 1500.0, 0.1, 0.1, 0.05
+    st, idx = np.nonzero(rng.random((int(duration / dt), n)) < 30.0 * dt / 1000.0)
+    w0 = rng.uniform(0.0, g_max, n)
+    a = _ours(sim.SpikeSource(n, st * dt, idx), w0, g_max, d_a, duration, dt, delivery="after_update")
+    b = _ours(sim.SpikeSource(n, st * dt, idx), w0, g_max, d_a, duration, dt, delivery="before_update")
+    assert not np.array_equal(a[0], b[0])
 
 
 def test_song_miller_abbott_weights_bimodal_as_in_brian2():
