@@ -10,15 +10,40 @@ import json
 import sys
 
 
+def split_state(report) -> str:
+    """One word (and a count) for a split from a quick verify report: what ``neuro data list`` prints."""
+    data = [r for r in report if r.role == "data"]
+    if any(r.status == "not extracted" for r in data):
+        return "not extracted"
+    if not any(r.role == "manifest" for r in report):  # verify compares with the manifest whenever data is there
+        return "missing"
+    bad = [r for r in data if not r.ok and r.status != "incomplete"]
+    if bad:
+        return f"damaged ({len(bad)} file(s))"
+    if any(r.role == "manifest" and not r.ok for r in report):
+        return "damaged (manifest)"
+    incomplete = [r for r in data if r.status == "incomplete"]
+    return f"incomplete ({incomplete[0].detail.split(' (')[0]})" if incomplete else "ready"
+
+
 def _list(args) -> int:
-    from .files import is_extracted, resolve_root
+    from .files import resolve_root
     from .specs import SPECS
+    from .verify import verify
 
     root = resolve_root(args.root)
     print(f"data root: {root}")
+    damaged = []
     for spec in SPECS.values():
-        ready = ", ".join(f"{s.name}: {'ready' if is_extracted(spec, s.name, root) else 'missing'}" for s in spec.splits)
-        print(f"{spec.name:<11} {spec.title:<34} sensor {str(spec.sensor_size):<14} {spec.n_classes:>3} classes   {ready}")
+        states = []
+        for s in spec.splits:
+            state = split_state(verify(spec.name, root, split=s.name, quick=True, progress=False))
+            states.append(f"{s.name}: {state}")
+            if state.startswith("damaged"):
+                damaged.append(spec.name)
+        print(f"{spec.name:<11} {spec.title:<34} sensor {str(spec.sensor_size):<14} {spec.n_classes:>3} classes   {', '.join(states)}")
+    for name in dict.fromkeys(damaged):
+        print(f"{name}: run `neuro data verify {name}` to see which files and why")
     return 0
 
 
@@ -30,6 +55,7 @@ def _where(args) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{info['title']}: {info['folder']}  (card: {info['card']})")
+    print(f"  manifest: {info['manifest']}")
     for split, s in info["splits"].items():
         print(f"  {split}: {'ready' if s['ready'] else 'not ready'}")
         print(f"    archive  {s['archive']}\n    url      {s['url']}\n    md5      {s['md5']}")
@@ -45,7 +71,7 @@ def _verify(args) -> int:
     names = list(SPECS) if args.name == "all" else [args.name]
     bad = 0
     for name in names:
-        report = verify(name, args.root, split=args.split, md5=not args.no_md5)
+        report = verify(name, args.root, split=args.split, md5=not args.no_md5, rehash=args.rehash, quick=args.quick)
         print(format_report(report))
         bad += sum(not r.ok for r in report)
     print(f"{bad} problem(s)" if bad else "all files ok")
@@ -80,17 +106,19 @@ def add_cli(subparsers) -> None:
             q.add_argument("name", help="shd, ssc, dvsgesture, nmnist, cifar10dvs" + (" or all" if allow_all else ""))
         q.add_argument("--root", default=None, help="data root (default: $NEURO_DATA or datasets/)")
 
-    q = sub.add_parser("list", help="the datasets and whether each split is ready")
+    q = sub.add_parser("list", help="the datasets and whether each split is ready (verify's quick checks)")
     common(q, name_required=False)
     q.set_defaults(func=_list)
     q = sub.add_parser("where", help="folder, archive names, URLs and md5s of a dataset")
     common(q)
     q.add_argument("--json", action="store_true", help="print as JSON")
     q.set_defaults(func=_where)
-    q = sub.add_parser("verify", help="check files on disk: missing / truncated / checksum mismatch / ok")
+    q = sub.add_parser("verify", help="read and hash every file: missing / truncated / corrupt / changed / extra / ok; records the manifest")
     common(q, allow_all=True)
     q.add_argument("--split", default=None)
     q.add_argument("--no-md5", action="store_true", help="do not hash archives (faster)")
+    q.add_argument("--rehash", action="store_true", help="re-record the manifest from the files as they are now (after a deliberate change)")
+    q.add_argument("--quick", action="store_true", help="only the checks load runs (headers, sizes, mtimes); writes nothing")
     q.set_defaults(func=_verify)
     q = sub.add_parser("prepare", help="extract archives already on disk, or --download them")
     common(q)

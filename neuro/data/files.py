@@ -1,8 +1,7 @@
 """Where a dataset's files are, whether they are there, and what to say when they are not.
 
-Also the cheap per-file format checks (N-MNIST ``.bin`` length, DVSGesture ``.npy``
-columns, SHD/SSC HDF5 groups, AEDAT4 magic) used by :func:`neuro.data.verify` and before
-every sample read, so a broken file is reported by name instead of as a NumPy error.
+The per-file format checks are in :mod:`neuro.data.formats`, the manifest of sizes and
+hashes in :mod:`neuro.data.manifest`.
 """
 
 from __future__ import annotations
@@ -11,13 +10,9 @@ import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
-
 from ..paths import data_root
 from .errors import DataCorruptError, DataMissingError
-from .specs import DatasetSpec, SplitSpec
-
-AEDAT4_MAGIC = b"#!AER-DAT4.0"
+from .specs import DatasetSpec
 
 
 def resolve_root(root: str | Path | None) -> Path:
@@ -42,17 +37,24 @@ def extracted_paths(spec: DatasetSpec, split: str, root: Path) -> list[Path]:
     return [folder / s.extracted]
 
 
-def sample_files(spec: DatasetSpec, split: str, root: Path) -> list[Path]:
-    """All sample files of an extracted split, sorted (the single HDF5 file for SHD/SSC)."""
+def sample_file_names(spec: DatasetSpec, split: str, root: Path) -> list[str]:
+    """:func:`sample_files` as strings: what the manifest checks on every load compare (no Path per file)."""
     s = spec.split(split)
-    out: list[Path] = []
+    out: list[str] = []
     for p in extracted_paths(spec, split, root):
         if s.sample_suffix is None:
             if p.is_file():
-                out.append(p)
+                out.append(os.fspath(p))
         elif p.is_dir():
-            out += sorted(p.rglob(f"*{s.sample_suffix}"))
+            # os.walk, not rglob: several times faster on N-MNIST's 60000 files
+            found = [os.path.join(d, f) for d, _, names in os.walk(p) for f in names if f.endswith(s.sample_suffix)]
+            out += sorted(found, key=lambda f: f.split(os.sep))  # the order of sorted Paths
     return out
+
+
+def sample_files(spec: DatasetSpec, split: str, root: Path) -> list[Path]:
+    """All sample files of an extracted split, sorted (the single HDF5 file for SHD/SSC)."""
+    return [Path(f) for f in sample_file_names(spec, split, root)]
 
 
 def is_extracted(spec: DatasetSpec, split: str, root: Path) -> bool:
@@ -123,57 +125,6 @@ def extract(spec: DatasetSpec, split: str, root: Path, check_md5: bool = True) -
     if not is_extracted(spec, split, root):
         raise DataCorruptError(f"{archive}: extracted, but {[str(p) for p in extracted_paths(spec, split, root)]} are still missing or empty")
     return extracted_paths(spec, split, root)
-
-
-# ----------------------------------------------------------------------------- per-file checks
-def check_sample_file(path: str | Path, split: SplitSpec | None = None) -> None:
-    """Raise DataCorruptError naming ``path`` if it cannot be one sample of its format."""
-    path = Path(path)
-    suffix = path.suffix
-    if not path.is_file():
-        raise DataCorruptError(f"{path}: missing")
-    if suffix == ".bin":
-        size = path.stat().st_size
-        if size == 0 or size % 5:
-            raise DataCorruptError(f"{path}: truncated N-MNIST file: {size} bytes is not a positive multiple of 5 (one event is 5 bytes); "
-                                   "extract the archive again")
-    elif suffix == ".npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:
-            raise DataCorruptError(f"{path}: unreadable .npy file ({type(exc).__name__}: {exc}); it is truncated or corrupt") from exc
-        if arr.ndim != 2 or arr.shape[1] != 4:
-            raise DataCorruptError(f"{path}: DVSGesture sample must be an (N, 4) array with columns x, y, p, t (ms), "
-                                   f"got shape {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.number):
-            raise DataCorruptError(f"{path}: DVSGesture sample must be numeric, got dtype {arr.dtype}")
-    elif suffix == ".aedat4":
-        with open(path, "rb") as f:
-            head = f.read(len(AEDAT4_MAGIC))
-        if head != AEDAT4_MAGIC:
-            raise DataCorruptError(f"{path}: not an AEDAT4 file (starts with {head!r}, expected {AEDAT4_MAGIC!r})")
-    elif suffix == ".h5":
-        check_hsd_file(path)
-
-
-def check_hsd_file(path: str | Path) -> int:
-    """Check an SHD/SSC HDF5 file and return its number of samples."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            missing = [k for k in ("spikes/times", "spikes/units", "labels", "extra/keys") if k not in f]
-            if missing:
-                raise DataCorruptError(f"{path}: not an SHD/SSC file: missing {missing}")
-            n = len(f["labels"])
-            if len(f["spikes/times"]) != n or len(f["spikes/units"]) != n:
-                raise DataCorruptError(f"{path}: {len(f['spikes/times'])} spike times, {len(f['spikes/units'])} unit lists and {n} labels: they must match")
-            return n
-    except DataCorruptError:
-        raise
-    except Exception as exc:
-        word = "truncated" if "truncated" in str(exc) else "corrupt"
-        raise DataCorruptError(f"{path}: {word} HDF5 file ({type(exc).__name__}: {exc}); delete it and extract or download it again") from exc
 
 
 def file_size(path: Path) -> int:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats import NMNIST_OVERFLOW_Y
 from .specs import get_spec
 
 SHD_KEYS = [f"english-{w}" for w in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")] + [
@@ -48,7 +49,6 @@ SSC_KEYS = (
     "backward bed bird cat dog down eight five follow forward four go happy house learn left marvin nine no off on one "
     "right seven sheila six stop three tree two up visual wow yes zero"
 ).split()
-NMNIST_OVERFLOW_Y = 240
 NMNIST_OVERFLOW_STEP_US = 2**13  # what tonic's reader adds after each overflow marker
 
 
@@ -232,19 +232,28 @@ def _write_nmnist(spec, s, folder: Path, n_samples, seed):
     return [archive], files
 
 
-def write_aedat4(path: str | Path, t_us: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, resolution=(128, 128)) -> Path:
-    """An AEDAT4 file with one event stream (needs ``pip install dv-processing``)."""
+def write_aedat4(path: str | Path, t_us: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, resolution=(128, 128),
+                 compression=None, packets: int = 1) -> Path:
+    """An AEDAT4 file with one event stream (needs ``pip install dv-processing``).
+
+    ``compression``: a ``dv_processing.CompressionType`` (default LZ4, as dv-processing writes);
+    ``packets``: how many event packets the events are split into.
+    """
     try:
         import dv_processing as dv
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("writing AEDAT4 fixtures needs the dv-processing package: pip install dv-processing") from exc
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = dv.io.MonoCameraWriter(str(path), dv.io.MonoCameraWriter.EventOnlyConfig("DVS128_fixture", tuple(resolution)))
-    store = dv.EventStore()
-    for ti, xi, yi, pi in zip(t_us.tolist(), x.tolist(), y.tolist(), p.tolist()):
-        store.push_back(int(ti), int(xi), int(yi), bool(pi))
-    writer.writeEvents(store)
+    config = dv.io.MonoCameraWriter.EventOnlyConfig("DVS128_fixture", tuple(resolution))
+    if compression is not None:
+        config.compression = compression
+    writer = dv.io.MonoCameraWriter(str(path), config)
+    for part in np.array_split(np.arange(len(t_us)), packets):
+        store = dv.EventStore()
+        for ti, xi, yi, pi in zip(t_us[part].tolist(), x[part].tolist(), y[part].tolist(), p[part].tolist()):
+            store.push_back(int(ti), int(xi), int(yi), bool(pi))
+        writer.writeEvents(store)
     del writer  # closes and flushes the file
     return path
 

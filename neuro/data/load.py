@@ -6,8 +6,12 @@ The samples are read by tonic's own dataset classes. What is added around them:
   the network): with ``download=False`` missing data is a :class:`DataMissingError` naming
   the files, URLs, md5s and folder, and an archive already on disk is md5-checked and
   extracted with tonic's extractor; with ``download=True`` tonic downloads it (with progress);
-* a format check of every sample file before tonic reads it, so a truncated ``.bin`` or an
-  ``.npy`` with the wrong columns is reported by file name;
+* a format check of every sample file before tonic reads it (:mod:`neuro.data.formats`), so a
+  truncated ``.bin`` or an ``.npy`` with permuted or float columns is reported by file name;
+* the manifest (:mod:`neuro.data.manifest`), recorded when an archive is extracted or the
+  data first verified: on open every file's size (and the hash of any file whose mtime
+  moved) is compared with it, and before each read that file's again; any file changed,
+  missing or extra is a :class:`DataCorruptError` naming it (``verify=False`` skips this);
 * frames (:class:`~neuro.data.frames.Frames`) cached in one HDF5 file per split and
   transform (:class:`~neuro.data.cache.FrameCache`), returned as float32 tensors.
 
@@ -22,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +34,14 @@ import torch
 
 from .cache import FrameCache, cache_key, describe_transform, source_fingerprint
 from .errors import DataCorruptError, DataMissingError
-from .files import archive_path, check_sample_file, dataset_folder, extract, is_extracted, missing_message, resolve_root, sample_files
+from .files import archive_path, dataset_folder, extract, is_extracted, missing_message, resolve_root, sample_file_names, sample_files
+from .formats import check_hsd_events, check_sample_file
 from .frames import Frames, frame_shape, sparse_frames, to_frames
+from .manifest import SampleGuard, compare, mismatch_message, read_manifest
 from .specs import DatasetSpec, get_spec
+from .verify import record_manifest
+
+log = logging.getLogger(__name__)
 
 
 def _tonic_offline(spec: DatasetSpec, split: str, root: Path):
@@ -68,10 +78,11 @@ class EventDataset(torch.utils.data.Dataset):
     """Events of one split, read by tonic: ``(events structured ndarray, label int)``.
 
     Attributes: ``name``, ``split``, ``sensor_size`` (W, H, P), ``classes``, ``targets``,
-    ``tonic`` (the tonic dataset object), ``root``.
+    ``tonic`` (the tonic dataset object), ``root``, ``guard`` (the per-read manifest check, or None).
     """
 
     def __init__(self, spec: DatasetSpec, split: str, tonic_dataset, root: Path, transform=None, target_transform=None):
+        self.guard: SampleGuard | None = None
         self.spec = spec
         self.name = spec.name
         self.split = split
@@ -107,13 +118,18 @@ class EventDataset(torch.utils.data.Dataset):
         index = index % len(self)
         path = self.sample_path(index)
         if self._suffix is not None:
-            check_sample_file(path)
+            # .bin and .npy samples are small and read whole anyway; an .aedat4 gets its header and packet chain checked
+            check_sample_file(path, full=self._suffix in (".bin", ".npy"))
+        if self.guard is not None:
+            self.guard.check(path)
         try:
             events, target = self.tonic[index]
         except DataCorruptError:
             raise
         except Exception as exc:
             raise DataCorruptError(f"{path}: sample {index} of {self.spec.title} cannot be read ({type(exc).__name__}: {exc})") from exc
+        if self._suffix is None:
+            check_hsd_events(path, index, events)
         return events, int(target)
 
     def __getitem__(self, index: int):
@@ -149,22 +165,43 @@ class FrameDataset(torch.utils.data.Dataset):
         return x, y
 
 
-def open_events(name: str, split: str = "train", root=None, download: bool = False, transform=None, target_transform=None) -> EventDataset:
+def _manifest_guard(spec: DatasetSpec, split: str, root: Path, files: list[str]) -> SampleGuard | None:
+    """Compare the files tonic will read with the manifest (sizes; hashes where mtimes moved); the per-read guard."""
+    manifest = read_manifest(spec, root)
+    if manifest is None or split not in manifest["splits"]:
+        log.info("%s %r has no manifest yet: `neuro data verify %s` records one (then every load checks against it)", spec.title, split, spec.name)
+        return None
+    diffs = compare(spec, split, root, manifest, files, full=False)
+    if diffs:
+        raise DataCorruptError(mismatch_message(spec, split, root, manifest, diffs))
+    return SampleGuard(spec, split, root, manifest)
+
+
+def open_events(name: str, split: str = "train", root=None, download: bool = False, transform=None, target_transform=None,
+                verify: bool = True) -> EventDataset:
     """The events of one split (see :func:`load`)."""
     spec = get_spec(name)
     spec.split(split)
     root = resolve_root(root)
+    extracted_now = False
     if not is_extracted(spec, split, root):
         if archive_path(spec, split, root).is_file() and not download:
             extract(spec, split, root, check_md5=True)
         elif download:
             tonic_ds = _tonic_download(spec, split, root)
-            return EventDataset(spec, split, tonic_ds, root, transform, target_transform)
         else:
             raise DataMissingError(missing_message(spec, [split], root))
+        record_manifest(spec.name, split, root)
+        extracted_now = True
+    # the manifest first: "changed, size X expected Y" says more than the reader failing on the changed file
+    guard = _manifest_guard(spec, split, root, sample_file_names(spec, split, root)) if verify else None
     if spec.split(split).sample_suffix is None:
         check_sample_file(sample_files(spec, split, root)[0])
-    return EventDataset(spec, split, _tonic_offline(spec, split, root), root, transform, target_transform)
+    if not (extracted_now and download):
+        tonic_ds = _tonic_offline(spec, split, root)
+    ds = EventDataset(spec, split, tonic_ds, root, transform, target_transform)
+    ds.guard = guard
+    return ds
 
 
 def output_sensor_size(sensor_size, transform):
@@ -191,6 +228,7 @@ def load(
     verify_cache: str = "quick",
     cache_compression: str | None = None,
     progress: bool = True,
+    verify: bool = True,
 ):
     """Load one split of a neuromorphic dataset.
 
@@ -209,6 +247,9 @@ def load(
         cache: keep the frames in one HDF5 file under ``cache_dir`` (default ``<root>/_cache``).
         rebuild_cache / verify_cache: force a rebuild / ``"quick"`` or ``"full"`` check on open.
         cache_compression: ``None`` (fastest; ~1.5 bytes per non-empty cell) or ``"gzip"`` (smaller, slower).
+        verify: compare the data files with their manifest (sizes, and hashes of files whose mtime
+            moved) on open and before each read; ``False`` skips it. The full hash of every file is
+            ``neuro data verify``'s job; ``--rehash`` re-records the manifest after a deliberate change.
 
     Returns a map-style dataset of ``(events, label)`` or ``(float32 frames [T, ...], label)``;
     batch frames into ``[T, B, ...]`` with :func:`neuro.data.pad_time`.
@@ -217,9 +258,9 @@ def load(
     root = resolve_root(root)
     if frames is None:
         ev_transform = transform if augment is None else _Chain([t for t in (transform, augment) if t is not None])
-        return open_events(name, split, root, download, ev_transform, target_transform)
+        return open_events(name, split, root, download, ev_transform, target_transform, verify=verify)
     fr = Frames.from_any(frames)
-    events = open_events(name, split, root, download, transform, None)
+    events = open_events(name, split, root, download, transform, None, verify=verify)
     sensor = output_sensor_size(spec.sensor_size, transform)
     if not cache:
         return FrameDataset(events, fr, sensor, augment, target_transform)

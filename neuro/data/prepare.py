@@ -1,4 +1,5 @@
-"""``prepare``: make a dataset's splits ready to load (extract archives on disk, or download).
+"""``prepare``: make a dataset's splits ready to load (extract archives on disk, or download),
+and record each split's manifest (:mod:`neuro.data.manifest`) once its files pass their format checks.
 
 ``where``: the folders and files a dataset uses under a root.
 """
@@ -17,8 +18,12 @@ def prepare(name: str, root: str | Path | None = None, split: str | None = None,
 
     Archives on disk are md5-checked against tonic's sums unless ``check_md5=False``.
     Missing archives without ``download`` raise :class:`DataMissingError` listing them all.
+    A split extracted here, or extracted before but without a manifest, has every file read
+    and checked and its manifest recorded; a file that fails is a :class:`DataCorruptError`.
     """
     from .load import _tonic_download
+    from .manifest import read_manifest
+    from .verify import record_manifest
 
     spec = get_spec(name)
     root = resolve_root(root)
@@ -32,17 +37,23 @@ def prepare(name: str, root: str | Path | None = None, split: str | None = None,
     for sp in splits:
         if is_extracted(spec, sp, root):
             done[sp] = "already extracted"
+            if sp in ((read_manifest(spec, root) or {}).get("splits") or {}):
+                continue
         elif archive_path(spec, sp, root).is_file():
             extract(spec, sp, root, check_md5=check_md5)
             done[sp] = f"extracted {archive_path(spec, sp, root).name}"
         else:
             _tonic_download(spec, sp, root)
             done[sp] = "downloaded and extracted by tonic"
+        n = len(record_manifest(spec.name, sp, root)["files"])
+        done[sp] += f"; manifest recorded ({n} files)"
     return done
 
 
 def where(name: str, root: str | Path | None = None) -> dict:
-    """The folder, archives (with URL and md5) and extracted paths of dataset ``name``."""
+    """The folder, archives (with URL and md5), extracted paths and manifest file of dataset ``name``."""
+    from .manifest import manifest_path
+
     spec = get_spec(name)
     root = resolve_root(root)
     return {
@@ -59,5 +70,6 @@ def where(name: str, root: str | Path | None = None) -> dict:
             }
             for s in spec.splits
         },
+        "manifest": str(manifest_path(spec, root)),
         "card": f"datasets/{spec.card}",
     }

@@ -34,10 +34,13 @@ def test_verify_ok_checksum_mismatch_truncated(tmp_path, monkeypatch):
     # cut the archive and the HDF5 file short
     train_zip.write_bytes(train_zip.read_bytes()[:200])
     h5 = tmp_path / "SHD" / "shd_train.h5"
-    h5.write_bytes(h5.read_bytes()[: h5.stat().st_size // 2])
+    size = h5.stat().st_size
+    h5.write_bytes(h5.read_bytes()[: size // 2])
     report = verify("shd", tmp_path)
     assert [r.status for r in _status(report, "archive")] == ["truncated"]
-    assert [r.status for r in _status(report, "data")] == ["truncated"]
+    # the first verify recorded the manifest: the cut file is also a size change against it
+    assert [r.status for r in _status(report, "data")] == ["truncated", "changed"]
+    assert _status(report, "data")[1].detail == f"size {size // 2} bytes, expected {size} bytes"
     assert out["files"][0] == h5
 
 
@@ -57,13 +60,14 @@ def test_verify_not_extracted(tmp_path):
     assert [r.status for r in report] == ["ok", "not extracted"]
 
 
-def test_cli_standalone(fixture_root, capsys):
+def test_cli_standalone(fixture_root, data_copy, capsys):
     assert main(["list", "--root", str(fixture_root)]) == 0
     assert "nmnist" in capsys.readouterr().out
     assert main(["where", "shd", "--root", str(fixture_root), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["splits"]["train"]["md5"] == get_spec("shd").md5("train") and info["splits"]["train"]["ready"]
-    assert main(["verify", "shd", "--root", str(fixture_root)]) == 1
+    # verify records a manifest beside the data: on a copy, so the shared fixtures stay as written
+    assert main(["verify", "shd", "--root", str(data_copy("shd"))]) == 1
     assert "checksum mismatch" in capsys.readouterr().out
     assert main(["verify", "nosuch"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
@@ -79,10 +83,10 @@ def test_cli_prepare_and_fixture(tmp_path, capsys):
     assert "train.zip" in capsys.readouterr().err
 
 
-def test_add_cli_registers_data_subcommand(fixture_root, capsys):
+def test_add_cli_registers_data_subcommand(data_copy, capsys):
     parser = argparse.ArgumentParser(prog="neuro")
     add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["data", "verify", "nmnist", "--root", str(fixture_root), "--no-md5"])
+    args = parser.parse_args(["data", "verify", "nmnist", "--root", str(data_copy("nmnist")), "--no-md5"])
     assert args.func(args) == 1  # fixtures hold fewer samples than published
     assert "incomplete" in capsys.readouterr().out
 
