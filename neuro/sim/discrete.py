@@ -54,7 +54,7 @@ class DiscreteLIF(Population):
         self._init["na"] = b
         self._init["i_ext"] = _per_neuron(bias, self.n, "bias")
         rest = 0.0 if v_reset is None else float(v_reset)
-        self._init["v"] = _per_neuron(rest if v_init is None else v_init, self.n, "v_init")
+        self._initial("v", rest if v_init is None else v_init, "v_init", rest)
 
     @property
     def soft_reset(self) -> bool:

@@ -17,8 +17,10 @@ dynamic state (atomically), so a run can be continued exactly later.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,6 +35,8 @@ from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeM
 from .populations import Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
+_POPULATION_STREAM = 0x504F5055  # ... and of the populations' initial values
+_PROJECTION_STREAM = 0x50524F4A  # entropy word of the projections' draws (SeedSequence([seed, this, index]))
 _N_PAR = 30  # proj_par columns; 29: 1 where a pair / triplet rule delivers the weight before its update (delivery)
 FRAME_MAX = 1024  # longest period of a current frame (steps); see Network._build_frames
 FRAME_FLOOR = 1e-100  # smallest frame factor used inside a period (1 / F stays below 1e100)
@@ -117,9 +121,19 @@ class Network:
             if isinstance(obj, Population):
                 if obj.network is not None and obj.network is not self:
                     raise ValueError(f"{obj.name} already belongs to another network")
+                if obj.network is self:
+                    continue
                 obj.network = self
+                # initial values given as f(rng, n): from this network's seed and the population's place
+                obj._draw_init(np.random.default_rng(np.random.SeedSequence([self.seed, _POPULATION_STREAM, len(self.populations)])))
                 self.populations.append(obj)
             elif isinstance(obj, Projection):
+                if obj.network is not None and obj.network is not self:
+                    raise ValueError(f"projection {obj.name} already belongs to another network")
+                if obj.network is self:
+                    continue
+                if not obj._drawn:  # its random draws come from this network's seed and its place among the projections
+                    obj._draw(np.random.default_rng(np.random.SeedSequence([self.seed, _PROJECTION_STREAM, len(self.projections)])))
                 self.projections.append(obj)
                 obj.network = self
             elif isinstance(obj, SpikeMonitor | StateMonitor | PopulationRateMonitor | SynapseMonitor | ModulatorMonitor):
@@ -140,6 +154,8 @@ class Network:
         """Raise modulator ``name`` by ``amount`` now."""
         if name not in self.modulators:
             raise KeyError(f"no modulator {name!r}; known: {sorted(self.modulators)}")
+        if not math.isfinite(amount):
+            raise ValueError(f"release({name!r}, amount): amount must be finite, got {amount}")
         self._ensure_built()
         self._s.modulator[list(self.modulators).index(name)] += amount
 
@@ -676,11 +692,16 @@ class Network:
         (it may call :meth:`release`, read spikes, change inputs). ``progress``: tqdm bar (default: runs of
         more than 10,000 steps).
         """
+        if isinstance(duration, bool) or not isinstance(duration, int | float | np.integer | np.floating):
+            raise TypeError(f"duration must be a number of ms, got {type(duration).__name__} {duration!r}")
+        if not math.isfinite(duration):
+            raise ValueError(f"duration must be a finite number of ms, got {duration}")
         n_steps = int(round(duration / self.dt))
         if duration < 0 or abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
             raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}")
         self._ensure_built()
         s = self._prepare_run()
+        self._check_finite(None)
         chunk_steps = int(round((chunk or max(100.0, 1000 * self.dt)) / self.dt))
         if reward is not None:
             chunk_steps = max(1, int(round(reward_interval / self.dt)))
@@ -738,7 +759,9 @@ class Network:
             )
             self.counts["synaptic_events"] += int(ev_count[0])
             self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])
+            t_from = self.t
             self.step += got
+            self._check_finite(t_from)
             done += got
             bar.update(round(got * self.dt, 6))
             if got < k:
@@ -748,7 +771,35 @@ class Network:
                 s = self._prepare_run()  # the callback may have switched noise or a current on or off
         if engine is not None:
             engine.download(s)
+            self._check_finite(None, during=True)
         bar.close()
+
+    def _check_finite(self, t_from: float | None, during: bool = False) -> None:
+        """Refuse NaN or infinite state: set before a run (``t_from`` None) or reached during the chunk from ``t_from``."""
+        s = self._s
+        when = (f"became non-finite during the run (between t = {t_from:g} and {self.t:g} ms)" if t_from is not None else
+                f"is non-finite by t = {self.t:g} ms" if during else f"is non-finite before the run (t = {self.t:g} ms)")
+        for pop in self.populations:
+            sl = slice(pop.start, pop.start + pop.n)
+            for key, what in (("v", "v"), ("u", "u"), ("x1", "synaptic variable x1 (i_e / g_e)"), ("x2", "synaptic variable x2 (i_i / g_i)"),
+                              ("isyn", "synaptic input")):
+                a = getattr(s, key)[sl]
+                bad = ~np.isfinite(a)
+                if key == "v" and pop.model == E.CUBA:  # parked refractory neurons hold v = -inf inside a run only
+                    bad &= ~(a == -np.inf)
+                if bad.any():
+                    idx = np.flatnonzero(bad)
+                    hint = (" — diverging dynamics (a dt too large for the model?) or non-finite inputs" if t_from is not None else
+                            " — set through a view such as pop.v[...] = nan?")
+                    raise FloatingPointError(f"{pop.name}.{what} {when} at {idx.size} of {pop.n} neurons (first {idx[:5].tolist()}: "
+                                             f"{a[idx[:5]].tolist()}){hint}")
+        if s.syn_w.size and not np.all(np.isfinite(s.syn_w)):
+            for proj in self.projections:
+                w = s.syn_w[proj._order]
+                if not np.all(np.isfinite(w)):
+                    raise FloatingPointError(f"{proj.name}: weights {when} ({int((~np.isfinite(w)).sum())} of {w.size} synapses)")
+        if not np.all(np.isfinite(s.modulator)):
+            raise FloatingPointError(f"a neuromodulator {when}: {dict(zip(self.modulators, s.modulator.tolist()))}")
 
     def _device_engine(self, s):
         """The GPU engine of this build (made once per build), with this run's state uploaded."""
@@ -826,27 +877,71 @@ class Network:
         out["seed"] = np.array(self.seed)
         return out
 
+    def structure(self) -> dict[str, str]:
+        """A fingerprint of what a saved state belongs to: a hash per part (time step; populations' sizes and models;
+        synapses with their sources, targets, receptors and delays; plasticity rule kinds). Parameter values are not
+        part of it: a state may be restored into the same network with other parameters (a sweep from one warm-up)."""
+        self._ensure_built()
+        s = self._s
+
+        def digest(*arrays) -> str:
+            h = hashlib.sha256()
+            for a in arrays:
+                a = np.ascontiguousarray(a)
+                h.update(str((a.dtype.str, a.shape)).encode())
+                h.update(a.tobytes())
+            return h.hexdigest()[:16]
+
+        return {"dt": digest(np.array(self.dt)),
+                "populations": digest(s.pop_start, s.pop_end, s.pop_model),
+                "synapses and delays": digest(s.off, s.syn_post, s.syn_chan, s.syn_proj),
+                "plasticity rules": digest(s.proj_kind)}
+
     def save(self, path: str | Path) -> Path:
-        """Write the dynamic state to ``path`` (``.npz``), atomically."""
+        """Write the dynamic state to ``path`` (``.npz``), atomically, with the network's :meth:`structure`."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **self.state())
+        extra = {f"structure:{k}": np.array(v) for k, v in self.structure().items()}
+        np.savez(tmp, **self.state(), **extra)
         os.replace(tmp, path)
         return path
 
-    def restore(self, path: str | Path) -> None:
-        """Load a state saved by :meth:`save` into this (identically built) network."""
+    def restore(self, path: str | Path, check_structure: bool = True) -> None:
+        """Load a state saved by :meth:`save` into this (identically built) network.
+
+        The file must come from a network of the same structure (:meth:`structure`: same time step, populations,
+        synapses, delays and rule kinds; ``check_structure=False`` skips this); otherwise, or when the file is damaged,
+        nothing is changed and a ``ValueError`` names the file and what differs.
+        """
         self._ensure_built()
-        with np.load(Path(path)) as data:
-            for k in _STATE_KEYS:
-                if k not in data and k in _OPTIONAL_STATE_KEYS:
-                    getattr(self._s, k)[...] = 0.0
-                    continue
-                if k not in data:
-                    raise ValueError(f"{path}: not a neuro network state (missing {k!r})")
-                cur = getattr(self._s, k)
-                if data[k].shape != cur.shape:
-                    raise ValueError(f"{path}: {k!r} has shape {data[k].shape}, this network needs {cur.shape} — was it saved from the same network?")
-                cur[...] = data[k]
-            self.step = int(data["step"])
-            self.seed = int(data["seed"])
+        path = Path(path)
+        try:
+            with np.load(path) as npz:
+                data = {k: npz[k] for k in npz.files}  # read everything now: a damaged member fails here, not half-way
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # a truncated or corrupted .npz: zipfile, zlib, EOF and format errors
+            raise ValueError(f"{path}: not a readable network state ({type(err).__name__}: {err})") from err
+        saved = {k.split(":", 1)[1]: str(v) for k, v in data.items() if k.startswith("structure:")}
+        if saved and check_structure:
+            ours = self.structure()
+            differ = [k for k in ours if saved.get(k) != ours[k]]
+            if differ:
+                raise ValueError(f"{path}: saved from a different network — its {', '.join(differ)} differ from this network's "
+                                 "(restore needs the network the state was saved from, built the same way)")
+        elif check_structure:
+            warnings.warn(f"{path}: a state saved without a structure fingerprint (an older neuro); only the array shapes are checked",
+                          RuntimeWarning, stacklevel=2)
+        for k in (*_STATE_KEYS, "step", "seed"):
+            if k not in data and k not in _OPTIONAL_STATE_KEYS:
+                raise ValueError(f"{path}: not a neuro network state (missing {k!r})")
+            if k in _STATE_KEYS and k in data and data[k].shape != getattr(self._s, k).shape:
+                raise ValueError(f"{path}: {k!r} has shape {data[k].shape}, this network needs {getattr(self._s, k).shape} — "
+                                 "was it saved from the same network?")
+        for k in _STATE_KEYS:
+            if k in data:
+                getattr(self._s, k)[...] = data[k]
+            else:
+                getattr(self._s, k)[...] = 0.0
+        self.step = int(data["step"])
+        self.seed = int(data["seed"])

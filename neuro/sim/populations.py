@@ -63,6 +63,7 @@ class Population:
         z = np.zeros(self.n)
         self._init = {"v": z.copy(), "u": z.copy(), "x1": z.copy(), "x2": z.copy(), "i_ext": z.copy(), "sigma": z.copy(),
                       "rate": z.copy(), "na": z.copy(), "nb": z.copy(), "nc": z.copy(), "nd": z.copy()}
+        self._random_init: dict = {}  # state key -> f(rng, n): drawn when added to a network (Network.add)
         self.current_table: np.ndarray | None = None  # [steps, n] external current, set by inject()
         self.noise_kind = "gaussian"  # per-step noise drive: "gaussian" or "uniform", std given by ``noise``
 
@@ -74,6 +75,21 @@ class Population:
 
     def params(self, dt: float) -> np.ndarray:
         return np.zeros(12)
+
+    def _initial(self, key: str, value, what: str, default=None) -> None:
+        """Initial value of state ``key``: a scalar, one value per neuron, or a callable ``f(rng, n)`` drawn from the
+        network's seed when the population is added to a network (``default`` until then)."""
+        if callable(value):
+            self._random_init[key] = (value, what)
+            value = default
+        self._init[key] = _per_neuron(value, self.n, what)
+
+    def _draw_init(self, rng: np.random.Generator) -> None:
+        for key, (f, what) in self._random_init.items():
+            self._init[key] = _per_neuron(f(rng, self.n), self.n, what)
+            if key == "v" and getattr(self, "_u_follows_v", False):
+                self._init["u"] = self._init["nb"] * self._init["v"]
+        self._random_init = {}
 
     def check_dt(self, dt: float) -> None:
         """Warn where the scheme is known to be unstable at this ``dt``."""
@@ -159,7 +175,7 @@ class LIF(Population):
             raise ValueError(f"t_ref must be >= 0, got {t_ref}")
         self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
         self.tau_e, self.tau_i = tau_e, tau_i
-        self._init["v"] = _per_neuron(v_rest if v_init is None else v_init, self.n, "v_init")
+        self._initial("v", v_rest if v_init is None else v_init, "v_init", v_rest)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
         self._init["sigma"] = _per_neuron(noise, self.n, "noise")
 
@@ -197,7 +213,7 @@ class ConductanceLIF(Population):
             raise ValueError(f"t_ref must be >= 0, got {t_ref}")
         self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
         self.tau_e, self.tau_i, self.e_exc, self.e_inh = tau_e, tau_i, e_exc, e_inh
-        self._init["v"] = _per_neuron(v_rest if v_init is None else v_init, self.n, "v_init")
+        self._initial("v", v_rest if v_init is None else v_init, "v_init", v_rest)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
         self._init["sigma"] = _per_neuron(noise, self.n, "noise")
 
@@ -240,8 +256,12 @@ class Izhikevich(Population):
             values[key] = _per_neuron(default if given is None else given, self.n, key)
         self.scheme = scheme
         self._init.update(na=values["a"], nb=values["b"], nc=values["c"], nd=values["d"])
-        self._init["v"] = _per_neuron(v_init, self.n, "v_init")
-        self._init["u"] = values["b"] * self._init["v"] if u_init is None else _per_neuron(u_init, self.n, "u_init")
+        self._initial("v", v_init, "v_init", -65.0)
+        self._u_follows_v = u_init is None  # u = b v, also for a v drawn later
+        if u_init is None:
+            self._init["u"] = values["b"] * self._init["v"]
+        else:
+            self._initial("u", u_init, "u_init", 0.0)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
         self._init["sigma"] = _per_neuron(noise, self.n, "noise")
 

@@ -112,6 +112,12 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
     return pre, post, w
 
 
+def _is_sparse(x) -> bool:
+    import scipy.sparse as sp
+
+    return sp.issparse(x)
+
+
 def _values(value, n: int, rng, what: str) -> np.ndarray:
     if callable(value):
         value = value(rng, n)
@@ -133,6 +139,10 @@ class Projection:
     :class:`~neuro.ops.three_factor.RewardModulatedSTDP` driven by the network modulator named
     ``modulator``. After the network is built, ``weights`` and ``delays`` read the synapses in
     creation order (``pre_index``, ``post_index``); assigning ``weights`` writes them back.
+
+    Random connectivity, weights and delays are drawn from ``seed`` when one is given; otherwise when the
+    projection is added to a :class:`~neuro.sim.Network`, from the network's seed and the projection's place among
+    the network's projections, so ``Network(seed=...)`` fixes them run after run and process after process.
     """
 
     def __init__(self, pre: Population, post: Population, connect="all_to_all", weight=1.0, delay=0.0, receptor="exc",
@@ -149,11 +159,30 @@ class Projection:
                              f"this one has {type(plasticity).__name__ if plasticity is not None else 'no plasticity'}")
         if isinstance(plasticity, RewardModulatedSTDP) and modulator is None:
             raise ValueError("RewardModulatedSTDP needs modulator='<name>' (create it with Network.add_modulator)")
-        rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
-        rng = np.random.default_rng(seed)
+        if not (isinstance(connect, str | tuple | FixedProbability | FixedInDegree | FixedOutDegree) or _is_sparse(connect)):
+            raise ValueError(f"unsupported connect={connect!r}; expected 'all_to_all', 'one_to_one', FixedProbability, FixedInDegree, "
+                             "FixedOutDegree, a pair of index arrays (pre, post) or a scipy.sparse matrix")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
         self.pre, self.post, self.receptor = pre, post, receptor
         self.plasticity, self.modulator = plasticity, modulator
         self.name = name or f"{pre.name}->{post.name}"
+        self.seed = seed
+        self.network = None
+        self._order = None  # positions of this projection's synapses in the network's arrays
+        self._spec = (connect, weight, delay, autapses, multapses)
+        # what is drawn at random is drawn from `seed`, or, without one, when the projection is added to a network,
+        # from the network's seed and the projection's place in it; without randomness, now
+        random = callable(weight) or callable(delay) or not (isinstance(connect, str | tuple) or _is_sparse(connect))
+        self._drawn = False
+        if seed is not None or not random:
+            self._draw(np.random.default_rng(seed))
+
+    def _draw(self, rng: np.random.Generator) -> None:
+        """Connectivity, weights and delays (in this order) from ``rng``."""
+        connect, weight, delay, autapses, multapses = self._spec
+        pre, post, plasticity = self.pre, self.post, self.plasticity
+        rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
         self.pre_index, self.post_index, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
         n = self.pre_index.size
         if weight is None:
@@ -167,8 +196,14 @@ class Projection:
         self._delay_ms = _values(delay, n, rng, f"{self.name} delay")
         if n and self._delay_ms.min() < 0:
             raise ValueError(f"{self.name}: delays must be >= 0 ms, got {self._delay_ms.min()}")
-        self.network = None
-        self._order = None  # positions of this projection's synapses in the network's arrays
+        self._drawn = True
+
+    def __getattr__(self, key):
+        # only reached for attributes not set yet: the drawn ones before the projection is drawn
+        if key in ("pre_index", "post_index", "_w", "_delay_ms"):
+            raise RuntimeError(f"projection {self.__dict__.get('name', '?')} draws its synapses when it is added to a Network "
+                               "(from the network's seed); add it first, or pass seed= to draw them now")
+        raise AttributeError(key)
 
     def __len__(self) -> int:
         return self.pre_index.size
