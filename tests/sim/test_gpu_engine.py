@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-
 from functools import partial
 
 import numpy as np
