@@ -77,7 +77,7 @@ def train(name: str, epochs: int, dim: int, depth: int, batch: int, lr: float, s
     start = time.perf_counter()
     history, first, spent = [], 0, 0.0
     if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=True)  # tensors and plain values only: loading runs no code from the file
         if (state["epochs"], state["dim"], state["depth"], state["seed"]) != (epochs, dim, depth, seed):
             raise SystemExit(f"{checkpoint} was made with other settings (epochs, dim, depth, seed = "
                              f"{state['epochs']}, {state['dim']}, {state['depth']}, {state['seed']}); remove it or match them")

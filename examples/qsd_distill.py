@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict:
     ckpt: dict = {"results": {}, "teacher": None}
     if a.resume:
         if path.is_file():
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only: loading runs no code
             print(f"resuming from {path} (done: {', '.join(ckpt['results']) or 'nothing'})", flush=True)
         else:
             print(f"no checkpoint at {path}: starting afresh", flush=True)

@@ -65,6 +65,8 @@ def calibrate_batchnorm(model, inputs, passes: int) -> int:
     import torch
     from torch import nn
 
+    from .estimate import layer_errors
+
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if passes < 1 or not bns:
         return 0
@@ -76,7 +78,8 @@ def calibrate_batchnorm(model, inputs, passes: int) -> int:
     try:
         with torch.no_grad():
             for _ in range(passes):
-                model(inputs)
+                with layer_errors(model, inputs):
+                    model(inputs)
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom

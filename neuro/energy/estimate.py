@@ -17,9 +17,10 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -433,6 +434,66 @@ def _pointwise_conv1d(rec: _Recorder, func, args, kwargs) -> bool:
     return True
 
 
+def _shapes(args: tuple, kwargs: dict) -> str:
+    """The shapes of a call's tensor arguments, as an error message shows them."""
+    def one(v):
+        if isinstance(v, torch.Tensor):
+            return str(tuple(v.shape))
+        if isinstance(v, (tuple, list)) and any(isinstance(u, torch.Tensor) for u in v):
+            return "[" + ", ".join(one(u) for u in v) + "]"
+        return type(v).__name__
+    parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts) or "no arguments"
+
+
+class _LayerTrail:
+    """Forward pre-hooks on every module keep the layers being run (name and input shapes): when the forward pass
+    raises, the last one entered and not left is the layer that failed."""
+
+    def __init__(self, model: nn.Module):
+        root = type(model).__name__
+        self.stack: list[tuple[str, nn.Module, tuple, dict]] = []
+        self.hooks = []
+        for name, module in model.named_modules():
+            self.hooks.append(module.register_forward_pre_hook(self._enter(name or root), with_kwargs=True))
+            self.hooks.append(module.register_forward_hook(self._leave))
+
+    def _enter(self, name: str):
+        def hook(mod, args, kwargs):
+            self.stack.append((name, mod, args, kwargs))
+        return hook
+
+    def _leave(self, mod, args, output):
+        if self.stack:
+            self.stack.pop()
+
+    def remove(self) -> None:
+        for h in self.hooks:
+            h.remove()
+        self.hooks.clear()
+
+
+@contextlib.contextmanager
+def layer_errors(model: nn.Module, inputs: torch.Tensor | None = None) -> Iterator[None]:
+    """Run a forward pass of ``model`` inside: an error raised in it (a shape mismatch, a ``ValueError`` of a layer)
+    becomes a ``ValueError`` naming the layer that failed (its name in ``named_modules()``), its type and its input
+    shapes, chained to the original."""
+    trail = _LayerTrail(model)
+    try:
+        yield
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or not trail.stack:
+            raise
+        name, mod, args, kwargs = trail.stack[-1]
+        text = str(exc).strip().splitlines()
+        where = "the model itself" if mod is model else f"layer {name!r}"
+        given = f" (model input shape {tuple(inputs.shape)})" if inputs is not None else ""
+        raise ValueError(f"{where} ({type(mod).__name__}) failed on input shape {_shapes(args, kwargs)}{given}: "
+                         f"{type(exc).__name__}: {text[0] if text else ''}") from exc
+    finally:
+        trail.remove()
+
+
 def _batches(inputs, max_batches: int | None) -> Iterable[torch.Tensor]:
     if isinstance(inputs, torch.Tensor):
         yield inputs
@@ -487,10 +548,7 @@ def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm"
             if reset is not None:
                 reset(model)
             rec.stack.clear()
-            if mode is not None:
-                with mode:
-                    model(x)
-            else:
+            with layer_errors(model, x), (mode if mode is not None else contextlib.nullcontext()):
                 model(x)
             samples += b
     finally:
@@ -514,4 +572,4 @@ def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm"
                   precision=options.precision, total_params=sum(p.numel() for p in model.parameters()), loose_params=loose, options=options)
 
 
-__all__ = ["estimate", "simulation_energy", "SimCounts", "Report"]
+__all__ = ["estimate", "layer_errors", "simulation_energy", "SimCounts", "Report"]

@@ -23,9 +23,10 @@ from ..ops.integer_lif import IntegerLIFParams
 from ..ops.integer_lif.autograd import integer_lif_multi_step
 from .models._neurons import _RoundClamp, expand_to_binary
 from .neurons import decay_factor
+from .nonfinite import NonFiniteCheck
 
 
-class IntegerLIF(nn.Module):
+class IntegerLIF(NonFiniteCheck, nn.Module):
     r"""Leaky integrate-and-fire neuron whose spike is an integer count in :math:`[0, D]` (I-LIF).
 
     .. math::
@@ -48,7 +49,8 @@ class IntegerLIF(nn.Module):
     ``forward`` runs all T steps in one fused call (:func:`neuro.ops.integer_lif.autograd.integer_lif_multi_step`,
     on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.ALIF` does. With
     ``store_v=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials of the
-    last call in ``self.v_seq``.
+    last call in ``self.v_seq``. ``nonfinite`` (``"raise"``, ``"warn"`` once, ``"ignore"``) is what
+    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`).
 
     Example::
 
@@ -61,8 +63,9 @@ class IntegerLIF(nn.Module):
 
     def __init__(self, levels: int = 4, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0,
                  norm: float = 1.0, decay_input: bool = False, detach_reset: bool = False, store_v: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None, nonfinite: str = "raise"):
         super().__init__()
+        self.nonfinite = nonfinite
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a positive integer, got {levels}")
         beta = decay_factor(tau, beta)
@@ -95,6 +98,7 @@ class IntegerLIF(nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_input(x)
         if not self.store_v:
             y, _ = integer_lif_multi_step(x, v0, self.params, backend=self.backend)
             return y

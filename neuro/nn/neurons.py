@@ -9,6 +9,7 @@ from torch import nn
 
 from ..ops.lif import LIFParams
 from ..ops.lif.autograd import lif_multi_step
+from .nonfinite import NonFiniteCheck
 from .surrogate import spike
 
 
@@ -24,7 +25,7 @@ def decay_factor(tau: float | None, beta: float | None) -> float:
     return beta
 
 
-class LIF(nn.Module):
+class LIF(NonFiniteCheck, nn.Module):
     r"""Leaky integrate-and-fire neurons, all T steps in one fused call.
 
     .. math::
@@ -38,6 +39,9 @@ class LIF(nn.Module):
     soft reset) is the resting potential. ``forward`` returns the spikes; with
     ``store_v=True`` the potentials of the last call are kept in ``self.v_seq`` (after reset, or
     before reset under ``reset_delay``, which is then the state carried from step to step).
+
+    ``nonfinite`` (``"raise"``, ``"warn"`` once, ``"ignore"``) is what ``forward`` does with NaN/Inf input
+    (:mod:`neuro.nn.nonfinite`); the subclasses take it too.
 
     ``strict_threshold=True`` fires on :math:`h_t > v_{th}`; ``reset_delay=True`` applies a spike's
     reset at the next step (:func:`neuro.ops.lif.reference.multi_step_autograd` gives the law).
@@ -64,9 +68,10 @@ class LIF(nn.Module):
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                  decay_input: bool = True, detach_reset: bool = False, surrogate: str = "sigmoid", alpha: float = 4.0,
                  backend: str | None = None, store_v: bool = False, v_leak: float | None = None, reset_delay: bool = False,
-                 strict_threshold: bool = False):
+                 strict_threshold: bool = False, nonfinite: str = "raise"):
         super().__init__()
         beta = decay_factor(tau, beta)
+        self.nonfinite = nonfinite
         if v_leak is None:
             v_leak = 0.0 if v_reset is None else v_reset
         self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=v_leak, decay_input=decay_input, detach_reset=detach_reset,
@@ -87,6 +92,7 @@ class LIF(nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_input(x)
         s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend, need_h=self.store_v)
         if self.store_v:
             self.v_seq = self._v_after(h, s)
@@ -137,6 +143,7 @@ class ParametricLIF(LIF):
             return super().forward(x, v0)
         if x.dim() < 3 or x.shape[2] != self.per_channel:
             raise ValueError(f"per-channel PLIF expects [T, B, {self.per_channel}, ...], got {tuple(x.shape)}")
+        self._check_input(x)
         beta = self.beta().to(x.dtype).view(1, -1, *([1] * (x.dim() - 3))).expand(x.shape[1:])
         s, _, _ = lif_multi_step(x, v0, beta, self.params, backend=self.backend, need_h=False)
         return s

@@ -50,6 +50,7 @@ class PDSGLIF(LIF):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 2:
             raise ValueError(f"PDSGLIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_input(x)
         p = self.params
         beta = self.beta().to(x.dtype)
         c = (1.0 - beta) if p.decay_input else 1.0

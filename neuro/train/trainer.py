@@ -28,7 +28,18 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm.auto import tqdm
 
 from . import distributed as D
-from .checkpoint import load_checkpoint, load_latest, preserved_rng, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_latest,
+    load_model_state,
+    preserved_rng,
+    remove_orphans,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from .checks import check_data_dir, check_dataset, check_labels, check_model_accepts
 from .config import TrainConfig
 from .inputs import logits_of, model_input
@@ -182,14 +193,20 @@ class Trainer:
 
     def _restore(self, ckpt: dict[str, Any], path: Path) -> _State:
         if ckpt.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a neuro.train checkpoint (format {ckpt.get('format')!r})")
+            raise CheckpointError(f"{path} is not a neuro.train checkpoint (format {ckpt.get('format')!r})")
+        absent = [k for k in ("model", "optimizer", "scheduler", "scaler", "rng", "step", "epoch", "batch_in_epoch", "epoch_sums", "interval_sums",
+                              "interval_spikes", "spikes", "log_rows") if k not in ckpt]
+        if absent:
+            raise CheckpointError(f"checkpoint {path} lacks {', '.join(absent)}: it is incomplete")
         changed = sorted(k for k, v in ckpt.get("config", {}).items() if k not in _RESUME_NEUTRAL and self.cfg.to_dict().get(k) != v)
         if changed:
             warnings.warn(f"resuming {path} with a changed config ({', '.join(changed)}): the run will not match an uninterrupted one", stacklevel=3)
-        self.module.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        load_model_state(self.module, ckpt["model"], path)
+        for name, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler), ("scaler", self.scaler)):
+            try:
+                target.load_state_dict(ckpt[name])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise CheckpointError(f"checkpoint {path}: its {name} state does not fit this run ({type(exc).__name__}: {exc})") from None
         s = _State(epoch=ckpt["epoch"], batch_in_epoch=ckpt["batch_in_epoch"], step=ckpt["step"], last_metrics=ckpt.get("last_metrics", {}))
         for name in ("epoch_sums", "interval_sums"):
             h = ckpt[name]
@@ -211,9 +228,13 @@ class Trainer:
         seed_everything(cfg.seed + self.dist.rank)
         self.classes = self.check()
         ckpt, path = None, None
+        if self.dist.is_main:
+            removed = remove_orphans(self.ckpt_dir)
+            if removed:
+                self._say(f"removed {len(removed)} temporary file(s) of killed checkpoint writes: {', '.join(p.name for p in removed)}")
         if resume:
             if resume is True:
-                found = load_latest(self.ckpt_dir, map_location=self.device)
+                found = load_latest(self.ckpt_dir, map_location=self.device, strict=True)
                 if found is None:
                     path = None
                 else:

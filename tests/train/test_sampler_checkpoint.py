@@ -80,7 +80,8 @@ def test_save_is_atomic_and_keeps_the_newest(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint({"step": 40}, tmp_path, 40, keep=2)
     monkeypatch.setattr(torch, "save", real_save)
-    assert sorted(os.listdir(tmp_path)) == ["step_00000020.pt", "step_00000030.pt"]  # no torn file, no temporary left
+    # no torn file, no temporary left; each kept checkpoint has its checksum beside it, the deleted one's went with it
+    assert sorted(os.listdir(tmp_path)) == ["step_00000020.pt", "step_00000020.pt.sha256", "step_00000030.pt", "step_00000030.pt.sha256"]
     path, state = load_latest(tmp_path)
     assert state["step"] == 30 and torch.equal(state["w"], torch.full((3,), 30.0))
 
