@@ -85,6 +85,8 @@ class SpikeMonitor:
 
     def rate(self, duration_ms: float) -> float:
         """Mean firing rate (Hz) over ``duration_ms``."""
+        if not (np.isfinite(duration_ms) and duration_ms > 0):
+            raise ValueError(f"duration_ms must be a finite number > 0, got {duration_ms}")
         return self.count / self.pop.n / (duration_ms / 1000.0)
 
     def trains(self) -> list[np.ndarray]:
@@ -106,6 +108,8 @@ class StateMonitor:
         if idx.size == 0 or idx.min() < 0 or idx.max() >= pop.n or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(f"indices must be integers in [0, {pop.n - 1}]")
         self.indices = idx.astype(np.int64)
+        if every is not None and not (np.isfinite(every) and every > 0):
+            raise ValueError(f"every must be a finite number of ms > 0 (or None: every step), got {every}")
         self.every = every
         self._t: list[np.ndarray] = []
         self._v: list[np.ndarray] = []

@@ -92,8 +92,10 @@ class Network:
     _SPIKE_BUFFER_PER_NEURON = 16
 
     def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu"):
-        if not (math.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be a finite number > 0 ms, got {dt}")
+        if isinstance(dt, bool) or not isinstance(dt, int | float | np.integer | np.floating) or not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a finite number > 0 ms, got {dt!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
         self.backend = backend
@@ -290,6 +292,9 @@ class Network:
                     s.rec_mask[mon.pop.start + mon.indices] = True
         states = [m for m in self.monitors if isinstance(m, StateMonitor)]
         every = [max(1, int(round((m.every or dt) / dt))) for m in states]
+        for m, ev in zip(states, every):
+            if abs(ev * dt - (m.every or dt)) > 1e-6 * dt:
+                raise ValueError(f"a StateMonitor of {m.pop.name} samples every {m.every} ms, not a multiple of dt = {dt} ms")
         s.st_every = int(np.gcd.reduce(every)) if every else 1
         cols_idx, cols_var = [], []
         for m, ev in zip(states, every):
@@ -566,6 +571,10 @@ class Network:
             pre = post = delay = chan = proj_of = np.zeros(0, np.int64)
             w = np.zeros(0)
         D = int(delay.max()) if delay.size else 0
+        if (D + 2) * max(n, 1) > 2**31:
+            k = int(np.argmax([p.delay_steps(dt).max(initial=0) for p in self.projections]))
+            raise ValueError(f"projection {self.projections[k].name}: a delay of {D} steps ({D * dt:g} ms) needs a delay table of "
+                             f"{(D + 2) * max(n, 1) * 8 / 2**30:.1f} GiB for {n} neurons; delays that long are not supported")
         order = np.lexsort((post, delay, pre))  # CSR by pre, then delay; targets ascending inside a segment
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
@@ -705,6 +714,14 @@ class Network:
         chunk_steps = int(round((chunk or max(100.0, 1000 * self.dt)) / self.dt))
         if reward is not None:
             chunk_steps = max(1, int(round(reward_interval / self.dt)))
+        if reward is not None:
+            if not callable(reward):
+                raise TypeError(f"reward must be a callable reward(net), got {type(reward).__name__}")
+            k_reward = round(reward_interval / self.dt) if math.isfinite(reward_interval) else 0
+            if k_reward < 1 or abs(k_reward * self.dt - reward_interval) > 1e-6 * self.dt:
+                raise ValueError(f"reward_interval must be a positive multiple of dt = {self.dt} ms, got {reward_interval}")
+        if chunk is not None and not (math.isfinite(chunk) and chunk > 0):
+            raise ValueError(f"chunk must be a finite number of ms > 0, got {chunk}")
         show = progress if progress is not None else n_steps > 10_000
         bar = tqdm(total=round(n_steps * self.dt, 6), unit="ms", desc="simulate", disable=not show)
         spk_cap = max(self._SPIKE_BUFFER_MIN, self._SPIKE_BUFFER_PER_NEURON * int(s.rec_mask.sum()))

@@ -25,7 +25,10 @@ def _name(prefix: str, name: str | None) -> str:
 
 
 def _per_neuron(value, n: int, what: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} must be a number or an array of numbers, got {value!r:.80}") from err
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
@@ -35,16 +38,35 @@ def _per_neuron(value, n: int, what: str) -> np.ndarray:
     return arr
 
 
+def _number(k: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        raise TypeError(f"{k} must be a number, got {type(v).__name__} {v!r}")
+    return float(v)
+
+
 def _finite(**kw) -> None:
     for k, v in kw.items():
-        if not math.isfinite(v):
+        if not math.isfinite(_number(k, v)):
             raise ValueError(f"{k} must be finite, got {v}")
 
 
 def _positive(**kw) -> None:
     for k, v in kw.items():
-        if not (math.isfinite(v) and v > 0):
+        if not (math.isfinite(_number(k, v)) and v > 0):
             raise ValueError(f"{k} must be a finite number > 0, got {v}")
+
+
+def _reset_below_threshold(name: str, v_th: float, v_reset: float) -> None:
+    if v_reset >= v_th:
+        warnings.warn(f"{name}: v_reset ({v_reset} mV) is not below v_th ({v_th} mV): a neuron fires again in every step its "
+                      "refractory period allows", RuntimeWarning, stacklevel=3)
+
+
+def _noise(value, n: int) -> np.ndarray:
+    arr = _per_neuron(value, n, "noise")
+    if np.any(arr < 0):
+        raise ValueError(f"noise is a standard deviation and must be >= 0 mV, got {arr[arr < 0][:3]}")
+    return arr
 
 
 class Population:
@@ -174,10 +196,11 @@ class LIF(Population):
         if t_ref < 0:
             raise ValueError(f"t_ref must be >= 0, got {t_ref}")
         self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
+        _reset_below_threshold(self.name, v_th, v_reset)
         self.tau_e, self.tau_i = tau_e, tau_i
         self._initial("v", v_rest if v_init is None else v_init, "v_init", v_rest)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
-        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+        self._init["sigma"] = _noise(noise, self.n)
 
     def params(self, dt):
         p_mm, p_em, p_ee, p_im, p_ii = propagators(dt, self.tau_m, self.tau_e, self.tau_i)
@@ -212,10 +235,11 @@ class ConductanceLIF(Population):
         if t_ref < 0:
             raise ValueError(f"t_ref must be >= 0, got {t_ref}")
         self.tau_m, self.v_rest, self.v_th, self.v_reset, self.t_ref = tau_m, v_rest, v_th, v_reset, t_ref
+        _reset_below_threshold(self.name, v_th, v_reset)
         self.tau_e, self.tau_i, self.e_exc, self.e_inh = tau_e, tau_i, e_exc, e_inh
         self._initial("v", v_rest if v_init is None else v_init, "v_init", v_rest)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
-        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+        self._init["sigma"] = _noise(noise, self.n)
 
     g_e = property(lambda self: self._state("x1"), lambda self, x: self._set_state("x1", x),
                    doc="excitatory conductance, relative to the leak conductance")
@@ -263,7 +287,7 @@ class Izhikevich(Population):
         else:
             self._initial("u", u_init, "u_init", 0.0)
         self._init["i_ext"] = _per_neuron(i_ext, self.n, "i_ext")
-        self._init["sigma"] = _per_neuron(noise, self.n, "noise")
+        self._init["sigma"] = _noise(noise, self.n)
 
     def params(self, dt):
         out = np.zeros(12)
@@ -287,6 +311,12 @@ class PoissonInput(Population):
         if np.any(r < 0):
             raise ValueError("rate must be >= 0 Hz")
         self._init["rate"] = r / 1000.0  # per ms
+
+    def check_dt(self, dt):
+        top = float(self._state("rate").max()) * dt if self.n else 0.0
+        if top > 1.0:
+            warnings.warn(f"{self.name}: a rate of {top / dt * 1000.0:g} Hz at dt = {dt} ms asks for {top:g} spikes per step; "
+                          "a source fires at most once per step (every step here)", RuntimeWarning, stacklevel=3)
 
     rate = property(lambda self: self._state("rate") * 1000.0, lambda self, x: self._set_state("rate", np.asarray(x, float) / 1000.0),
                     doc="rate (Hz)")
@@ -315,7 +345,10 @@ class SpikeSource(Population):
         if repeats not in REPEATS:
             raise ValueError(f"repeats must be one of {REPEATS}, got {repeats!r}")
         self.rounding, self.repeats = rounding, repeats
-        times = np.asarray(times, dtype=np.float64).ravel()
+        try:
+            times = np.asarray(times, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{self.name}: times must be numbers (ms), got {times!r:.80}") from err
         indices = np.asarray(indices).ravel()
         if times.shape != indices.shape:
             raise ValueError(f"times and indices must have the same length, got {times.shape[0]} and {indices.shape[0]}")

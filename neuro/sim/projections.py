@@ -32,11 +32,20 @@ class FixedProbability:
             raise ValueError(f"FixedProbability.p must be in [0, 1], got {self.p}")
 
 
+def _degree(rule) -> None:
+    k = rule.k
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        raise ValueError(f"{type(rule).__name__}.k must be an integer >= 0, got {k!r}")
+
+
 @dataclass(frozen=True)
 class FixedInDegree:
     """Every postsynaptic neuron receives exactly ``k`` synapses from distinct (unless multapses) random pre neurons."""
 
     k: int
+
+    def __post_init__(self):
+        _degree(self)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,9 @@ class FixedOutDegree:
     """Every presynaptic neuron makes exactly ``k`` synapses onto random post neurons."""
 
     k: int
+
+    def __post_init__(self):
+        _degree(self)
 
 
 def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses: bool, multapses: bool, same: bool):
@@ -95,6 +107,9 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
         pre, post, w = m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64)
     elif isinstance(connect, tuple) and len(connect) == 2:
         pre, post = (np.asarray(x) for x in connect)
+        for name, x in (("pre", pre), ("post", post)):
+            if x.size and not np.issubdtype(x.dtype, np.integer):
+                raise ValueError(f"{name} indices must be integers, got dtype {x.dtype}")
         if pre.shape != post.shape or pre.ndim != 1:
             raise ValueError(f"index arrays must be 1-d and of equal length, got shapes {pre.shape} and {post.shape}")
         if pre.size and (pre.min() < 0 or pre.max() >= n_pre or post.min() < 0 or post.max() >= n_post):
@@ -121,7 +136,10 @@ def _is_sparse(x) -> bool:
 def _values(value, n: int, rng, what: str) -> np.ndarray:
     if callable(value):
         value = value(rng, n)
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} must be numbers, got {value!r:.80}") from err
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
