@@ -32,12 +32,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import tmpfiles
 from .cells import decode as decode_cells
 from .cells import decode_into as decode_cells_into
 from .cells import encode as encode_cells
@@ -138,6 +140,8 @@ class FrameCache(torch.utils.data.Dataset):
         self.target_transform = target_transform
         self.rebuilt = False
         self.progress = progress
+        # the temporary files of earlier writes of this cache that were killed before their rename
+        tmpfiles.remove_orphans(self.path.parent, re.compile(rf"^\.{re.escape(self.path.name)}\.(\d+)-[0-9a-f]{{8}}\.tmp$"))
         problem = "rebuild requested" if rebuild else self.check(verify)
         if problem is not None:
             if self.path.exists():
@@ -216,6 +220,7 @@ class FrameCache(torch.utils.data.Dataset):
         from tqdm.auto import tqdm
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # the temporary files of earlier writes of this cache that were killed before their rename
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
         try:
             with h5py.File(tmp, "w") as f:

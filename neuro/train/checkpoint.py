@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import tmpfiles
+
 _NAME = re.compile(r"^step_(\d+)\.pt$")
 _TMP = re.compile(r"^\..+\.tmp-(\d+)$")
 CHECKSUM_SUFFIX = ".sha256"
@@ -168,42 +170,11 @@ def atomic_save(obj: Any, path: str | Path, checksum: bool = True) -> Path:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (assumed so where that cannot be asked safely)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, owned by someone else
-        return True
-    return True
-
-
 def remove_orphans(folder: str | Path) -> list[Path]:
     """Delete the temporary files ``.<name>.tmp-<pid>`` in ``folder`` left by writers that were killed (their
     process is gone; this process's own are orphans too unless it is writing them now). Returns the removed paths.
     Processes on other machines are not visible: two machines must not write checkpoints into one folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for p in sorted(folder.iterdir()):
-        m = _TMP.match(p.name)
-        if m is None or not p.is_file() or p.resolve() in _IN_FLIGHT:
-            continue
-        pid = int(m.group(1))
-        if pid != os.getpid() and _pid_alive(pid):
-            continue
-        try:
-            p.unlink()
-        except FileNotFoundError:  # another process cleaned it up first
-            continue
-        removed.append(p)
-    return removed
+    return tmpfiles.remove_orphans(folder, _TMP, _IN_FLIGHT)
 
 
 def list_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:

@@ -147,3 +147,28 @@ def test_gzip_cache_same_frames(fixture_root, tmp_path):
     assert all(torch.equal(plain[i][0], small[i][0]) for i in range(len(plain)))
     with h5py.File(small.path) as f:
         assert f["records"].compression == "gzip"
+
+
+def test_orphan_temporary_files_of_killed_writes_are_removed(tmp_path):
+    """A write killed before its rename leaves ``.<name>.<pid>-<hex>.tmp``; opening the cache again deletes it when its
+    writer is gone, and leaves a living writer's file alone."""
+    import os
+    import subprocess
+    import sys
+
+    from neuro.data.cache import FrameCache
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    orphan = tmp_path / f".cache.h5.{pid}-0123abcd.tmp"
+    orphan.write_bytes(b"half a cache")
+    alive = tmp_path / f".cache.h5.{os.getppid()}-89abcdef.tmp"
+    alive.write_bytes(b"being written")
+
+    def build():
+        for k in range(3):
+            yield np.ones((2, 4), dtype=np.int64) * k, k
+
+    FrameCache(tmp_path / "cache.h5", "k", build, 3, (4,), progress=False)
+    assert not orphan.exists()
+    assert alive.exists()
