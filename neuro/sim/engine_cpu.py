@@ -49,24 +49,32 @@ its chunking, and a saved network resumes its random streams exactly.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from numba import njit
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..ops.fastmath import exp64
 from ..ops.lif.step_cpu import discrete_lif_update
 from ..ops.rng_cpu import fill_normal, fill_uniform, geometric_at
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
 
+# the kernels of user-defined models are called through first-class function types (an experimental Numba feature,
+# covered by tests/dynamics)
+warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
+
 # population models
 POISSON, GENERATOR, CUBA, COBA, IZHIKEVICH = 0, 1, 2, 3, 4
 DISCRETE_LIF = 5  # neuro.nn's discrete LIF step (neuro.sim.discrete.DiscreteLIF), for trained networks
+GENERIC = 6  # a user-defined model (neuro.dynamics.NeuronModel): its generated kernel, called through a function pointer
 # receptor channels
 CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
 # plasticity kinds
 PL_NONE, PL_PAIR, PL_ELIGIBILITY, PL_TRIPLET = 0, 1, 2, 3
 # recordable variables
 VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
+VAR_GEN = 4  # a variable of a user-defined model kept in gen_state (st_idx: its position there)
 # recordable synapse / modulator quantities (SynapseMonitor, ModulatorMonitor)
 SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
 
@@ -462,6 +470,10 @@ def run_steps(
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
     # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
     pop_direct,
+    # user-defined models (Network._layout_models): a tuple of generated kernels (neuro.dynamics.codegen), the uint64 table of
+    # the addresses of their arrays (a population's kernel slot and table offset in pop_par[p, 0:2]), their spike flags
+    # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
+    gen_fns, gen_tab, gen_fired, gen_state,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
     # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
     #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
@@ -620,6 +632,9 @@ def run_steps(
             elif model == COBA:
                 _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
                 nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
+            elif model == GENERIC:
+                gen_fns[int(par[0])](t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
+                nspk = _collect_spikes(lo, hi, gen_fired, hist_idx[slot], nspk)
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
                 nspk = _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_idx[slot], nspk)
@@ -816,6 +831,8 @@ def run_steps(
                         st_out[r, c] = val
                     elif var == VAR_U:
                         st_out[r, c] = u[i]
+                    elif var == VAR_GEN:
+                        st_out[r, c] = gen_state[i]
                     else:  # a synaptic current: in its frame for step t + 1 where its population has one
                         ch = 0 if var == VAR_X1 else 1
                         val = x1[i] if ch == 0 else x2[i]

@@ -21,7 +21,19 @@ VARIABLES = {"v": 0, "u": 1, "x1": 2, "x2": 3, "i_e": 2, "i_i": 3, "g_e": 2, "g_
 
 
 class SpikeMonitor:
-    """Records the spikes of ``pop`` (all neurons, or only ``indices``)."""
+    """Records the spikes of ``pop`` (all neurons, or only ``indices``).
+
+    For Brian2 users: ``t`` (ms, plain floats) and ``i`` are Brian2's; :attr:`num_spikes` is the total number of
+    spikes and :attr:`count_per_neuron` the spikes of each neuron (Brian2's ``count``); :meth:`spike_trains` gives
+    ``{i: times}``. **Difference:** ``count`` is the *total* here (as it always was in neuro, and code relies on it),
+    not Brian2's per-neuron array. :meth:`rate` without a duration is over the span this monitor recorded.
+
+    Example::
+
+        mon = net.add(sim.SpikeMonitor(exc))
+        net.run(1000.0)
+        mon.num_spikes, mon.count_per_neuron[:5], mon.rate()      # total, per neuron, Hz over the 1000 ms
+    """
 
     def __init__(self, pop: Population, h5: str | Path | None = None, indices=None):
         if not isinstance(pop, Population):
@@ -38,6 +50,7 @@ class SpikeMonitor:
         self._t: list[np.ndarray] = []
         self._i: list[np.ndarray] = []
         self.count = 0
+        self._t_start: float | None = None  # network time (ms) of the first step recorded
         if self.h5 is not None:
             import h5py
 
@@ -48,6 +61,9 @@ class SpikeMonitor:
                 f.attrs["unit_t"] = "ms"
 
     def _append(self, t_ms: np.ndarray, idx: np.ndarray) -> None:
+        if self._t_start is None and self.pop.network is not None:
+            # called once per chunk, before the network's clock moves past it: now is the start of the first chunk recorded
+            self._t_start = self.pop.network.t
         if t_ms.size == 0:
             return
         self.count += t_ms.size
@@ -83,8 +99,35 @@ class SpikeMonitor:
         """Indices (within the population) of the spiking neurons."""
         return self._load("i")
 
-    def rate(self, duration_ms: float) -> float:
-        """Mean firing rate (Hz) over ``duration_ms``."""
+    @property
+    def num_spikes(self) -> int:
+        """Total number of spikes recorded (Brian2's ``num_spikes``; the same as ``count`` here)."""
+        return self.count
+
+    @property
+    def count_per_neuron(self) -> np.ndarray:
+        """Spikes of each neuron of the population, ``[pop.n]`` (Brian2's ``SpikeMonitor.count``)."""
+        return np.bincount(self.i, minlength=self.pop.n)
+
+    @property
+    def recorded_ms(self) -> float:
+        """Simulated time (ms) this monitor has recorded: from the first step of the first run it took part in to now."""
+        net = self.pop.network
+        if self._t_start is None or net is None:
+            return 0.0
+        return net.t - self._t_start
+
+    def rate(self, duration_ms: float | None = None) -> float:
+        """Mean firing rate (Hz) per neuron of the population over ``duration_ms`` (ms, or a time quantity with units),
+        by default over the span recorded (:attr:`recorded_ms`)."""
+        if duration_ms is None:
+            duration_ms = self.recorded_ms
+            if not duration_ms > 0:
+                raise ValueError("rate(): this monitor has recorded no time yet (run the network first, or pass duration_ms)")
+        else:
+            from ..units import to_ms
+
+            duration_ms = to_ms(duration_ms, "duration_ms")
         if not (np.isfinite(duration_ms) and duration_ms > 0):
             raise ValueError(f"duration_ms must be a finite number > 0, got {duration_ms}")
         return self.count / self.pop.n / (duration_ms / 1000.0)
@@ -96,12 +139,33 @@ class SpikeMonitor:
         bounds = np.searchsorted(i[order], np.arange(self.pop.n + 1))
         return [t[order[bounds[k] : bounds[k + 1]]] for k in range(self.pop.n)]
 
+    def spike_trains(self) -> dict[int, np.ndarray]:
+        """``{neuron index: spike times (ms)}`` for every neuron of the population (Brian2's ``spike_trains()``)."""
+        return dict(enumerate(self.trains()))
+
 
 class StateMonitor:
-    """Samples variable ``var`` ("v", "u", "i_e"/"g_e", "i_i"/"g_i") of neurons ``indices`` every ``every`` ms (after the step)."""
+    """Samples variable ``var`` ("v", "u", "i_e"/"g_e", "i_i"/"g_i") of neurons ``indices`` every ``every`` ms (after the step).
+
+    ``values`` is ``[samples, len(indices)]``. As in Brian2, the variable is also an attribute, one row per recorded
+    neuron: ``mon.v`` is ``values.T`` (``[len(indices), samples]``), ``mon.v[0]`` the trace of the first recorded
+    neuron; and ``mon[k]`` is the view of neuron ``k`` of the population (it must be recorded): ``mon[k].v``,
+    ``mon[k].t``. **Differences from Brian2:** one variable per monitor (add one monitor per variable), times in ms
+    and values in the population's units as plain floats (no unit objects).
+
+    Example::
+
+        st = net.add(sim.StateMonitor(exc, "v", indices=[0, 3]))
+        net.run(100.0)
+        st.t, st.v[0], st[3].v          # sample times (ms), neuron 0's and neuron 3's membrane potential (mV)
+    """
 
     def __init__(self, pop: Population, var: str = "v", indices=None, every: float | None = None):
-        if var not in VARIABLES:
+        model_vars = getattr(getattr(pop, "definition", None), "states", None)
+        if model_vars is not None:  # a user-defined model (neuro.dynamics): its own variables
+            if var not in model_vars:
+                raise ValueError(f"{pop.name} has no variable {var!r}; its variables: {model_vars}")
+        elif var not in VARIABLES:
             raise ValueError(f"unknown state variable {var!r}; expected one of {sorted(VARIABLES)}")
         self.pop, self.var = pop, var
         idx = np.arange(pop.n) if indices is None else np.atleast_1d(np.asarray(indices))
@@ -122,6 +186,48 @@ class StateMonitor:
     def values(self) -> np.ndarray:
         """``[samples, len(indices)]``."""
         return np.concatenate(self._v) if self._v else np.zeros((0, self.indices.size))
+
+    def __getattr__(self, name: str):
+        # only reached for names that are not attributes: the recorded variable, as Brian2 names it (``v``, or ``v_`` unitless)
+        if name.startswith("__") or name.startswith("_"):
+            raise AttributeError(name)
+        var = self.__dict__.get("var")
+        if name in (var, f"{var}_"):
+            return self.values.T
+        if name.rstrip("_") in VARIABLES:
+            raise AttributeError(f"this StateMonitor records {var!r}, not {name.rstrip('_')!r} (one variable per monitor: add "
+                                 f"StateMonitor(pop, {name.rstrip('_')!r}) for it)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getitem__(self, neuron) -> _StateView:
+        if isinstance(neuron, bool) or not isinstance(neuron, int | np.integer):
+            raise TypeError(f"index a StateMonitor with one neuron index of the population, got {neuron!r}")
+        where = np.flatnonzero(self.indices == int(neuron))
+        if where.size == 0:
+            raise IndexError(f"neuron {neuron} of {self.pop.name} is not recorded by this StateMonitor (recorded: {self.indices.tolist()[:10]}"
+                             + (" ..." if self.indices.size > 10 else "") + ")")
+        return _StateView(self, int(where[0]))
+
+
+class _StateView:
+    """One recorded neuron of a :class:`StateMonitor` (Brian2's ``mon[i]``): ``.t`` and the variable, ``[samples]``."""
+
+    def __init__(self, monitor: StateMonitor, column: int):
+        self._monitor, self._column = monitor, column
+
+    @property
+    def t(self) -> np.ndarray:
+        return self._monitor.t
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        var = self._monitor.var
+        if name not in (var, f"{var}_"):
+            if name.rstrip("_") in VARIABLES:
+                getattr(self._monitor, name)  # raises the monitor's error for a variable it does not record
+            raise AttributeError(f"a StateMonitor's neuron view has .t and .{var}, not {name!r}")
+        return self._monitor.values[:, self._column]
 
 
 class PopulationRateMonitor:

@@ -30,9 +30,10 @@ from tqdm.auto import tqdm
 from ..ops.stdp.cpu import pack as pack_stdp
 from ..ops.stdp.params import PairSTDP, TripletSTDP
 from ..ops.three_factor.params import Neuromodulator, RewardModulatedSTDP
+from ..units import check_dt, to_ms, too_short_run
 from . import engine_cpu as E
 from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeMonitor, StateMonitor, SynapseMonitor
-from .populations import Population, SpikeSource
+from .populations import ModelPopulation, Population, SpikeSource
 from .projections import RECEPTORS, Projection
 
 _POPULATION_STREAM = 0x504F5055  # ... and of the populations' initial values
@@ -41,7 +42,7 @@ _N_PAR = 30  # proj_par columns; 29: 1 where a pair / triplet rule delivers the 
 FRAME_MAX = 1024  # longest period of a current frame (steps); see Network._build_frames
 FRAME_FLOOR = 1e-100  # smallest frame factor used inside a period (1 / F stays below 1e100)
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post", "modulator",
-               "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr")
+               "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr", "gen_state")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 # the arrays the time loop reads at random (per synapse, per plastic event, per neuron), kept in one buffer on huge pages
 _HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev",
@@ -72,14 +73,15 @@ def _into_huge_pages(s: SimpleNamespace, keys, min_bytes: int = 1 << 20) -> None
 
 
 # absent from states saved before the per-neuron trace banks (those kept traces per synapse): restored as zero traces
-_OPTIONAL_STATE_KEYS = ("ntr", "elig_post")
+_OPTIONAL_STATE_KEYS = ("ntr", "elig_post", "gen_state")
 
 
 _BACKENDS = ("cpu", "cuda", "emulate")
 
 
 class Network:
-    """A spiking network simulated with time step ``dt`` (ms); ``seed`` fixes every random stream of the run.
+    """A spiking network simulated with time step ``dt`` (ms, or a time quantity with units: :mod:`neuro.units`);
+    ``seed`` fixes every random stream of the run.
 
     ``backend``: ``"cpu"`` (the Numba loop of :mod:`neuro.sim.engine_cpu`), ``"cuda"`` (the CUDA kernels of
     :mod:`neuro.sim.engine_gpu`, needs CuPy and a GPU) or ``"emulate"`` (those CUDA kernels compiled as C++
@@ -92,12 +94,14 @@ class Network:
     _SPIKE_BUFFER_PER_NEURON = 16
 
     def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu"):
+        dt = to_ms(dt, "dt")  # a Brian2 / pint / brainunit time, checked and converted; a number is ms
         if isinstance(dt, bool) or not isinstance(dt, int | float | np.integer | np.floating) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 ms, got {dt!r}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        check_dt(float(dt))
         self.backend = backend
         self._engine = None
         self.dt = float(dt)
@@ -176,6 +180,8 @@ class Network:
         if old is not None:
             # carry the dynamic state of populations laid out before into the new layout
             for pop in self.populations:
+                if getattr(pop, "_laid_out", False) and isinstance(pop, ModelPopulation):
+                    pop._keep_values()
                 if getattr(pop, "_laid_out", False):
                     for key in ("v", "u", "x1", "x2", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd"):
                         pop._init[key] = getattr(old, key)[pop.start : pop.start + pop.n].copy()
@@ -185,6 +191,9 @@ class Network:
             for pop in (proj.pre, proj.post):
                 if pop.network is not self:
                     raise ValueError(f"projection {proj.name} uses population {pop.name}, which is not in this network")
+            if isinstance(proj.post, ModelPopulation) and proj.receptor not in proj.post.definition.inputs:
+                raise ValueError(f"projection {proj.name}: {proj.post.name} (a {proj.post.definition.name or 'user-defined'} model) has no "
+                                 f"input {proj.receptor!r}; its inputs: {proj.post.definition.inputs or 'none (give inputs= to the model)'}")
             if proj.modulator is not None and proj.modulator not in self.modulators:
                 raise ValueError(f"projection {proj.name} needs modulator {proj.modulator!r}; add it with add_modulator()")
         for mon in self.monitors:
@@ -203,6 +212,10 @@ class Network:
             start += pop.n
             pop.check_dt(dt)
         n = start
+        for pop in self.populations:  # a user-defined model's input variables live in the delivery matrix's rows
+            if isinstance(pop, ModelPopulation):
+                for var, row in pop._rows.items():
+                    pop._init[row] = np.asarray(pop._values[var], dtype=np.float64).copy()
         for key in ("v", "u", "x1", "x2", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd"):
             parts = [p._init[key] for p in self.populations]
             setattr(s, key, np.concatenate(parts).astype(np.float64) if parts else np.zeros(0))
@@ -283,6 +296,7 @@ class Network:
         _into_huge_pages(s, _HOT_KEYS)
         for r, key in enumerate(_TARGET_ROWS):  # the rows of the (possibly moved) delivery matrix
             setattr(s, key, s.tgt[r, :n])
+        self._layout_models(s)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
@@ -300,6 +314,14 @@ class Network:
         for m, ev in zip(states, every):
             m._cols = slice(len(cols_idx), len(cols_idx) + m.indices.size)
             m._every_steps = ev
+            if isinstance(m.pop, ModelPopulation):  # a variable of a user-defined model
+                if m.var in m.pop._rows:  # a variable kept in a delivery-matrix row
+                    cols_idx += list(m.pop.start + m.indices)
+                    cols_var += [VARIABLES[m.pop._rows[m.var]]] * m.indices.size
+                else:
+                    cols_idx += list(m.pop._gen_offsets[m.var] + m.indices)
+                    cols_var += [E.VAR_GEN] * m.indices.size
+                continue
             cols_idx += list(m.pop.start + m.indices)
             cols_var += [VARIABLES[m.var]] * m.indices.size
         s.st_idx = np.array(cols_idx, dtype=np.int64)
@@ -335,6 +357,67 @@ class Network:
         self.built = True
         for p in self.populations:
             p._laid_out = True  # its state is served from the flat arrays from now on
+
+    def _layout_models(self, s) -> None:
+        """Arrays and kernels of the user-defined models (:class:`ModelPopulation`): every array of a population's kernel
+        (:func:`neuro.dynamics.codegen.layout`) other than the delivery-matrix rows gets a segment of ``s.gen_state``;
+        ``pop_par[p, 0]`` is the population's kernel slot, ``pop_par[p, 1]`` the offset of its address table in
+        ``s.gen_tab`` (filled by :meth:`_model_table` before each run, as arrays may have moved)."""
+        from ..dynamics import codegen
+        from ..dynamics.codegen_support import SLOTS, noop_kernel
+
+        models = [p for p in self.populations if isinstance(p, ModelPopulation)]
+        s.gen_fired = np.zeros((max(s.v.shape[0], 1) + 7) // 8 * 8 + 32, dtype=np.uint8)
+        fns, slot_of, segments, tab = [], {}, [], 0
+        offset = 0
+        for pop in models:
+            model = pop.definition
+            if model.key not in slot_of:
+                if len(fns) == SLOTS:
+                    raise ValueError(f"a network runs at most {SLOTS} different user-defined models; {pop.name} would be the "
+                                     f"{SLOTS + 1}th")
+                slot_of[model.key] = len(fns)
+                fns.append(codegen.load(model).kernel)
+            names = codegen.layout(model)
+            values = dict(pop._values)
+            steps = model.refractory_steps(values, self.dt)
+            if steps is not None:
+                values["_ref_steps"] = steps.astype(np.float64)
+            if model.method == "exact":
+                values.update(model.exact_arrays(values, self.dt))
+            for v in codegen.held(model):
+                values.setdefault(f"_hold_{v}", np.asarray(values[v], dtype=np.float64).copy())
+            pop._gen_offsets = {}
+            for key in names[2:]:
+                if key in pop._rows:
+                    continue
+                pop._gen_offsets[key] = offset
+                segments.append(np.broadcast_to(np.asarray(values[key], dtype=np.float64), (pop.n,)))
+                offset += pop.n
+            k = self.populations.index(pop)
+            s.pop_par[k, 0], s.pop_par[k, 1] = slot_of[model.key], tab
+            pop._tab = (tab, names)
+            tab += len(names)
+        s.gen_state = np.concatenate(segments) if segments else np.zeros(1)
+        s.gen_tab = np.zeros(max(tab, 1), dtype=np.uint64)
+        noop = noop_kernel()
+        s.gen_fns = tuple(fns + [noop] * (SLOTS - len(fns)))
+        s.gen_models = models
+
+    def _model_table(self, s) -> None:
+        """The addresses of every user-defined population's arrays (from its first neuron), in its kernel's order."""
+        for pop in s.gen_models:
+            tab, names = pop._tab
+            for j, key in enumerate(names):
+                if key == "_fired":
+                    a, base = s.gen_fired, pop.start
+                elif key == "_refrac":
+                    a, base = s.refrac, pop.start
+                elif key in pop._rows:
+                    a, base = getattr(s, pop._rows[key]), pop.start
+                else:
+                    a, base = s.gen_state, pop._gen_offsets[key]
+                s.gen_tab[tab + j] = a.ctypes.data + base * a.itemsize
 
     @staticmethod
     def _synapse_targets(s, stride: int) -> np.ndarray:
@@ -695,19 +778,20 @@ class Network:
 
     # ------------------------------------------------------------------ running
     def run(self, duration: float, progress: bool | None = None, reward=None, reward_interval: float = 1.0, chunk: float | None = None) -> None:
-        """Advance by ``duration`` ms.
+        """Advance by ``duration`` ms (or a time quantity with units: Brian2, pint, brainunit; see :mod:`neuro.units`).
 
         ``reward``: optional callable ``reward(net) -> None`` called every ``reward_interval`` ms of the run
         (it may call :meth:`release`, read spikes, change inputs). ``progress``: tqdm bar (default: runs of
         more than 10,000 steps).
         """
+        duration = to_ms(duration, "duration")
         if isinstance(duration, bool) or not isinstance(duration, int | float | np.integer | np.floating):
             raise TypeError(f"duration must be a number of ms, got {type(duration).__name__} {duration!r}")
         if not math.isfinite(duration):
             raise ValueError(f"duration must be a finite number of ms, got {duration}")
         n_steps = int(round(duration / self.dt))
         if duration < 0 or abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
-            raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}")
+            raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}{too_short_run(duration, self.dt)}")
         self._ensure_built()
         s = self._prepare_run()
         self._check_finite(None)
@@ -765,6 +849,7 @@ class Network:
                 s.gen_steps, s.gen_idx, s.gen_ptr,
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code, s.seg_proj,
                 s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
+                s.gen_fns, s.gen_tab, s.gen_fired, s.gen_state,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev, s.post_one, s.post_pk, s.post_syn,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
@@ -810,6 +895,13 @@ class Network:
                             " — set through a view such as pop.v[...] = nan?")
                     raise FloatingPointError(f"{pop.name}.{what} {when} at {idx.size} of {pop.n} neurons (first {idx[:5].tolist()}: "
                                              f"{a[idx[:5]].tolist()}){hint}")
+        for pop in s.gen_models:
+            for key, off in pop._gen_offsets.items():
+                a = s.gen_state[off : off + pop.n]
+                if not np.all(np.isfinite(a)):
+                    idx = np.flatnonzero(~np.isfinite(a))
+                    raise FloatingPointError(f"{pop.name}.{key} {when} at {idx.size} of {pop.n} neurons (first {idx[:5].tolist()}: "
+                                             f"{a[idx[:5]].tolist()})")
         if s.syn_w.size and not np.all(np.isfinite(s.syn_w)):
             for proj in self.projections:
                 w = s.syn_w[proj._order]
@@ -821,6 +913,10 @@ class Network:
     def _device_engine(self, s):
         """The GPU engine of this build (made once per build), with this run's state uploaded."""
         from . import engine_gpu
+
+        if s.gen_models:
+            raise NotImplementedError(f"backend={self.backend!r}: user-defined models ({', '.join(p.name for p in s.gen_models)}) run on "
+                                      "the CPU loop only so far (their CUDA code is not generated yet); use backend='cpu'")
 
         if self._engine is None:
             tgt_type = "int" if s.tgt.size < 2**31 else "long long"
@@ -838,6 +934,7 @@ class Network:
         # populations with a constant injected current (the CPU update skips reading i_ext elsewhere)
         s.pop_iext = np.array([np.any(s.i_ext[p.start : p.start + p.n] != 0) for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
+        self._model_table(s)
         for k, p in enumerate(self.populations):  # the CPU loop queues refractory neurons in the order their periods end
             if p.model == E.POISSON:  # the next spike of sources not drawn yet or whose rate changed (u: the rate drawn at)
                 E.poisson_schedule(self.step, self.seed, self.dt, p.start, p.start + p.n, s.rate, s.u, s.refrac)
@@ -958,7 +1055,7 @@ class Network:
         for k in _STATE_KEYS:
             if k in data:
                 getattr(self._s, k)[...] = data[k]
-            else:
+            elif k != "gen_state":  # traces of an older format: none yet
                 getattr(self._s, k)[...] = 0.0
         self.step = int(data["step"])
         self.seed = int(data["seed"])

@@ -70,10 +70,25 @@ def _noise(value, n: int) -> np.ndarray:
 
 
 class Population:
-    """Base class: ``n`` neurons of one model; state arrays become views into the network's after build."""
+    """``n`` neurons of one model; state arrays become views into the network's after build.
+
+    ``Population(n, model, **parameters)`` with a :class:`neuro.dynamics.NeuronModel` makes a population of a
+    user-defined model (:class:`ModelPopulation`); the built-in models are its subclasses (:class:`LIF`, ...).
+    """
 
     model: int = -1
     receptors = ("exc", "inh", "v")
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Population:
+            from ..dynamics import NeuronModel
+
+            model = args[1] if len(args) > 1 else kwargs.get("model")
+            if isinstance(model, NeuronModel):
+                return super().__new__(ModelPopulation)
+            raise TypeError("Population(n, model, **parameters) needs a neuro.dynamics.NeuronModel as model, "
+                            f"got {type(model).__name__}")
+        return super().__new__(cls)
 
     def __init__(self, n: int, name: str | None, prefix: str):
         if int(n) != n or n < 1:
@@ -403,3 +418,81 @@ class SpikeSource(Population):
         idx = (xs * sy + ys) * sp + ps
         return cls(sx * sy * sp, np.asarray(events["t"], dtype=np.float64) * time_unit_ms, idx, rounding=rounding, repeats=repeats,
                    name=name)
+
+
+# rows of the delivery matrix a receptor adds into (network._TARGET_ROWS: x1, x2, isyn, v)
+_RECEPTOR_ROW = {"exc": "x1", "inh": "x2", "v": "v"}
+
+
+class ModelPopulation(Population):
+    """``n`` neurons of a user-defined :class:`neuro.dynamics.NeuronModel`, run by its generated kernel.
+
+    Parameters and initial values are keyword arguments (plain numbers in the documented units of
+    :mod:`neuro.dynamics.units`, unit-carrying quantities, per-neuron arrays, or ``f(rng, n)`` for initial values drawn
+    from the network's seed). Every model variable reads and writes as an attribute (``pop.v``, ``pop.w``).
+    """
+
+    model = E.GENERIC
+
+    def __init__(self, n, model, name=None, **parameters):
+        super().__init__(n, name, model.name or "model")
+        self.definition = model
+        self.receptors = tuple(model.inputs)
+        values = model.values(self.n, parameters)
+        for key, value in values.items():
+            if callable(value):
+                self._random_init[key] = (value, key)
+                values[key] = np.zeros(self.n)
+        self._values = values
+        self._rows = {var: _RECEPTOR_ROW[r] for r, var in model.inputs.items()}  # variables kept in the delivery matrix
+
+    def _draw_init(self, rng):
+        for key, (f, what) in self._random_init.items():
+            arr = np.asarray(self.definition.values(self.n, {key: f(rng, self.n)})[key])
+            self._values[key] = arr
+        self._random_init = {}
+
+    def __getattr__(self, key):
+        d = self.__dict__
+        if "definition" in d and key in d["definition"].states + d["definition"].params:
+            return self._var(key)
+        raise AttributeError(f"{type(self).__name__} {d.get('name', '?')} has no attribute {key!r}")
+
+    def __setattr__(self, key, value):
+        d = self.__dict__
+        if key == "_v_model":
+            key = "v"
+        if "definition" in d and key in d["definition"].states + d["definition"].params:
+            arr = self.definition.values(self.n, {key: value})[key]
+            self._var(key)[:] = arr
+            if key in self.definition.params and self.network is not None:
+                self.network.built = False  # propagators and refractory steps depend on parameters
+            return
+        super().__setattr__(key, value)
+
+    v = property(lambda self: self._var("v") if "v" in self.definition.states else self._state("v"),
+                 lambda self, x: self.__setattr__("_v_model", x), doc="membrane potential (the model's v)")
+
+    def _var(self, key: str) -> np.ndarray:
+        """The array of variable or parameter ``key``: in the network's arrays once laid out (until the next layout,
+        which carries them over), else the values given."""
+        net = self.network
+        if net is None or not getattr(self, "_laid_out", False):
+            return self._values[key]
+        s = net._s
+        if key in self._rows:
+            return getattr(s, self._rows[key])[self.start : self.start + self.n]
+        off = self._gen_offsets[key]  # also "_hold_<v>" arrays
+        return s.gen_state[off : off + self.n]
+
+    def inject(self, current):
+        raise NotImplementedError(f"{self.name}: inject() drives the built-in models; a user-defined model takes its drive as a "
+                                  "parameter or variable of its equations")
+
+    def _keep_values(self) -> None:
+        """Copy the laid-out variables back into ``_values`` (before the network lays out its arrays again)."""
+        from ..dynamics.codegen import layout
+
+        for key in layout(self.definition)[2:]:
+            if key in self.definition.states or key in self.definition.params or key.startswith("_hold_"):
+                self._values[key] = np.array(self._var(key))

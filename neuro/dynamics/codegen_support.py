@@ -1,0 +1,50 @@
+"""What the generated model modules import: the kernel signature, an address-to-pointer intrinsic and the noise."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ..ops.rng_cpu import normal_at
+
+__all__ = ["SIG", "as_pointer", "normal_at", "_normals", "noop", "SLOTS"]
+
+SLOTS = 8  # kernels of user-defined models one network can run (the compiled loop takes a tuple of this length)
+
+# kernel(t: step, lo: first global neuron index, n: neurons, dt: ms, seed, table: address of the uint64 address table)
+SIG = types.void(types.int64, types.int64, types.int64, types.float64, types.int64, types.uintp)
+
+
+@intrinsic
+def as_pointer(typingctx, address):
+    """The integer ``address`` as a ``void*`` (for ``numba.carray``)."""
+    sig = types.voidptr(address)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+def _normals(seed: int, t: int, stream: int, lo: int, n: int) -> np.ndarray:
+    """The standard normals the kernel draws for neurons ``lo .. lo + n - 1`` at step ``t`` (reference path)."""
+    return np.array([normal_at(seed, t, stream, lo + k) for k in range(n)], dtype=np.float64)
+
+
+def _noop_kernel(t, lo, n, dt, seed, table):  # fills the unused kernel slots
+    pass
+
+
+noop = None
+
+
+def noop_kernel():
+    """A kernel that does nothing (compiled on first use)."""
+    global noop
+    if noop is None:
+        from numba import cfunc
+
+        noop = cfunc(SIG, cache=True)(_noop_kernel)
+    return noop

@@ -1,0 +1,81 @@
+"""Neuron models shipped as definitions (each is only equations; the engine has no code of its own for them).
+
+Defaults are the published parameters, in the documented units of :mod:`neuro.dynamics.units` (ms, mV, pA, nS, pF).
+"""
+
+from __future__ import annotations
+
+from .model import NeuronModel
+
+
+def eif(**defaults) -> NeuronModel:
+    """Exponential integrate-and-fire (Fourcaud-Trocmé et al. 2003), with the parameters of Brette & Gerstner (2005)."""
+    return NeuronModel("""
+        dv/dt = (g_L * (E_L - v) + g_L * Delta_T * exp((v - V_T) / Delta_T) + I) / C : volt (unless refractory)
+        I : amp               # injected current
+        C : farad (constant)
+        g_L : siemens (constant)
+        E_L : volt (constant)
+        V_T : volt (constant)
+        Delta_T : volt (constant)
+        V_r : volt (constant)
+        V_cut : volt (constant)
+        t_ref : second (constant)
+    """, threshold="v > V_cut", reset="v = V_r", refractory="t_ref", inputs={"v": "v"},
+        defaults={"C": 281.0, "g_L": 30.0, "E_L": -70.6, "V_T": -50.4, "Delta_T": 2.0, "V_r": -70.6, "V_cut": -40.4, "t_ref": 0.0,
+                  "I": 0.0, "v": -70.6, **defaults}, name="eif")
+
+
+def adex(**defaults) -> NeuronModel:
+    """Adaptive exponential integrate-and-fire (Brette & Gerstner 2005), their regular-spiking parameters."""
+    return NeuronModel("""
+        dv/dt = (g_L * (E_L - v) + g_L * Delta_T * exp((v - V_T) / Delta_T) + I - w) / C : volt
+        dw/dt = (a * (v - E_L) - w) / tau_w : amp
+        I : amp               # injected current
+        C : farad (constant)
+        g_L : siemens (constant)
+        E_L : volt (constant)
+        V_T : volt (constant)
+        Delta_T : volt (constant)
+        a : siemens (constant)
+        tau_w : second (constant)
+        b : amp (constant)
+        V_r : volt (constant)
+        V_cut : volt (constant)
+    """, threshold="v > V_cut", reset="v = V_r; w += b", inputs={"v": "v"},
+        defaults={"C": 281.0, "g_L": 30.0, "E_L": -70.6, "V_T": -50.4, "Delta_T": 2.0, "a": 4.0, "tau_w": 144.0, "b": 80.5,
+                  "V_r": -70.6, "V_cut": -40.4, "I": 0.0, "v": -70.6, **defaults}, name="adex")
+
+
+def hodgkin_huxley(**defaults) -> NeuronModel:
+    """Hodgkin-Huxley neuron with exponential conductance synapses, as in the COBAHH benchmark of Brette et al. (2007)
+    (Traub & Miles kinetics; a 20000 µm² membrane). Inputs: ``"exc"`` adds to ``g_e``, ``"inh"`` to ``g_i`` (nS)."""
+    return NeuronModel("""
+        dv/dt = (g_l * (E_l - v) + g_e * (E_e - v) + g_i * (E_i - v) - g_na * m**3 * h * (v - E_na) - g_kd * n**4 * (v - E_k)) / C_m : volt
+        dm/dt = alpha_m * (1 - m) - beta_m * m : 1
+        dn/dt = alpha_n * (1 - n) - beta_n * n : 1
+        dh/dt = alpha_h * (1 - h) - beta_h * h : 1
+        dg_e/dt = -g_e / tau_e : siemens
+        dg_i/dt = -g_i / tau_i : siemens
+        alpha_m = 0.32 * (mV**-1) * 4 * mV / exprel((13 * mV - v + V_T) / (4 * mV)) / ms : hertz
+        beta_m = 0.28 * (mV**-1) * 5 * mV / exprel((v - V_T - 40 * mV) / (5 * mV)) / ms : hertz
+        alpha_h = 0.128 * exp((17 * mV - v + V_T) / (18 * mV)) / ms : hertz
+        beta_h = 4 / (1 + exp((40 * mV - v + V_T) / (5 * mV))) / ms : hertz
+        alpha_n = 0.032 * (mV**-1) * 5 * mV / exprel((15 * mV - v + V_T) / (5 * mV)) / ms : hertz
+        beta_n = 0.5 * exp((10 * mV - v + V_T) / (40 * mV)) / ms : hertz
+        C_m : farad (constant)
+        g_l : siemens (constant)
+        g_na : siemens (constant)
+        g_kd : siemens (constant)
+        E_l : volt (constant)
+        E_k : volt (constant)
+        E_na : volt (constant)
+        E_e : volt (constant)
+        E_i : volt (constant)
+        V_T : volt (constant)
+        tau_e : second (constant)
+        tau_i : second (constant)
+        t_ref : second (constant)
+    """, threshold="v > -20 * mV", refractory="t_ref", method="exponential_euler", inputs={"exc": "g_e", "inh": "g_i"},
+        defaults={"C_m": 200.0, "g_l": 10.0, "g_na": 20000.0, "g_kd": 6000.0, "E_l": -60.0, "E_k": -90.0, "E_na": 50.0, "E_e": 0.0,
+                  "E_i": -80.0, "V_T": -63.0, "tau_e": 5.0, "tau_i": 10.0, "t_ref": 3.0, "v": -60.0, **defaults}, name="hodgkin_huxley")
