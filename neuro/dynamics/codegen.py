@@ -165,7 +165,7 @@ def kernel_source(model, fname: str = "kernel") -> str:
     pr = _Scalar({"fully_qualified_modules": True})
     names = _names(model, vector=False)
     L = layout(model)
-    body = [f"@cfunc(SIG, cache=True, error_model='numpy')",
+    body = ["@cfunc(SIG, cache=True, error_model='numpy')",
             f"def {fname}(t, lo, n, dt, seed, table):",
             f"    tab = carray(as_pointer(table), ({len(L)},), np.uint64)",
             "    fired = carray(as_pointer(tab[0]), (n,), np.uint8)",

@@ -81,7 +81,7 @@ def parse(text: str) -> list[Equation]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        for kind, rx in (("diff", _DIFF), ("sub", _SUB), ("param", _PARAM)):
+        for kind, rx in (("diff", _DIFF), ("sub", _SUB), ("param", _PARAM)):  # noqa: B007 - kind is used after the loop
             m = rx.match(line)
             if m:
                 break
@@ -163,7 +163,7 @@ def statements(text: str, where: str) -> list[tuple[str, str, sympy.Expr, str]]:
     """``(target, op, expr, source)`` of assignment statements (``x = e``, ``x += e``, ``-=``, ``*=``, ``/=``), one per line
     or separated by ``;``."""
     out = []
-    for k, raw in enumerate(re.split(r"[;\n]", text or "")):
+    for raw in re.split(r"[;\n]", text or ""):
         part = raw.split("#", 1)[0].strip()
         if not part:
             continue

@@ -110,7 +110,7 @@ def update(rhs: dict[str, sympy.Expr], states: list[str], method: str, where: di
         return out
     split = {s: _split_noise(rhs[s], where[s]) for s in states}
     for s, (_, gs) in split.items():
-        for xi, g in gs.items():
+        for _xi, g in gs.items():
             if g.free_symbols & set(xs.values()):
                 raise DefinitionError(f"{where[s]}: the noise term's factor {g} depends on the state; only additive noise is supported")
     f0 = {s: split[s][0] for s in states}

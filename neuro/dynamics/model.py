@@ -33,7 +33,7 @@ import sympy
 
 from . import integrators as I
 from . import units as U
-from .equations import DefinitionError, Equation, dimension, is_noise, parse, statements, to_sympy
+from .equations import DefinitionError, dimension, is_noise, parse, statements, to_sympy
 
 RECEPTORS = ("exc", "inh", "v")
 
@@ -92,7 +92,7 @@ class NeuronModel:
             resolve(e.expr, where)
             expr = e.expr.xreplace({sympy.Symbol(d, real=True): visit(d, stack + [name]) for d in {s.name for s in e.expr.free_symbols} & set(subs)})
             got = dimension(e.expr, dims, where)
-            if got != e.dim:
+            if got != e.dim and not e.expr.is_zero:
                 raise DefinitionError(f"{where}: the expression has the unit {got}, the declared unit is {e.dim}")
             resolved[name] = expr
             order.append(name)
@@ -108,7 +108,7 @@ class NeuronModel:
             resolve(e.expr, where)
             got = dimension(e.expr, dims, where)
             want = e.dim / U.SECOND
-            if got != want:
+            if got != want and not e.expr.is_zero:
                 raise DefinitionError(f"{where}: d{name}/dt has the unit {got}, it must be {want} (the unit of {name} per second)")
             rhs[name] = e.expr.xreplace({sympy.Symbol(s, real=True): v for s, v in resolved.items()})
         # threshold and reset
@@ -137,7 +137,7 @@ class NeuronModel:
             resolve(expr, where)
             got = dimension(expr, dims, where)
             want = U.ONE if op in ("*=", "/=") else dims[target]
-            if got != want:
+            if got != want and not expr.is_zero:  # 0 * mV is 0 to sympy: zero fits any unit
                 raise DefinitionError(f"{where}: the right-hand side has the unit {got}, {target!r} needs {want}")
             self._reset.append((target, op, expr.xreplace({sympy.Symbol(s, real=True): v for s, v in resolved.items()})))
             written.add(target)

@@ -21,8 +21,8 @@ charge                  fC                  pC
 Plain numbers given for a parameter are read in its documented unit; unit-carrying quantities (Brian2's,
 ``pint``'s) are converted exactly. Documented and internal units agree except for frequencies (Hz given, per ms
 computed) and resistances (MΩ given): a synaptic weight, added to its target variable as it is, is therefore in that
-variable's documented unit. Currents are in pA (not nA) because mV, nS and pF make pA the consistent current unit. Unit names inside equations (``10*mV``, ``siemens/cm**2``) are constants
-with their dimension.
+variable's documented unit. Currents are in pA (not nA) because mV, nS and pF make pA the consistent current unit.
+Unit names inside equations (``10*mV``, ``siemens/cm**2``) are constants with their dimension.
 """
 
 from __future__ import annotations
