@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# (a, b, c, d): Izhikevich 2003 Fig. 2 / 2004 classic firing patterns
+# (a, b, c, d): Izhikevich 2003 Fig. 2 (RS, IB, CH, FS, LTS, TC, RZ). Without input each rests at the lower root of
+# 0.04 v^2 + (5 - b) v + 140 = 0, u = b v: -70 mV for b = 0.2, -64.4 mV for b = 0.25, -62.5 mV for the resonator
+# (b = 0.26). Started at -65 mV (u = b v) the resonator is off its rest and fires once at ~21 ms: start it at
+# v = -62.5 (Izhikevich 2004's figure1.m starts its resonator, there with c = -60, d = -1, at v = -62).
 PRESETS: dict[str, tuple[float, float, float, float]] = {
     "regular_spiking": (0.02, 0.2, -65.0, 8.0),
     "intrinsically_bursting": (0.02, 0.2, -55.0, 4.0),
