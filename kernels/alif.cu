@@ -6,7 +6,9 @@
 //   -DSCALAR_T=float | double | __half | __nv_bfloat16   storage type of x, s and the gradients (default float)
 // Arithmetic is float for float/half/bfloat16 storage, double for double storage. The recomputed
 // charges and adaptations handed from the forward to the backward kernel are kept in that arithmetic
-// type (acc_t), so the backward sees the forward's spikes even in half precision.
+// type (acc_t), so the backward sees the forward's spikes even in half precision. The per-neuron
+// parameters arrive in acc_t too (float32 for half storage: rho = 0.995 is not rounded to bfloat16's
+// 0.99609), the scalars and the surrogate slope as double; the surrogate is computed in acc_t.
 #include "scalar.cuh"
 #include "surrogate.cuh"
 
@@ -18,8 +20,8 @@ __device__ __forceinline__ acc_t alif_reset(acc_t h, bool fire, acc_t v_th, acc_
 // write_state: also store h_t and a_{t-1} (in acc_t) for the backward kernel.
 extern "C" __global__ void alif_forward(
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0, const scalar_t* __restrict__ a0,
-    const scalar_t* __restrict__ beta, const scalar_t* __restrict__ c, const scalar_t* __restrict__ rho,
-    const scalar_t* __restrict__ beta_a,
+    const acc_t* __restrict__ beta, const acc_t* __restrict__ c, const acc_t* __restrict__ rho,
+    const acc_t* __restrict__ beta_a,
     scalar_t* __restrict__ s_out, scalar_t* __restrict__ v_out, scalar_t* __restrict__ a_out,
     acc_t* __restrict__ h_out, acc_t* __restrict__ a_prev_out,
     const int T, const int N, const double v_th_d, const double v_reset_d, const double gamma_d,
@@ -27,7 +29,7 @@ extern "C" __global__ void alif_forward(
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
     const acc_t v_th = (acc_t)v_th_d, v_reset = (acc_t)v_reset_d, gamma = (acc_t)gamma_d;
-    const acc_t b = load(beta + i), ci = load(c + i), r = load(rho + i), ba = load(beta_a + i);
+    const acc_t b = beta[i], ci = c[i], r = rho[i], ba = beta_a[i];
     acc_t v = load(v0 + i);
     acc_t a = load(a0 + i);
     for (int t = 0; t < T; ++t) {
@@ -51,17 +53,17 @@ extern "C" __global__ void alif_backward(
     const scalar_t* __restrict__ grad_s, const scalar_t* __restrict__ grad_v_last, const scalar_t* __restrict__ grad_a_last,
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0,
     const acc_t* __restrict__ h, const acc_t* __restrict__ a_prev,
-    const scalar_t* __restrict__ beta, const scalar_t* __restrict__ c, const scalar_t* __restrict__ rho,
-    const scalar_t* __restrict__ beta_a,
+    const acc_t* __restrict__ beta, const acc_t* __restrict__ c, const acc_t* __restrict__ rho,
+    const acc_t* __restrict__ beta_a,
     scalar_t* __restrict__ grad_x, scalar_t* __restrict__ grad_v0, scalar_t* __restrict__ grad_a0,
     scalar_t* __restrict__ grad_beta, scalar_t* __restrict__ grad_rho, scalar_t* __restrict__ grad_beta_a,
     const int T, const int N, const double v_th_d, const double v_reset_d, const double gamma_d,
     const int soft_reset, const int decay_input, const int detach_reset, const int detach_adaptation,
-    const int surrogate, const float alpha) {
+    const int surrogate, const double alpha_d) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
-    const acc_t v_th = (acc_t)v_th_d, v_reset = (acc_t)v_reset_d, gamma = (acc_t)gamma_d;
-    const acc_t b = load(beta + i), ci = load(c + i), r = load(rho + i), ba = load(beta_a + i);
+    const acc_t v_th = (acc_t)v_th_d, v_reset = (acc_t)v_reset_d, gamma = (acc_t)gamma_d, alpha = (acc_t)alpha_d;
+    const acc_t b = beta[i], ci = c[i], r = rho[i], ba = beta_a[i];
     acc_t gv = load(grad_v_last + i), ga = load(grad_a_last + i);
     acc_t g_beta = 0, g_rho = 0, g_beta_a = 0;
     // h_t and a_{t-1} of the current step; those of step t-1 are loaded one iteration ahead
@@ -71,7 +73,7 @@ extern "C" __global__ void alif_backward(
         k = (long long)t * N + i;
         const acc_t z = ht - (v_th + ba * apt);
         const bool fire = z >= (acc_t)0;
-        const acc_t sg = (acc_t)neuro_surrogate_grad((float)z, surrogate, alpha);
+        const acc_t sg = neuro_surrogate_grad(z, surrogate, alpha);
         acc_t g_spike = load(grad_s + k);
         if (!detach_reset) g_spike += gv * (soft_reset ? -v_th : v_reset - ht);
         if (!detach_adaptation) g_spike += gamma * ga;

@@ -1,32 +1,43 @@
 // Surrogate derivatives of the spike function; the same table as
 // neuro/ops/surrogate/reference.py (x = h - v_th, alpha = slope).
+// T is the kernel's arithmetic type (acc_t): float for float / half / bfloat16 storage, double for double, as the
+// Numba kernels compute in the tensors' precision (a float64 layer's gradient is not rounded to float32).
 #pragma once
 
-__device__ __forceinline__ float neuro_surrogate_grad(float x, int kind, float alpha) {
+__device__ __forceinline__ float neuro_exp(float x) { return expf(x); }
+__device__ __forceinline__ double neuro_exp(double x) { return exp(x); }
+__device__ __forceinline__ float neuro_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double neuro_abs(double x) { return fabs(x); }
+__device__ __forceinline__ float neuro_max(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double neuro_max(double a, double b) { return fmax(a, b); }
+
+template <typename T>
+__device__ __forceinline__ T neuro_surrogate_grad(T x, int kind, T alpha) {
+    const T one = (T)1, zero = (T)0;
     switch (kind) {
     case 0: {  // sigmoid
-        const float s = 1.0f / (1.0f + expf(-alpha * x));
-        return alpha * s * (1.0f - s);
+        const T s = one / (one + neuro_exp(-alpha * x));
+        return alpha * s * (one - s);
     }
     case 1: {  // atan
-        const float z = 1.5707963267948966f * alpha * x;
-        return 0.5f * alpha / (1.0f + z * z);
+        const T z = (T)1.5707963267948966 * alpha * x;
+        return (T)0.5 * alpha / (one + z * z);
     }
     case 2: {  // fast sigmoid / SuperSpike
-        const float d = 1.0f + alpha * fabsf(x);
-        return 1.0f / (d * d);
+        const T d = one + alpha * neuro_abs(x);
+        return one / (d * d);
     }
     case 3:  // triangle
-        return alpha * fmaxf(0.0f, 1.0f - alpha * fabsf(x));
+        return alpha * neuro_max(zero, one - alpha * neuro_abs(x));
     case 4:  // rectangle
-        return fabsf(x) < 0.5f / alpha ? alpha : 0.0f;
+        return neuro_abs(x) < (T)0.5 / alpha ? alpha : zero;
     case 5: {  // erf
-        const float z = alpha * x;
-        return alpha * 0.5641895835477563f * expf(-z * z);
+        const T z = alpha * x;
+        return alpha * (T)0.5641895835477563 * neuro_exp(-z * z);
     }
     case 6:  // piecewise quadratic
-        return fmaxf(0.0f, alpha - alpha * alpha * fabsf(x));
+        return neuro_max(zero, alpha - alpha * alpha * neuro_abs(x));
     default:
-        return 0.0f;
+        return zero;
     }
 }

@@ -6,21 +6,22 @@
 // Compile-time options:
 //   -DSCALAR_T=float | double | __half | __nv_bfloat16   storage type of x, s, v and the gradients (default float)
 // Arithmetic is float for float/half/bfloat16 storage, double for double storage. The charges handed from
-// the forward to the backward kernel are kept in that arithmetic type (acc_t).
+// the forward to the backward kernel are kept in that arithmetic type (acc_t), and so is the temperature eps
+// (float32 for half storage: 0.99 is not rounded to bfloat16's 0.98828); the scalars arrive as double.
 #include "scalar.cuh"
 
 __device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
 __device__ __forceinline__ double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
 
 extern "C" __global__ void ultralif_forward(
-    const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0, const scalar_t* __restrict__ eps,
+    const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0, const acc_t* __restrict__ eps,
     scalar_t* __restrict__ s_out, scalar_t* __restrict__ v_out, acc_t* __restrict__ h_out,
     const int T, const int N, const double beta_d, const double c_d, const double v_th_d, const double v_reset_d,
     const int soft_reset, const int write_h) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
     const acc_t beta = (acc_t)beta_d, c = (acc_t)c_d, v_th = (acc_t)v_th_d, v_reset = (acc_t)v_reset_d;
-    const acc_t e = load(eps + i);
+    const acc_t e = eps[i];
     acc_t v = load(v0 + i);
     for (int t = 0; t < T; ++t) {
         const long long k = (long long)t * N + i;
@@ -36,14 +37,14 @@ extern "C" __global__ void ultralif_forward(
 // grad_x[t] = c * grad_h[t]; grad_eps per neuron, summed over time; gs_scalar: grad_s is one value broadcast over [T, N].
 extern "C" __global__ void ultralif_backward(
     const scalar_t* __restrict__ grad_s, const scalar_t* __restrict__ grad_v_last, const acc_t* __restrict__ h,
-    const scalar_t* __restrict__ eps,
+    const acc_t* __restrict__ eps,
     scalar_t* __restrict__ grad_x, scalar_t* __restrict__ grad_v0, scalar_t* __restrict__ grad_eps,
     const int T, const int N, const double beta_d, const double c_d, const double v_th_d, const double v_reset_d,
     const int soft_reset, const int gs_scalar) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
     const acc_t beta = (acc_t)beta_d, c = (acc_t)c_d, v_th = (acc_t)v_th_d, v_reset = (acc_t)v_reset_d;
-    const acc_t e = load(eps + i);
+    const acc_t e = eps[i];
     acc_t gv = load(grad_v_last + i), g_eps = 0;
     for (int t = T - 1; t >= 0; --t) {
         const long long k = (long long)t * N + i;

@@ -40,6 +40,7 @@ __all__ = [
     "from_numpy",
     "to_cupy",
     "from_cupy",
+    "compute_dtype",
     "to_numba_cuda",
 ]
 
@@ -62,6 +63,15 @@ class BackendUnavailableError(RuntimeError):
     """A backend was asked for that cannot run here."""
 
 
+#: the oldest GPU the CUDA kernels run on: compute capability 6.0 (Pascal), the first with a float64 atomicAdd
+MIN_COMPUTE_CAPABILITY = (6, 0)
+
+
+def _capability(cupy: Any, index: int) -> tuple[int, int]:
+    cc = int(cupy.cuda.Device(index).compute_capability)  # CuPy spells it "90" for 9.0
+    return divmod(cc, 10)
+
+
 @functools.cache
 def _import_error(name: str) -> str | None:
     """``None`` when the backend's package imports and can run, else the reason it cannot."""
@@ -79,10 +89,16 @@ def _import_error(name: str) -> str | None:
         except Exception as exc:  # noqa: BLE001
             return f"cupy does not import: {exc}"
         try:
-            if cupy.cuda.runtime.getDeviceCount() < 1:
+            count = cupy.cuda.runtime.getDeviceCount()
+            if count < 1:
                 return "cupy imports but sees no CUDA device"
+            caps = [_capability(cupy, i) for i in range(count)]
         except Exception as exc:  # noqa: BLE001 - no driver, no device
             return f"cupy imports but CUDA is not usable: {exc}"
+        if all(cc < MIN_COMPUTE_CAPABILITY for cc in caps):
+            found = ", ".join(f"{a}.{b}" for a, b in caps)
+            need = "{}.{}".format(*MIN_COMPUTE_CAPABILITY)
+            return f"cupy sees only CUDA devices of compute capability {found}; neuro's CUDA kernels need {need} or newer (float64 atomicAdd)"
         return None
     raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
 
@@ -197,13 +213,60 @@ def from_numpy(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a)
 
 
+#: the CuPy (NumPy) dtype a tensor's memory is handed over as. bfloat16 has no NumPy dtype: its memory goes over as
+#: uint16, and the kernels, compiled for ``__nv_bfloat16``, read the same bits.
+CUPY_DTYPE = {
+    torch.float64: "float64",
+    torch.float32: "float32",
+    torch.float16: "float16",
+    torch.bfloat16: "uint16",
+    torch.int64: "int64",
+    torch.int32: "int32",
+    torch.int16: "int16",
+    torch.int8: "int8",
+    torch.uint8: "uint8",
+    torch.bool: "bool",
+}
+
+
+def cupy_view_spec(t: torch.Tensor) -> dict[str, Any]:
+    """What :func:`to_cupy` builds its view from: address, bytes spanned, shape, byte strides, NumPy dtype name."""
+    try:
+        dtype = CUPY_DTYPE[t.dtype]
+    except KeyError:
+        raise TypeError(f"no CuPy view of a {t.dtype} tensor; supported: {[str(d) for d in CUPY_DTYPE]}") from None
+    size = t.element_size()
+    span = 0 if t.numel() == 0 else size * (1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride())))
+    return dict(ptr=t.data_ptr(), nbytes=span, shape=tuple(t.shape), strides=tuple(s * size for s in t.stride()), dtype=dtype)
+
+
 def to_cupy(t: torch.Tensor) -> Any:
-    """A CuPy view of a CUDA tensor through DLPack (shares memory; no copy)."""
+    """A CuPy view of a CUDA tensor (shares memory; no copy), built from its address, not through DLPack.
+
+    Every dtype the kernels take goes over as it is, bfloat16 as uint16 (NumPy has no bfloat16: DLPack's bfloat16
+    fails in CuPy 13, 13.3 crashes, and CuPy 14 needs ``ml_dtypes``). Nothing is synchronised: DLPack would make
+    CuPy's current stream wait for torch's, an event wait on the legacy default stream that breaks a
+    ``torch.cuda.graph`` capture. The kernels are launched on torch's current stream instead
+    (:func:`neuro.kernel_loader.launch`), which orders them after the work that produced ``t``. The view keeps ``t``
+    alive.
+    """
     if t.device.type != "cuda":
         raise ValueError(f"to_cupy needs a CUDA tensor, got one on {t.device}; a host-to-device copy is never implicit")
     import cupy
 
-    return cupy.from_dlpack(t.detach())
+    return _cupy_view(cupy, t.detach())
+
+
+def _cupy_view(cupy: Any, t: torch.Tensor) -> Any:
+    spec = cupy_view_spec(t)
+    mem = cupy.cuda.UnownedMemory(spec["ptr"], spec["nbytes"], t, t.device.index)
+    return cupy.ndarray(spec["shape"], dtype=spec["dtype"], memptr=cupy.cuda.MemoryPointer(mem, 0), strides=spec["strides"])
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels compute in, and keep parameters in, for tensors of ``dtype``: float64 for float64, else
+    float32 (float16 and bfloat16 are storage types: a decay of 0.99 stays 0.99, not bfloat16's 0.98828125)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def from_cupy(a: Any) -> torch.Tensor:

@@ -4,7 +4,13 @@ Variants (reset mode, dtype, surrogate) are chosen with ``-D`` options, never by
 assembling source text. Compile errors name the ``.cu`` file and line: the source is
 prefixed with a ``#line 1 "<path>"`` directive so NVRTC reports real paths.
 
-CuPy is imported inside :func:`load_module` only; a CPU-only machine never imports it.
+A module is compiled for one device (``device``, default the current one), which must be of compute
+capability 6.0 or newer (the kernels use the float64 ``atomicAdd`` of sm_60): an older one raises
+:class:`UnsupportedDeviceError`. :func:`launch` runs a kernel on the device of the tensors it is given and on
+torch's current stream there, so it is ordered after the torch work that made its inputs and can be captured
+in a ``torch.cuda.graph``.
+
+CuPy is imported inside :func:`load_module` and :func:`launch` only; a CPU-only machine never imports it.
 """
 
 from __future__ import annotations
@@ -16,17 +22,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backend import _INSTALL_HINT, BackendUnavailableError
+from .backend import _INSTALL_HINT, MIN_COMPUTE_CAPABILITY, BackendUnavailableError, _capability
 from .paths import kernel_dir, kernel_source
 
-__all__ = ["KernelCompileError", "load_module", "get_kernel", "format_compile_log", "clear_cache"]
+__all__ = ["KernelCompileError", "UnsupportedDeviceError", "load_module", "get_kernel", "launch", "format_compile_log", "clear_cache"]
 
 _lock = threading.Lock()
 _modules: dict[tuple[str, tuple[str, ...], int], Any] = {}
+_checked: set[int] = set()
+
+#: threads per block of the one-thread-per-neuron kernels
+THREADS = 256
 
 
 class KernelCompileError(RuntimeError):
     """NVRTC rejected a kernel source; the message names file, line and options."""
+
+
+class UnsupportedDeviceError(BackendUnavailableError):
+    """The GPU is older than the kernels need (compute capability 6.0)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,25 @@ def _import_cupy() -> Any:
     return cupy
 
 
+def _check_device(cupy: Any, dev: int) -> None:
+    """Raise :class:`UnsupportedDeviceError` for a device older than compute capability 6.0 (checked once per device)."""
+    if dev in _checked:
+        return
+    cc = _capability(cupy, dev)
+    if cc < MIN_COMPUTE_CAPABILITY:
+        try:
+            name = cupy.cuda.runtime.getDeviceProperties(dev)["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+        except Exception:  # noqa: BLE001 - the name only decorates the message
+            name = "?"
+        need = "{}.{}".format(*MIN_COMPUTE_CAPABILITY)
+        raise UnsupportedDeviceError(
+            f"CUDA device {dev} ({name}) has compute capability {cc[0]}.{cc[1]}; neuro's CUDA kernels need {need} or newer "
+            "(float64 atomicAdd, sm_60). Use backend='torch' (the reference) or another GPU."
+        )
+    _checked.add(dev)
+
+
 def load_module(name: str, options: Sequence[str] = (), device: int | None = None) -> Any:
     """The compiled ``cupy.RawModule`` of ``kernels/<name>.cu`` for ``options`` on ``device`` (cached)."""
     cupy = _import_cupy()
@@ -87,6 +120,7 @@ def load_module(name: str, options: Sequence[str] = (), device: int | None = Non
         module = _modules.get(key)
         if module is not None:
             return module
+        _check_device(cupy, dev)
         code = f'#line 1 "{path}"\n' + path.read_text()
         with cupy.cuda.Device(dev):
             module = cupy.RawModule(code=code, options=opts)
@@ -99,11 +133,30 @@ def load_module(name: str, options: Sequence[str] = (), device: int | None = Non
 
 
 def get_kernel(name: str, function: str, options: Sequence[str] = (), device: int | None = None) -> Any:
-    """One ``__global__`` function of ``kernels/<name>.cu``."""
-    return load_module(name, options, device).get_function(function)
+    """One ``__global__`` function of ``kernels/<name>.cu``, compiled for ``device`` (default: the current one)."""
+    cupy = _import_cupy()
+    dev = cupy.cuda.Device().id if device is None else int(device)
+    module = load_module(name, options, dev)
+    with cupy.cuda.Device(dev):
+        return module.get_function(function)
+
+
+def launch(kernel: Any, n: int, device: Any, args: Sequence[Any], threads: int = THREADS) -> None:
+    """Run ``kernel`` with one thread per item of ``n`` on ``device`` (a ``torch.device`` or index) and on torch's
+    current stream there: after the torch work that made the arguments, and inside a ``torch.cuda.graph`` capture."""
+    import torch
+
+    cupy = _import_cupy()
+    index = torch.device("cuda", device) if isinstance(device, int) else torch.device(device)
+    index = torch.cuda.current_device() if index.index is None else index.index
+    stream = torch.cuda.current_stream(index)
+    blocks = max((n + threads - 1) // threads, 1)
+    with cupy.cuda.Device(index), cupy.cuda.ExternalStream(stream.cuda_stream):
+        kernel((blocks,), (threads,), tuple(args))
 
 
 def clear_cache() -> None:
-    """Forget compiled modules (tests; a changed source)."""
+    """Forget compiled modules and device checks (tests; a changed source)."""
     with _lock:
         _modules.clear()
+        _checked.clear()

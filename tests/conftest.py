@@ -1,13 +1,22 @@
-"""Shared fixtures: one run per available backend, GPU skipping, no network."""
+"""Shared fixtures: one run per available backend, GPU skipping, no network.
+
+GPU tests skip where CUDA or CuPy is missing; but where ``nvidia-smi`` sees a GPU, a run whose GPU tests were all
+skipped fails (the environment lacks the GPU extra, or CuPy cannot use the driver): a green run must mean the GPU
+code ran. ``NEURO_ALLOW_GPU_SKIP=1`` lets such a run pass on purpose.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 
 import pytest
 import torch
 
 from neuro import backend as nb
+
+_gpu_tests = {"ran": 0, "skipped": 0}
 
 
 def _cuda_usable() -> bool:
@@ -21,6 +30,37 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("gpu"):
                 item.add_marker(skip)
+
+
+def _nvidia_gpu_seen() -> bool:
+    try:
+        res = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return res.returncode == 0 and "GPU" in res.stdout
+
+
+def pytest_runtest_logreport(report):
+    if "gpu" not in report.keywords:
+        return
+    if report.skipped:
+        _gpu_tests["skipped"] += 1
+    elif report.when == "call" or report.failed:
+        _gpu_tests["ran"] += 1
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _gpu_tests["skipped"] or _gpu_tests["ran"] or os.environ.get("NEURO_ALLOW_GPU_SKIP") == "1":
+        return
+    if not _nvidia_gpu_seen():
+        return
+    msg = (f"nvidia-smi sees a GPU but all {_gpu_tests['skipped']} GPU tests were skipped (no usable CuPy: install the GPU extra, "
+           "`pip install -e '.[dev,gpu-cuda12]'` or gpu-cuda13 for the driver's CUDA major, or run `make setup` again); failing the run. "
+           "NEURO_ALLOW_GPU_SKIP=1 accepts it.")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(msg, red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _backend_params():

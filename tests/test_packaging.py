@@ -1,8 +1,11 @@
-"""The wheel ships the CUDA sources inside the package, and the installed package finds them."""
+"""The wheel ships the CUDA sources inside the package, and the installed package finds them; the GPU extras, `make setup`
+on a GPU machine and `make gpu-check`."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -44,3 +47,117 @@ def test_installed_package_finds_its_kernels(wheel, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith(str(site)), "imported the checkout instead of the installed wheel"
     assert out[1] == str(site / "neuro" / "_kernels" / "lif.cu")
+
+
+# ---------------------------------------------------------------- the GPU extras, `make setup` and `make gpu-check`
+
+FAKE_SMI = """#!/bin/sh
+[ -n "$FAKE_SMI_FAIL" ] && exit 9
+if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-fake)"; exit 0; fi
+echo "| NVIDIA-SMI 580.65.06      Driver Version: 580.65.06      CUDA Version: {cuda}     |"
+"""
+
+
+def _fake_nvidia_smi(tmp_path: Path, cuda: str = "12.4") -> dict:
+    """An environment whose PATH starts with a fake ``nvidia-smi`` reporting one GPU and driver CUDA ``cuda``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(FAKE_SMI.format(cuda=cuda))
+    smi.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_gpu_extras_bring_the_cuda_toolkit():
+    """gpu-cuda12 / gpu-cuda13 install CuPy with its [ctk] extra (NVRTC, cuda_fp16.h, cuda_bf16.h as wheels), which
+    CuPy has from 14 on: a 13.x would install without it (pip only warns), so the floor is 14."""
+    tomllib = pytest.importorskip("tomllib")
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for major in (12, 13):
+        (req,) = (Requirement(r) for r in extras[f"gpu-cuda{major}"])
+        assert req.name == f"cupy-cuda{major}x" and "ctk" in req.extras
+        assert not req.specifier.contains("13.6.0") and req.specifier.contains("14.2.0")
+
+
+@pytest.mark.parametrize("cuda, extra", [("12.4", "gpu-cuda12"), ("13.0", "gpu-cuda13"), ("11.8", ""), (None, "")])
+def test_gpu_extra_follows_the_drivers_cuda_major(tmp_path, cuda, extra):
+    env = _fake_nvidia_smi(tmp_path, cuda or "12.4")
+    if cuda is None:
+        env["FAKE_SMI_FAIL"] = "1"  # nvidia-smi present but no GPU answers
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--extra"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == extra
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("cuda, extra", [("12.4", ",gpu-cuda12"), ("13.0", ",gpu-cuda13"), (None, "")])
+def test_make_setup_installs_the_gpu_extra_where_nvidia_smi_answers(tmp_path, cuda, extra):
+    """`make setup` (a fake python records the commands) installs .[dev,gpu-cudaXX] when nvidia-smi sees a GPU, so
+    `pytest -m gpu` runs the GPU tests; without one, the CPU torch wheel and .[dev]."""
+    env = _fake_nvidia_smi(tmp_path, cuda or "12.4")
+    if cuda is None:
+        env["FAKE_SMI_FAIL"] = "1"
+    log = tmp_path / "python.log"
+    fake_python = tmp_path / "python"
+    fake_python.write_text('#!/bin/sh\necho "$*" >> "$FAKE_LOG"\n'
+                           'if [ "$1" = -m ] && [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n')
+    fake_python.chmod(0o755)
+    env["FAKE_LOG"] = str(log)
+    venv = tmp_path / "venv"
+    res = subprocess.run(["make", "-B", "-C", str(ROOT), "setup", f"VENV={venv}", f"PYTHON={fake_python}"], env=env, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    installs = [line for line in log.read_text().splitlines() if "pip install" in line and "-e" in line.split()]
+    assert len(installs) == 1 and installs[0].endswith(f"-e .[dev{extra}]"), installs
+    assert ("torch==" in log.read_text()) == (cuda is None)  # the CPU wheel only where no GPU answers
+    assert (venv / ".neuro-installed").exists()
+
+
+def _script_steps() -> set[str]:
+    """The step names scripts/gpu_check.sh can run (``step NAME ...``; the benchmark loop's names are bench_<script>)."""
+    text = (ROOT / "scripts" / "gpu_check.sh").read_text()
+    names = set(re.findall(r"\bstep ([a-z_]+) \d+", text))
+    bench = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if '"--device"' in p.read_text())
+    assert bench and '"$name"' in text
+    return names | {f"bench_{b}" for b in bench}
+
+
+@pytest.mark.parametrize("how", ["script", "make"])
+def test_gpu_check_dry_run_lists_every_step(tmp_path, how):
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "GPU_CHECK_VENV": str(tmp_path / "venv")}
+    if how == "make":
+        if shutil.which("make") is None:
+            pytest.skip("needs make")
+        cmd = ["make", "-s", "-C", str(ROOT), "gpu-check", "DRY_RUN=1"]
+    else:
+        cmd = ["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--dry-run"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    listed = set(re.findall(r"^DRY-RUN\s+(\S+)", res.stdout, flags=re.M))
+    steps = _script_steps()
+    if shutil.which("compute-sanitizer") is not None:
+        steps.discard("sanitizer_install")  # only where compute-sanitizer is missing
+    assert steps <= listed, f"steps not listed by the dry run: {sorted(steps - listed)}"
+    assert "summary" in listed
+    text = res.stdout
+    assert "pip install -e .[dev,gpu-cuda" in text
+    assert re.search(r"-m pytest -m gpu .*tests/ops/", text) and re.search(r"-m pytest -m gpu .*tests/sim/", text)
+    assert re.search(r"--tool memcheck .*tiny_sim\.py cuda", text) and re.search(r"--tool initcheck .*tiny_sim\.py cuda", text)
+    for name in (n for n in steps if n.startswith("bench_")):
+        assert f"benchmarks/{name[len('bench_'):]}.py --quick --device cuda" in text
+    assert not (tmp_path / "venv").exists() and not (tmp_path / "out").exists()  # a dry run creates nothing
+
+
+def test_gpu_test_session_fails_when_every_gpu_test_skipped_while_nvidia_smi_sees_a_gpu(tmp_path):
+    """tests/conftest.py: a GPU machine without a usable CuPy must not report a green `pytest -m gpu`."""
+    env = _fake_nvidia_smi(tmp_path)
+    env.pop("NEURO_ALLOW_GPU_SKIP", None)
+    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider", "-q", "tests/test_backend.py::test_cupy_hand_over_is_zero_copy"]
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if "1 skipped" not in res.stdout:
+        pytest.skip("the GPU test ran here (a usable GPU): nothing to fail")
+    assert res.returncode == 1 and "GPU tests were skipped" in res.stdout, res.stdout[-2000:]
+    env["NEURO_ALLOW_GPU_SKIP"] = "1"
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:]

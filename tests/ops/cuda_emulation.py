@@ -11,6 +11,7 @@ compares its outputs with the Numba kernels' checks the CUDA path short of the G
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import shutil
@@ -28,6 +29,17 @@ SHIM = Path(__file__).with_name("cuda_host_shim.h")
 
 def compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+
+
+@functools.cache
+def has_half_types() -> bool:
+    """Whether the host compiler gives the shim its half types (``_Float16``): float16 / bfloat16 kernels can be emulated."""
+    cxx = compiler()
+    if cxx is None:
+        return False
+    probe = '#ifndef NEURO_HALF_TYPES\n#error no half types\n#endif\nint main() { return 0; }\n'
+    res = subprocess.run([cxx, "-fsyntax-only", "-x", "c++", "-include", str(SHIM), "-"], input=probe, capture_output=True, text=True)
+    return res.returncode == 0
 
 
 class _Dim3(ctypes.Structure):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ... import backend as _backend
+from ...backend import compute_dtype
 from .params import ALIFParams
 
 __all__ = ["alif_multi_step"]
@@ -48,6 +49,8 @@ def _alif_op(
     fwd = _impl("multi_step_forward", x_seq.device, backend)
     s, v, a = fwd(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, adapt_increment, soft_reset, decay_input, detach_reset, detach_adaptation,
                   surrogate, alpha)
+    # float32 parameters with half tensors: the reference computes in float32; the outputs are in the tensors' dtypes
+    s, v, a = s.to(x_seq.dtype), v.to(v0.dtype), a.to(a0.dtype)
     # a custom op's outputs may not alias its inputs (T = 0 hands the initial state straight back)
     return s, (v.clone() if v is v0 else v), (a.clone() if a is a0 else a)
 
@@ -82,6 +85,8 @@ def _alif_backward_op(
     bwd = _impl("multi_step_backward", x_seq.device, backend)
     grads = bwd(grad_s, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, adapt_increment, soft_reset, decay_input,
                 detach_reset, detach_adaptation, surrogate, alpha)
+    dtypes = (x_seq.dtype, v0.dtype, a0.dtype) + (x_seq.dtype,) * 3
+    grads = tuple(g.to(d) for g, d in zip(grads, dtypes))
     inputs = (grad_s, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a)
     return tuple(g.clone() if any(g is t for t in inputs) else g for g in grads)
 
@@ -128,7 +133,9 @@ _alif_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def _flat_param(p: torch.Tensor | float, shape: torch.Size, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A parameter as ``[1]`` (one shared value) or ``[n]`` (per neuron, broadcast against the neuron shape)."""
+    """A parameter as ``[1]`` (one shared value) or ``[n]`` (per neuron, broadcast against the neuron shape), in the
+    kernels' arithmetic type (float32 for half tensors: rho = 0.995 in bfloat16 would be 0.99609375)."""
+    dtype = compute_dtype(dtype)
     if not isinstance(p, torch.Tensor):
         return torch.tensor([float(p)], dtype=dtype, device=device)
     p = p.to(dtype)

@@ -2,17 +2,18 @@
 
 The backward launcher reruns the forward kernel to recompute the charges :math:`h_t` and adaptations
 :math:`a_{t-1}` (kept in the kernel's arithmetic type: float32, or float64 for float64 tensors), then
-runs the backward kernel over them; the forward pass keeps only its input.
+runs the backward kernel over them; the forward pass keeps only its input. The parameters go to the kernels
+in that arithmetic type too, the scalars and the surrogate slope as float64.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ...backend import to_cupy
+from ...backend import compute_dtype, to_cupy
 from ...kernel_loader import get_kernel
+from ...kernel_loader import launch as _launch_on_device
 
-_THREADS = 256
 _SCALAR = {
     torch.float32: "float",
     torch.float64: "double",
@@ -30,15 +31,13 @@ def _kernel(name: str, dtype: torch.dtype, device: torch.device):
 
 
 def _launch(kernel, n: int, device: torch.device, args) -> None:
-    import cupy
-
-    blocks = (n + _THREADS - 1) // _THREADS
-    with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
-        kernel((max(blocks, 1),), (_THREADS,), args)
+    _launch_on_device(kernel, n, device, args)  # on the tensors' device, on torch's current stream
 
 
 def _coefficients(beta, rho, beta_a, n, dtype, decay_input):
-    """Per-neuron ``beta``, input scale ``c``, ``rho``, ``beta_a``, contiguous, of length ``n``."""
+    """Per-neuron ``beta``, input scale ``c``, ``rho``, ``beta_a``, contiguous, of length ``n``, in the kernels'
+    arithmetic type (float32 for half tensors: the parameters are not rounded to the storage type)."""
+    dtype = compute_dtype(dtype)
 
     def per_neuron(p):
         p = p.detach().to(dtype)
@@ -98,7 +97,7 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
         to_cupy(x_seq), to_cupy(v0.contiguous()), to_cupy(h_seq), to_cupy(a_prev), *(to_cupy(p) for p in coef),
         to_cupy(grad_x), to_cupy(grad_v0), to_cupy(grad_a0), *(to_cupy(g) for g in grads),
         np.int32(T), np.int32(N), np.float64(v_th), np.float64(v_reset), np.float64(gamma),
-        np.int32(soft_reset), np.int32(decay_input), np.int32(detach_reset), np.int32(detach_adaptation), np.int32(surrogate), np.float32(alpha),
+        np.int32(soft_reset), np.int32(decay_input), np.int32(detach_reset), np.int32(detach_adaptation), np.int32(surrogate), np.float64(alpha),
     )
     _launch(_kernel("alif_backward", x_seq.dtype, x_seq.device), N, x_seq.device, args)
     return grad_x, grad_v0, grad_a0, *grads

@@ -10,8 +10,8 @@ import torch
 
 from ...backend import to_cupy
 from ...kernel_loader import get_kernel
+from ...kernel_loader import launch as _launch_on_device
 
-_THREADS = 256
 _SCALAR = {
     torch.float32: "float",
     torch.float64: "double",
@@ -29,11 +29,7 @@ def _kernel(name: str, dtype: torch.dtype, device: torch.device):
 
 
 def _launch(kernel, n: int, device: torch.device, args) -> None:
-    import cupy
-
-    blocks = (n + _THREADS - 1) // _THREADS
-    with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
-        kernel((max(blocks, 1),), (_THREADS,), args)
+    _launch_on_device(kernel, n, device, args)  # on the tensors' device, on torch's current stream
 
 
 def multi_step_forward(x_seq, v0, beta, c, v_th, levels, norm, detach_reset, need_mask=True):

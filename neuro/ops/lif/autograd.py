@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ... import backend as _backend
+from ...backend import compute_dtype
 from . import reference as _reference
 from .params import LIFParams
 
@@ -42,7 +43,8 @@ def _lif_op(
     s, h, v = fwd(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=need_h)
     if h is None:
         h = x_seq.new_empty((0,) + tuple(x_seq.shape[1:]))
-    return s, h, v
+    # a float32 beta with half tensors: the reference computes in float32; the outputs are in the tensors' dtype
+    return s.to(x_seq.dtype), h.to(x_seq.dtype), v.to(v0.dtype)
 
 
 @_lif_op.register_fake
@@ -73,7 +75,7 @@ def _lif_backward_op(
     bwd = _impl("multi_step_backward", x_seq.device, backend)
     gh, gv0 = bwd(grad_s, grad_h, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha,
                   input_grad=input_grad)
-    return gh, gv0
+    return gh.to(x_seq.dtype), gv0.to(grad_v_last.dtype)
 
 
 @_lif_backward_op.register_fake
@@ -121,15 +123,16 @@ def _backward(ctx, grad_s, grad_h, grad_v_last):
     if not need_beta:
         return (grad_first, grad_v0) + (None,) * 12
     grad_h_total = grad_first
-    b = beta.to(x_seq.dtype)
-    h_seq = _lif_op(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend, True)[1]
-    grad_x = grad_h_total * (1.0 - b) if decay_input else grad_h_total
-    # dh_t/dbeta = v_{t-1} - v_leak - [decay_input] x_t ; v_{t-1} recomputed from h_{t-1}
-    fired = h_seq >= v_th
+    b = beta.to(compute_dtype(x_seq.dtype))  # not rounded to a half type
+    s_seq, h_seq, _ = _lif_op(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, backend, True)
+    grad_x = (grad_h_total * (1.0 - b)).to(x_seq.dtype) if decay_input else grad_h_total
+    # dh_t/dbeta = v_{t-1} - v_leak - [decay_input] x_t ; v_{t-1} recomputed from h_{t-1}, with the forward's spikes
+    # (a half-precision h rounded onto v_th did not fire)
+    fired = s_seq > 0
     v_after = torch.where(fired, h_seq - v_th, h_seq) if soft_reset else torch.where(fired, torch.full_like(h_seq, v_reset), h_seq)
     v_prev = torch.cat([v0.unsqueeze(0), v_after[:-1]], dim=0)
     dh_db = v_prev - v_leak - (x_seq if decay_input else 0.0)
-    g = (grad_h_total * dh_db).sum(dim=0)
+    g = (grad_h_total.to(b.dtype) * dh_db.to(b.dtype)).sum(dim=0)  # summed over time in the arithmetic type
     grad_beta = g.sum().reshape(beta.shape) if beta.numel() == 1 else g.reshape(beta.shape)
     return (grad_x, grad_v0, grad_beta) + (None,) * 11
 
@@ -171,7 +174,8 @@ def lif_multi_step(
     elif v0.shape != shape:
         raise ValueError(f"v0 must have the neuron shape {tuple(shape)}, got {tuple(v0.shape)}")
     if not isinstance(beta, torch.Tensor):
-        beta = torch.tensor([float(beta)], dtype=x_seq.dtype, device=x_seq.device)
+        # float32 for half tensors: the kernels compute in float32, and 0.99 in bfloat16 would be 0.98828125
+        beta = torch.tensor([float(beta)], dtype=compute_dtype(x_seq.dtype), device=x_seq.device)
     if beta.numel() == 1:
         beta_flat = beta.reshape(1)
     elif beta.shape == shape or beta.numel() == n:

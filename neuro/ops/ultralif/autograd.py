@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ... import backend as _backend
+from ...backend import compute_dtype
 from .params import UltraLIFParams
 from .reference import charge_dtype
 
@@ -43,6 +44,8 @@ def _ultralif_op(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     fwd = _impl("multi_step_forward", x_seq.device, backend)
     s, v, h = fwd(x_seq, v0, eps, beta, c, v_th, v_reset, soft_reset, need_h=need_h)
+    # a float32 eps with half tensors: the reference computes in float32; the outputs are in the tensors' dtypes
+    s, v = s.to(x_seq.dtype), v.to(v0.dtype)
     # a custom op's outputs may not alias its inputs (T = 0 hands the initial state straight back)
     return s, (v.clone() if v is v0 else v), h
 
@@ -68,6 +71,7 @@ def _ultralif_backward_op(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     bwd = _impl("multi_step_backward", h_seq.device, backend)
     grads = bwd(grad_s, grad_v_last, h_seq, eps, beta, c, v_th, v_reset, soft_reset)
+    grads = tuple(g.to(d) for g, d in zip(grads, (grad_s.dtype, grad_v_last.dtype, grad_s.dtype)))
     inputs = (grad_s, grad_v_last, h_seq, eps)
     return tuple(g.clone() if any(g is t for t in inputs) else g for g in grads)
 
@@ -135,9 +139,10 @@ def ultralif_multi_step(
         v0 = v0.to(dtype).expand(shape).reshape(n)
     except RuntimeError:
         raise ValueError(f"v0 must broadcast to the neuron shape {tuple(shape)}, got {tuple(v0.shape)}") from None
+    # the temperature in the kernels' arithmetic type (float32 for half tensors: 0.99 in bfloat16 would be 0.98828125)
     if not isinstance(eps, torch.Tensor):
-        eps = torch.tensor([float(eps)], dtype=dtype, device=device)
-    eps = eps.to(dtype)
+        eps = torch.tensor([float(eps)], dtype=compute_dtype(dtype), device=device)
+    eps = eps.to(compute_dtype(dtype))
     eps = eps.reshape(1) if eps.numel() == 1 else eps.expand(shape).reshape(n)
     if backend is not None and not torch.compiler.is_compiling():
         _backend.resolve(device, backend)  # raise now, with a clear message, if it cannot run (the op checks again)

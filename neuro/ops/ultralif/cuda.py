@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from ...backend import to_cupy
+from ...backend import compute_dtype, to_cupy
 from ...kernel_loader import get_kernel
+from ...kernel_loader import launch as _launch_on_device
 
-_THREADS = 256
 _SCALAR = {
     torch.float32: "float",
     torch.float64: "double",
@@ -29,19 +29,15 @@ def _kernel(name: str, dtype: torch.dtype, device: torch.device):
 
 
 def _launch(kernel, n: int, device: torch.device, args) -> None:
-    import cupy
-
-    blocks = (n + _THREADS - 1) // _THREADS
-    with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
-        kernel((max(blocks, 1),), (_THREADS,), args)
+    _launch_on_device(kernel, n, device, args)  # on the tensors' device, on torch's current stream
 
 
-def _acc(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
+_acc = compute_dtype
 
 
 def _per_neuron(eps: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
-    eps = eps.detach().to(dtype)
+    """``eps`` per neuron, in the kernels' arithmetic type (float32 for half tensors: not rounded to the storage type)."""
+    eps = eps.detach().to(_acc(dtype))
     return (eps.expand(n) if eps.numel() == 1 else eps.reshape(n)).contiguous()
 
 
