@@ -1,5 +1,5 @@
 // The simulator's time step on the GPU, neuron side: step control, neuron updates (all models in one
-// launch), spike generators, spike and state recording. The synapse side is sim_synapses.cu.
+// launch), the step's spike list, spike and state recording. The synapse side is sim_synapses.cu.
 // The order of the kernels in a step, and every update law, are those of neuro/sim/engine_cpu.py
 // (read there first); neuro/sim/engine_gpu.py launches them, one step after the other, from a CUDA graph.
 //
@@ -8,7 +8,14 @@
 //   ctl[0] t (global step)   ctl[1] halt (0 running, 1 reached stop, 2 spike buffer full)   ctl[2] t0 (first
 //   step of the chunk)   ctl[3] stop step   ctl[4] recorded neurons   ctl[5] spike buffer capacity
 //   ctl[6] state rows capacity   ctl[7] synapse-sample rows capacity
-// Counters cnt: [0] recorded spikes  [1] state rows  [2] synapse-sample rows  [3] synaptic events.
+// Counters cnt: [0] recorded spikes  [1] state rows  [2] synapse-sample rows  [3] synaptic events; per step (reset by
+// step_begin): [4] spikes recorded in this step  [5] delivery targets touched  [6] delivery events placed; [7] delivery
+// ranges past the event buffer (an error, never expected).
+//
+// The spike list of step t (row t % R of hist_idx) is in a fixed order, the CPU loop's: the neurons that fired, by
+// index (a compaction of the fired flags: count_spikes, then write_spikes), then the generators' spikes of step t in
+// their sorted order (by neuron; a neuron of a SpikeSource with repeats="multiplicity" appears several times, its
+// copies adjacent). The recorded spikes follow the same order.
 #include "neuro_device.cuh"
 #include "rng.cuh"
 #include "fastmath.cuh"
@@ -24,7 +31,7 @@
 
 // Current frames (neuro/sim/network.py Network._build_frames): frame f has period fr_P[f] and factors
 // fr_F[(f * 2 + channel) * FW + phase], FW = FRAME_MAX + 1 (likewise 1 / F in fr_G).
-NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_step, i64 R,
+NEURO_KERNEL void step_begin(i64* ctl, i64* cnt, i64* hist_n, i64* hist_step, i64 R,
                              i64 P, const i64* proj_kind, const double* proj_par, i64 npar,
                              const double* period_last, double* elig_scale, double dt,
                              i64 NF, const i64* fr_P, const double* fr_G, i64 FW, double* gk) {
@@ -35,6 +42,9 @@ NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_st
     i64 slot = t % R;
     hist_n[slot] = 0;
     hist_step[slot] = t;
+    cnt[4] = 0;
+    cnt[5] = 0;
+    cnt[6] = 0;
     // the factor of each frame key for inputs arriving for step t + 1 (key 0: 1)
     gk[0] = 1.0;
     for (i64 f = 0; f < NF; ++f) {
@@ -51,16 +61,10 @@ NEURO_KERNEL void step_begin(i64* ctl, const i64* cnt, i64* hist_n, i64* hist_st
     }
 }
 
-// A row of hist_idx holds one step's spikes: n neurons plus the repeated spikes of sources (Network.build sizes it),
-// so pos < stride always; the bound keeps a wrong size from writing into the next row.
-NEURO_DEVICE void emit(i64* hist_idx, i64* hist_n, i64 slot, i64 stride, i64 i) {
-    i64 pos = atomic_add(&hist_n[slot], 1LL);
-    if (pos < stride) hist_idx[slot * stride + pos] = i;
-}
-
-// One step of every neuron (Poisson, current- and conductance-based LIF, Izhikevich, discrete LIF).
+// One step of every neuron (Poisson, current- and conductance-based LIF, Izhikevich, discrete LIF); fired[i]: 1 where
+// neuron i spikes (the spike list is made from these flags by count_spikes / write_spikes).
 NEURO_KERNEL void update_neurons(
-    const i64* ctl, i64 n, i64 R, i64* hist_idx, i64* hist_n, i64 stride, u64 seed, double dt,
+    const i64* ctl, i64 n, unsigned char* fired, u64 seed, double dt,
     const i64* npop, const i64* pop_model, const double* pop_par, i64 npar, const i64* pop_extra,
     double* v, double* u, double* x1, double* x2, double* isyn, i64* refrac,
     const double* i_ext, const double* sigma, const double* rate,
@@ -69,7 +73,6 @@ NEURO_KERNEL void update_neurons(
     const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW, unsigned char* blocked) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
-    const i64 slot = t % R;
     const i64 row = t - cur_t0;
     for (i64 i = GRID_START; i < n; i += GRID_STRIDE) {
         const i64 p = npop[i];
@@ -166,6 +169,7 @@ NEURO_KERNEL void update_neurons(
             x2[i] = 0.0;
             if (u[i] < 0.0) {  // held: waits for its first input
                 u[i] += 1.0;
+                fired[i] = 0;
                 continue;
             }
             double bt = na[i];
@@ -184,36 +188,119 @@ NEURO_KERNEL void update_neurons(
                 v[i] = fire ? (soft ? h - par[0] : par[1]) : h;
             }
         }
-        if (fire) emit(hist_idx, hist_n, slot, stride, i);
+        fired[i] = fire ? 1 : 0;
     }
 }
 
-// Spikes of the generators (sorted steps gen_steps, neurons gen_idx) at step t.
-NEURO_KERNEL void generators(const i64* ctl, i64 R, i64* hist_idx, i64* hist_n, i64 stride,
-                             const i64* gen_steps, const i64* gen_idx, i64 G) {
-    if (ctl[1]) return;
-    const i64 t = ctl[0];
-    i64 lo = 0, hi = G;  // first g with gen_steps[g] >= t
-    while (lo < hi) { i64 mid = (lo + hi) / 2; if (gen_steps[mid] < t) lo = mid + 1; else hi = mid; }
-    for (i64 g = lo + GRID_START; g < G && gen_steps[g] == t; g += GRID_STRIDE)
-        emit(hist_idx, hist_n, t % R, stride, gen_idx[g]);
+// The generator spikes of step t: gen_steps[lo .. hi) == t (gen_steps sorted).
+NEURO_DEVICE void generator_range(const i64* gen_steps, i64 G, i64 t, i64* lo, i64* hi) {
+    i64 a = 0, b = G;  // first g with gen_steps[g] >= t
+    while (a < b) { i64 mid = (a + b) / 2; if (gen_steps[mid] < t) a = mid + 1; else b = mid; }
+    *lo = a;
+    b = G;  // first g with gen_steps[g] > t
+    while (a < b) { i64 mid = (a + b) / 2; if (gen_steps[mid] <= t) a = mid + 1; else b = mid; }
+    *hi = a;
 }
 
-// Population counts of this step and the recorded spikes (step, neuron).
-NEURO_KERNEL void record_spikes(const i64* ctl, i64* cnt, i64 R, const i64* hist_idx, const i64* hist_n, i64 stride,
-                                const i64* npop, i64 n_pops, i64* pop_counts, const unsigned char* rec_mask,
-                                i64* spk_step, i64* spk_idx) {
+// The step's spike list is a compaction of the sequence x = 0 .. n + m - 1: neuron x where x < n and fired[x], then
+// generator spike lo + x - n (m = hi - lo of them), cut in chunks of C. count_spikes: per chunk c, the spikes in it
+// (ccnt[2 c]) and the recorded ones (ccnt[2 c + 1]); write_spikes: each chunk's place from the counts of the chunks
+// before it (summed by each chunk's thread: C ~ sqrt(n) keeps that sum short), so the order is the sequence's,
+// whatever the threads' order.
+NEURO_DEVICE i64 spike_of(i64 x, i64 n, const unsigned char* fired, const i64* gen_idx, i64 lo) {
+    if (x < n) return fired[x] ? x : -1;
+    return gen_idx[lo + x - n];
+}
+
+// Eight 0/1 flags at once (fired and rec_mask are padded to a multiple of 8 bytes; C is a multiple of 8, so p is
+// 8-byte aligned): most of a step's flags are 0, so a chunk is mostly skipped a word at a time.
+NEURO_DEVICE u64 flags8(const unsigned char* p) {
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+    return *reinterpret_cast<const u64*>(p);
+#else
+    u64 w;
+    std::memcpy(&w, p, 8);
+    return w;
+#endif
+}
+NEURO_DEVICE i64 count8(u64 w) { return (i64)((w * 0x0101010101010101ULL) >> 56); }  // bytes 0/1: their sum
+
+NEURO_KERNEL void count_spikes(const i64* ctl, i64 n, i64 C, const unsigned char* fired, const unsigned char* rec_mask,
+                               const i64* gen_steps, const i64* gen_idx, i64 G, i64* ccnt) {
+    if (ctl[1]) return;
+    const i64 t = ctl[0];
+    i64 lo, hi;
+    generator_range(gen_steps, G, t, &lo, &hi);
+    const i64 N = n + hi - lo, nch = (N + C - 1) / C;
+    for (i64 c = GRID_START; c < nch; c += GRID_STRIDE) {
+        i64 f = 0, r = 0;
+        const i64 end = N < (c + 1) * C ? N : (c + 1) * C;
+        const i64 nend = end < n ? end : n;
+        i64 x = c * C;
+        for (; x + 8 <= nend; x += 8) {
+            const u64 w = flags8(fired + x);
+            if (w == 0) continue;
+            f += count8(w);
+            r += count8(w & flags8(rec_mask + x));
+        }
+        for (; x < end; ++x) {
+            const i64 i = spike_of(x, n, fired, gen_idx, lo);
+            if (i < 0) continue;
+            f += 1;
+            r += rec_mask[i] ? 1 : 0;
+        }
+        ccnt[2 * c] = f;
+        ccnt[2 * c + 1] = r;
+    }
+}
+
+// Writes row t % R of hist_idx (at most stride spikes: Network sizes a row for n neurons plus the repeated spikes of
+// sources; the bound keeps a wrong size from writing into the next row), hist_n, the population counts and the
+// recorded spikes (at most the buffer's capacity ctl[5]; the count of this step goes to cnt[4], added to cnt[0] by
+// step_end, so every thread here reads the same cnt[0]).
+NEURO_KERNEL void write_spikes(const i64* ctl, i64* cnt, i64 n, i64 C, const unsigned char* fired, const unsigned char* rec_mask,
+                               const i64* gen_steps, const i64* gen_idx, i64 G, const i64* ccnt,
+                               i64 R, i64* hist_idx, i64* hist_n, i64 stride, const i64* npop, i64 n_pops, i64* pop_counts,
+                               i64* spk_step, i64* spk_idx) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 slot = t % R;
-    const i64 ns = hist_n[slot];
-    for (i64 q = GRID_START; q < ns; q += GRID_STRIDE) {
-        i64 i = hist_idx[slot * stride + q];
-        atomic_add(&pop_counts[(t - ctl[2]) * n_pops + npop[i]], 1LL);
-        if (rec_mask[i]) {
-            i64 c = atomic_add(&cnt[0], 1LL);
-            spk_step[c] = t;
-            spk_idx[c] = i;
+    i64 lo, hi;
+    generator_range(gen_steps, G, t, &lo, &hi);
+    const i64 N = n + hi - lo, nch = (N + C - 1) / C;
+    const i64 rec0 = cnt[0], cap = ctl[5];
+    i64* row = hist_idx + slot * stride;
+    i64* counts = pop_counts + (t - ctl[2]) * n_pops;
+    for (i64 c = GRID_START; c < nch; c += GRID_STRIDE) {
+        i64 pos = 0, r = 0;
+        for (i64 b = 0; b < c; ++b) {
+            pos += ccnt[2 * b];
+            r += ccnt[2 * b + 1];
+        }
+        if (c == nch - 1) {  // the totals: this step's list length and recorded spikes
+            hist_n[slot] = pos + ccnt[2 * c] < stride ? pos + ccnt[2 * c] : stride;
+            cnt[4] = r + ccnt[2 * c + 1];
+        }
+        const i64 end = N < (c + 1) * C ? N : (c + 1) * C;
+        const i64 nend = end < n ? end : n;
+        for (i64 x = c * C; x < end; ++x) {
+            if ((x & 7) == 0 && x + 8 <= nend && flags8(fired + x) == 0) {  // eight silent neurons
+                x += 7;
+                continue;
+            }
+            const i64 i = spike_of(x, n, fired, gen_idx, lo);
+            if (i < 0) continue;
+            if (pos < stride) row[pos] = i;
+            pos += 1;
+            atomic_add(&counts[npop[i]], 1LL);
+            if (rec_mask[i]) {
+                const i64 k = rec0 + r;
+                if (k < cap) {
+                    spk_step[k] = t;
+                    spk_idx[k] = i;
+                }
+                r += 1;
+            }
         }
     }
 }
@@ -246,6 +333,7 @@ NEURO_KERNEL void step_end(i64* ctl, i64* cnt, i64 P, const i64* proj_kind, cons
                            i64 has_st, i64 st_every, i64 has_sm, i64 sm_every, double dt) {
     if (!FIRST_THREAD || ctl[1]) return;
     const i64 t = ctl[0];
+    cnt[0] += cnt[4];
     if (has_sm && t % sm_every == 0 && cnt[2] < ctl[7]) cnt[2] += 1;
     for (i64 pr = 0; pr < P; ++pr) {
         if (proj_kind[pr] == PL_ELIGIBILITY && t + 1 >= period_next[pr]) {
@@ -257,3 +345,10 @@ NEURO_KERNEL void step_end(i64* ctl, i64* cnt, i64 P, const i64* proj_kind, cons
     if (has_st && t % st_every == 0 && cnt[1] < ctl[6]) cnt[1] += 1;
     ctl[0] = t + 1;
 }
+
+NEURO_THREADED(step_begin)
+NEURO_THREADED(update_neurons)
+NEURO_THREADED(count_spikes)
+NEURO_THREADED(write_spikes)
+NEURO_THREADED(record_state)
+NEURO_THREADED(step_end)

@@ -3,20 +3,52 @@ launched step after step from CUDA graphs, the state resident in device memory d
 
 One step is a fixed sequence of kernels (the order of :mod:`neuro.sim.engine_cpu`)::
 
-    step_begin  sample_synapses*  update_neurons  generators*  record_spikes  decay_traces*  bump_traces*
-    plastic_events(pre)*  deliver  plastic_events(post)*  periodic*  record_state*  step_end
+    step_begin  sample_synapses*  update_neurons  count_spikes  write_spikes  decay_traces*  bump_traces*
+    plastic_events(pre)*  deliver_count  deliver_place  deliver_scatter  deliver_sum  plastic_events(late)*
+    plastic_events(post)*  periodic*  record_state*  step_end
 
 (``*`` only when the network has them). Each kernel reads the step counter from a control block in
 device memory and does nothing once the run is halted, so the sequence of ``G`` steps is captured once
-as a CUDA graph and replayed: one graph launch per ``G`` steps instead of ~10 kernel launches per step.
+as a CUDA graph and replayed: one graph launch per ``G`` steps instead of ~15 kernel launches per step.
 A run stops early, like the CPU loop, when the next step's spikes might not fit the spike buffer; the
 driver then collects the chunk and goes on with a larger buffer.
 
+What is promised. Nothing a step computes depends on the order in which GPU threads run:
+
+- a step's spike list is the CPU loop's, in the same order (the neurons that fired by index, a prefix-sum
+  compaction of their flags, then the generators' spikes in their sorted order), so are the recorded spikes;
+- each delivery target adds its inputs in the CPU loop's order (for each delay, the spikes in list order, each
+  one's synapses in CSR order): the events of a step are sorted per target by that order before the sum;
+- a synapse is written by one thread per kernel; a neuron that spikes several times in a step (a
+  ``SpikeSource`` with ``repeats="multiplicity"``) has its k events applied one after another by one block, as
+  the CPU loop's two-pass path does (all k presynaptic events, then k deliveries of the resulting weight; its fused
+  pass, ``Network._fuse_pre_events``, still delivers each copy's intermediate weight instead: a CPU-side
+  inconsistency, tests/sim/test_gpu_engine.py marks it);
+- only integer counters use atomics (integer sums do not depend on their order).
+
+The price of ordered delivery: an event buffer of 8 bytes per synapse (plus the repeated spikes' worst case)
+and 32 bytes per delivery target on the device, and four passes over a step's events instead of one.
+
+So a GPU run repeats itself bit for bit, and equals the CPU loop bit for bit where both evaluate the same
+operations: every neuron model and all delivery, noise and Poisson spikes included (the counter-based
+generator and ``fastmath.cuh``'s ``exp`` give the CPU's bits; NVRTC runs with ``--fmad=false``). The one
+exception is plasticity's ``exp`` / ``pow`` (eligibility scaling, the periodic rule, soft-bound STDP with
+``mu != 0``): CUDA's libm may round these 1 ulp away from the CPU's, so weights agree to rounding and a
+long plastic run may eventually part. The host emulation (below) equals the CPU loop bit for bit always.
+
 The same driver runs on two devices: :class:`CudaDevice` (CuPy, NVRTC) and :class:`HostEmulation`, the
-same ``.cu`` sources compiled by the system C++ compiler with every grid-stride loop run sequentially
-(see ``kernels/neuro_device.cuh``). The emulation is how a machine without a GPU tests the GPU path:
-indexing, kernel order, step control and the arithmetic (bit-identical random numbers included) are
-checked against the Numba loop; thread races are not (the kernels avoid them by construction).
+same ``.cu`` sources compiled by the system C++ compiler (see ``kernels/neuro_device.cuh``). The emulation is
+how a machine without a GPU tests the GPU path: sequential (every grid-stride loop runs in order; indexing,
+kernel order, step control and the arithmetic), or threaded (``threads=(blocks, lanes)``: each launch runs
+that many OS threads started in a random order, with real atomics; with ``sanitize=True`` built for
+ThreadSanitizer, so a data race between the threads of a launch is reported; tests/sim/test_gpu_concurrent.py).
+
+Transfers. The arrays live on the device for the whole build: an upload copies into them in place, and only
+the arrays whose host copy changed since the device last had it (arrays up to ``MIRROR_BYTES`` are compared with
+a copy kept at the last transfer; larger ones are copied again); the graph is captured again only when an array
+moved (a new buffer size). The spike ring ``hist_idx`` is uploaded only when its used part (``hist_n`` spikes
+per row) differs from the device's, and only its used columns are downloaded (the rest of a row is stale on
+every backend and never read).
 """
 
 from __future__ import annotations
@@ -24,6 +56,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -39,16 +72,39 @@ from ..paths import kernel_dir
 
 __all__ = ["GPUEngine", "CudaDevice", "HostEmulation", "device_for"]
 
-_KERNELS = {"sim_step": ("step_begin", "update_neurons", "generators", "record_spikes", "record_state", "step_end"),
-            "sim_synapses": ("deliver", "decay_traces", "bump_traces", "plastic_events", "periodic", "sample_synapses")}
+_KERNELS = {"sim_step": ("step_begin", "update_neurons", "count_spikes", "write_spikes", "record_state", "step_end"),
+            "sim_synapses": ("deliver_count", "deliver_place", "deliver_scatter", "deliver_sum", "decay_traces", "bump_traces",
+                             "plastic_events", "periodic", "sample_synapses")}
 _SOURCES = tuple(_KERNELS)
 # ctl fields (kernels/sim_step.cu)
 _T, _HALT, _T0, _STOP, _NREC, _SPK_CAP, _ST_CAP, _SM_CAP = range(8)
 _HALT_FULL = 2
+_THREADS_ENV = "NEURO_EMULATE_THREADS"  # "BxL": every HostEmulation runs threaded, B blocks of L lanes per launch
+
+
+def _threads_from_env() -> tuple[int, int] | None:
+    spec = os.environ.get(_THREADS_ENV, "").strip()
+    if not spec:
+        return None
+    try:
+        nb, nl = (int(x) for x in spec.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"${_THREADS_ENV} must read BLOCKSxLANES (e.g. 2x2), got {spec!r}") from None
+    if nb < 1 or nl < 1:
+        raise ValueError(f"${_THREADS_ENV}: blocks and lanes must be >= 1, got {spec!r}")
+    return nb, nl
 
 
 class HostEmulation:
-    """The GPU kernels compiled as C++ for this CPU and run sequentially (testing without a GPU; slow)."""
+    """The GPU kernels compiled as C++ for this CPU (testing without a GPU; slow).
+
+    ``threads``: ``None`` runs every grid-stride loop sequentially; ``(blocks, lanes)`` runs each launch on
+    ``blocks * lanes`` OS threads (fewer where the launch asks for fewer), started in an order drawn from ``seed``,
+    each grid-stride step yielding the CPU with probability ``yield_permille / 1000``; default from
+    ``$NEURO_EMULATE_THREADS`` ("2x2"). ``sanitize``: build the threaded kernels with ThreadSanitizer (the process
+    must have ``libtsan`` preloaded: ``LD_PRELOAD=$(g++ -print-file-name=libtsan.so)``). ``defines``: more
+    ``-D`` options (tests).
+    """
 
     name = "emulate"
     xp = np
@@ -56,21 +112,44 @@ class HostEmulation:
     _lock = threading.Lock()
     _libs: dict[str, ctypes.CDLL] = {}
 
-    def __init__(self, tgt_type: str = "int"):
-        self.options = (f"-DTGT_T={tgt_type}",)
-        self._mods = {src: self._library(src) for src in _SOURCES}
+    def __init__(self, tgt_type: str = "int", threads: tuple[int, int] | None = None, sanitize: bool = False,
+                 yield_permille: int = 20, seed: int = 0, defines: tuple[str, ...] = ()):
+        self.threads = tuple(int(x) for x in threads) if threads is not None else _threads_from_env()
+        if sanitize and self.threads is None:
+            raise ValueError("sanitize=True needs threads=(blocks, lanes): a sequential run has no races to find")
+        self.sanitize = bool(sanitize)
+        self.yield_permille = int(yield_permille)
+        self.seed = int(seed)
+        self.options = (f"-DTGT_T={tgt_type}", *defines)
+        self._mods: dict[str, ctypes.CDLL] = {}
+        self._fns: dict[tuple[str, str], Any] = {}
+        self._launches = 0
 
     @classmethod
     def compiler(cls) -> str | None:
         return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
-    def _library(self, src: str) -> ctypes.CDLL:
+    def use(self, defines: tuple[str, ...] = ()) -> None:
+        """Compile (or find in the cache) and load the kernels with the network's index types ``defines``."""
+        opts = self.options + tuple(defines)
+        self._mods = {src: self._library(src, opts) for src in _SOURCES}
+        self._fns = {}
+        self.loaded_options = opts
+
+    def _flags(self) -> list[str]:
+        if self.threads is None:
+            return ["-O2"]
+        flags = ["-std=c++17", "-pthread", "-DNEURO_EMULATE_THREADS"]
+        return flags + (["-O1", "-g", "-fsanitize=thread"] if self.sanitize else ["-O2"])
+
+    def _library(self, src: str, opts: tuple[str, ...]) -> ctypes.CDLL:
         cxx = self.compiler()
         if cxx is None:
             raise RuntimeError("the GPU-kernel emulation needs a C++ compiler (g++, c++ or clang++; or set $CXX); none found")
         kdir = kernel_dir()
+        flags = self._flags()
         text = b"".join(p.read_bytes() for p in sorted(kdir.glob("*.cu*")))
-        key = hashlib.sha256(text + repr((src, self.options, cxx)).encode()).hexdigest()[:16]
+        key = hashlib.sha256(text + repr((src, opts, flags, cxx)).encode()).hexdigest()[:16]
         with self._lock:
             if key in self._libs:
                 return self._libs[key]
@@ -81,14 +160,21 @@ class HostEmulation:
                 # -ffp-contract=off: no a*b+c fused, as NVRTC with --fmad=false and Numba without fastmath
                 with tempfile.NamedTemporaryFile(dir=cache, suffix=".so", delete=False) as tmp:
                     pass
-                cmd = [cxx, "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++", f"-I{kdir}", *self.options,
+                cmd = [cxx, *flags, "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++", f"-I{kdir}", *opts,
                        "-o", tmp.name, str(kdir / f"{src}.cu")]
-                res = subprocess.run(cmd, capture_output=True, text=True)
+                env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # a sanitizer runtime is for this process only
+                res = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if res.returncode != 0:
                     os.unlink(tmp.name)
                     raise RuntimeError(f"compiling {src}.cu for the host emulation failed ({' '.join(cmd)}):\n{res.stderr}")
                 os.replace(tmp.name, out)
-            lib = ctypes.CDLL(str(out))
+            try:
+                lib = ctypes.CDLL(str(out))
+            except OSError as err:
+                if not self.sanitize:
+                    raise
+                raise RuntimeError(f"loading the ThreadSanitizer build of {src}.cu failed ({err}): start Python with the runtime "
+                                   "preloaded, LD_PRELOAD=$(g++ -print-file-name=libtsan.so)") from err
             self._libs[key] = lib
             return lib
 
@@ -106,10 +192,35 @@ class HostEmulation:
             return ctypes.c_double(float(a))
         raise TypeError(f"kernel argument of type {type(a).__name__}: pass numpy arrays, np.int64, np.uint64 or np.float64")
 
+    @classmethod
+    def _word(cls, a) -> int:
+        """A kernel argument as the 8-byte word the threaded entry points unpack."""
+        if isinstance(a, np.ndarray):
+            return cls._arg(a).value or 0
+        if isinstance(a, np.int64 | np.uint64):
+            return int(np.array(a).view(np.uint64))
+        if isinstance(a, np.float64):
+            return int(np.array(a).view(np.uint64))
+        raise TypeError(f"kernel argument of type {type(a).__name__}: pass numpy arrays, np.int64, np.uint64 or np.float64")
+
     def launch(self, src: str, name: str, grid: int, block: int, args: tuple) -> None:
-        fn = getattr(self._mods[src], name)
-        fn.restype = None
-        fn(*[self._arg(a) for a in args])
+        fn = self._fns.get((src, name))
+        if self.threads is None:
+            if fn is None:
+                fn = self._fns[(src, name)] = getattr(self._mods[src], name)
+                fn.restype = None
+            fn(*[self._arg(a) for a in args])
+            return
+        if fn is None:
+            fn = self._fns[(src, name)] = getattr(self._mods[src], name + "__threads")
+            fn.restype = None
+            fn.argtypes = (ctypes.c_void_p, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_ulonglong, ctypes.c_longlong)
+        argv = np.array([self._word(a) for a in args], dtype=np.uint64)
+        nb = max(1, min(int(grid), self.threads[0]))
+        nl = max(1, min(int(block), self.threads[1]))
+        self._launches += 1
+        seed = (self.seed * 0x9E3779B97F4A7C15 + self._launches) & 0xFFFFFFFFFFFFFFFF
+        fn(argv.ctypes.data, nb, nl, seed, self.yield_permille)
 
     def context(self):
         return contextlib.nullcontext()
@@ -124,8 +235,12 @@ class HostEmulation:
     def asarray(self, a):
         return np.array(a, copy=True)
 
+    def copy_in(self, dst, a) -> None:
+        """Host array ``a`` into the device array ``dst`` (same shape and type), in place."""
+        dst[...] = a
+
     def get(self, a):
-        return np.asarray(a)
+        return np.array(a, copy=True)
 
     def synchronize(self) -> None:
         pass
@@ -137,14 +252,22 @@ class CudaDevice:
     name = "cuda"
 
     def __init__(self, tgt_type: str = "int"):
-        from ..kernel_loader import _import_cupy, load_module
+        from ..kernel_loader import _import_cupy
 
-        self.xp = cupy = _import_cupy()  # a clear error where CuPy is missing
+        self.xp = _import_cupy()  # a clear error where CuPy is missing
         self.options = ("--fmad=false", f"-DTGT_T={tgt_type}")
-        self._mods = {src: load_module(src, self.options) for src in _SOURCES}
-        # every function loaded now: nothing is loaded while a graph is being captured
-        self._fns: dict[tuple[str, str], Any] = {(src, fn): self._mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
-        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self._fns: dict[tuple[str, str], Any] = {}
+        self.stream = self.xp.cuda.Stream(non_blocking=True)
+
+    def use(self, defines: tuple[str, ...] = ()) -> None:
+        """Compile (NVRTC, cached) and load every kernel with the network's index types: nothing is loaded while a graph
+        is being captured."""
+        from ..kernel_loader import load_module
+
+        opts = self.options + tuple(defines)
+        mods = {src: load_module(src, opts) for src in _SOURCES}
+        self._fns = {(src, fn): mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
+        self.loaded_options = opts
 
     def context(self):
         """Every transfer, fill and launch of a run goes to one stream (a non-blocking stream does not wait for others)."""
@@ -170,6 +293,9 @@ class CudaDevice:
         with self.stream:
             return self.xp.asarray(np.ascontiguousarray(a))
 
+    def copy_in(self, dst, a) -> None:
+        dst.set(np.ascontiguousarray(a, dtype=dst.dtype), stream=self.stream)
+
     def get(self, a):
         out = self.xp.asnumpy(a, stream=self.stream)
         self.stream.synchronize()
@@ -192,15 +318,19 @@ _STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_
            "bank_base", "bank_len", "bank_n", "bank_lo", "bank_decay", "bank_nearest",
            "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux", "syn_postpos",
            "pop_fr", "fr_P", "fr_F", "fr_G", "syn_fk")
-_PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron parameters, may change between runs
-_PLASTIC = ("elig", "elig_post", "ntr")
-_DYNAMIC = ("tgt", "u", "refrac", "syn_w", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
+# plastic event lists: int32 where they fit (Network._build_traces), kept so on the device (-DEV_T)
+_EVENT_LISTS = ("pre_syn", "pre_proj", "pre_other", "pre_dly", "post_syn", "post_proj", "post_other", "post_dly", "syn_postpos")
+_PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd", "pop_extra")  # read by the kernels only; may change between runs
+_PLASTIC = ("elig", "elig_post", "ntr")  # written by the kernels where the network is plastic (else one-element placeholders)
+_WRITTEN = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "elig_scale")  # written by the kernels every run
+_HIST = ("hist_idx", "hist_n", "hist_step")  # the spike ring (see GPUEngine._upload_hist)
 
 
 class GPUEngine:
     """Device copies of a built network's arrays (``s`` of :class:`neuro.sim.Network`) and the step loop over them."""
 
     GRAPH_STEPS = 16  # steps per captured graph
+    MIRROR_BYTES = 1 << 25  # arrays up to this size are compared with their last transferred copy before an upload
 
     def __init__(self, s: SimpleNamespace, n_pops: int, seed: int, dt: float, device):
         self.dev = device
@@ -210,23 +340,30 @@ class GPUEngine:
         self.dt = np.float64(dt)
         self.plastic = s.pre_syn.size > 0
         self.sampled = s.sm_idx.size > 0
+        ev_t = s.pre_syn.dtype
+        if any(getattr(s, k).dtype != ev_t for k in _EVENT_LISTS) or ev_t not in (np.int32, np.int64):
+            raise ValueError(f"the plastic event lists must share one type, int32 or int64: "
+                             f"{ {k: str(getattr(s, k).dtype) for k in _EVENT_LISTS} }")
+        if s.syn_fk.dtype not in (np.int16, np.int32):
+            raise ValueError(f"syn_fk must be int16 or int32, got {s.syn_fk.dtype}")
+        device.use((f"-DEV_T={'int' if ev_t == np.int32 else 'long long'}", f"-DFK_T={'short' if s.syn_fk.dtype == np.int16 else 'int'}"))
+        tgt_dtype = np.int32 if "-DTGT_T=int" in device.options else np.int64
         d = SimpleNamespace()
-        up = device.asarray
+        up = self._alloc
         for key in _STATIC:
             a = getattr(s, key)
             if key == "syn_tgt":
-                a = a.astype(np.int32 if "-DTGT_T=int" in device.options else np.int64)
-            elif key == "syn_fk":
-                a = a.astype(np.int32)
-            elif a.dtype == np.int32:  # the kernels take 64-bit indices elsewhere
-                a = a.astype(np.int64)
+                a = a.astype(tgt_dtype)
+            elif a.dtype.kind in "iu" and key not in _EVENT_LISTS and key != "syn_fk":
+                a = a.astype(np.int64)  # the kernels take 64-bit indices elsewhere
             setattr(d, key, up(a))
-        d.rec_mask = up(s.rec_mask.astype(np.uint8))
+        n8 = -(-max(self.n, 1) // 8) * 8  # flags padded to whole 8-byte words (count_spikes reads them so)
+        d.rec_mask = up(np.pad(s.rec_mask.astype(np.uint8), (0, n8 - s.rec_mask.shape[0])))
         d.ctl = up(np.zeros(8, np.int64))
         d.gk = up(np.ones(1 + 2 * s.fr_P.shape[0]))
         self.NF = np.int64(s.fr_P.shape[0])
         self.FW = np.int64(s.fr_F.shape[2])
-        d.cnt = up(np.zeros(4, np.int64))
+        d.cnt = up(np.zeros(8, np.int64))
         self.d = d
         self.R = np.int64(s.hist_idx.shape[0])
         self.stride = np.int64(s.hist_idx.shape[1])
@@ -241,30 +378,105 @@ class GPUEngine:
         self.any_eligibility = bool(np.any(s.proj_kind == 2))
         self.any_late = bool(np.any(s.proj_par[:, 29] != 0.0))
         self.stride_tgt = int(s.tgt.shape[1])  # the v row of the delivery matrix starts at 3 * stride_tgt
-        d.blocked = up(np.zeros(max(self.n, 1), np.uint8))
+        n1 = max(self.n, 1)
+        d.blocked = up(np.zeros(n1, np.uint8))
+        d.fired = up(np.zeros(-(-n1 // 8) * 8, np.uint8))
         self.n_rec = int(s.rec_mask.sum()) + int(s.hist_idx.shape[1] - s.v.shape[0])  # worst case per step: + repeated source spikes
+        # the spike list's compaction: chunks of C places (C ~ sqrt of the longest sequence, see count_spikes)
+        gmax = int(np.unique(s.gen_steps, return_counts=True)[1].max()) if s.gen_steps.size else 0
+        self.C = np.int64(max(64, -(-(math.isqrt(self.n + gmax) + 1) // 8) * 8))
+        self.n_chunks = max(1, -(-(self.n + gmax) // int(self.C)))
+        d.ccnt = up(np.zeros(2 * self.n_chunks, np.int64))
+        # ordered delivery (deliver_count .. deliver_sum): per target counts, ranges and fill, the touched targets, and
+        # the event buffer for a step's worst case: every synapse once (a neuron is in at most one list per step, and
+        # delay d reads the list of step t - d), plus, per delay, the surplus places of a row times the largest
+        # segment of a source neuron (the only neurons listed several times in a step)
+        T = int(s.tgt.size)
+        for key in ("tcount", "tbase", "tfill", "touched"):
+            setattr(d, key, up(np.zeros(T, np.int64)))
+        seg = np.diff(s.off, axis=1)
+        self.L = np.int64(max(1, int(seg.max()) if seg.size else 1))
+        sources = np.unique(s.gen_idx)
+        repeated = int(seg[sources].max(axis=0).sum()) if sources.size and seg.size else 0
+        self.ev_cap = np.int64(int(s.off[:, -1].max(initial=0)) + int(self.stride - self.n) * repeated)
+        if (int(self.D) + 1) * int(self.stride) * int(self.L) >= 2**62:
+            raise ValueError("network too large for the GPU delivery's event keys: (max delay + 1) x spike row x longest segment >= 2^62")
+        d.ev = up(np.zeros(max(1, int(self.ev_cap)), np.int64))
+        # per-run state: allocated now, copied into in place from now on (see upload)
+        if not hasattr(s, "elig_scale"):
+            s.elig_scale = np.ones(s.proj_kind.shape[0])
+        self._mirror: dict[str, np.ndarray] = {}  # host copies of what the device holds (small arrays), see upload
+        for key in ("syn_w",) + _WRITTEN + _PARAMS + _HIST:
+            setattr(d, key, up(getattr(s, key)))
+            self._remember(key, getattr(s, key))
+        for key in _PLASTIC:  # non-plastic networks pass one-element placeholders
+            setattr(d, key, up(getattr(s, key) if self.plastic else np.zeros(1)))
+            if self.plastic:
+                self._remember(key, getattr(s, key))
+        self._views()
+        self._hist_seen = self._hist_used(s)  # the used part of the device's spike ring, as last transferred
         self._graph = None
         self._graph_key = None
         self._bufs = None
 
+    def _alloc(self, a):
+        return self.dev.asarray(a)
+
+    def _views(self) -> None:
+        d = self.d
+        d.v, d.x1, d.x2, d.isyn = d.tgt[3, : self.n], d.tgt[0, : self.n], d.tgt[1, : self.n], d.tgt[2, : self.n]
+        d.tgt_flat = d.tgt.reshape(-1)
+
     # ------------------------------------------------------------------ state transfer
     def upload(self, s: SimpleNamespace) -> None:
-        """Copy the per-run state and parameters of ``s`` to the device (start of a run, after a callback)."""
+        """Bring the device up to the state and parameters of ``s`` (start of a run, after a callback): only the arrays
+        that changed since the device last had them are copied, in place."""
         with self.dev.context():
             self._upload(s)
 
     def _upload(self, s: SimpleNamespace) -> None:
-        d, up = self.d, self.dev.asarray
-        if not hasattr(s, "elig_scale"):
-            s.elig_scale = np.ones(s.proj_kind.shape[0])
-        for key in _DYNAMIC + _PARAMS:
-            setattr(d, key, up(getattr(s, key)))
-        for key in _PLASTIC:  # non-plastic networks pass one-element placeholders
-            setattr(d, key, up(getattr(s, key) if self.plastic else np.zeros(1)))
-        d.pop_extra = up(s.pop_extra)
-        d.v, d.x1, d.x2, d.isyn = d.tgt[3, : self.n], d.tgt[0, : self.n], d.tgt[1, : self.n], d.tgt[2, : self.n]
-        d.tgt_flat = d.tgt.reshape(-1)
-        self._graph = None  # arrays moved: capture again
+        keys = ("syn_w",) + _WRITTEN + _PARAMS + (_PLASTIC if self.plastic else ())
+        for key in keys:
+            a = getattr(s, key)
+            seen = self._mirror.get(key)
+            if seen is not None and seen.shape == a.shape and np.array_equal(seen, a):
+                continue
+            self._put(key, a)
+        self._upload_hist(s)
+
+    def _put(self, key: str, a: np.ndarray) -> None:
+        """Host array ``a`` into device array ``key``: in place where shape and type match (the graph stays valid), else
+        into a new buffer (captured again)."""
+        dst = getattr(self.d, key)
+        if dst.shape == a.shape and dst.dtype == a.dtype:
+            self.dev.copy_in(dst, a)
+        else:
+            setattr(self.d, key, self._alloc(a))
+            if key == "tgt":
+                self._views()
+            self._graph = None
+        self._remember(key, a)
+
+    def _remember(self, key: str, a: np.ndarray) -> None:
+        if a.nbytes <= self.MIRROR_BYTES:
+            self._mirror[key] = np.array(a, copy=True)
+        else:
+            self._mirror.pop(key, None)
+
+    def _hist_used(self, s: SimpleNamespace):
+        """The meaningful part of the spike ring: per row, its first hist_n entries."""
+        n = np.minimum(s.hist_n, int(self.stride))
+        used = np.concatenate([s.hist_idx[r, : n[r]] for r in range(int(self.R))]) if int(self.R) else np.zeros(0, np.int64)
+        return s.hist_n.copy(), s.hist_step.copy(), used
+
+    def _upload_hist(self, s: SimpleNamespace) -> None:
+        """The spike ring goes up only where its used part differs from the device's (a restored state, a CPU run between)."""
+        now = self._hist_used(s)
+        if self._hist_seen is not None and all(np.array_equal(x, y) for x, y in zip(now, self._hist_seen)):
+            return
+        for key in _HIST:
+            self._put(key, getattr(s, key))
+        self._hist_seen = now
 
     def download(self, s: SimpleNamespace) -> None:
         """Copy the device state back into the NumPy arrays of ``s`` (in place, so views stay valid)."""
@@ -273,11 +485,17 @@ class GPUEngine:
 
     def _download(self, s: SimpleNamespace) -> None:
         d, get = self.d, self.dev.get
-        keys = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "elig_scale")
-        if self.plastic:
-            keys += ("syn_w",) + _PLASTIC
+        keys = _WRITTEN + (("syn_w",) + _PLASTIC if self.plastic else ())
         for key in keys:
-            getattr(s, key)[...] = get(getattr(d, key))
+            a = getattr(s, key)
+            a[...] = get(getattr(d, key))
+            self._remember(key, a)
+        s.hist_n[...] = get(d.hist_n)
+        s.hist_step[...] = get(d.hist_step)
+        m = int(min(int(s.hist_n.max(initial=0)), int(self.stride)))
+        if m:  # only the used columns: the rest of a row is stale everywhere and never read
+            s.hist_idx[:, :m] = get(d.hist_idx[:, :m])
+        self._hist_seen = self._hist_used(s)
         s.gen_ptr[0] = np.searchsorted(s.gen_steps, int(get(d.ctl)[_T]))
 
     # ------------------------------------------------------------------ stepping
@@ -308,16 +526,16 @@ class GPUEngine:
                 d.bank_base,
                 d.bank_len, d.bank_n, d.bank_decay, self.dt))
         L("sim_step", "update_neurons", nblk, 256, (
-            d.ctl, i64(n), self.R, d.hist_idx, d.hist_n, self.stride, self.seed, self.dt,
+            d.ctl, i64(n), d.fired, self.seed, self.dt,
             d.npop, d.pop_model, d.pop_par, self.pop_npar, d.pop_extra,
             d.v, d.u, d.x1, d.x2, d.isyn, d.refrac, d.i_ext, d.sigma, d.rate, d.na, d.nb, d.nc, d.nd,
             d.cur_col, d.cur_table, i64(d.cur_table.shape[0]), i64(d.cur_table.shape[1]), self.cur_t0,
             d.pop_fr, d.fr_P, d.fr_F, self.FW, d.blocked))
-        if d.gen_steps.shape[0]:
-            L("sim_step", "generators", 64, 256, (d.ctl, self.R, d.hist_idx, d.hist_n, self.stride, d.gen_steps, d.gen_idx,
-                                                  i64(d.gen_steps.shape[0])))
-        L("sim_step", "record_spikes", nblk, 256, (d.ctl, d.cnt, self.R, d.hist_idx, d.hist_n, self.stride, d.npop,
-                                                   i64(self.n_pops), b.pop_counts, d.rec_mask, b.spk_step, b.spk_idx))
+        gens = (d.gen_steps, d.gen_idx, i64(d.gen_steps.shape[0]))
+        cblk = min(4096, (self.n_chunks + 127) // 128)
+        L("sim_step", "count_spikes", cblk, 128, (d.ctl, i64(n), self.C, d.fired, d.rec_mask) + gens + (d.ccnt,))
+        L("sim_step", "write_spikes", cblk, 128, (d.ctl, d.cnt, i64(n), self.C, d.fired, d.rec_mask) + gens + (
+            d.ccnt, self.R, d.hist_idx, d.hist_n, self.stride, d.npop, i64(self.n_pops), b.pop_counts, b.spk_step, b.spk_idx))
         banks = (d.bank_base, d.bank_len, d.bank_n, d.bank_lo, d.bank_decay)
         if self.plastic:  # the per-neuron traces move to step t, then the presynaptic side of the rules
             L("sim_synapses", "decay_traces", min(4096, (int(self.bank_total) + 255) // 256), 256, (
@@ -328,8 +546,14 @@ class GPUEngine:
                           d.pre_proj, d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig,
                           d.elig_post, d.ntr) + banks + (d.elig_scale,)
             L("sim_synapses", "plastic_events", 1024, 128, pre_events)
-        L("sim_synapses", "deliver", 1024, 128, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride,
-                                                 d.off, d.syn_tgt, d.syn_w, d.tgt_flat, d.syn_fk, d.gk, d.blocked, i64(3 * self.stride_tgt)))
+        # ordered delivery: count per target, place the ranges, scatter the keys, sort and add per target
+        spikes = (self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.off, d.syn_tgt, d.blocked, i64(3 * self.stride_tgt))
+        tblk = min(4096, (int(d.tcount.shape[0]) + 255) // 256)
+        L("sim_synapses", "deliver_count", 1024, 128, (d.ctl, d.cnt) + spikes + (d.tcount, d.touched))
+        L("sim_synapses", "deliver_place", tblk, 256, (d.ctl, d.cnt, d.touched, d.tcount, d.tbase, d.tfill, self.ev_cap))
+        L("sim_synapses", "deliver_scatter", 1024, 128, (d.ctl,) + spikes + (self.L, d.tbase, d.tfill, d.ev, self.ev_cap))
+        L("sim_synapses", "deliver_sum", tblk, 256, (d.ctl, d.cnt, self.R, self.D, d.hist_idx, self.stride, d.off, d.syn_w, d.tgt_flat,
+                                                     d.syn_fk, d.gk, self.L, d.touched, d.tcount, d.tbase, d.ev, self.ev_cap))
         if self.plastic and self.any_late:  # rules that deliver the weight before their update
             L("sim_synapses", "plastic_events", 1024, 128, pre_events[:2] + (i64(1),) + pre_events[3:])
         if self.plastic:
@@ -349,20 +573,25 @@ class GPUEngine:
                                          i64(self.sampled), i64(sm_every), self.dt))
 
     def run_chunk(self, t0: int, k: int, k_max: int, spk_cap: int, st_every: int, sm_every: int, cur_t0: int):
-        """Advance up to ``k`` steps from ``t0``; returns ``(steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows, events)``."""
+        """Advance up to ``k`` steps from ``t0``; returns ``(steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows, events)``,
+        the spikes in the CPU loop's order."""
         with self.dev.context():
             return self._run_chunk(t0, k, k_max, spk_cap, st_every, sm_every, cur_t0)
 
     def _run_chunk(self, t0, k, k_max, spk_cap, st_every, sm_every, cur_t0):
         b = self._buffers(k_max, spk_cap, st_every, sm_every)
         self.cur_t0 = np.int64(cur_t0)
-        xp, d = self.dev.xp, self.d
+        d = self.d
         ctl = np.zeros(8, np.int64)
         ctl[[_T, _T0, _STOP, _NREC, _SPK_CAP]] = [t0, t0, t0 + k, self.n_rec, spk_cap]
         ctl[_ST_CAP], ctl[_SM_CAP] = b.st_out.shape[0], b.sm_out.shape[0]
-        d.ctl[...] = xp.asarray(ctl)
+        self.dev.copy_in(d.ctl, ctl)
         d.cnt[...] = 0
         b.pop_counts[...] = 0
+        # the kernels are about to change these: what the device holds is no longer the host copy
+        for key in _WRITTEN + (("syn_w",) + _PLASTIC if self.plastic else ()):
+            self._mirror.pop(key, None)
+        self._hist_seen = None
         key = (id(b), st_every, sm_every, int(cur_t0))
         G = self.GRAPH_STEPS
         if self._graph is None or self._graph_key != key:
@@ -376,8 +605,10 @@ class GPUEngine:
         ctl_out = self.dev.get(d.ctl)
         cnt = self.dev.get(d.cnt)
         got = int(ctl_out[_T]) - t0
-        nspk, nst, nsm = int(cnt[0]), int(cnt[1]), int(cnt[2])
+        if cnt[7]:
+            raise RuntimeError(f"GPU delivery: a step's synaptic events overflowed the event buffer ({int(self.ev_cap)} places) "
+                               f"between steps {t0} and {t0 + got}; its inputs are wrong (a bug in GPUEngine's worst-case size)")
+        nspk, nst, nsm = min(int(cnt[0]), spk_cap), int(cnt[1]), int(cnt[2])
         get = self.dev.get
-        spk_step, spk_idx = get(b.spk_step[:nspk]), get(b.spk_idx[:nspk])
-        order = np.lexsort((spk_idx, spk_step))  # GPU threads append in any order: by step, then neuron
-        return (got, spk_step[order], spk_idx[order], get(b.pop_counts[:got]), get(b.st_out[:nst]), get(b.sm_out[:nsm]), int(cnt[3]))
+        return (got, get(b.spk_step[:nspk]), get(b.spk_idx[:nspk]), get(b.pop_counts[:got]), get(b.st_out[:nst]),
+                get(b.sm_out[:nsm]), int(cnt[3]))
