@@ -18,9 +18,9 @@ from .estimate import estimate
 from .models import EnergyBreakdown, EnergyOptions
 from .rates import RateEnergy, energy_from_rates
 from .recognise import is_spiking
-from .report import Report
+from .report import Report, SilentNetworkWarning
 from .simulation import SimCounts, simulation_energy
 from .tables import EnergyTable, MemoryLevel
 
-__all__ = ["EnergyBreakdown", "EnergyOptions", "EnergyTable", "LayerCounts", "MemoryLevel", "RateEnergy", "Report", "SimCounts",
+__all__ = ["EnergyBreakdown", "EnergyOptions", "EnergyTable", "LayerCounts", "MemoryLevel", "RateEnergy", "Report", "SilentNetworkWarning", "SimCounts",
            "activation_bits_for", "bit_budget", "energy_from_rates", "estimate", "is_spiking", "simulation_energy"]

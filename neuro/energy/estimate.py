@@ -8,9 +8,14 @@ module that ran them (``attn.matmul0``, ``attn.matmul1`` ...). The counting rule
 :mod:`neuro.energy.counting`, the energy models in :mod:`neuro.energy.models`. What cannot be
 counted is listed in ``Report.uncounted``, never skipped silently.
 
+Inputs are ``[T, B, ...]`` or ``[B, T, ...]``: the layout is taken from the model when it declares one (the
+models of :mod:`neuro.nn.models` take ``[B, T, ...]``; see :mod:`neuro.energy.layouts`), and a ``layout`` that
+contradicts it is an error, never a silent swap of time and batch. A model that (almost) never fires gives
+a :class:`~neuro.energy.report.SilentNetworkWarning` naming the silent layers, repeated in the report.
+
 Example::
 
-    report = estimate(model, spikes)            # spikes: [T, B, ...]
+    report = estimate(model, spikes)            # spikes: [T, B, ...], or [B, T, ...] for neuro.nn.models
     print(report.format_table())
     report.energy("convention").total_pj, report.energy("memory").total_pj
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -28,9 +34,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from . import counting as C
+from .layouts import resolve_layout
 from .models import EnergyOptions
 from .recognise import SYNAPTIC, bits_attr, foreign_family, role
-from .report import Report
+from .report import Report, SilentNetworkWarning
 from .simulation import SimCounts, simulation_energy
 from .tables import EnergyTable
 
@@ -512,17 +519,22 @@ def _batches(inputs, max_batches: int | None) -> Iterable[torch.Tensor]:
 
 @torch.no_grad()
 def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm", precision: str = "fp32",
-             time_steps: int | None = None, layout: str = "TB", count_matmul: bool = True, max_batches: int | None = None,
-             reset=None, options: EnergyOptions | None = None) -> Report:
+             time_steps: int | None = None, layout: str | None = None, count_matmul: bool = True, max_batches: int | None = None,
+             reset=None, options: EnergyOptions | None = None, warn_silent: bool = True) -> Report:
     """Run ``model`` on ``inputs`` and count every layer's work (see :mod:`neuro.energy.counting`).
 
     ``inputs``: a ``[T, B, ...]`` tensor (``layout="BT"``: ``[B, T, ...]``), an ``(inputs, targets)`` tuple, or an
-    iterable (list, DataLoader) of either (``max_batches`` limits it). ``time_steps`` overrides T. ``reset(model)`` is
+    iterable (list, DataLoader) of either (``max_batches`` limits it). ``layout=None`` (default) takes the layout the
+    model declares (:func:`neuro.energy.layouts.resolve_layout`; ``"TB"`` when it declares none); a given ``layout``
+    that contradicts the model's is a ``ValueError``. ``time_steps`` overrides T. ``reset(model)`` is
     called before each batch (for models whose neurons keep state between calls). ``count_matmul`` counts the
     matrix products written inside ``forward`` (attention). ``precision`` is the default arithmetic of the energy
     models (a layer with ``weight_bits`` is priced at the narrowest integer precision that holds them); ``options``
     (:class:`EnergyOptions`) sets every assumption of the models at once and then takes precedence over ``precision``.
+    ``warn_silent``: a :class:`~neuro.energy.report.SilentNetworkWarning` when the model (almost) never fired or some of
+    its spiking layers never did (``Report.silence()`` says which; the table repeats it).
     """
+    layout = resolve_layout(model, layout)
     table = EnergyTable.load(table)
     options = options or EnergyOptions(precision=precision)
     table.mac(options.precision)
@@ -568,8 +580,12 @@ def estimate(model: nn.Module, inputs, table: EnergyTable | str = "horowitz45nm"
     if unattributed:
         notes.append("calls whose input shape matched neither [T, B, ...], [T*B, ...] nor [B, ...]: counted in the totals, "
                      "not in the per-step rows: " + ", ".join(unattributed))
-    return Report(layers=layers, table=table, time_steps=t_seen, batch=samples, uncounted=uncounted, notes=notes,
-                  precision=options.precision, total_params=sum(p.numel() for p in model.parameters()), loose_params=loose, options=options)
+    report = Report(layers=layers, table=table, time_steps=t_seen, batch=samples, uncounted=uncounted, notes=notes,
+                    precision=options.precision, total_params=sum(p.numel() for p in model.parameters()), loose_params=loose, options=options)
+    silence = report.silence() if warn_silent else None
+    if silence:
+        warnings.warn(silence, SilentNetworkWarning, stacklevel=3)
+    return report
 
 
 __all__ = ["estimate", "layer_errors", "simulation_energy", "SimCounts", "Report"]

@@ -141,13 +141,14 @@ def price_with_rates(layers: list[LayerCounts], table: EnergyTable, rates: Mappi
 
 def energy_from_rates(model, inputs, rates: Mapping[str, float | None], time_steps: int, *, table: EnergyTable | str = "horowitz45nm",
                       precision: str = "fp32", first_layer_once: bool = True, default_rate: float | None = None, strict: bool = False,
-                      layout: str = "TB", reset=None) -> RateEnergy:
+                      layout: str | None = None, reset=None) -> RateEnergy:
     """Count ``model``'s per-layer FLOPs on ``inputs`` (one forward pass: :func:`~neuro.energy.estimate`), then price them
     with the supplied firing ``rates`` over ``time_steps`` steps (see the module docstring). ``inputs`` and ``layout`` are
     those of :func:`~neuro.energy.estimate`; a batch of 1 at T = 1 is enough, the FLOPs do not depend on the activity."""
     from .estimate import estimate
 
-    report = estimate(model, inputs, table=table, precision=precision, layout=layout, reset=reset)
+    # the FLOPs do not depend on the activity: a silent forward pass is fine here
+    report = estimate(model, inputs, table=table, precision=precision, layout=layout, reset=reset, warn_silent=False)
     return report.energy_from_rates(rates, time_steps, first_layer_once=first_layer_once, default_rate=default_rate, strict=strict)
 
 

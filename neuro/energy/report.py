@@ -13,6 +13,15 @@ from .tables import EnergyTable
 
 _NEUROBENCH_ACTIVATIONS = ("ReLU", "Sigmoid")
 
+#: a model whose neurons fire less than this (spikes per neuron per step, over all its spiking layers) is called silent
+SILENT_RATE = 1e-3
+_CALIBRATE_HINT = ("a network with random weights usually falls silent: set BatchNorm statistics from real inputs "
+                   "(neuro energy --calibrate-bn N; neuro.energy.cli.calibrate_batchnorm) or load trained weights")
+
+
+class SilentNetworkWarning(RuntimeWarning):
+    """The model barely fired (or some spiking layers never fired): its energy describes a network that does (almost) nothing."""
+
 
 @dataclass
 class Report:
@@ -95,6 +104,36 @@ class Report:
         total = sum(c.output_elements for c in acts)
         return (total - sum(c.output_nonzeros for c in acts)) / total if total else 0.0
 
+    def spike_rate(self) -> float | None:
+        """Spikes per neuron per step over all spiking layers (None: the model has no spiking layer)."""
+        neurons = [c for c in self.layers if c.role == "neuron" and c.neuron_updates]
+        if not neurons:
+            return None
+        return sum(c.spikes for c in neurons) / sum(c.neuron_updates for c in neurons)
+
+    def silent_layers(self) -> list[str]:
+        """Names of the spiking layers that did not fire once in the whole run."""
+        return [c.name for c in self.layers if c.role == "neuron" and c.neuron_updates and c.spikes == 0]
+
+    def silence(self) -> str | None:
+        """Why these numbers may describe a network that does (almost) nothing, or ``None``: the model's firing rate is
+        below :data:`SILENT_RATE`, or some spiking layers never fired (named)."""
+        rate = self.spike_rate()
+        if rate is None:
+            return None
+        silent = self.silent_layers()
+        n_spiking = sum(1 for c in self.layers if c.role == "neuron" and c.neuron_updates)
+        shown = ", ".join(silent[:8]) + (f" and {len(silent) - 8} more" if len(silent) > 8 else "")
+        if rate < SILENT_RATE:
+            what = "silent" if rate == 0 else "nearly silent"
+            return (f"{what} network: {rate:.3g} spikes per neuron per step over all spiking layers (< {SILENT_RATE:g}); "
+                    f"{len(silent)} of {n_spiking} spiking layers never fired" + (f" ({shown})" if silent else "")
+                    + f". Spike-driven work and its energy are then close to zero: {_CALIBRATE_HINT}")
+        if silent:
+            return (f"{len(silent)} of {n_spiking} spiking layers never fired ({shown}): the layers they feed count no spike-driven "
+                    f"work. If that is not expected, {_CALIBRATE_HINT}")
+        return None
+
     def membrane_updates(self) -> int | None:
         """NeuroBench's membrane updates (whole run), from the neurons that expose ``mem``; None if none does."""
         vals = [c.membrane_changes for c in self.layers if c.membrane_changes is not None]
@@ -129,7 +168,9 @@ class Report:
     def format_table(self) -> str:
         e = {m: self.energy(m) for m in MODELS}
         n = self.batch
-        rows = [self.table.describe(), self.describe_options(),
+        silence = self.silence()
+        rows = [f"WARNING: {silence}"] if silence else []
+        rows += [self.table.describe(), self.describe_options(),
                 f"T = {self.time_steps}, samples = {n}; counts are for the whole run (all samples, all steps), energies per sample"]
         w = max([5] + [len(c.name) for c in self.layers]) + 2
         k = max([4] + [len(c.kind) for c in self.layers]) + 2
@@ -167,6 +208,8 @@ class Report:
         if self.loose_params:
             rows.append("parameters outside counted layers: " + ", ".join(f"{k} ({v})" for k, v in self.loose_params))
         rows += [f"note: {t}" for t in self.notes]
+        if silence:
+            rows.append(f"WARNING: {silence}")
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -177,7 +220,8 @@ class Report:
                 "energy_pj": self.energy_pj, "energy_per_sample_mj": self.per_sample_mj(),
                 "neurobench": {**self.synaptic_operations(), "ActivationSparsity": self.activation_sparsity(),
                                "MembraneUpdates": None if self.membrane_updates() is None else self.membrane_updates() / self.batch},
-                "bit_budget": self.bit_budget(), "uncounted": self.uncounted, "loose_params": self.loose_params, "notes": self.notes}
+                "bit_budget": self.bit_budget(), "uncounted": self.uncounted, "loose_params": self.loose_params, "notes": self.notes,
+                "spike_rate": self.spike_rate(), "silent_layers": self.silent_layers(), "warnings": [w for w in [self.silence()] if w]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)

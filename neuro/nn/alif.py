@@ -12,6 +12,7 @@ from ..ops.alif import ALIFParams
 from ..ops.alif.autograd import alif_multi_step
 from .nonfinite import NonFiniteCheck
 from .surrogate import spike
+from .timemajor import TimeMajorInput
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-class ALIF(NonFiniteCheck, nn.Module):
+class ALIF(NonFiniteCheck, TimeMajorInput, nn.Module):
     r"""Leaky integrate-and-fire neurons with an adaptive threshold (ALIF; Bellec et al., *Long short-term
     memory and learning-to-learn in networks of spiking neurons*, NeurIPS 2018; *A solution to the learning
     dilemma for recurrent networks of spiking neurons*, Nat. Commun. 2020, eq. 23-24).
@@ -50,7 +51,8 @@ class ALIF(NonFiniteCheck, nn.Module):
     through a sigmoid (kept in (0, 1)); ``learn_beta_a`` learns :math:`\beta_a` through a softplus
     (kept > 0). ``n_neurons=N`` makes each learnable value per neuron (the last input dimension).
     Potentials are dimensionless. ``nonfinite`` (``"raise"``, ``"warn"`` once, ``"ignore"``) is what
-    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`).
+    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`); a 2-D input is refused unless
+    ``input_layout="TN"`` says it is ``[T, N]`` (:mod:`neuro.nn.timemajor`).
 
     ``forward`` runs all T steps in one fused call (:func:`neuro.ops.alif.autograd.alif_multi_step`,
     on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.LIF` does. With
@@ -70,9 +72,10 @@ class ALIF(NonFiniteCheck, nn.Module):
                  v_reset: float | None = None, decay_input: bool = False, adapt_increment: float = 1.0,
                  learn_tau_mem: bool = False, learn_tau_adapt: bool = False, learn_beta_a: bool = False, n_neurons: int | None = None,
                  detach_reset: bool = False, detach_adaptation: bool = False, surrogate: str = "triangle", alpha: float = 1.0,
-                 store_state: bool = False, backend: str | None = None, nonfinite: str = "raise"):
+                 store_state: bool = False, backend: str | None = None, nonfinite: str = "raise", input_layout: str = "TB"):
         super().__init__()
         self.nonfinite = nonfinite
+        self.input_layout = input_layout
         for name, tau in (("tau_mem", tau_mem), ("tau_adapt", tau_adapt)):
             if not (math.isfinite(tau) and tau > 0):
                 raise ValueError(f"{name} must be a finite number > 0 (in steps), got {tau}")
@@ -158,8 +161,7 @@ class ALIF(NonFiniteCheck, nn.Module):
         return s, ALIFState(v, a)
 
     def forward(self, x: torch.Tensor, state: ALIFState | None = None) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"ALIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         self._check_input(x)
         if not self.store_state:
             self._check(x)

@@ -24,9 +24,10 @@ from ..ops.integer_lif.autograd import integer_lif_multi_step
 from .models._neurons import _RoundClamp, expand_to_binary
 from .neurons import decay_factor
 from .nonfinite import NonFiniteCheck
+from .timemajor import TimeMajorInput
 
 
-class IntegerLIF(NonFiniteCheck, nn.Module):
+class IntegerLIF(NonFiniteCheck, TimeMajorInput, nn.Module):
     r"""Leaky integrate-and-fire neuron whose spike is an integer count in :math:`[0, D]` (I-LIF).
 
     .. math::
@@ -50,7 +51,8 @@ class IntegerLIF(NonFiniteCheck, nn.Module):
     on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.ALIF` does. With
     ``store_v=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials of the
     last call in ``self.v_seq``. ``nonfinite`` (``"raise"``, ``"warn"`` once, ``"ignore"``) is what
-    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`).
+    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`); a 2-D input is refused unless
+    ``input_layout="TN"`` says it is ``[T, N]`` (:mod:`neuro.nn.timemajor`).
 
     Example::
 
@@ -63,9 +65,10 @@ class IntegerLIF(NonFiniteCheck, nn.Module):
 
     def __init__(self, levels: int = 4, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0,
                  norm: float = 1.0, decay_input: bool = False, detach_reset: bool = False, store_v: bool = False,
-                 backend: str | None = None, nonfinite: str = "raise"):
+                 backend: str | None = None, nonfinite: str = "raise", input_layout: str = "TB"):
         super().__init__()
         self.nonfinite = nonfinite
+        self.input_layout = input_layout
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a positive integer, got {levels}")
         beta = decay_factor(tau, beta)
@@ -96,8 +99,7 @@ class IntegerLIF(NonFiniteCheck, nn.Module):
         return k / self.norm, h - self.v_threshold * kr
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         self._check_input(x)
         if not self.store_v:
             y, _ = integer_lif_multi_step(x, v0, self.params, backend=self.backend)

@@ -1,4 +1,5 @@
-"""Spiking neuron modules. Input and output are ``[T, B, ...]`` (multi-step); :meth:`LIF.step` is the single-step form."""
+"""Spiking neuron modules. Input and output are ``[T, B, ...]`` (multi-step; a 2-D input is refused unless the layer was
+built with ``input_layout="TN"``: :mod:`neuro.nn.timemajor`); :meth:`LIF.step` is the single-step form."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..ops.lif import LIFParams
 from ..ops.lif.autograd import lif_multi_step
 from .nonfinite import NonFiniteCheck
 from .surrogate import spike
+from .timemajor import TimeMajorInput
 
 
 def decay_factor(tau: float | None, beta: float | None) -> float:
@@ -25,7 +27,7 @@ def decay_factor(tau: float | None, beta: float | None) -> float:
     return beta
 
 
-class LIF(NonFiniteCheck, nn.Module):
+class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
     r"""Leaky integrate-and-fire neurons, all T steps in one fused call.
 
     .. math::
@@ -68,10 +70,11 @@ class LIF(NonFiniteCheck, nn.Module):
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                  decay_input: bool = True, detach_reset: bool = False, surrogate: str = "sigmoid", alpha: float = 4.0,
                  backend: str | None = None, store_v: bool = False, v_leak: float | None = None, reset_delay: bool = False,
-                 strict_threshold: bool = False, nonfinite: str = "raise"):
+                 strict_threshold: bool = False, nonfinite: str = "raise", input_layout: str = "TB"):
         super().__init__()
         beta = decay_factor(tau, beta)
         self.nonfinite = nonfinite
+        self.input_layout = input_layout
         if v_leak is None:
             v_leak = 0.0 if v_reset is None else v_reset
         self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=v_leak, decay_input=decay_input, detach_reset=detach_reset,
@@ -80,6 +83,41 @@ class LIF(NonFiniteCheck, nn.Module):
         self.backend = backend
         self.store_v = store_v
         self.v_seq: torch.Tensor | None = None
+
+    @classmethod
+    def snntorch(cls, beta: float, threshold: float = 1.0, alpha: float = 2.0, reset_mechanism: str = "subtract", **kw) -> LIF:
+        r"""The LIF that equals snntorch's ``Leaky(beta, threshold, spike_grad=surrogate.atan(alpha), reset_mechanism)``
+        with snntorch's defaults (threshold 1, ATan surrogate with :math:`\alpha = 2`, subtractive reset, reset applied at
+        the next step, ``H(0) = 0``): the same spikes, membranes (``store_v=True``: ``v_seq`` is snntorch's ``mem``)
+        and gradients.
+
+        .. math::
+
+            m_t = \beta\, m_{t-1} + x_t - \theta\, H(m_{t-1} - \theta) \ \text{(subtract)}, \qquad s_t = H(m_t - \theta)
+
+        ``reset_mechanism="zero"`` zeroes :math:`m_{t-1}` after a spike instead. ``kw`` are further :class:`LIF`
+        arguments (``store_v``, ``backend``, ``nonfinite``, ``input_layout``). A snntorch loop over steps,
+        ``spk, mem = leaky(x[t], mem)``, is one call ``lif(x)`` on ``[T, B, ...]`` (or ``lif.step(x[t], v)``).
+        ``LIF(beta=beta)`` alone is *not* ``Leaky(beta)``: its default ``decay_input=True`` scales the input by
+        :math:`1-\beta`, ten times less drive at ``beta=0.9`` (``docs/snntorch.md`` maps every default). snntorch's
+        ``reset_delay=False`` has no exact counterpart here.
+
+        Example::
+
+            lif = LIF.snntorch(beta=0.9)          # snn.Leaky(beta=0.9)
+            spikes = lif(x)                        # x: [T, B, N]
+        """
+        if cls is not LIF:
+            raise TypeError(f"the snntorch preset builds a LIF; {cls.__name__} has no snntorch counterpart")
+        resets = {"subtract": None, "zero": 0.0}
+        if reset_mechanism not in resets:
+            hint = " (snntorch's 'none' is a leaky integrator without spikes: neuro.nn.LeakyReadout(beta=beta, reduce='none'))"
+            raise ValueError(f"reset_mechanism must be 'subtract' or 'zero', got {reset_mechanism!r}" + (hint if reset_mechanism == "none" else ""))
+        for name in ("tau", "v_threshold", "v_reset", "decay_input", "detach_reset", "reset_delay", "strict_threshold", "surrogate"):
+            if name in kw:
+                raise TypeError(f"LIF.snntorch fixes {name!r} to snntorch's law; build LIF(...) directly to change it")
+        return cls(beta=beta, v_threshold=threshold, v_reset=resets[reset_mechanism], decay_input=False, detach_reset=True, reset_delay=True,
+                   strict_threshold=True, surrogate="atan", alpha=alpha, **kw)
 
     def beta(self) -> torch.Tensor:
         return self._beta
@@ -90,8 +128,7 @@ class LIF(NonFiniteCheck, nn.Module):
         return f"beta={float(self.beta().detach().flatten()[0]):.4g}, v_threshold={p.v_th}, v_reset={p.v_reset}, surrogate={p.surrogate}{extra}"
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         self._check_input(x)
         s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend, need_h=self.store_v)
         if self.store_v:
@@ -141,6 +178,7 @@ class ParametricLIF(LIF):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if self.per_channel is None:
             return super().forward(x, v0)
+        self._check_time_major(x)
         if x.dim() < 3 or x.shape[2] != self.per_channel:
             raise ValueError(f"per-channel PLIF expects [T, B, {self.per_channel}, ...], got {tuple(x.shape)}")
         self._check_input(x)

@@ -4,7 +4,7 @@ A NaN input never crosses the threshold, so a neuron fed one emits no spike and 
 for the rest of the sequence: without a check a diverged layer upstream shows up only as a silent
 network. Each multi-step neuron of :mod:`neuro.nn` calls :meth:`NonFiniteCheck._check_input` at the
 start of ``forward``: one ``torch.isfinite(x).all()`` (a device synchronisation on GPU), skipped while
-``torch.compile`` traces the model and for ``nonfinite="ignore"``.
+``torch.compile`` traces the model, on the meta device (shape inference: no values) and for ``nonfinite="ignore"``.
 
 Example::
 
@@ -44,7 +44,7 @@ class NonFiniteCheck:
 
     def _check_input(self, x: torch.Tensor) -> None:
         mode = self.nonfinite
-        if mode == "ignore" or not x.is_floating_point() or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        if mode == "ignore" or not x.is_floating_point() or x.is_meta or torch.compiler.is_compiling() or torch.jit.is_tracing():
             return
         if bool(torch.isfinite(x).all()):
             return

@@ -48,8 +48,7 @@ class PDSGLIF(LIF):
         raise NotImplementedError("PDSGLIF has no single-step form: the surrogate width is the std over all steps so far; call it on [T, B, ...]")
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"PDSGLIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         self._check_input(x)
         p = self.params
         beta = self.beta().to(x.dtype)

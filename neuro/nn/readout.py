@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .neurons import decay_factor
+from .timemajor import TimeMajorInput
 
 _REDUCTIONS = ("max", "mean", "last", "none")
 
 
-class LeakyReadout(nn.Module):
+class LeakyReadout(TimeMajorInput, nn.Module):
     r"""Non-spiking leaky integrator read-out (the output layer of SpyTorch / Zenke & Vogels 2021 and of snntorch's tutorials).
 
     .. math::
@@ -38,7 +39,8 @@ class LeakyReadout(nn.Module):
     ``decay_input`` (else 1, snntorch's ``Leaky(beta, reset_mechanism="none")``). ``reduce="none"``
     returns the trace ``[T, B, ...]``; the other modes return ``[B, ...]`` (max over time picks, per
     output, the step where the potential peaks; its gradient flows only there). ``learn_beta=True``
-    learns :math:`\beta` through a sigmoid. Feed it the output of a linear layer on spikes.
+    learns :math:`\beta` through a sigmoid. Feed it the output of a linear layer on spikes. A 2-D input is
+    refused unless ``input_layout="TN"`` says it is ``[T, N]`` (:mod:`neuro.nn.timemajor`).
 
     Example::
 
@@ -49,8 +51,9 @@ class LeakyReadout(nn.Module):
     is_spiking = False
 
     def __init__(self, tau: float | None = 10.0, beta: float | None = None, decay_input: bool = False, reduce: str = "mean",
-                 learn_beta: bool = False):
+                 learn_beta: bool = False, input_layout: str = "TB"):
         super().__init__()
+        self.input_layout = input_layout
         beta = decay_factor(tau, beta)
         if reduce not in _REDUCTIONS:
             raise ValueError(f"reduce must be one of {_REDUCTIONS}, got {reduce!r}")
@@ -75,8 +78,7 @@ class LeakyReadout(nn.Module):
         return c * x if u is None else beta * u + c * x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"LeakyReadout expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         u, trace = None, []
         for xt in x:
             u = self.step(xt, u)

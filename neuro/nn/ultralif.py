@@ -28,6 +28,7 @@ from ..ops.ultralif import UltraLIFParams
 from ..ops.ultralif.autograd import ultralif_multi_step
 from .neurons import decay_factor
 from .nonfinite import NonFiniteCheck
+from .timemajor import TimeMajorInput
 
 
 def lse_max(a: torch.Tensor, b: torch.Tensor | float, eps: torch.Tensor | float) -> torch.Tensor:
@@ -41,7 +42,7 @@ def soft_spike(x: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
     return torch.sigmoid(x / eps)
 
 
-class UltraLIF(NonFiniteCheck, nn.Module):
+class UltraLIF(NonFiniteCheck, TimeMajorInput, nn.Module):
     r"""Fully differentiable LIF: the Heaviside and the reset in their log-sum-exp (soft max-plus) form.
 
     .. math::
@@ -62,7 +63,8 @@ class UltraLIF(NonFiniteCheck, nn.Module):
     on the backend chosen by ``backend`` or :mod:`neuro.backend`), as :class:`neuro.nn.ALIF` does. With
     ``store_v=True`` it runs the torch loop over :meth:`step` instead and keeps the potentials of the
     last call in ``self.v_seq``. ``nonfinite`` (``"raise"``, ``"warn"`` once, ``"ignore"``) is what
-    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`).
+    ``forward`` does with NaN/Inf input (:mod:`neuro.nn.nonfinite`); a 2-D input is refused unless
+    ``input_layout="TN"`` says it is ``[T, N]`` (:mod:`neuro.nn.timemajor`).
 
     Example::
 
@@ -74,9 +76,10 @@ class UltraLIF(NonFiniteCheck, nn.Module):
 
     def __init__(self, tau: float | None = 2.0, beta: float | None = None, v_threshold: float = 1.0, v_reset: float | None = None,
                  eps: float = 0.1, learn_eps: bool = True, decay_input: bool = False, store_v: bool = False,
-                 backend: str | None = None, nonfinite: str = "raise"):
+                 backend: str | None = None, nonfinite: str = "raise", input_layout: str = "TB"):
         super().__init__()
         self.nonfinite = nonfinite
+        self.input_layout = input_layout
         beta = decay_factor(tau, beta)
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"eps must be > 0, got {eps}")
@@ -113,8 +116,7 @@ class UltraLIF(NonFiniteCheck, nn.Module):
         return s, v
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"UltraLIF expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        self._check_time_major(x)
         self._check_input(x)
         if not self.store_v:
             s, _ = ultralif_multi_step(x, v0, self.eps().to(x.dtype), self.params, backend=self.backend)

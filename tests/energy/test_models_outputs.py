@@ -122,10 +122,13 @@ def test_report_json_and_png(tmp_path):
 def test_cli_energy_report(tmp_path, capsys):
     from neuro import cli
 
+    # random weights: the network is silent, reported only with --allow-silent, and then with a warning
     rc = cli.main(["energy", "neuro.demo:DigitsSNN", "--kwarg", "hidden=16", "--kwarg", "tau=2.0", "--input-shape", "4,3,64", "--spikes",
-                   "--weight-bits", "8", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+                   "--weight-bits", "8", "--out", str(tmp_path), "--allow-silent"])
+    captured = capsys.readouterr()
+    out = captured.out
     assert rc == 0 and "fc1" in out and "energy per sample" in out and "weights 8 b" in out
+    assert "WARNING: silent network" in out and "never fired (lif1)" in captured.err
     assert (tmp_path / "energy.json").is_file() and (tmp_path / "energy.png").is_file()
     assert cli.main(["energy", "neuro.demo", "--input-shape", "4,3,64"]) == 2
     assert "MODULE:FACTORY" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def test_batchnorm_calibration_names_the_failing_layer():
         calibrate_batchnorm(NetBN(), torch.rand(4, 2, 7), 1)
 
 
-@pytest.mark.parametrize("factory, extra", [("build", []), ("build_bn", ["--calibrate-bn", "1"])])
+@pytest.mark.parametrize("factory, extra", [("build", ["--allow-silent"]), ("build_bn", ["--calibrate-bn", "1", "--allow-silent"])])
 def test_cli_shape_mismatch_is_a_clear_error(factory, extra, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "energy_shape_errors_factory", sys.modules[__name__])
     spec = f"energy_shape_errors_factory:{factory}"
