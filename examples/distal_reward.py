@@ -90,7 +90,8 @@ def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, eligi
     net.add_modulator("dopamine", tau=-1.0 / math.log(0.995))
     a = np.r_[np.full(n_exc, 0.02), np.full(n_inh, 0.1)]
     d = np.r_[np.full(n_exc, 8.0), np.full(n_inh, 2.0)]
-    pop = sim.Izhikevich(n, a=a, b=0.2, c=-65.0, d=d, preset=None, noise=13.0 / math.sqrt(12.0), noise_kind="uniform", name="cortex")
+    pop = sim.Izhikevich(n, a=a, b=0.2, c=-65.0, d=d, preset=None, v_init=-65.0, noise=13.0 / math.sqrt(12.0), noise_kind="uniform",
+                         name="cortex")  # v = -65 mV as in daspnet.m
     exc_pre = np.repeat(np.arange(n_exc), m)
     exc_post = rng.integers(0, n, n_exc * m)
     inh_pre = np.repeat(np.arange(n_exc, n), m)

@@ -54,7 +54,7 @@ def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_d
     net.add_modulator("none", tau=1.0)  # spnet has no neuromodulator: the periodic rule runs with DA = 0
     a = np.r_[np.full(n_exc, 0.02), np.full(n_inh, 0.1)]
     d = np.r_[np.full(n_exc, 8.0), np.full(n_inh, 2.0)]
-    cortex = sim.Izhikevich(n, a=a, b=0.2, c=-65.0, d=d, preset=None, name="cortex")
+    cortex = sim.Izhikevich(n, a=a, b=0.2, c=-65.0, d=d, preset=None, v_init=-65.0, name="cortex")  # v = -65 mV as in spnet.m
     kicks = sim.PoissonInput(n, rate=1.0, name="thalamic kicks")
     exc_pre = np.repeat(np.arange(n_exc), m)
     # each excitatory neuron: m distinct targets, m / max_delay synapses at each delay 1..max_delay ms

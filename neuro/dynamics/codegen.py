@@ -18,6 +18,7 @@ exact method's propagators.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -70,6 +71,9 @@ def _rename(expr, names: dict[str, str]):
 
 
 class _Scalar(PythonCodePrinter):
+    def _print_exp(self, expr):  # plain-arithmetic exp: lets LLVM vectorise the loop (neuro.ops.fastmath)
+        return f"exp64({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr):  # nested conditional expressions
         out = self._print(expr.args[-1][0])
         for e, c in reversed(expr.args[:-1]):
@@ -86,7 +90,7 @@ class _Scalar(PythonCodePrinter):
         return f"(not {self._print(expr.args[0])})"
 
 
-def _names(model, vector: bool) -> dict[str, str]:
+def _names(model, vector: bool, constants: dict | None = None) -> dict[str, str]:
     """Symbol name -> code name: states are locals ``s_x``, parameters ``p_x`` (``p_x[k]`` in the kernel)."""
     out = {s: f"s_{s}" for s in model.states}
     for p in layout(model)[2 + len(model.states):]:
@@ -94,11 +98,33 @@ def _names(model, vector: bool) -> dict[str, str]:
             out[p] = f"p{p}" if p.startswith("_") else f"p_{p}"
             if not vector:
                 out[p] += "[k]"
+    for name, value in (constants or {}).items():  # parameters equal across the population: literals in the kernel
+        out[name] = f"({float(value)!r})"
+    for name, _ in getattr(model, "_sub_order", []):
+        out[name] = f"u_{name}"
     out["t"] = "(t * dt)"
     out["dt"] = "dt"
     for xi in model.noise:
         out[normal(sympy.Symbol(xi)).name] = f"n_{xi}"
     return out
+
+
+def _update_lines(model, names, printer, indent: str) -> list[str]:
+    """The subexpressions the update needs (from the old state), shared terms (sympy.cse) and ``new_<x> = ...``."""
+    new = _new_values(model)
+    exprs = [new[s] for s in model.diff]
+    repl, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_t", real=True))
+    used = set()
+    for e in [e for _, e in repl] + list(reduced):
+        used |= {x.name for x in e.free_symbols}
+    subs = dict(model._sub_order)
+    for name, e in reversed(model._sub_order):  # subexpressions used through other subexpressions
+        if name in used:
+            used |= {x.name for x in e.free_symbols}
+    lines = [f"{indent}u_{name} = {_code(e, names, printer)}" for name, e in model._sub_order if name in used and name in subs]
+    lines += [f"{indent}{sym} = {_code(e, names, printer)}" for sym, e in repl]
+    lines += [f"{indent}new_{s} = {_code(e, names, printer)}" for s, e in zip(model.diff, reduced)]
+    return lines
 
 
 def _code(expr, names, printer) -> str:
@@ -129,9 +155,9 @@ def reference_source(model, fname: str = "step") -> str:
             lines.append(f"    s_{v} = numpy.where(r0 > 0, A['_hold_{v}'], s_{v})")
         lines.append("    r = numpy.where(r0 > 0, r0 - 1, 0)")
         lines.append("    active = r <= 0")
-    new = _new_values(model)
+    lines += _update_lines(model, names, pr, "    ")
     for s in model.diff:
-        lines.append(f"    new_{s} = {_code(new[s], names, pr)} + 0.0 * s_{s}")
+        lines.append(f"    new_{s} = new_{s} + 0.0 * s_{s}  # a per-neuron array even where the update is constant")
     for s in model.diff:
         if s in model.unless_refractory:
             lines.append(f"    new_{s} = numpy.where(active, new_{s}, s_{s})")
@@ -160,10 +186,13 @@ def reference_source(model, fname: str = "step") -> str:
     return "\n".join(lines) + "\n"
 
 
-def kernel_source(model, fname: str = "kernel") -> str:
-    """A Numba ``cfunc`` ``kernel(t, lo, n, dt, seed, table)`` looping over the ``n`` neurons (see the module doc)."""
+def kernel_source(model, fname: str = "kernel", constants: dict | None = None) -> str:
+    """A Numba ``cfunc`` ``kernel(t, lo, n, dt, seed, table)`` looping over the ``n`` neurons (see the module doc).
+
+    ``constants``: parameters with one value for the whole population, written into the code as literals (LLVM then
+    folds and hoists what depends only on them, e.g. a decay factor); their table entries are not read."""
     pr = _Scalar({"fully_qualified_modules": True})
-    names = _names(model, vector=False)
+    names = _names(model, vector=False, constants=constants)
     L = layout(model)
     body = ["@cfunc(SIG, cache=True, error_model='numpy')",
             f"def {fname}(t, lo, n, dt, seed, table):",
@@ -171,8 +200,11 @@ def kernel_source(model, fname: str = "kernel") -> str:
             "    fired = carray(as_pointer(tab[0]), (n,), np.uint8)",
             "    refrac = carray(as_pointer(tab[1]), (n,), np.int64)"]
     for k, name in enumerate(L[2:], start=2):
+        if constants and name in constants:
+            continue
         var = f"a_{name}" if name in model.states or name.startswith("_hold_") else names[name].replace("[k]", "")
         body.append(f"    {var} = carray(as_pointer(tab[{k}]), (n,), np.float64)")
+    # loop 1, integration: selects only (no branch), so LLVM can vectorise it
     body.append("    for k in range(n):")
     for s in model.states:
         body.append(f"        s_{s} = a_{s}[k]")
@@ -182,37 +214,40 @@ def kernel_source(model, fname: str = "kernel") -> str:
     if ref:
         body.append("        r0 = refrac[k]")
         for v in held(model):
-            body.append(f"        if r0 > 0:\n            s_{v} = a__hold_{v}[k]")
+            body.append(f"        s_{v} = a__hold_{v}[k] if r0 > 0 else s_{v}")
         body.append("        r = r0 - 1 if r0 > 0 else 0")
         body.append("        active = r <= 0")
-    new = _new_values(model)
-    for s in model.diff:
-        body.append(f"        new_{s} = {_code(new[s], names, pr)}")
+        body.append("        refrac[k] = r")
+    body += _update_lines(model, names, pr, "        ")
     for s in model.diff:
         if s in model.unless_refractory:
-            body.append(f"        if not active:\n            new_{s} = s_{s}")
-    for s in model.diff:
-        body.append(f"        s_{s} = new_{s}")
+            body.append(f"        a_{s}[k] = new_{s} if active else s_{s}")
+        else:
+            body.append(f"        a_{s}[k] = new_{s}")
+    # loop 2: threshold, reset, refractory counters (few neurons fire in a step)
+    body.append("    for k in range(n):")
     if model._threshold is not None:
+        for s in model.states:
+            body.append(f"        s_{s} = a_{s}[k]")
         cond = _code(model._threshold, names, pr)
-        body.append(f"        fire = ({cond})" + (" and active" if ref else ""))
+        body.append(f"        fire = ({cond})" + (" and refrac[k] <= 0" if ref else ""))
         body.append("        if fire:")
         for target, op, expr in model._reset:
             rhs = _code(expr, names, pr)
             body.append(f"            s_{target} {op} {rhs}")
+            body.append(f"            a_{target}[k] = s_{target}")
         if ref:
-            body.append("            r = max(np.int64(p_ref_steps[k]), 1)")
+            ref_steps = names["_ref_steps"]
+            body.append(f"            refrac[k] = max(np.int64({ref_steps}), 1)")
         if not model._reset and not ref:
             body.append("            pass")
-    else:
-        body.append("        fire = False")
-    if ref:
-        body.append("        refrac[k] = r")
         for v in held(model):
             body.append(f"        a__hold_{v}[k] = s_{v}")
-    for s in model.states:
-        body.append(f"        a_{s}[k] = s_{s}")
-    body.append("        fired[k] = 1 if fire else 0")
+        body.append("        fired[k] = 1 if fire else 0")
+    else:
+        body.append("        fired[k] = 0")
+        for v in held(model):
+            body.append(f"        a__hold_{v}[k] = a_{v}[k]")
     return "\n".join(body) + "\n"
 
 
@@ -223,13 +258,14 @@ import numpy
 import numpy as np
 from numba import carray, cfunc
 
-from neuro.dynamics.codegen_support import SIG, as_pointer, normal_at, _normals
+from neuro.dynamics.codegen_support import SIG, as_pointer, exp64, normal_at, _normals
 
 '''
 
 
-def module_source(model) -> str:
-    return _HEADER.format(name=model.name or "unnamed", key=model.key) + reference_source(model) + "\n\n" + kernel_source(model)
+def module_source(model, constants: dict | None = None) -> str:
+    return (_HEADER.format(name=model.name or "unnamed", key=model.key) + reference_source(model) + "\n\n"
+            + kernel_source(model, constants=constants))
 
 
 def cache_dir() -> Path:
@@ -239,15 +275,18 @@ def cache_dir() -> Path:
 _LOADED: dict[str, object] = {}
 
 
-def load(model):
-    """The generated module of ``model`` (``step``: the NumPy reference, ``kernel``: the Numba cfunc), compiled once and
-    cached on disk. A generated source that does not compile raises naming the model and the failing line."""
-    if model.key in _LOADED:
-        return _LOADED[model.key]
-    src = module_source(model)
+def load(model, constants: dict | None = None):
+    """The generated module of ``model`` (``step``: the NumPy reference, ``kernel``: the Numba cfunc, specialised to
+    ``constants``), compiled once and cached on disk. A generated source that does not compile raises naming the model
+    and the file."""
+    constants = dict(sorted((constants or {}).items()))
+    key = model.key if not constants else model.key + "_" + hashlib.sha256(repr(constants).encode()).hexdigest()[:12]
+    if key in _LOADED:
+        return _LOADED[key]
+    src = module_source(model, constants)
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"neuro_model_{model.key}"
+    name = f"neuro_model_{key}"
     path = folder / f"{name}.py"
     if not path.exists() or path.read_text() != src:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -261,5 +300,5 @@ def load(model):
     except Exception as err:
         sys.modules.pop(name, None)
         raise RuntimeError(f"the code generated for {model!r} does not compile ({type(err).__name__}: {err}); source: {path}") from err
-    _LOADED[model.key] = mod
+    _LOADED[key] = mod
     return mod

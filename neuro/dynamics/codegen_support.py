@@ -7,9 +7,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..ops.fastmath import exp64
 from ..ops.rng_cpu import normal_at
 
-__all__ = ["SIG", "as_pointer", "normal_at", "_normals", "noop", "SLOTS"]
+__all__ = ["SIG", "as_pointer", "exp64", "normal_at", "_normals", "noop", "SLOTS"]
 
 SLOTS = 8  # kernels of user-defined models one network can run (the compiled loop takes a tuple of this length)
 

@@ -91,23 +91,41 @@ def _split_noise(f: sympy.Expr, where: str):
     return f0, gs
 
 
-def update(rhs: dict[str, sympy.Expr], states: list[str], method: str, where: dict[str, str]) -> dict[str, sympy.Expr]:
-    """New value of each state variable after one step (all but ``exact``, which :func:`propagators` handles)."""
+def update(rhs: dict[str, sympy.Expr], states: list[str], method: str, where: dict[str, str], raw: dict | None = None,
+           subs: dict | None = None) -> dict[str, sympy.Expr]:
+    """New value of each state variable after one step (all but ``exact``, which :func:`propagators` handles).
+
+    ``raw`` (with ``subs``, the subexpressions fully expanded): the right-hand sides with the subexpressions left as
+    symbols, for the one-stage methods (Euler, exponential Euler), whose generated code evaluates each subexpression
+    once per step from the old state; a subexpression that depends on the variable being integrated is expanded."""
     xs = {s: sympy.Symbol(s, real=True) for s in states}
+    if raw is not None:
+        deps = {n: {x.name for x in e.free_symbols} for n, e in (subs or {}).items()}
+
+        def own(s):  # the raw right-hand side of s with the subexpressions that depend on s expanded
+            f = raw[s]
+            inline = {sympy.Symbol(n, real=True): subs[n] for n in deps if s in deps[n]}
+            return f.xreplace(inline) if inline else f
+    else:
+        def own(s):
+            return rhs[s]
     if method == "exponential_euler":
         out = {}
         for s in states:
-            f, x = rhs[s], xs[s]
-            A = sympy.simplify(sympy.diff(f, x))
-            if x in A.free_symbols:
-                raise DefinitionError(f"{where[s]}: 'exponential_euler' needs d{s}/dt linear in {s}, got {f}")
-            B = sympy.simplify(f - A * x)
-            if A == 0:
+            f, x = own(s), xs[s]
+            A = sympy.diff(f, x)
+            full_A = sympy.diff(rhs[s], x)
+            if x in sympy.simplify(full_A).free_symbols:
+                raise DefinitionError(f"{where[s]}: 'exponential_euler' needs d{s}/dt linear in {s}, got {rhs[s]}")
+            B = f.xreplace({x: 0})
+            if sympy.simplify(full_A) == 0:
                 out[s] = x + DT * B
             else:
                 ba = B / A
                 out[s] = -ba + (ba + x) * sympy.exp(A * DT)
         return out
+    if raw is not None and method == "euler" and not noise_symbols(rhs.values()):
+        return {s: xs[s] + DT * own(s) for s in states}
     split = {s: _split_noise(rhs[s], where[s]) for s in states}
     for s, (_, gs) in split.items():
         for _xi, g in gs.items():

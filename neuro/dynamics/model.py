@@ -101,7 +101,7 @@ class NeuronModel:
         for name in subs:
             visit(name, [])
         self._subs = resolved
-        rhs = {}
+        rhs, rhs_raw = {}, {}
         for name in self.diff:
             e = self._eqs[name]
             where = f"line {e.line} ({e.text!r})"
@@ -111,6 +111,7 @@ class NeuronModel:
             if got != want and not e.expr.is_zero:
                 raise DefinitionError(f"{where}: d{name}/dt has the unit {got}, it must be {want} (the unit of {name} per second)")
             rhs[name] = e.expr.xreplace({sympy.Symbol(s, real=True): v for s, v in resolved.items()})
+            rhs_raw[name] = e.expr
         # threshold and reset
         self._threshold = None
         if self.threshold is not None:
@@ -170,11 +171,18 @@ class NeuronModel:
         # integration
         where_of = {n: f"line {self._eqs[n].line} ({self._eqs[n].text!r})" for n in self.diff}
         rhs = {n: self._numeric(e) for n, e in rhs.items()}
+        # subexpressions kept as named temporaries (evaluated once per step from the old state) for the one-stage methods
+        self._sub_order = [(n, self._numeric(subs[n].expr)) for n in order]
+        self._sub_full = {n: self._numeric(e) for n, e in resolved.items()}
         self.method = I.choose(rhs, self.diff, self.discrete, self.method)
         self._rhs = rhs
         if self.method == "exact":
             self._linear = I.linear_system(rhs, self.diff, self.discrete)
             self._update = None
+        elif self.method in ("euler", "exponential_euler") and not I.noise_symbols(rhs.values()) or self.method == "euler":
+            self._linear = None
+            raw = {n: self._numeric(e) for n, e in rhs_raw.items()}
+            self._update = I.update(rhs, self.diff, self.method, where_of, raw=raw, subs=self._sub_full)
         else:
             self._linear = None
             self._update = I.update(rhs, self.diff, self.method, where_of)

@@ -256,6 +256,10 @@ class Network:
         else:
             s.gen_steps, s.gen_idx = np.zeros(0, np.int64), np.zeros(0, np.int64)
         s.gen_ptr = np.array([np.searchsorted(s.gen_steps, self.step)], dtype=np.int64)
+        s.repeats = np.zeros(max(n, 1), dtype=bool)  # neurons that may spike several times in a step
+        for p in self.populations:
+            if isinstance(p, SpikeSource) and p.repeats == "multiplicity":
+                s.repeats[p.start : p.start + p.n] = True
         self._build_synapses(s, n)
         # modulators
         s.modulator = np.array([m.initial for m in self.modulators.values()], dtype=np.float64)
@@ -372,12 +376,6 @@ class Network:
         offset = 0
         for pop in models:
             model = pop.definition
-            if model.key not in slot_of:
-                if len(fns) == SLOTS:
-                    raise ValueError(f"a network runs at most {SLOTS} different user-defined models; {pop.name} would be the "
-                                     f"{SLOTS + 1}th")
-                slot_of[model.key] = len(fns)
-                fns.append(codegen.load(model).kernel)
             names = codegen.layout(model)
             values = dict(pop._values)
             steps = model.refractory_steps(values, self.dt)
@@ -385,6 +383,17 @@ class Network:
                 values["_ref_steps"] = steps.astype(np.float64)
             if model.method == "exact":
                 values.update(model.exact_arrays(values, self.dt))
+            # parameters with one value for the whole population become literals of its kernel
+            fixed = [k for k in names if k not in model.states and not k.startswith("_hold_") and k not in ("_fired", "_refrac")]
+            constants = {k: float(np.asarray(values[k]).reshape(-1)[0]) for k in fixed
+                         if np.all(np.asarray(values[k]) == np.asarray(values[k]).reshape(-1)[0])}
+            kid = (model.key, tuple(sorted(constants.items())))
+            if kid not in slot_of:
+                if len(fns) == SLOTS:
+                    raise ValueError(f"a network runs at most {SLOTS} different user-defined kernels (models, or parameter sets of "
+                                     f"one model); {pop.name} would be the {SLOTS + 1}th")
+                slot_of[kid] = len(fns)
+                fns.append(codegen.load(model, constants).kernel)
             for v in codegen.held(model):
                 values.setdefault(f"_hold_{v}", np.asarray(values[v], dtype=np.float64).copy())
             pop._gen_offsets = {}
@@ -395,7 +404,7 @@ class Network:
                 segments.append(np.broadcast_to(np.asarray(values[key], dtype=np.float64), (pop.n,)))
                 offset += pop.n
             k = self.populations.index(pop)
-            s.pop_par[k, 0], s.pop_par[k, 1] = slot_of[model.key], tab
+            s.pop_par[k, 0], s.pop_par[k, 1] = slot_of[kid], tab
             pop._tab = (tab, names)
             tab += len(names)
         s.gen_state = np.concatenate(segments) if segments else np.zeros(1)
@@ -569,6 +578,10 @@ class Network:
         one_proj[some] = np.minimum.reduceat(pr, starts) == np.maximum.reduceat(pr, starts)
         exact = (s.pre_off[:, 1:] - s.pre_off[:, :-1]) == (b - a)
         fuse = some & all_ok & one_proj & exact & (s.seg_code[:, : DA + 1] > 0)
+        # a neuron that can spike several times in one step (SpikeSource repeats="multiplicity") keeps the two passes:
+        # all its copies' events, then their deliveries of the final weight (as the GPU); the fused pass would deliver
+        # the weights in between
+        fuse &= ~s.repeats[: fuse.shape[0], None]
         framed = np.zeros(a.shape, bool)
         framed[some] = np.maximum.reduceat(s.syn_fk.astype(np.int64), starts) > 0
         s.seg_code[:, : DA + 1][fuse] = np.where(framed[fuse], 7, 6)

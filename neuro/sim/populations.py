@@ -268,8 +268,20 @@ class ConductanceLIF(Population):
         return out
 
 
+def resting_potential(b) -> np.ndarray:
+    r"""The resting potential (mV) of Izhikevich neurons without input: the lower root of
+    :math:`0.04 v^2 + (5 - b) v + 140 = 0` (the fixed point with :math:`u = b v`), or -65 mV where there is none."""
+    b = np.asarray(b, dtype=np.float64)
+    disc = (5.0 - b) ** 2 - 4 * 0.04 * 140.0
+    return np.where(disc >= 0, (-(5.0 - b) - np.sqrt(np.maximum(disc, 0.0))) / 0.08, -65.0)
+
+
 class Izhikevich(Population):
     """Izhikevich (2003) neurons; ``preset`` names a classic firing pattern (:data:`neuro.ops.izhikevich.PRESETS`).
+
+    Without ``v_init`` each neuron starts at rest (:func:`resting_potential`: -70 mV for b = 0.2, -62.5 mV for the
+    resonator's b = 0.26), ``u = b v``; started elsewhere (Izhikevich's code uses -65 mV) a neuron relaxes to rest and
+    may fire on the way, as the resonator does from -65 mV.
 
     ``a, b, c, d`` may be per-neuron arrays. ``scheme="izhikevich"`` is the published two half-steps
     for v; ``"euler"`` plain forward Euler. Synaptic input is a current for one step.
@@ -278,7 +290,7 @@ class Izhikevich(Population):
     model = E.IZHIKEVICH
 
     def __init__(self, n, a=None, b=None, c=None, d=None, preset="regular_spiking", scheme="izhikevich",
-                 i_ext=0.0, noise=0.0, noise_kind="gaussian", v_init=-65.0, u_init=None, name=None):
+                 i_ext=0.0, noise=0.0, noise_kind="gaussian", v_init=None, u_init=None, name=None):
         super().__init__(n, name, "izh")
         if noise_kind not in ("gaussian", "uniform"):
             raise ValueError(f"noise_kind must be 'gaussian' or 'uniform', got {noise_kind!r}")
@@ -295,6 +307,8 @@ class Izhikevich(Population):
             values[key] = _per_neuron(default if given is None else given, self.n, key)
         self.scheme = scheme
         self._init.update(na=values["a"], nb=values["b"], nc=values["c"], nd=values["d"])
+        if v_init is None:  # each neuron's resting state without input (the lower fixed point), -65 mV where there is none
+            v_init = resting_potential(values["b"])
         self._initial("v", v_init, "v_init", -65.0)
         self._u_follows_v = u_init is None  # u = b v, also for a v drawn later
         if u_init is None:
@@ -447,7 +461,7 @@ class ModelPopulation(Population):
         self._rows = {var: _RECEPTOR_ROW[r] for r, var in model.inputs.items()}  # variables kept in the delivery matrix
 
     def _draw_init(self, rng):
-        for key, (f, what) in self._random_init.items():
+        for key, (f, _what) in self._random_init.items():
             arr = np.asarray(self.definition.values(self.n, {key: f(rng, self.n)})[key])
             self._values[key] = arr
         self._random_init = {}

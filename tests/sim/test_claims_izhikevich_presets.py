@@ -48,15 +48,9 @@ def test_resting_potentials():
     assert resting_v(0.26) == pytest.approx(-62.5)
 
 
-_DEFAULT_START_XFAIL = pytest.mark.xfail(
-    strict=True, reason="v = -65 mV is 2.5 mV below the resonator's rest (-62.5 mV): the damped ~41 ms oscillation back to rest "
-    "overshoots threshold and it fires once at ~21 ms; populations.Izhikevich's default v_init (-65) is not preset-aware, "
-    "so start a resonator with v_init=-62.5")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_DEFAULT_START_XFAIL) if n == "resonator" else n for n in sorted(PRESETS)])
+@pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_is_silent_from_the_default_initial_state(name):
-    """``sim.Izhikevich``'s default start, v = -65 mV and u = b v, without input."""
+    """``sim.Izhikevich``'s default start (each preset's resting state) without input."""
     net = sim.Network(dt=0.1)
     pop = sim.Izhikevich(1, preset=name, scheme="euler")
     mon = net.add(pop, sim.SpikeMonitor(pop))

@@ -377,10 +377,9 @@ def test_repeated_spikes_in_a_step_apply_each_event(backend):
     _compare(cpu, gpu, exact=True)
 
 
-@pytest.mark.xfail(strict=True, reason="CPU loop, not the GPU: with repeated spikes its fused presynaptic pass (seg_code 6/7, "
-                   "segments without dendritic delay, Network._fuse_pre_events) delivers each copy's intermediate weight, its two-pass "
-                   "path (and the GPU) delivers the weight after (after_update) or before (before_update) all k events, k times")
 def test_repeated_spikes_fused_presynaptic_pass_equals_the_two_pass_path():
+    """Segments without dendritic delay, which the CPU loop otherwise fuses: a neuron that can spike several times in a
+    step keeps the two passes (Network._fuse_pre_events), so the CPU equals the GPU path."""
     cpu, gpu = _run_both(partial(repeated_spikes, dendritic_fraction=0.0), "emulate", 20.0)
     _compare(cpu, gpu, exact=True)
 
