@@ -251,13 +251,17 @@ class CudaDevice:
 
     name = "cuda"
 
-    def __init__(self, tgt_type: str = "int"):
+    def __init__(self, tgt_type: str = "int", device: int | None = None):
         from ..kernel_loader import _import_cupy
 
         self.xp = _import_cupy()  # a clear error where CuPy is missing
+        # the device current now (or the one given) is this engine's for good: every compile, allocation and launch
+        # happens on it, whatever device is current when a later run starts
+        self.device_id = self.xp.cuda.Device().id if device is None else int(device)
         self.options = ("--fmad=false", f"-DTGT_T={tgt_type}")
         self._fns: dict[tuple[str, str], Any] = {}
-        self.stream = self.xp.cuda.Stream(non_blocking=True)
+        with self.xp.cuda.Device(self.device_id):
+            self.stream = self.xp.cuda.Stream(non_blocking=True)
 
     def use(self, defines: tuple[str, ...] = ()) -> None:
         """Compile (NVRTC, cached) and load every kernel with the network's index types: nothing is loaded while a graph
@@ -265,13 +269,17 @@ class CudaDevice:
         from ..kernel_loader import load_module
 
         opts = self.options + tuple(defines)
-        mods = {src: load_module(src, opts) for src in _SOURCES}
-        self._fns = {(src, fn): mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
+        mods = {src: load_module(src, opts, device=self.device_id) for src in _SOURCES}
+        with self.xp.cuda.Device(self.device_id):
+            self._fns = {(src, fn): mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
         self.loaded_options = opts
 
+    @contextlib.contextmanager
     def context(self):
-        """Every transfer, fill and launch of a run goes to one stream (a non-blocking stream does not wait for others)."""
-        return self.stream
+        """Every transfer, fill and launch of a run goes to this engine's device and one stream (a non-blocking stream
+        does not wait for others)."""
+        with self.xp.cuda.Device(self.device_id), self.stream:
+            yield self
 
     def launch(self, src: str, name: str, grid: int, block: int, args: tuple) -> None:
         fn = self._fns[(src, name)]
