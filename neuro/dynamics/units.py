@@ -68,6 +68,10 @@ class Dim:
         for name, (dim, _) in _NAMED.items():
             if dim == self:
                 return name
+        for name, (dim, _) in _NAMED.items():  # a named unit per (or times) a power of a second: volt/second
+            for k in (1, 2, -1):
+                if dim * SECOND ** -k == self and name not in ("hertz", "second"):
+                    return f"{name}/second" + ("" if k == 1 else f"**{k}") if k > 0 else f"{name}*second"
         parts = [f"{b}^{a:g}" if a != 1 else b for b, a in zip(BASES, self.e) if abs(a) > 1e-12]
         return " ".join(parts)
 
