@@ -46,6 +46,7 @@ class NonFiniteCheck:
         mode = self.nonfinite
         if mode == "ignore" or not x.is_floating_point() or x.is_meta or torch.compiler.is_compiling() or torch.jit.is_tracing():
             return
+        x = x.detach()  # a check, not part of the graph: nothing saved for backward
         if bool(torch.isfinite(x).all()):
             return
         bad = x.numel() - int(torch.isfinite(x).sum())
