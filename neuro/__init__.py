@@ -3,8 +3,35 @@
 Layers, bottom up: ``neuro.backend`` and ``neuro.ops`` (one folder per dynamic law, a
 readable torch reference plus Numba and CuPy kernels) -> ``neuro.sim`` (event-driven
 simulator) and ``neuro.nn`` (training layer) -> data, energy, training loop, plots, CLI.
+
+Importing ``neuro`` itself is light (no torch, no Numba): the layers load when first imported.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+DISTRIBUTION = "neuro-snn"
+"""The name this package is installed under (``pip install neuro-snn``)."""
+
+
+def _find_version() -> str:
+    """The installed distribution's version; in a source checkout that is not installed, the one in ``pyproject.toml``
+    (the single place the number is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        import re
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            match = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), flags=re.MULTILINE)
+        except OSError:
+            match = None
+        return match.group(1) if match else "0+unknown"
+
+
+__version__ = _find_version()
 
 __all__ = ["__version__"]

@@ -1,7 +1,10 @@
 """The ``neuro`` command: ``neuro info``, ``neuro demo``, and the subcommands each layer adds.
 
 A layer that offers subcommands has a ``cli`` module with ``add_cli(subparsers)``
-(``neuro.data.cli``, ``neuro.energy.cli``, ...); it is imported only when present.
+(``neuro.data.cli``, ``neuro.energy.cli``, ...). It is imported only when its subcommand runs:
+``neuro --help`` and ``neuro --version`` load neither torch, Numba nor any layer, so they answer
+at once; the one-line help of each layer's subcommand is kept in :data:`LAYER_COMMANDS` for that
+(a test holds it equal to the layer's own).
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ import os
 import platform
 import sys
 
-# layers that may add subcommands, each through its own ``add_cli(subparsers)``
-_LAYER_CLIS = ("neuro.sim.cli", "neuro.data.cli", "neuro.energy.cli", "neuro.train.cli")
+LAYER_COMMANDS = {
+    "simulate": ("neuro.sim.cli", "run an example network of the event-driven simulator"),
+    "data": ("neuro.data.cli", "neuromorphic datasets: list, where, verify, prepare, fixture"),
+    "energy": ("neuro.energy.cli", "operation counts, energy (three models) and bit budget of a model on random inputs"),
+    "train": ("neuro.train.cli", "train a model from a recipe (checkpoints, --resume, torchrun for several processes)"),
+}
+"""Subcommand -> (the layer module whose ``add_cli`` registers it, its one-line help)."""
 
 
 def _version(module: str) -> str:
@@ -77,8 +85,27 @@ def _warmup(args: argparse.Namespace) -> int:
     return warmup()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option (the top level takes no option values)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+class LayerUnavailable(RuntimeError):
+    """The layer that registers the asked-for subcommand could not be imported (a missing dependency, a broken install)."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``neuro`` parser. Only the layer of ``command`` (a key of :data:`LAYER_COMMANDS`) is imported to register
+    its arguments; every other layer subcommand is listed by name and help alone."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="neuro", description="neuro: spiking neural networks — simulate, train, estimate energy, load data")
+    parser.add_argument("--version", action="version", version=f"neuro {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("info", help="versions, backends, devices and the data root")
     p.set_defaults(func=info)
@@ -89,18 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
     p = sub.add_parser("warmup", help="compile the CPU kernels into Numba's disk cache (the first run then starts in under a second)")
     p.set_defaults(func=_warmup)
-    for name in _LAYER_CLIS:
-        if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None or importlib.util.find_spec(name) is None:
+    for name, (module, help_text) in LAYER_COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_text, add_help=False)
             continue
         try:
-            importlib.import_module(name).add_cli(sub)
-        except Exception as exc:  # noqa: BLE001 - one broken layer must not take `neuro info` down
-            print(f"neuro: the {name} subcommands are unavailable: {type(exc).__name__}: {exc}", file=sys.stderr)
+            importlib.import_module(module).add_cli(sub)
+        except Exception as exc:  # noqa: BLE001 - only this subcommand fails, and says why
+            raise LayerUnavailable(f"importing {module} failed: {type(exc).__name__}: {exc}") from exc
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_of(argv)
+    try:
+        parser = build_parser(command)
+    except LayerUnavailable as exc:
+        print(f"neuro {command}: unavailable: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,5 +1,6 @@
-"""The wheel ships the CUDA sources inside the package, and the installed package finds them; the GPU extras, `make setup`
-on a GPU machine and `make gpu-check`."""
+"""The wheel ships the CUDA sources inside the package, and the installed package finds them; what users expect of a
+package (LICENSE, CHANGELOG.md, CITATION.cff, ``neuro.__version__``, ``py.typed``); the GPU extras, `make setup` on a GPU
+machine and `make gpu-check`."""
 
 from __future__ import annotations
 
@@ -42,11 +43,147 @@ def test_wheel_contains_kernels_and_no_top_level_shadowing_modules(wheel):
 def test_installed_package_finds_its_kernels(wheel, tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True, capture_output=True)
-    code = "import neuro, neuro.paths as p; print(neuro.__file__); print(p.kernel_source('lif'))"
+    code = "import neuro, neuro.paths as p; print(neuro.__file__); print(p.kernel_source('lif')); print(neuro.__version__)"
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith(str(site)), "imported the checkout instead of the installed wheel"
     assert out[1] == str(site / "neuro" / "_kernels" / "lif.cu")
+    assert out[2] == _pyproject()["project"]["version"]
+
+
+# ---------------------------------------------------------------- LICENSE, CHANGELOG.md, CITATION.cff, __version__, py.typed
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_wheel_ships_py_typed_and_the_license(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "neuro/py.typed" in names, "type checkers ignore the package's annotations without neuro/py.typed (PEP 561)"
+    licenses = [n for n in names if ".dist-info/" in n and Path(n).name == "LICENSE"]
+    assert licenses, f"no LICENSE in the wheel's metadata: {[n for n in names if '.dist-info/' in n]}"
+    assert zipfile.ZipFile(wheel).read(licenses[0]).decode() == (ROOT / "LICENSE").read_text()
+
+
+def test_license_file_is_the_declared_licence():
+    declared = _pyproject()["project"]["license"]
+    declared = declared["text"] if isinstance(declared, dict) else declared
+    assert declared == "MIT"
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) ")
+    flat = " ".join(text.split())
+    # the two operative sentences of the MIT licence, word for word
+    assert ("Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated documentation files "
+            "(the \"Software\"), to deal in the Software without restriction,") in flat
+    assert "The above copyright notice and this permission notice shall be included in all copies or substantial portions of the Software." in flat
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in flat
+
+
+def test_version_comes_from_the_distribution_with_the_checkout_as_fallback(monkeypatch):
+    import importlib.metadata
+
+    import neuro
+
+    version = _pyproject()["project"]["version"]
+    assert neuro.__version__ == importlib.metadata.version("neuro-snn") == version
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert neuro._find_version() == version  # a checkout on sys.path without an install reads pyproject.toml
+
+
+KEEP_A_CHANGELOG_TYPES = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
+
+
+def test_changelog_follows_keep_a_changelog():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    lines = text.splitlines()
+    assert lines[0] == "# Changelog" and "keepachangelog.com" in text
+    releases = [line for line in lines if line.startswith("## ")]
+    assert releases and releases[0] == "## [Unreleased]", releases
+    for head in releases[1:]:
+        assert re.fullmatch(r"## \[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", head), head
+    for name in re.findall(r"^## \[([^\]]+)\]", text, flags=re.M):
+        assert re.search(rf"^\[{re.escape(name)}\]: https://", text, flags=re.M), f"no link for [{name}]"
+    types = re.findall(r"^### (.+)$", text, flags=re.M)
+    assert types and set(types) <= set(KEEP_A_CHANGELOG_TYPES), types
+    body = lines[lines.index(releases[0]):]
+    stray = [line for line in body if line and not line.startswith(("#", "[", "- ", "  "))]
+    assert not stray, f"entries are list items under a change type: {stray}"
+
+
+def _read_cff(text: str) -> dict:
+    """The YAML subset CITATION.cff is written in: ``key: scalar``, folded ``key: >-`` blocks, and lists of scalars or of
+    ``key: scalar`` mappings. Anything else fails, so the file stays readable by every YAML parser."""
+
+    def scalar(raw: str):
+        raw = raw.strip()
+        if raw[:1] in "\"'":
+            assert raw[-1] == raw[0] and len(raw) > 1, f"unterminated string {raw!r}"
+            return raw[1:-1]
+        assert not raw.startswith(("{", "[", "&", "*", "!", "|", ">")) and ": " not in raw and " #" not in raw, f"unsupported YAML: {raw!r}"
+        return raw
+
+    out: dict = {}
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        assert not line.startswith(" "), f"unexpected indentation: {line!r}"
+        key, sep, rest = line.partition(":")
+        assert sep and re.fullmatch(r"[a-z][a-z0-9-]*", key), f"not a top-level key: {line!r}"
+        assert key not in out, f"duplicate key {key}"
+        i += 1
+        block = []
+        while i < len(lines) and lines[i].startswith(" "):
+            block.append(lines[i])
+            i += 1
+        rest = rest.strip()
+        if rest == ">-":
+            out[key] = " ".join(b.strip() for b in block)
+        elif rest:
+            assert not block, f"{key}: a scalar followed by an indented block"
+            out[key] = scalar(rest)
+        else:
+            items: list = []
+            for b in block:
+                body = b.strip()
+                if body.startswith("- "):
+                    body = body[2:]
+                    items.append({} if re.match(r"^[a-z][a-z0-9-]*: ", body) else None)
+                if items[-1] is None:
+                    items[-1] = scalar(body)
+                else:
+                    k, _, v = body.partition(": ")
+                    items[-1][k] = scalar(v)
+            out[key] = items
+    return out
+
+
+def test_citation_cff_is_valid_and_in_step_with_pyproject():
+    text = (ROOT / "CITATION.cff").read_text()
+    cff = _read_cff(text)
+    try:
+        import yaml
+    except ImportError:
+        pass
+    else:
+        assert yaml.safe_load(text) == cff
+    # the keys CFF 1.2.0 requires, and the values its schema allows
+    assert {"cff-version", "message", "title", "authors"} <= set(cff)
+    assert cff["cff-version"] == "1.2.0" and cff["type"] in ("software", "dataset")
+    assert cff["authors"] and all(isinstance(a, dict) and ({"name"} <= set(a) or {"family-names", "given-names"} <= set(a)) for a in cff["authors"])
+    project = _pyproject()["project"]
+    assert cff["version"] == project["version"], "CITATION.cff's version must follow pyproject.toml's"
+    assert cff["license"] == project["license"]["text"] == "MIT"
+    assert cff["repository-code"] == project["urls"]["Homepage"]
+    if shutil.which("cffconvert"):  # the reference validator, where installed (pip install cffconvert)
+        res = subprocess.run(["cffconvert", "--validate", "-i", str(ROOT / "CITATION.cff")], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
 
 
 # ---------------------------------------------------------------- the GPU extras, `make setup` and `make gpu-check`

@@ -1,4 +1,5 @@
-"""``neuro simulate``: run one of the example networks shipped in ``examples/`` (CUBA, distal reward, polychronization)."""
+"""``neuro simulate``: run one of the example networks shipped in ``examples/`` (CUBA, distal reward, polychronization),
+or the Potjans & Diesmann microcircuit, which is part of the package (:mod:`neuro.sim.microcircuit`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def _examples_dir() -> Path:
 def run(args) -> int:
     import sys
 
+    if args.network == "microcircuit":
+        from .microcircuit import main
+
+        return main(args.rest)
     script = _examples_dir() / _EXAMPLES[args.network]
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
@@ -27,6 +32,6 @@ def run(args) -> int:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="run an example network of the event-driven simulator",
                               description="Run an example network; arguments after the name go to the example (try --help).")
-    p.add_argument("network", choices=sorted(_EXAMPLES), help="which network")
+    p.add_argument("network", choices=sorted([*_EXAMPLES, "microcircuit"]), help="which network")
     p.add_argument("rest", nargs="...", help="arguments for the example script, e.g. --duration 500 --out runs/cuba")
     p.set_defaults(func=run)

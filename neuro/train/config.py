@@ -49,6 +49,11 @@ class TrainConfig:
     ``batch_size`` is the **global** batch: with ``N`` processes each one takes ``batch_size / N``
     samples of the same global batch, so a recipe trains the same way on 1 or 64 GPUs.
     ``checkpoint_every`` and ``log_every`` count optimizer steps; ``eval_every`` counts epochs.
+
+    ``amp`` (mixed precision in ``amp_dtype``) applies on CUDA devices only: on the CPU the trainer runs in
+    float32 whatever it says, and ``neuro train`` records ``amp: false`` in the run's ``config.json`` there.
+    ``progress`` switches the progress bars and notes on stderr, nothing else: the metrics files, the
+    checkpoints and ``neuro train``'s ``result.json`` are written either way.
     """
 
     # optimizer
