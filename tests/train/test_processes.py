@@ -104,7 +104,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, capsys):
     ra, rb = json.loads(one_out.splitlines()[-1]), json.loads(out.splitlines()[-1])
     assert ra["step"] == rb["step"] == 12
     assert rb["eval_accuracy"] == ra["eval_accuracy"] and rb["train_loss"] == pytest.approx(ra["train_loss"], abs=1e-6)
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoints", "config.json", "firing_rates.csv", "metrics.csv"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoints", "config.json", "firing_rates.csv", "metrics.csv", "result.json"]
 
 
 def test_command_line_reports_errors_before_training(tmp_path, capsys):
