@@ -35,3 +35,13 @@ __all__ = ["IF", "LIF", "ParametricLIF", "PerStep", "Scale", "SynapticCurrent", 
 __all__ += ["ALIF", "ALIFState", "LeakyReadout", "firing_rates", "l1_spike_penalty", "lower_rate_penalty", "max_membrane_cross_entropy",
             "rate_mse_loss", "spike_count_cross_entropy", "spike_rate_cross_entropy", "upper_rate_penalty", "IELIF", "IntegerLIF", "expand_time",
             "UltraLIF", "PDSGLIF"]
+# neurons built from a definition (issue 21); imported on first use, as it loads sympy and neuro.dynamics (about 1 s)
+__all__ += ["Neuron"]
+
+
+def __getattr__(name: str):
+    if name == "Neuron":
+        from .neuron import Neuron
+
+        return Neuron
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
