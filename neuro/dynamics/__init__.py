@@ -4,8 +4,9 @@ method and generated into a readable NumPy reference and a Numba kernel (:mod:`n
 This package sits below :mod:`neuro.sim` and :mod:`neuro.nn` and imports neither.
 """
 
+from .discrete import DiscreteNeuron
 from .equations import DefinitionError
 from .model import NeuronModel
 from .units import Dim
 
-__all__ = ["NeuronModel", "DefinitionError", "Dim"]
+__all__ = ["NeuronModel", "DiscreteNeuron", "DefinitionError", "Dim"]
