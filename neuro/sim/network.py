@@ -32,6 +32,7 @@ from ..ops.stdp.params import PairSTDP, TripletSTDP
 from ..ops.three_factor.params import Neuromodulator, RewardModulatedSTDP
 from ..units import check_dt, to_ms, too_short_run
 from . import engine_cpu as E
+from . import projections as _layout
 from .monitors import VARIABLES, ModulatorMonitor, PopulationRateMonitor, SpikeMonitor, StateMonitor, SynapseMonitor
 from .populations import ModelPopulation, Population, SpikeSource
 from .projections import RECEPTORS, Projection
@@ -435,13 +436,11 @@ class Network:
         Izhikevich neurons take every synapse into ``isyn`` (cleared each step); other models take
         excitatory synapses into ``x1``, inhibitory ones into ``x2`` and direct ones into ``v``.
         """
-        row = np.select([s.syn_chan == E.CH_EXC, s.syn_chan == E.CH_INH], [0, 1], default=3).astype(np.int64)
-        if s.syn_post.size:
-            izh = s.pop_model[s.npop[s.syn_post]] == E.IZHIKEVICH
-            row[izh] = 2
-        tgt = row * stride + s.syn_post
+        izh = s.pop_model[s.npop] == E.IZHIKEVICH if s.npop.size else np.zeros(1, bool)
         # int32 when it fits: 4 bytes less to stream per synaptic event
-        return tgt.astype(np.int32) if stride * 4 < 2**31 else tgt
+        tgt = np.empty(s.syn_post.shape[0], dtype=np.int32 if stride * 4 < 2**31 else np.int64)
+        _layout._target_index(s.syn_chan, s.syn_post, izh, stride, E.CH_EXC, E.CH_INH, tgt)
+        return tgt
 
     def _carry_frames(self, old, s) -> None:
         """Put the currents (laid out as currents) into the new layout's frames; where a population's frame is the
@@ -508,20 +507,15 @@ class Network:
         # per synapse: 0 (weight added as it is) or 1 + 2 f + c (scaled by 1 / F of frame f, channel c)
         kt = np.int16 if 1 + 2 * len(frames) < 2**15 else np.int32
         fk = np.zeros(s.syn_post.shape[0], dtype=kt)
-        row = np.asarray(s.syn_tgt, dtype=np.int64) // max(s.v.shape[0], 1)  # the target row of each synapse (_TARGET_ROWS)
-        if s.syn_post.size and frames:
-            k0 = keys[s.npop[s.syn_post]]
-            into = (k0 > 0) & (row < 2)  # the x1 / x2 rows of a framed population
-            fk[into] = (k0[into] + row[into]).astype(kt)
+        direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
+        # the target row of each synapse (_TARGET_ROWS): into the x1 / x2 rows of a framed population, or onto v (row 3)
+        _layout._frame_keys(s.syn_tgt, s.syn_post, s.npop, keys, max(s.v.shape[0], 1), fk, direct)
         s.syn_fk = fk
         # populations with synapses onto v itself (receptor "v"). By default (refractory_input=False) a jump of v that
         # arrives in a neuron's spike step or while it is refractory is lost, as in Brian2 and NEST: the CPU loop parks
         # such neurons (from the spike step on, at t_ref = 0 too: pop_par[p, 11]), the GPU drops their jumps at delivery,
         # conductance-based neurons start again from v_reset. With refractory_input=True the jumps apply to the held
         # potential; those populations cannot park (pop_direct = 1, engine_cpu)
-        direct = np.zeros(max(1, len(self.populations)), dtype=np.int64)
-        if s.syn_post.size:
-            direct[np.unique(s.npop[s.syn_post[row == 3]])] = 1
         s.pop_direct = np.zeros_like(direct)
         for p, pop in enumerate(self.populations):
             keep = getattr(pop, "refractory_input", True)
@@ -532,19 +526,9 @@ class Network:
     def _segment_codes(self, s) -> np.ndarray:
         """``[n, D + 1]`` delivery codes: 0 no synapse, 1 synapses, 2 one contiguous run of targets (vectorised add),
         3 / 4 the same with every weight scaled into one frame, 5 weights scaled into several frames (per synapse)."""
-        a, b = s.off[:, :-1], s.off[:, 1:]
-        some = b > a
-        code = np.where(some, 1 + self._dense_segments(s), 0).astype(np.uint8)
-        if not np.any(s.syn_fk):
-            return code
-        starts = a[some]
-        fk = s.syn_fk.astype(np.int64)
-        kmax, kmin = np.zeros(a.shape, np.int64), np.zeros(a.shape, np.int64)
-        kmax[some] = np.maximum.reduceat(fk, starts)  # non-empty segments tile the synapses in order
-        kmin[some] = np.minimum.reduceat(fk, starts)
-        scaled = some & (kmax > 0)
-        code[scaled] += 2
-        code[scaled & (kmax != kmin)] = 5  # synapses into several frames (or into one and elsewhere): per-synapse factors
+        code = np.where(s.off[:, 1:] > s.off[:, :-1], 1 + self._dense_segments(s), 0).astype(np.uint8)
+        if s.syn_fk.size:
+            _layout._frame_codes(s.off, s.syn_fk, code)  # several frames (or one and elsewhere): per-synapse factors
         return code
 
     @staticmethod
@@ -559,34 +543,21 @@ class Network:
         s.proj_shift = np.zeros(max(P, 1), dtype=np.int64)
         s.seg_proj = np.zeros(s.seg_code.shape, dtype=np.int32)  # the projection of a code 6 / 7 segment
         S = s.syn_w.shape[0]
-        DA = s.pre_off.shape[1] - 2
-        if S == 0 or DA < 0:
+        if S == 0:
             return
-        pr = s.syn_proj.astype(np.int64)
-        ok = np.isin(s.proj_kind[pr], (E.PL_PAIR, E.PL_ELIGIBILITY)) & (s.syn_trace[:, 3] == 0)
-        for k in range(P):
-            if s.proj_kind[k] in (E.PL_PAIR, E.PL_ELIGIBILITY) and s.proj_bank[k, 1] >= 0:
-                mine = np.flatnonzero(pr == k)
-                row = s.syn_tgt[mine[0]] // stride if mine.size else 0
-                s.proj_shift[k] = row * stride + s.bank_lo[s.proj_bank[k, 1]]
-        a, b = s.off[:, : DA + 1], s.off[:, 1 : DA + 2]
-        some = b > a
-        starts = a[some]
-        all_ok = np.zeros(a.shape, bool)
-        one_proj = np.zeros(a.shape, bool)
-        all_ok[some] = np.minimum.reduceat(ok.astype(np.int8), starts) == 1  # non-empty segments tile the synapses in order
-        one_proj[some] = np.minimum.reduceat(pr, starts) == np.maximum.reduceat(pr, starts)
-        exact = (s.pre_off[:, 1:] - s.pre_off[:, :-1]) == (b - a)
-        fuse = some & all_ok & one_proj & exact & (s.seg_code[:, : DA + 1] > 0)
+        kind_ok = np.isin(s.proj_kind, (E.PL_PAIR, E.PL_ELIGIBILITY))
+        for k in np.flatnonzero(kind_ok & (s.proj_bank[:, 1] >= 0)):
+            # its first synapse in the layout (proj_syn: the synapses by projection, in layout order)
+            first = s.proj_syn[s.proj_ptr[k]] if s.proj_ptr[k + 1] > s.proj_ptr[k] else -1
+            row = s.syn_tgt[first] // stride if first >= 0 else 0
+            s.proj_shift[k] = row * stride + s.bank_lo[s.proj_bank[k, 1]]
+        if not np.any(kind_ok & (np.diff(s.proj_ptr) > 0)):
+            return  # no synapse of a pair or eligibility projection: nothing to fuse
+        fusable = kind_ok[s.syn_proj] & (s.syn_trace[:, 3] == 0)
         # a neuron that can spike several times in one step (SpikeSource repeats="multiplicity") keeps the two passes:
         # all its copies' events, then their deliveries of the final weight (as the GPU); the fused pass would deliver
-        # the weights in between
-        fuse &= ~s.repeats[: fuse.shape[0], None]
-        framed = np.zeros(a.shape, bool)
-        framed[some] = np.maximum.reduceat(s.syn_fk.astype(np.int64), starts) > 0
-        s.seg_code[:, : DA + 1][fuse] = np.where(framed[fuse], 7, 6)
-        s.pre_code[fuse] = 0
-        s.seg_proj[:, : DA + 1][fuse] = pr[a[fuse]]
+        # the weights in between (s.repeats)
+        _layout._fuse_segments(s.off, s.pre_off, s.syn_proj, fusable, s.syn_fk, s.repeats, s.seg_code, s.pre_code, s.seg_proj)
 
     @staticmethod
     def _compact_post_events(s) -> None:
@@ -620,69 +591,42 @@ class Network:
         Such a segment is delivered by a loop over contiguous memory, which vectorises (the per-target
         order of additions is the same as in the scalar loop). Segments shorter than ``min_len`` are not flagged.
         """
-        off = s.off
-        a, b = off[:, :-1], off[:, 1:]
-        length = b - a
-        dense = np.zeros(a.shape, dtype=np.uint8)
         if s.syn_tgt.size == 0:
-            return dense
-        cand = length >= min_len
-        if not cand.any():
-            return dense
-        tgt = s.syn_tgt.astype(np.int64)
-        first = tgt[a[cand]]
-        last = tgt[b[cand] - 1]
-        span_ok = last - first == length[cand] - 1
-        # ascending by one everywhere inside the segment (the span alone would miss a repeated target)
-        step_ok = np.diff(tgt) == 1
-        bad_prefix = np.concatenate([[0], np.cumsum(~step_ok)])  # number of non-unit steps before each synapse
-        inner_ok = bad_prefix[b[cand] - 1] - bad_prefix[a[cand]] == 0
-        dense[cand] = (span_ok & inner_ok).astype(np.uint8)
-        return dense
+            return np.zeros((s.off.shape[0], s.off.shape[1] - 1), dtype=np.uint8)
+        return _layout._dense_flags(s.off, s.syn_tgt, min_len)
 
     @staticmethod
     def _csr(owner: np.ndarray, steps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``(off [n, K + 2], order)``: entries grouped by owner neuron, then by delay in steps (``K`` the largest):
         neuron ``i``'s entries with delay ``k`` are ``order[off[i, k] : off[i, k + 1]]``."""
         K = int(steps.max()) if steps.size else 0
-        order = np.lexsort((steps, owner))
-        key = owner[order] * (K + 1) + steps[order]
-        grid = np.arange(max(n, 1), dtype=np.int64)[:, None] * (K + 1) + np.arange(K + 2, dtype=np.int64)[None, :]
-        return np.searchsorted(key, grid).astype(np.int64), order
+        rows = max(n, 1)
+        order, starts = _layout._counting_order(owner.astype(np.int64) * (K + 1) + steps, rows * (K + 1))
+        return _layout._segment_grid(starts, rows, K + 2), order
 
     def _build_synapses(self, s, n: int) -> None:
         dt = self.dt
-        pres, posts, ws, delays, chans, projs = [], [], [], [], [], []
-        for k, proj in enumerate(self.projections):
-            pres.append(proj.pre.start + proj.pre_index)
-            posts.append(proj.post.start + proj.post_index)
-            ws.append(proj._w if proj._order is None else self._s.syn_w[proj._order])
-            delays.append(proj.delay_steps(dt))
-            chans.append(np.full(len(proj), RECEPTORS[proj.receptor], dtype=np.int64))
-            projs.append(np.full(len(proj), k, dtype=np.int64))
-        if pres:
-            pre, post, w = np.concatenate(pres), np.concatenate(posts), np.concatenate(ws).astype(np.float64)
-            delay, chan, proj_of = np.concatenate(delays), np.concatenate(chans), np.concatenate(projs)
-        else:
-            pre = post = delay = chan = proj_of = np.zeros(0, np.int64)
-            w = np.zeros(0)
-        D = int(delay.max()) if delay.size else 0
+        D = 0
+        for proj in self.projections:
+            d = proj._delay_ms
+            bad, top = _layout._delay_extent(d[:1] if d.size and d.strides[0] == 0 else d, dt)  # one delay given for all: once
+            if bad >= 0:
+                proj.delay_steps(dt)  # raises, naming the delay
+            D = max(D, int(top))
         if (D + 2) * max(n, 1) > 2**31:
             k = int(np.argmax([p.delay_steps(dt).max(initial=0) for p in self.projections]))
             raise ValueError(f"projection {self.projections[k].name}: a delay of {D} steps ({D * dt:g} ms) needs a delay table of "
                              f"{(D + 2) * max(n, 1) * 8 / 2**30:.1f} GiB for {n} neurons; delays that long are not supported")
-        order = np.lexsort((post, delay, pre))  # CSR by pre, then delay; targets ascending inside a segment
-        inv = np.empty_like(order)
-        inv[order] = np.arange(order.size)
+        # CSR by pre, then delay; targets ascending inside a segment (np.lexsort((post, delay, pre)), by counting)
+        parts = [(proj.pre_index, proj.pre.start, proj._delay_ms, proj.post_index, proj.post.start,
+                  proj._w if proj._order is None else self._s.syn_w[proj._order], RECEPTORS[proj.receptor]) for proj in self.projections]
+        inv, starts, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = _layout._synapse_layout(parts, max(n, 1), D, dt)
         base = 0
         for proj in self.projections:
             proj._order = inv[base : base + len(proj)]
             base += len(proj)
-        key = pre[order] * (D + 1) + delay[order]
-        grid = np.arange(max(n, 1), dtype=np.int64)[:, None] * (D + 1) + np.arange(D + 2, dtype=np.int64)[None, :]
-        s.off = np.searchsorted(key, grid).astype(np.int64)
-        s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = post[order], w[order], chan[order], proj_of[order]
-        S = order.size
+        s.off = _layout._segment_grid(starts, max(n, 1), D + 2)
+        S = inv.size
         s.elig = np.zeros(S)
         P = max(1, len(self.projections))
         s.proj_kind = np.zeros(P, dtype=np.int64)
@@ -714,20 +658,24 @@ class Network:
                 s.proj_par[k, 22:29] = [rule.baseline, rule.weight_rate, rule.drift, st.w_min, st.w_max, names.index(proj.modulator),
                                         1.0 if rule.eligibility_decay == "periodic" else 0.0]
                 s.period_next[k] = self.step + period
-        plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S else np.zeros(0, np.int64)
+        plastic = np.flatnonzero(s.proj_kind[s.syn_proj] != E.PL_NONE) if S and np.any(s.proj_kind != E.PL_NONE) else np.zeros(0, np.int64)
         # delays of plastic synapses: the dendritic part (post spike back to the synapse) is the rule's
         # dendritic_fraction of the delay, rounded to whole steps; the axonal part is the rest
         fraction = np.zeros(P)
         for k, proj in enumerate(self.projections):
             rule = proj.plasticity.stdp if isinstance(proj.plasticity, RewardModulatedSTDP) else proj.plasticity
             fraction[k] = rule.dendritic_fraction if rule is not None else 0.0
-        total = delay[order][plastic]
+        pre, total = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if plastic.size:  # their presynaptic neurons and delays, in layout order
+            order = np.empty(S, np.int64)
+            _layout._inverse(inv, order)
+            src = order[plastic]
+            pre = np.concatenate([proj.pre.start + proj.pre_index for proj in self.projections])[src]
+            total = np.concatenate([proj.delay_steps(dt) for proj in self.projections])[src]
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend
-        self._build_traces(s, pre[order][plastic], s.syn_post[plastic], axon, dend, plastic, n)
-        by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
-        s.proj_syn = by_proj.astype(np.int64)
-        s.proj_ptr = np.searchsorted(s.syn_proj[by_proj], np.arange(P + 1)).astype(np.int64)
+        self._build_traces(s, pre, s.syn_post[plastic], axon, dend, plastic, n)
+        s.proj_syn, s.proj_ptr = _layout._counting_order(s.syn_proj, P)  # the synapses by projection, in layout order
 
     def _build_traces(self, s, pre: np.ndarray, post: np.ndarray, axon: np.ndarray, dend: np.ndarray, plastic: np.ndarray, n: int) -> None:
         """Per-neuron trace banks and the event lists of the plastic synapses (``pre``, ``post``, delays: theirs).
@@ -742,15 +690,14 @@ class Network:
         off_all = 0
         proj_of = s.syn_proj[plastic]
         # a bank covers the neurons its projection's plastic synapses use (first .. last), not the whole population
-        P_lo_pre, P_lo_post = np.zeros(max(P, 1), dtype=np.int64), np.zeros(max(P, 1), dtype=np.int64)
+        ext, count = _layout._projection_extents(proj_of, pre, post, axon, dend, max(P, 1))
+        P_lo_pre, P_lo_post = ext[:, 2].copy(), ext[:, 4].copy()
         for k in range(len(self.projections)):
             kind = s.proj_kind[k]
-            mine = proj_of == k
-            if kind == E.PL_NONE or not mine.any():
+            if kind == E.PL_NONE or count[k] == 0:
                 continue
-            max_a, max_d = int(axon[mine].max()), int(dend[mine].max())
-            P_lo_pre[k], P_lo_post[k] = pre[mine].min(), post[mine].min()
-            span = {"pre": int(pre[mine].max()) - P_lo_pre[k] + 1, "post": int(post[mine].max()) - P_lo_post[k] + 1}
+            max_a, max_d = int(ext[k, 0]), int(ext[k, 1])
+            span = {"pre": int(ext[k, 3]) - P_lo_pre[k] + 1, "post": int(ext[k, 5]) - P_lo_post[k] + 1}
             sides = ("pre", "pre", "post", "post") if kind == E.PL_TRIPLET else ("pre", "post")
             nearest = float(s.proj_par[k, 10 if kind == E.PL_TRIPLET else 8])
             for m, side in enumerate(sides):
@@ -774,7 +721,7 @@ class Network:
         s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(it), dend[o].astype(it)
         # within a (post, dendritic delay) list: by axonal delay, then presynaptic neuron, so consecutive events read
         # the same ring row of presynaptic traces in ascending order (cache lines shared, prefetch-friendly)
-        by_row = np.lexsort((pre, axon))
+        by_row, _ = _layout._counting_order(axon * max(n, 1) + pre, (int(axon.max(initial=0)) + 1) * max(n, 1))  # np.lexsort((pre, axon))
         s.post_off, o = self._csr(post[by_row], dend[by_row], n)
         o = by_row[o]
         s.post_syn, s.post_proj = plastic[o].astype(it), proj_of[o].astype(it)
@@ -786,8 +733,11 @@ class Network:
         s.syn_postpos = np.zeros(s.syn_post.shape[0], dtype=it)
         s.syn_postpos[plastic[o]] = np.arange(plastic.size, dtype=it)
         # per plastic synapse (by position): bank-local pre / post index and the delay parts (for sampling x_pre / x_post)
-        s.syn_trace = np.full((s.syn_post.shape[0], 4), -1, dtype=np.int64)
-        s.syn_trace[plastic] = np.stack([pre - P_lo_pre[proj_of], axon, post - P_lo_post[proj_of], dend], axis=1) if plastic.size else 0
+        if plastic.size:
+            s.syn_trace = np.full((s.syn_post.shape[0], 4), -1, dtype=np.int64)
+            s.syn_trace[plastic] = np.stack([pre - P_lo_pre[proj_of], axon, post - P_lo_post[proj_of], dend], axis=1)
+        else:  # -1 throughout: a read-only view, no memory per synapse
+            s.syn_trace = np.broadcast_to(np.array(-1, dtype=np.int64), (s.syn_post.shape[0], 4))
 
     # ------------------------------------------------------------------ running
     def run(self, duration: float, progress: bool | None = None, reward=None, reward_interval: float = 1.0, chunk: float | None = None) -> None:

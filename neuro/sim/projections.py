@@ -10,9 +10,11 @@ whole multiples of the network's ``dt``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ..ops.stdp.params import PairSTDP, TripletSTDP
 from ..ops.three_factor.params import RewardModulatedSTDP
@@ -65,7 +67,8 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
     w = None
     if isinstance(connect, str):
         if connect == "all_to_all":
-            pre, post = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
+            pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
+            post = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
         elif connect == "one_to_one":
             if n_pre != n_post:
                 raise ValueError(f"one_to_one needs equal sizes, got {n_pre} pre and {n_post} post neurons")
@@ -73,13 +76,7 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
         else:
             raise ValueError(f"unknown connect rule {connect!r}; expected 'all_to_all', 'one_to_one', a rule object, arrays or a sparse matrix")
     elif isinstance(connect, FixedProbability):
-        # row by row keeps memory at O(synapses)
-        pres, posts = [], []
-        for i in range(n_pre):
-            js = np.flatnonzero(rng.random(n_post) < connect.p)
-            pres.append(np.full(js.size, i, dtype=np.int64))
-            posts.append(js.astype(np.int64))
-        pre, post = np.concatenate(pres), np.concatenate(posts)
+        pre, post = _bernoulli_pairs(connect.p, n_pre, n_post, rng, drop_diagonal=same and not autapses)
     elif isinstance(connect, FixedInDegree | FixedOutDegree):
         k = int(connect.k)
         fixed, other = (n_post, n_pre) if isinstance(connect, FixedInDegree) else (n_pre, n_post)
@@ -117,20 +114,111 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
         pre, post = pre.astype(np.int64), post.astype(np.int64)
     else:
         raise ValueError(f"unsupported connect={connect!r}")
-    if same and not autapses and not isinstance(connect, FixedInDegree | FixedOutDegree):
+    if same and not autapses and not isinstance(connect, FixedInDegree | FixedOutDegree | FixedProbability):
         keep = pre != post
         pre, post, w = pre[keep], post[keep], (None if w is None else w[keep])
-    if not multapses and not isinstance(connect, FixedInDegree | FixedOutDegree) and pre.size:
-        key = pre * n_post + post
-        if np.unique(key).size != key.size:
-            raise ValueError("the connectivity has repeated (pre, post) pairs; pass multapses=True to allow them")
+    # the rules that draw each pair at most once need no check; arrays and matrices may repeat a pair
+    if not multapses and not isinstance(connect, str | FixedProbability | FixedInDegree | FixedOutDegree) and _has_repeats(pre, post, n_post):
+        raise ValueError("the connectivity has repeated (pre, post) pairs; pass multapses=True to allow them")
     return pre, post, w
+
+
+def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator, drop_diagonal: bool = False):
+    """``(pre, post)``: every pair connected independently with probability ``p``, in row-major order.
+
+    The gaps between consecutive connected pairs (row-major) are geometric, :math:`P(g) = (1 - p)^{g - 1} p`, drawn by
+    inversion as NumPy's ``Generator.geometric`` does, :math:`g = \\lceil E / -\\ln(1 - p) \\rceil` with :math:`E` a
+    standard exponential from ``rng``: one draw per synapse instead of one per pair. ``drop_diagonal``: pairs with
+    ``pre == post`` are drawn and then left out (no autapses), as for any other rule.
+    """
+    total = n_pre * n_post
+    if total == 0 or p <= 0.0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if p >= 1.0:
+        pre, post = np.repeat(np.arange(n_pre, dtype=np.int64), n_post), np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+    else:
+        lam = -math.log1p(-p)
+        cap = int(total * p + 6.0 * math.sqrt(total * p) + 64)
+        pre, post = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        buf = np.empty(min(cap, 1 << 20))
+        count, row, col = 0, 0, -1  # the last pair considered: (row, col)
+        while row < n_pre:
+            left = (n_pre - row) * n_post - col - 1  # pairs not considered yet
+            # exponentials for the expected number of synapses left and a margin, in chunks of at most 1 M (8 MB, reused)
+            m = min(int(left * p + 6.0 * math.sqrt(left * p) + 64), buf.size)
+            if count + m > pre.size:
+                grow = max(count + m, 2 * pre.size)
+                pre, post = np.resize(pre, grow), np.resize(post, grow)
+            expo = buf[:m]
+            rng.standard_exponential(out=expo)
+            count, row, col = _geometric_walk(expo, lam, n_pre, n_post, row, col, pre, post, count)
+        pre, post = pre[:count], post[:count]
+    if drop_diagonal:
+        keep = pre != post
+        pre, post = pre[keep], post[keep]
+    return pre, post
+
+
+@njit(cache=True, nogil=True)
+def _geometric_walk(expo, lam, n_pre, n_post, row, col, pre, post, count):
+    """Walk the pairs row by row from ``(row, col)`` by geometric gaps ``ceil(expo[k] / lam)``, writing the pairs landed on
+    into ``pre`` / ``post`` from ``count`` (room for ``expo.size`` more needed: at most one pair per gap); returns
+    ``(count, row, col)`` after the last gap, or once past the last row."""
+    beyond = float(n_pre) * float(n_post) + 1.0  # a gap this long leaves the matrix from anywhere
+    for k in range(expo.size):
+        g = np.ceil(expo[k] / lam)
+        if g >= beyond:
+            return count, n_pre, 0
+        col += max(np.int64(g), 1)
+        if col >= n_post:
+            q = col // n_post
+            row += q
+            col -= q * n_post
+            if row >= n_pre:
+                return count, row, col
+        pre[count] = row
+        post[count] = col
+        count += 1
+    return count, row, col
+
+
+@njit(cache=True, nogil=True)
+def _repeats_sorted(pre, post):
+    """0: (pre, post) strictly increasing (no pair twice); 1: a pair repeated next to itself; 2: not sorted."""
+    for i in range(1, pre.size):
+        if pre[i] < pre[i - 1] or (pre[i] == pre[i - 1] and post[i] < post[i - 1]):
+            return 2
+        if pre[i] == pre[i - 1] and post[i] == post[i - 1]:
+            return 1
+    return 0
+
+
+def _has_repeats(pre: np.ndarray, post: np.ndarray, n_post: int) -> bool:
+    if pre.size < 2:
+        return False
+    verdict = _repeats_sorted(pre, post)
+    if verdict < 2:
+        return verdict == 1
+    key = np.sort(pre * n_post + post)
+    return bool(np.any(key[1:] == key[:-1]))
 
 
 def _is_sparse(x) -> bool:
     import scipy.sparse as sp
 
     return sp.issparse(x)
+
+
+@njit(cache=True, nogil=True)
+def _delay_steps(delay_ms, dt, steps):
+    """``steps = rint(delay_ms / dt)``; returns the first synapse whose delay is no whole number of steps, or -1."""
+    tol = 1e-9 * max(1.0, dt)
+    for i in range(delay_ms.size):
+        k = np.rint(delay_ms[i] / dt)
+        if not abs(k * dt - delay_ms[i]) <= tol:  # NaN counts as off the grid, as before
+            return i
+        steps[i] = np.int64(k)
+    return -1
 
 
 def _values(value, n: int, rng, what: str) -> np.ndarray:
@@ -141,7 +229,9 @@ def _values(value, n: int, rng, what: str) -> np.ndarray:
     except (TypeError, ValueError) as err:
         raise TypeError(f"{what} must be numbers, got {value!r:.80}") from err
     if arr.ndim == 0:
-        arr = np.full(n, float(arr))
+        if not np.isfinite(arr):
+            raise ValueError(f"{what} has NaN or infinite values")
+        return np.broadcast_to(np.array(float(arr)), (n,))  # one value for all: a read-only view, no memory per synapse
     if arr.shape != (n,):
         raise ValueError(f"{what} must be a scalar, a callable or an array of shape ({n},) (one per synapse), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -227,11 +317,11 @@ class Projection:
         return self.pre_index.size
 
     def delay_steps(self, dt: float) -> np.ndarray:
-        steps = np.rint(self._delay_ms / dt)
-        bad = np.abs(steps * dt - self._delay_ms) > 1e-9 * max(1.0, dt)
-        if np.any(bad):
-            raise ValueError(f"{self.name}: delay {self._delay_ms[bad][0]} ms is not a whole number of steps of dt = {dt} ms")
-        return steps.astype(np.int64)
+        steps = np.empty(self._delay_ms.size, np.int64)
+        bad = _delay_steps(self._delay_ms, float(dt), steps)
+        if bad >= 0:
+            raise ValueError(f"{self.name}: delay {self._delay_ms[bad]} ms is not a whole number of steps of dt = {dt} ms")
+        return steps
 
     @property
     def weights(self) -> np.ndarray:
@@ -284,3 +374,286 @@ class Projection:
             return net._s.elig[self._order] + net._s.elig_post[net._s.syn_postpos[self._order]]
         decay = np.exp(-(net.t - net._s.period_last[k]) / self.plasticity.tau_c)
         return (net._s.elig[self._order] + net._s.elig_post[net._s.syn_postpos[self._order]]) * decay
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Compiled passes of the synapse layout (Network.build): counting sorts and one-pass scans, O(synapses + buckets) each,
+# in place of lexsorts, searchsorted grids and per-projection masks. Network's methods document what the arrays mean.
+# Large outputs are allocated by NumPy (which asks for huge pages) and filled by the kernels: first touches of fresh
+# memory are a good part of the cost at millions of synapses.
+
+
+def _counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, starts)``: ``np.argsort(key, kind="stable")`` by counting (``key`` in ``[0, n_keys)``);
+    ``starts[b]``: the number of entries with a key below ``b`` (``b`` = 0 .. ``n_keys``)."""
+    order, starts = np.empty(key.size, np.int64), np.zeros(n_keys + 1, np.int64)
+    _counting_sort(key, starts, order)
+    return order, starts
+
+
+@njit(cache=True, nogil=True)
+def _counting_sort(key, starts, order):
+    """Fills ``starts`` (zeroed, ``n_keys + 1``) and ``order`` (``key.size``) for :func:`_counting_order`."""
+    ordered = True
+    for i in range(key.size):
+        starts[key[i] + 1] += 1
+        if i and key[i] < key[i - 1]:
+            ordered = False
+    for b in range(starts.size - 1):
+        starts[b + 1] += starts[b]
+    if ordered:  # already sorted (one projection, or projections laid out in turn)
+        for i in range(key.size):
+            order[i] = i
+        return
+    pos = starts[:-1].copy()
+    for i in range(key.size):
+        b = key[i]
+        order[pos[b]] = i
+        pos[b] += 1
+
+
+@njit(cache=True, nogil=True)
+def _delay_extent(delay_ms, dt):
+    """``(first synapse whose delay is off the step grid or -1, largest delay in steps)``, as ``delay_steps``."""
+    tol = 1e-9 * max(1.0, dt)
+    top = 0
+    for i in range(delay_ms.size):
+        k = np.rint(delay_ms[i] / dt)
+        if not abs(k * dt - delay_ms[i]) <= tol:
+            return i, top
+        top = max(top, np.int64(k))
+    return -1, top
+
+
+@njit(cache=True, nogil=True)
+def _count_segments(pre, pre0, delay_ms, dt, step, post, post0, width, starts, last):
+    """Add one projection's synapses to the counts of their segments ``(pre0 + pre) * width + delay steps`` (at
+    ``starts[b + 1]``; ``step`` >= 0: every delay is that many steps); False once a target is below the last one seen
+    in its segment (``last``, across projections)."""
+    ascending = True
+    for i in range(pre.size):
+        b = (pre0 + pre[i]) * width + (step if step >= 0 else np.int64(np.rint(delay_ms[i] / dt)))
+        starts[b + 1] += 1
+        if post0 + post[i] < last[b]:
+            ascending = False
+        last[b] = post0 + post[i]
+    return ascending
+
+
+@njit(cache=True, nogil=True)
+def _place_synapses(pre, pre0, delay_ms, dt, step, post, post0, w, width, k, chan, pos, inv, syn_post, syn_w, syn_chan, syn_proj):
+    """One projection's synapses into the next free places of their segments, in input order (a stable counting pass).
+    ``syn_chan`` and ``syn_proj`` come zeroed (fresh pages, not touched until written): zeros are not written."""
+    for i in range(pre.size):
+        b = (pre0 + pre[i]) * width + (step if step >= 0 else np.int64(np.rint(delay_ms[i] / dt)))
+        j = pos[b]
+        pos[b] = j + 1
+        inv[i] = j
+        syn_post[j] = post0 + post[i]
+        syn_w[j] = w[i]
+        if chan != 0:
+            syn_chan[j] = chan
+        if k != 0:
+            syn_proj[j] = k
+
+
+@njit(cache=True, nogil=True)
+def _sort_segments(starts, inv, syn_post, syn_w, syn_chan, syn_proj, order):
+    """Sort each segment by target, stably (ties keep their input order), carrying the synapses' other arrays along
+    and updating their places ``inv`` (``order``: room for the input synapse at each place). Segments already in
+    order are left as they are."""
+    for i in range(inv.size):
+        order[inv[i]] = i
+    for b in range(starts.size - 1):
+        a, e = starts[b], starts[b + 1]
+        ordered = True
+        for j in range(a + 1, e):
+            if syn_post[j] < syn_post[j - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        perm = np.argsort(syn_post[a:e], kind="mergesort") + a
+        post, w, chan, proj, src = syn_post[perm], syn_w[perm], syn_chan[perm], syn_proj[perm], order[perm]
+        syn_post[a:e], syn_w[a:e], syn_chan[a:e], syn_proj[a:e] = post, w, chan, proj
+        for j in range(e - a):
+            inv[src[j]] = a + j
+
+
+def _synapse_layout(parts, n_rows: int, D: int, dt: float):
+    """The synapses of all projections in CSR order: by presynaptic neuron, then delay (steps), then target, ties in
+    input order (``np.lexsort((post, delay, pre))``).
+
+    ``parts``: per projection ``(pre_index, pre_start, delay_ms, post_index, post_start, weights, channel)``.
+    Returns ``(inv, starts, syn_post, syn_w, syn_chan, syn_proj)``: ``inv[i]`` the place of input synapse ``i``
+    (projections concatenated), ``starts[i * (D + 1) + d]`` the first place of segment ``(i, d)``.
+
+    A stable counting pass by (pre, delay); then, unless the targets already ascended inside every segment in input
+    order (one projection drawn row by row, projections onto disjoint ascending targets), a stable sort of each
+    segment by target.
+    """
+    width = D + 1
+    sizes = [p[0].size for p in parts]
+    bounds = np.cumsum([0] + sizes).astype(np.int64)
+    S = int(bounds[-1])
+    starts = np.zeros(n_rows * width + 1, np.int64)
+    last = np.full(n_rows * width, -1, np.int64)
+    # one delay for a whole projection (given as a scalar: a view of one value) is converted once
+    steps = [int(np.rint(p[2][0] / dt)) if p[2].size and p[2].strides[0] == 0 else -1 for p in parts]
+    ascending = True
+    for (pre, pre0, delay_ms, post, post0, _, _), step in zip(parts, steps):
+        ascending &= _count_segments(pre, pre0, delay_ms, dt, step, post, post0, width, starts, last)
+    del last
+    np.cumsum(starts, out=starts)
+    pos = starts[:-1].copy()
+    inv = np.empty(S, np.int64)
+    syn_post, syn_w, syn_chan, syn_proj = np.empty(S, np.int64), np.empty(S, np.float64), np.zeros(S, np.int64), np.zeros(S, np.int64)
+    for k, (pre, pre0, delay_ms, post, post0, w, chan) in enumerate(parts):
+        sl = slice(bounds[k], bounds[k + 1])
+        _place_synapses(pre, pre0, delay_ms, dt, steps[k], post, post0, w, width, k, chan, pos, inv[sl], syn_post, syn_w, syn_chan,
+                        syn_proj)
+    if not ascending:
+        _sort_segments(starts, inv, syn_post, syn_w, syn_chan, syn_proj, np.empty(S, np.int64))
+    return inv, starts, syn_post, syn_w, syn_chan, syn_proj
+
+
+@njit(cache=True, nogil=True)
+def _inverse(inv, order):
+    for i in range(inv.size):
+        order[inv[i]] = i
+
+
+@njit(cache=True, nogil=True)
+def _segment_grid(starts, n_rows, width):
+    """``off[i, d] = starts[i * (width - 1) + d]`` (``d`` = 0 .. ``width - 1``): each row of the CSR table repeats the
+    next row's first entry as its end."""
+    off = np.empty((n_rows, width), np.int64)
+    for i in range(n_rows):
+        for d in range(width):
+            off[i, d] = starts[i * (width - 1) + d]
+    return off
+
+
+@njit(cache=True, nogil=True)
+def _target_index(syn_chan, syn_post, izh, stride, ch_exc, ch_inh, out):
+    """``out[s] = row * stride + post``: row 0 (excitatory), 1 (inhibitory), 3 (direct) or 2 (any synapse onto an
+    Izhikevich neuron, ``izh[post]``)."""
+    for s in range(syn_post.size):
+        c = syn_chan[s]
+        row = 0 if c == ch_exc else (1 if c == ch_inh else 3)
+        if izh[syn_post[s]]:
+            row = 2
+        out[s] = row * stride + syn_post[s]
+
+
+@njit(cache=True, nogil=True)
+def _frame_keys(syn_tgt, syn_post, npop, keys, n_v, fk, direct):
+    """Frame key of each synapse (``keys[pop] + row`` for the x1 / x2 rows of a framed population, else 0) and the
+    populations with synapses onto ``v`` itself (row 3)."""
+    for s in range(syn_tgt.size):
+        row = np.int64(syn_tgt[s]) // n_v
+        p = npop[syn_post[s]]
+        if keys[p] > 0 and row < 2:
+            fk[s] = keys[p] + row
+        if row == 3:
+            direct[p] = 1
+
+
+@njit(cache=True, nogil=True)
+def _dense_flags(off, tgt, min_len):
+    """1 where the segment ``off[i, d] .. off[i, d + 1]`` has ``min_len`` or more targets ascending by one."""
+    rows, width = off.shape
+    dense = np.zeros((rows, width - 1), np.uint8)
+    for i in range(rows):
+        for d in range(width - 1):
+            a, b = off[i, d], off[i, d + 1]
+            if b - a < min_len:
+                continue
+            ok = True
+            for j in range(a, b - 1):
+                if np.int64(tgt[j + 1]) - np.int64(tgt[j]) != 1:
+                    ok = False
+                    break
+            if ok:
+                dense[i, d] = 1
+    return dense
+
+
+@njit(cache=True, nogil=True)
+def _frame_codes(off, fk, code):
+    """Codes 1 / 2 of segments into framed currents become 3 / 4 (one frame key throughout) or 5 (several keys, or
+    some synapses elsewhere)."""
+    rows, width = off.shape
+    for i in range(rows):
+        for d in range(width - 1):
+            a, b = off[i, d], off[i, d + 1]
+            if b <= a:
+                continue
+            kmax = kmin = fk[a]
+            for j in range(a + 1, b):
+                kmax = max(kmax, fk[j])
+                kmin = min(kmin, fk[j])
+            if kmax > 0:
+                code[i, d] = 5 if kmax != kmin else code[i, d] + 2
+
+
+@njit(cache=True, nogil=True)
+def _fuse_segments(off, pre_off, syn_proj, fusable, syn_fk, repeats, seg_code, pre_code, seg_proj):
+    """Segments (pre, d) whose synapses are all fusable plastic synapses of one projection and make up the whole
+    presynaptic event list (pre, axonal delay d): code 6 (7 when framed), their event list skipped (``pre_code`` 0).
+
+    A segment's synapses are checked up to the start of the next non-empty segment among the delays of the event
+    lists (``d`` <= ``DA``), as the vectorised construction before this one did (``reduceat`` over those starts): the
+    last such segment of a neuron with longer delays beyond it stays unfused. Conservative (both passes give the same
+    numbers), and the layout stays the one it was."""
+    rows = off.shape[0]
+    DA = pre_off.shape[1] - 2
+    pi, pd = -1, -1  # the pending non-empty segment, decided once the next one's start is known
+    for i in range(rows + 1):
+        for d in range(DA + 1):
+            if i < rows:
+                a = off[i, d]
+                if off[i, d + 1] <= a:
+                    continue
+                end = a
+            else:  # past the last row: the pending segment reaches to the last synapse
+                if d > 0:
+                    break
+                end = syn_proj.size
+            if pi >= 0:
+                _fuse_one(pi, pd, end, off, pre_off, syn_proj, fusable, syn_fk, repeats, seg_code, pre_code, seg_proj)
+            pi, pd = i, d
+
+
+@njit(cache=True, nogil=True)
+def _fuse_one(i, d, end, off, pre_off, syn_proj, fusable, syn_fk, repeats, seg_code, pre_code, seg_proj):
+    a, b = off[i, d], off[i, d + 1]
+    if repeats[i] or seg_code[i, d] == 0 or pre_off[i, d + 1] - pre_off[i, d] != b - a:
+        return
+    pr = syn_proj[a]
+    framed = False
+    for j in range(a, end):
+        if not fusable[j] or syn_proj[j] != pr:
+            return
+        framed |= syn_fk[j] > 0
+    seg_code[i, d] = 7 if framed else 6
+    pre_code[i, d] = 0
+    seg_proj[i, d] = pr
+
+
+@njit(cache=True, nogil=True)
+def _projection_extents(proj_of, pre, post, axon, dend, P):
+    """Per projection: [largest axonal delay, largest dendritic delay, first and last pre, first and last post] of its
+    plastic synapses, and their number."""
+    ext = np.zeros((P, 6), np.int64)
+    count = np.zeros(P, np.int64)
+    for e in range(proj_of.size):
+        k = proj_of[e]
+        if count[k] == 0:
+            ext[k, 0], ext[k, 1], ext[k, 2], ext[k, 3], ext[k, 4], ext[k, 5] = axon[e], dend[e], pre[e], pre[e], post[e], post[e]
+        else:
+            ext[k, 0], ext[k, 1] = max(ext[k, 0], axon[e]), max(ext[k, 1], dend[e])
+            ext[k, 2], ext[k, 3] = min(ext[k, 2], pre[e]), max(ext[k, 3], pre[e])
+            ext[k, 4], ext[k, 5] = min(ext[k, 4], post[e]), max(ext[k, 5], post[e])
+        count[k] += 1
+    return ext, count
