@@ -49,8 +49,8 @@ def linear_system(rhs: dict[str, sympy.Expr], states: list[str], drives: list[st
             c = sympy.diff(f, x)
             if c.free_symbols & banned:
                 return None
-            (row_a if x in xs else row_g).append(sympy.simplify(c))
-        rest = sympy.simplify(f - sum(c * x for c, x in zip(row_a + row_g, xs + ds)))
+            (row_a if x in xs else row_g).append(c)
+        rest = f.xreplace({x: 0 for x in xs + ds})  # f is linear in them: its value at 0
         if rest.free_symbols & banned:
             return None
         A.append(row_a)
@@ -87,7 +87,7 @@ def _split_noise(f: sympy.Expr, where: str):
         if any(is_noise(s.name) for s in g.free_symbols):
             raise DefinitionError(f"{where}: noise must enter linearly (a term g * xi), got {f}")
         gs[xi] = g
-    f0 = sympy.simplify(f - sum(g * xi for xi, g in gs.items()))
+    f0 = f.xreplace({xi: 0 for xi in xis})
     return f0, gs
 
 
@@ -114,11 +114,11 @@ def update(rhs: dict[str, sympy.Expr], states: list[str], method: str, where: di
         for s in states:
             f, x = own(s), xs[s]
             A = sympy.diff(f, x)
-            full_A = sympy.diff(rhs[s], x)
-            if x in sympy.simplify(full_A).free_symbols:
+            full_A = sympy.diff(rhs[s], x)  # no simplify(): it takes minutes on Hodgkin-Huxley's rate functions
+            if x in full_A.free_symbols:
                 raise DefinitionError(f"{where[s]}: 'exponential_euler' needs d{s}/dt linear in {s}, got {rhs[s]}")
             B = f.xreplace({x: 0})
-            if sympy.simplify(full_A) == 0:
+            if full_A == 0:
                 out[s] = x + DT * B
             else:
                 ba = B / A

@@ -209,3 +209,53 @@ def test_unknown_receptor_and_gpu_backend_are_refused():
         net2.run(1.0)
     with pytest.raises(TypeError, match="needs a neuro.dynamics.NeuronModel"):
         sim.Population(3, "adex")
+
+
+def test_cobahh_network_rate_equals_brian2s(b2):
+    """Brian2's COBAHH example at 200 neurons (in-degree 80 as at 4000), 60 ms, the same connectivity and initial state on
+    both sides: the mean rates agree within 5 % (the Hodgkin-Huxley model only as a definition here; the full size is
+    benchmarks/cobahh_vs_brian2.py)."""
+    from neuro.dynamics import library
+
+    n, duration = 200, 60.0
+    rng = np.random.default_rng(1)
+    pre, post = np.nonzero(rng.random((n, n)) < 80.0 / n)
+    v0 = -60.0 + rng.standard_normal(n) * 5.0 - 5.0
+    ge0, gi0 = (rng.standard_normal(n) * 1.5 + 4.0) * 10.0, (rng.standard_normal(n) * 12.0 + 20.0) * 10.0
+    exc = pre < int(0.8 * n)
+    ms, mV, nS, um, cm = b2.ms, b2.mV, b2.nS, b2.umetre, b2.cm
+    area = 20000 * um**2
+    ns = dict(Cm=(1 * b2.ufarad * cm**-2) * area, gl=(5e-5 * b2.siemens * cm**-2) * area, El=-60 * mV, EK=-90 * mV, ENa=50 * mV,
+              g_na=(100 * b2.msiemens * cm**-2) * area, g_kd=(30 * b2.msiemens * cm**-2) * area, VT=-63 * mV, taue=5 * ms,
+              taui=10 * ms, Ee=0 * mV, Ei=-80 * mV, we=6 * nS, wi=67 * nS)
+    eqs = """dv/dt = (gl*(El-v)+ge*(Ee-v)+gi*(Ei-v)-g_na*(m*m*m)*h*(v-ENa)-g_kd*(n*n*n*n)*(v-EK))/Cm : volt
+             dm/dt = alpha_m*(1-m)-beta_m*m : 1
+             dn/dt = alpha_n*(1-n)-beta_n*n : 1
+             dh/dt = alpha_h*(1-h)-beta_h*h : 1
+             dge/dt = -ge*(1./taue) : siemens
+             dgi/dt = -gi*(1./taui) : siemens
+             alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
+             beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
+             alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
+             beta_h = 4./(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
+             alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
+             beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz"""
+    g = b2.NeuronGroup(n, eqs, threshold="v>-20*mV", refractory=3 * ms, method="exponential_euler", namespace=ns)
+    g.v, g.ge, g.gi = v0 * mV, ge0 * nS, gi0 * nS
+    ce = b2.Synapses(g, g, on_pre="ge += we", namespace=ns)
+    ce.connect(i=pre[exc], j=post[exc])
+    ci = b2.Synapses(g, g, on_pre="gi += wi", namespace=ns)
+    ci.connect(i=pre[~exc], j=post[~exc])
+    mon = b2.SpikeMonitor(g)
+    b2.Network(g, ce, ci, mon).run(duration * ms, namespace=ns)
+    peer = mon.num_spikes / n / (duration / 1000.0)
+
+    net = sim.Network(dt=0.1)
+    pop = sim.Population(n, library.hodgkin_huxley(), v=v0, g_e=ge0, g_i=gi0)
+    net.add(pop, sim.Projection(pop, pop, (pre[exc], post[exc]), weight=6.0, receptor="exc"),
+            sim.Projection(pop, pop, (pre[~exc], post[~exc]), weight=67.0, receptor="inh"))
+    spikes = net.add(sim.SpikeMonitor(pop))
+    net.run(duration)
+    ours = spikes.count / n / (duration / 1000.0)
+    assert peer > 5.0
+    assert abs(ours - peer) <= 0.05 * peer, (ours, peer)
