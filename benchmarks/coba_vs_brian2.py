@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._pairs import interleave, summary_fields  # noqa: E402
+from benchmarks._pairs import build_fields, interleave, summary_fields  # noqa: E402
 from benchmarks.sim_vs_brian2 import _stretch, connectivity, time_brian2  # noqa: E402
 
 W_E, W_I = 0.6, 6.7  # 6 nS and 67 nS over the 10 nS leak
@@ -81,12 +81,12 @@ def run_brian2(n, duration, v0, pre, post, g0, target):
     ci = b2.Synapses(g, g, on_pre=f"gi += {W_I}")
     ci.connect(i=pre[~exc], j=post[~exc])
     mon = b2.SpikeMonitor(g)
-    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target)
+    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target, build_name="coba_vs_brian2")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200 ms, Brian2's numpy target (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="200 ms, 2 pairs (under a minute)")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--pairs", type=int, default=None, help="interleaved timing pairs (default 5, 2 with --quick)")
@@ -94,7 +94,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     duration = 200.0 if args.quick else 1000.0
     args.pairs = args.pairs or (2 if args.quick else 5)
-    target = args.target or ("numpy" if args.quick else "cpp_standalone")
+    target = args.target or "cpp_standalone"
     v0, pre, post = connectivity(args.n, 1)
     g0 = initial_state(args.n, 2)
     _, warm, rate, net = run_ours(args.n, duration, v0, pre, post, g0, backend=args.device)
@@ -113,8 +113,8 @@ def main(argv=None):
         "name": "coba_vs_brian2" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
         "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
         "network": "COBA (Brette et al. 2007 benchmark 1): 4000 conductance-based LIF, 2 % connectivity, exponential Euler",
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
-        "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "dt_ms": 0.1, "threads": 1,
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "rate_hz_ours": round(rate, 2),
+        "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "dt_ms": 0.1, "threads": 1, "quick": args.quick,
     }
     print(json.dumps(result))
 

@@ -26,7 +26,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
+from benchmarks._pairs import build_fields, interleave, standalone_build, standalone_rerun, summary_fields  # noqa: E402
 
 # the published step (Izhikevich 2003), in Brian2 abstract code; I_drive is the thalamic input of this step.
 # One operation per statement: Brian2 passes expressions through sympy, which reorders sums and products
@@ -120,7 +120,7 @@ def run_brian2(params, duration, target, seed):
     t0 = time.perf_counter()
     if target == "cpp_standalone":
         net.run((duration + 1.0) * b2.ms, profile=True)
-        b2.device.build(directory=None, compile=True, run=True, debug=False)
+        standalone_build(b2, "izhikevich_vs_brian2")
         total = time.perf_counter() - t0
         loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
         return loop * duration / (duration + 1.0), total - loop, np.asarray(mon.t / b2.ms), standalone_rerun(b2, net, duration / (duration + 1.0))
@@ -149,7 +149,7 @@ def spectral_peak(times, duration):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="500 ms, Brian2's numpy target (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="500 ms, 2 pairs (under a minute)")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, 500 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
@@ -157,7 +157,7 @@ def main(argv=None):
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     duration = args.duration or (500.0 if args.quick else 1000.0)
-    target = args.target or ("numpy" if args.quick else "cpp_standalone")
+    target = args.target or "cpp_standalone"
     args.pairs = args.pairs or (2 if args.quick else 5)
     from neuro.sim.classic import izhikevich2003_parameters
 
@@ -180,7 +180,7 @@ def main(argv=None):
     result = {
         "name": "izhikevich2003_vs_brian2" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
         "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate_o, 2),
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "rate_hz_ours": round(rate_o, 2),
         "rate_hz_peer": round(bt.size / n / (total / 1000), 2) if bt is not None else None,
         "peak_hz_ours": round(spectral_peak(ot, total), 1), "peak_hz_peer": round(spectral_peak(bt, total), 1) if bt is not None else None,
         "synaptic_events": int(events), "n_neurons": n, "biological_ms": duration, "threads": 1,

@@ -24,6 +24,9 @@ The libraries take turns within each round of repeats (this machine is shared: i
 percent within minutes); ``ratio`` is the median over rounds of neuro's time over the fastest peer's time in the
 same round, ``ratio_of_medians`` the ratio of the two medians, ``runs_ms`` every timing.
 
+``--quick`` (under a minute on 2 cores) runs every case and every library at a quarter of the batch (``[32, 16, 2048]``,
+``[100, 8, 700]``, Linear+LIF at T = 50 with N = 1024), 3 repeats (2 for Linear+LIF), one thread on CPU.
+
     python benchmarks/lif_vs_peers.py [--quick] [--device cpu|cuda]
 """
 
@@ -211,14 +214,17 @@ def kernel_bandwidth(shape, device, repeats):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats, a shorter linear case (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="a quarter of the batch, N = 1024 and T = 50 for Linear+LIF, 3 repeats, "
+                                                         "one thread (under a minute on 2 cores)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--threads", type=int, default=2, help="torch / Numba threads on CPU")
+    ap.add_argument("--threads", type=int, default=None, help="torch / Numba threads on CPU (default 2; 1 with --quick)")
     ap.add_argument("--linear-n", type=int, nargs="*", default=None, help="N of the Linear+LIF case (default: 4096; 4096 16384 on a GPU)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
+    if args.threads is None:  # --quick: two spinning threads per process on a shared 2-core machine slow everyone down
+        args.threads = 1 if args.quick else 2
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
         import numba
@@ -226,8 +232,8 @@ def main(argv=None):
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     torch.manual_seed(0)
     repeats = 3 if args.quick else 10
-    linear_n = args.linear_n or ([4096, 16384] if device.type == "cuda" else [4096])
-    lif_shapes = [(32, 64, 2048), (100, 32, 700)]
+    linear_n = args.linear_n or ([4096, 16384] if device.type == "cuda" else [1024] if args.quick else [4096])
+    lif_shapes = [(32, 16, 2048), (100, 8, 700)] if args.quick else [(32, 64, 2048), (100, 32, 700)]
     linear_shapes = [(50 if args.quick else 500, 16, n) for n in linear_n]
     if args.quick and device.type == "cpu":
         linear_shapes = linear_shapes[:1]
@@ -275,7 +281,7 @@ def main(argv=None):
     result = {
         "name": "lif_fwd_bwd", "ours_s": round(ours, 5), "peer": peer, "peer_s": round(peers[peer], 5), "ratio": round(head, 3),
         "ratio_of_medians": round(ours / peers[peer], 3),
-        "device": str(device), "shape_TBN": list(lif_shapes[0]), "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "device": str(device), "shape_TBN": list(lif_shapes[0]), "threads": torch.get_num_threads() if device.type == "cpu" else None, "quick": args.quick,
         "all_ms": {f"{key(c, s)}/{k}": round(r["s"] * 1e3, 2) for (c, s, k), r in rows.items()},
         "vs_fastest_peer": ratios,
         "saved_bytes_per_neuron_step": {k: round(r["bytes_per_neuron_step"], 2) for (c, s, k), r in rows.items() if "bytes_per_neuron_step" in r},

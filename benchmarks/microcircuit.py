@@ -12,7 +12,11 @@ delay slot up to the network's largest delay (51 steps here, the tail of the del
 spikes are background spikes with one synapse each. Measured at --quick size (300 ms, 0.76 M spikes, 1.28 M
 synaptic events): loop 0.70 s; the same network with every delay at its mean (largest 15 steps) 0.28 s.
 
-    python benchmarks/microcircuit.py [--quick] [--scale 0.1] [--k-scale 0.1] [--device cpu|cuda] [--target numpy|cython]
+Brian2 runs the Cython runtime by default; ``--quick`` (scale 0.02, 300 ms) compares with Brian2 C++ standalone, whose
+build is kept between runs (``benchmarks/_pairs.py``): a cold Cython cache costs minutes of compilation on 2 cores,
+a kept standalone build none.
+
+    python benchmarks/microcircuit.py [--quick] [--scale 0.1] [--k-scale 0.1] [--device cpu|cuda] [--target numpy|cython|cpp_standalone]
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ import warnings
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._pairs import build_fields, standalone_build  # noqa: E402
 
 SKIP_MS = 100.0  # rates are measured after the onset transient
 
@@ -73,7 +82,12 @@ def run_brian2(net, pops, v_init, duration, target, seed=1):
     from neuro.sim import LIF, PoissonInput
 
     warnings.filterwarnings("ignore")
-    b2.prefs.codegen.target = target
+    standalone = target == "cpp_standalone"
+    if standalone:
+        b2.set_device("cpp_standalone", build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        b2.prefs.codegen.target = target
     b2.defaultclock.dt = 0.1 * b2.ms
     b2.seed(seed)
     lif = [p for p in pops if isinstance(p, LIF)]
@@ -108,12 +122,19 @@ def run_brian2(net, pops, v_init, duration, target, seed=1):
     bg_mon = b2.SpikeMonitor(pg, record=False)
     bnet = b2.Network(g, pg, s_rec, s_bg, mon, bg_mon)
     t0 = time.perf_counter()
-    bnet.run(1.0 * b2.ms)  # code generation / compilation
-    warm = time.perf_counter() - t0
-    n0, nbg0 = mon.num_spikes, bg_mon.num_spikes
-    t0 = time.perf_counter()
-    bnet.run(duration * b2.ms)
-    loop = time.perf_counter() - t0
+    if standalone:  # one run of 1 ms + duration; the loop time is the binary's own (its code objects' profiled time)
+        bnet.run((duration + 1.0) * b2.ms, profile=True)
+        standalone_build(b2, "microcircuit")
+        total = time.perf_counter() - t0
+        loop = float(sum(v for _, v in bnet.profiling_info) / b2.second) * duration / (duration + 1.0)
+        warm, n0, nbg0 = total - loop, 0, 0
+    else:
+        bnet.run(1.0 * b2.ms)  # code generation / compilation
+        warm = time.perf_counter() - t0
+        n0, nbg0 = mon.num_spikes, bg_mon.num_spikes
+        t0 = time.perf_counter()
+        bnet.run(duration * b2.ms)
+        loop = time.perf_counter() - t0
     i = np.asarray(mon.i)[n0:]
     t = np.asarray(mon.t / b2.ms)[n0:]
     out_deg = np.bincount(syn["pre"][rec], minlength=n_lif)
@@ -126,18 +147,19 @@ def run_brian2(net, pops, v_init, duration, target, seed=1):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="scale 0.02 (1,544 neurons), 300 ms, Brian2 numpy target (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="scale 0.02 (1,544 neurons), 300 ms, Brian2 C++ standalone (under a minute)")
     ap.add_argument("--scale", type=float, default=None, help="neuron-number scale (default 0.1, --quick 0.02)")
     ap.add_argument("--k-scale", type=float, default=0.1, help="in-degree scale, weights and DC compensated (default 0.1)")
     ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, --quick 300)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="our backend (cuda: Network(backend='cuda'))")
-    ap.add_argument("--target", choices=["numpy", "cython"], default=None, help="Brian2 runtime target (default cython, --quick numpy)")
+    ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None,
+                    help="Brian2 target (default cython, --quick cpp_standalone)")
     ap.add_argument("--no-peer", action="store_true", help="skip Brian2")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     scale = args.scale if args.scale is not None else (0.02 if args.quick else 0.1)
     duration = args.duration if args.duration is not None else (300.0 if args.quick else 1000.0)
-    target = args.target or ("numpy" if args.quick else "cython")
+    target = args.target or ("cpp_standalone" if args.quick else "cython")
     if duration <= SKIP_MS:
         ap.error(f"--duration must exceed the {SKIP_MS:.0f}-ms transient")
     try:
@@ -170,10 +192,10 @@ def main(argv=None):
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "ours_realtime_factor": round(ours * per_s, 4), "peer_realtime_factor": round(peer * per_s, 4),
         "ours_events_per_s": round(ev / ours), "peer_events_per_s": round(peer_ev / peer) if peer == peer else None,
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "ours_build_s": round(build_s, 2),
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "ours_build_s": round(build_s, 2),
         "rates_hz_ours": {k: round(v, 3) for k, v in rates.items()}, "rates_hz_peer": {k: round(v, 3) for k, v in peer_rates.items()},
         "scale": scale, "k_scale": args.k_scale, "n_neurons": n_neurons, "n_synapses": n_syn, "biological_ms": duration,
-        "device": args.device, "threads": 1, "background": "poisson",
+        "device": args.device, "threads": 1, "background": "poisson", "quick": args.quick,
     }
     print(json.dumps(result))
 

@@ -15,9 +15,10 @@ Times are wall-clock; the JSON gives the machine's 1-minute load average (a shar
 ``--network spnet`` runs Izhikevich's (2006) polychronization network of examples/polychronization.py instead (the
 issue's reference workload; Brian2 on the same connectivity, delays and initial weights).
 
-``--quick``: 5 s of model time against Brian2's numpy target (under a minute: the C++ standalone build alone takes
-25-60 s here); default: 30 s against C++ standalone when a compiler is found (else numpy); ``--full``: the example's
-100 s, where the weights are bimodal (spnet: 2 s / 10 s / 60 s). The JSON names the target that ran (``peer``).
+Brian2 runs as C++ standalone when a compiler is found (else numpy), ``--quick`` included; its build is kept between
+runs (``benchmarks/_pairs.py``: the first build takes 15-60 s of g++ here, a reused one about a second; the JSON's
+``peer_build_reused`` says which). ``--quick``: 5 s of model time (under a minute); default: 30 s; ``--full``: the
+example's 100 s, where the weights are bimodal (spnet: 2 s / 10 s / 60 s). The JSON names the target that ran (``peer``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 
@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
+from benchmarks._pairs import build_fields, interleave, standalone_build, standalone_rerun, summary_fields  # noqa: E402
 
 TAU_M, E_L, V_TH, V_RESET, TAU_E, TAU_STDP, RATE = 10.0, -74.0, -54.0, -60.0, 5.0, 20.0, 15.0
 G_MAX, D_A = 0.01, 0.01
@@ -78,10 +78,8 @@ def run_brian2(n, duration, w0, target, seed=1):
 
     warnings.filterwarnings("ignore")
     b2.BrianLogger.suppress_name("resolution_conflict")
-    build_dir = None
     if target == "cpp_standalone":
-        build_dir = tempfile.mkdtemp(prefix="b2_stdp_")
-        b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
+        b2.set_device("cpp_standalone", build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
     else:
         b2.prefs.codegen.target = target
@@ -108,23 +106,19 @@ def run_brian2(n, duration, w0, target, seed=1):
     mon = b2.SpikeMonitor(g)
     net = b2.Network(inp, g, syn, mon)
     t0 = time.perf_counter()
-    try:
-        if target == "cpp_standalone":
-            net.run((duration + 1.0) * ms, namespace={}, profile=True)
-            b2.device.build(directory=build_dir, compile=True, run=True, debug=False)
-            total = time.perf_counter() - t0
-            loop = _standalone_loop_s(b2, net, total) * duration / (duration + 1.0)
-            warm = total - loop
-        else:
-            net.run(1.0 * ms, namespace={})  # code generation / compilation
-            warm = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            net.run(duration * ms, namespace={})
-            loop = time.perf_counter() - t0
-        return loop, warm, mon.num_spikes / ((duration + 1.0) / 1000.0), np.asarray(syn.w)
-    finally:
-        if build_dir is not None:
-            shutil.rmtree(build_dir, ignore_errors=True)
+    if target == "cpp_standalone":
+        net.run((duration + 1.0) * ms, namespace={}, profile=True)
+        standalone_build(b2, "plasticity_vs_brian2_stdp")
+        total = time.perf_counter() - t0
+        loop = _standalone_loop_s(b2, net, total) * duration / (duration + 1.0)
+        warm = total - loop
+    else:
+        net.run(1.0 * ms, namespace={})  # code generation / compilation
+        warm = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        net.run(duration * ms, namespace={})
+        loop = time.perf_counter() - t0
+    return loop, warm, mon.num_spikes / ((duration + 1.0) / 1000.0), np.asarray(syn.w)
 
 
 def _spnet_example():
@@ -161,10 +155,8 @@ def run_brian2_spnet(net_ours, duration, target, seed=0):
 
     warnings.filterwarnings("ignore")
     b2.BrianLogger.suppress_name("resolution_conflict")
-    build_dir = None
     if target == "cpp_standalone":
-        build_dir = tempfile.mkdtemp(prefix="b2_spnet_")
-        b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
+        b2.set_device("cpp_standalone", build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
     else:
         b2.prefs.codegen.target = target
@@ -214,17 +206,13 @@ def run_brian2_spnet(net_ours, duration, target, seed=0):
     t0 = time.perf_counter()
     if target == "cpp_standalone":
         net.run((duration + 10.0) * ms, namespace={}, profile=True)
-        try:
-            b2.device.build(directory=build_dir, compile=True, run=True, debug=False)
-        except Exception:
-            shutil.rmtree(build_dir, ignore_errors=True)
-            raise
+        standalone_build(b2, "spnet_vs_brian2")
         total = time.perf_counter() - t0
         loop = _standalone_loop_s(b2, net, total) * duration / (duration + 10.0)
         warm = total - loop
         rate, w = mon.num_spikes / n / ((duration + 10.0) / 1000.0), np.asarray(se.w)
         rerun = standalone_rerun(b2, net, duration / (duration + 10.0))  # the binary again, from t = 0
-        return loop, warm, rate, w, rerun, lambda: shutil.rmtree(build_dir, ignore_errors=True)
+        return loop, warm, rate, w, rerun, lambda: None  # the build directory goes at exit (standalone_build)
     net.run(10.0 * ms, namespace={})
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -256,7 +244,7 @@ def main_spnet(args, duration, target):
         peer_warm, peer_rate, w_peer, peer_name = float("nan"), float("nan"), None, "brian2 (unavailable)"
         rerun = lambda: float("nan")  # noqa: E731
     try:
-        pairs = interleave(lambda: run_ours_spnet(duration, backend=args.device)[0], rerun, args.repeat or 5)
+        pairs = interleave(lambda: run_ours_spnet(duration, backend=args.device)[0], rerun, args.repeat or (3 if args.quick else 5))
     finally:
         cleanup()
     per_s = 1000.0 / duration
@@ -267,9 +255,9 @@ def main_spnet(args, duration, target):
         "name": "plasticity_vs_brian2_spnet" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
         "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
         "network": "Izhikevich 2006 spnet (examples/polychronization.py): 1000 Izhikevich neurons, 100k synapses, delays 1-20 ms, STDP",
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "rate_hz_ours": round(rate, 2),
         "rate_hz_peer": round(peer_rate, 2), "ours_minutes_per_model_hour_at_first_10s_speed": round(pairs["ours_s"] * per_s * 3600 / 60, 2),
-        "biological_ms": duration, "dt_ms": 1.0, "threads": 1, "load_average_1min": round(os.getloadavg()[0], 2),
+        "biological_ms": duration, "dt_ms": 1.0, "threads": 1, "quick": args.quick, "load_average_1min": round(os.getloadavg()[0], 2),
         "exc_weights_ours_below1_above9": [round(float(np.mean(exc.weights < 1)), 3), round(float(np.mean(exc.weights > 9)), 3)],
     }
     if w_peer is not None:
@@ -289,23 +277,23 @@ def compiler_works() -> bool:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="5 s of model time, Brian2 numpy target (under a minute)")
+    mode.add_argument("--quick", action="store_true", help="5 s of model time (spnet: 2 s; under a minute)")
     mode.add_argument("--full", action="store_true", help="the example's 100 s of model time")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None,
-                    help="Brian2 code generation target (default: numpy with --quick, else cpp_standalone when a C++ compiler is found)")
+                    help="Brian2 code generation target (default: cpp_standalone when a C++ compiler is found, else numpy)")
     ap.add_argument("--n", type=int, default=1000, help="Poisson inputs (default 1000, as in the example)")
     ap.add_argument("--plot", default=None, help="write both final weight histograms to this PNG")
     ap.add_argument("--repeat", type=int, default=None,
-                    help="timed runs (same seed; default 3); spnet: interleaved pairs with Brian2 (default 5), ratio the median pair ratio")
+                    help="timed runs (same seed; default 3); spnet: interleaved pairs with Brian2 (default 5, 3 with --quick), ratio the median pair ratio")
     ap.add_argument("--network", choices=["sma", "spnet"], default="sma",
                     help="sma: Song-Miller-Abbott (default); spnet: Izhikevich 2006 polychronization (the issue's anchor)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
     args = ap.parse_args(argv)
     if args.network == "spnet":
         duration = 2_000.0 if args.quick else (60_000.0 if args.full else 10_000.0)
-        return main_spnet(args, duration, args.target or ("cpp_standalone" if compiler_works() and not args.quick else "numpy"))
+        return main_spnet(args, duration, args.target or ("cpp_standalone" if compiler_works() else "numpy"))
     duration = 5_000.0 if args.quick else (100_000.0 if args.full else 30_000.0)
-    target = args.target or ("cpp_standalone" if compiler_works() and not args.quick else "numpy")
+    target = args.target or ("cpp_standalone" if compiler_works() else "numpy")
     w0 = np.random.default_rng(0).uniform(0.0, G_MAX, args.n)
     runs = [run_ours(args.n, duration, w0, backend=args.device) for _ in range(max(1, args.repeat or 3))]
     ours_runs = [r[0] for r in runs]
@@ -337,9 +325,9 @@ def main(argv=None):
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "network": f"Song-Miller-Abbott: {args.n} Poisson inputs at {RATE:.0f} Hz -> 1 COBA LIF, additive pair STDP",
         "ours_runs_s": [round(t * per_s, 4) for t in ours_runs], "peer_runs": 1,
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "rate_hz_ours": round(rate, 2),
         "rate_hz_peer": round(peer_rate, 2), "weights_ours_lo_hi": shape(w_ours), **extra,
-        "biological_ms": duration, "dt_ms": 0.1, "threads": 1, "load_average_1min": round(os.getloadavg()[0], 2),
+        "biological_ms": duration, "dt_ms": 0.1, "threads": 1, "quick": args.quick, "load_average_1min": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result))
 

@@ -11,9 +11,10 @@ updates (~8 ns each) are most of the loop and a delivery's own cost (a few ns; s
 ``sim_vs_brian2.py``) cannot be separated from them reliably here: flat ns per event and per neuron-step
 across N mean that neither cost grows with the size of the network. Each timing is the shortest of
 ``--repeats`` runs (the network goes on from where it was), as the machine is shared. Peer: Brian2 (cython runtime) on the same connectivity at 4k and
-16k (numpy at 4k with ``--quick``).
+16k; with ``--quick`` (0.2 s at 4k, 16k, 64k) Brian2 C++ standalone at 4k, whose build is kept between runs
+(``benchmarks/_pairs.py``): a cold Cython cache would cost minutes of compilation, a kept standalone build none.
 
-    python benchmarks/sim_scaling.py [--quick] [--sizes 4000 16000 ...] [--no-peer]
+    python benchmarks/sim_scaling.py [--quick] [--sizes 4000 16000 ...] [--no-peer] [--target cython|cpp_standalone|numpy]
     python benchmarks/sim_scaling.py --device cuda [--in-degree 100]     # GPU: 64k, 256k, 1M neurons
 
 On the GPU (``--device cuda``; ``emulate`` runs the same kernels on the CPU, for checking the script) the
@@ -35,6 +36,11 @@ import warnings
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._pairs import build_fields, standalone_build  # noqa: E402
 
 K_EXC, K_INH = 64, 16  # CUBA's in-degree: p = 0.02 of 3200 excitatory and 800 inhibitory neurons
 
@@ -85,8 +91,15 @@ def run_brian2(n, duration, seed, target):
     import brian2 as b2
 
     warnings.filterwarnings("ignore")
+    standalone = target == "cpp_standalone"
+    if standalone:
+        b2.set_device("cpp_standalone", build_on_run=False)
+        b2.device.reinit()  # a fresh project for each size
+        b2.device.activate(build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        b2.prefs.codegen.target = target
     b2.start_scope()
-    b2.prefs.codegen.target = target
     ms, mV = b2.ms, b2.mV
     b2.defaultclock.dt = 0.1 * ms
     v0, pre, post = connectivity(n, seed)
@@ -104,6 +117,12 @@ def run_brian2(n, duration, seed, target):
     mon = b2.SpikeMonitor(g, record=False)
     net = b2.Network(g, ce, ci, mon)
     t0 = time.perf_counter()
+    if standalone:  # one run of 1 ms + duration; the loop time is the binary's own (its code objects' profiled time)
+        net.run((duration + 1.0) * ms, profile=True)
+        standalone_build(b2, f"sim_scaling_{n}")
+        total = time.perf_counter() - t0
+        loop = float(sum(v for _, v in net.profiling_info) / b2.second) * duration / (duration + 1.0)
+        return {"n": n, "loop_s": loop, "warmup_s": total - loop, "rate_hz": int(mon.num_spikes) / n / ((duration + 1.0) / 1000)}
     net.run(1.0 * ms)  # code generation / compilation
     warm = time.perf_counter() - t0
     before = int(mon.num_spikes)
@@ -115,10 +134,12 @@ def run_brian2(n, duration, seed, target):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="0.2 s at 4k, 16k, 64k; Brian2 numpy at 4k (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="0.2 s at 4k, 16k, 64k; Brian2 C++ standalone at 4k (under a minute)")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="network sizes (default 4000 16000 64000 256000)")
     ap.add_argument("--duration", type=float, default=None, help="biological ms (default 1000, 200 with --quick)")
     ap.add_argument("--no-peer", action="store_true", help="skip Brian2")
+    ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None,
+                    help="Brian2 target (default cython; cpp_standalone with --quick)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per size (the shortest is kept; the machine is shared)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="simulator backend (default cpu)")
@@ -145,7 +166,7 @@ def main(argv=None):
               f"  {r['ns_per_event']:6.1f} ns/event  {r['ns_per_neuron_step']:5.2f} ns/neuron-step  (warm-up {r['warmup_s']:.1f} s)",
               file=sys.stderr, flush=True)
     peers = []
-    target = "numpy" if args.quick else "cython"
+    target = args.target or ("cpp_standalone" if args.quick else "cython")
     if gpu and not args.no_peer:  # the peer of a GPU run: our Numba loop, one thread, at the smallest size
         p = run_ours(sizes[0], duration, args.seed, args.repeats, "cpu", k_exc, k_inh)
         p["loop_s_per_bio_s"] = p["loop_s"] * per_s
@@ -167,7 +188,7 @@ def main(argv=None):
               "synaptic_events": int(r["synaptic_events"]), "ns_per_event": round(r["ns_per_event"], 2),
               "ns_per_neuron_step": round(r["ns_per_neuron_step"], 2), "warmup_s": round(r["warmup_s"], 2),
               "events_per_s": round(r["events_per_s"]), "synapses": int(r["n"] * k_in)} for r in rows]
-    result = {"name": "sim_scaling" if not gpu else f"sim_scaling_{args.device}", "unit": "seconds of loop per biological second",
+    result = {"name": "sim_scaling" if not gpu else f"sim_scaling_{args.device}", "unit": "seconds of loop per biological second", "quick": args.quick,
               "biological_ms": duration, "threads": 1, "device": args.device, "in_degree": k_in, "sizes": table,
               "ns_per_event_growth": round(last["ns_per_event"] / first["ns_per_event"], 3)}
     if peers:
@@ -175,7 +196,7 @@ def main(argv=None):
         ours_top = next(r for r in rows if r["n"] == top["n"])
         result.update({"ours_s": round(ours_top["loop_s_per_bio_s"], 4), "peer": target if gpu else f"brian2-{target}",
                        "peer_s": round(top["loop_s_per_bio_s"], 4),
-                       "ratio": round(ours_top["loop_s"] / top["loop_s"], 3), "compared_at_n": top["n"],
+                       "ratio": round(ours_top["loop_s"] / top["loop_s"], 3), "compared_at_n": top["n"], **build_fields(target),
                        "peer_sizes": [{"n_neurons": p["n"], "rate_hz": round(p["rate_hz"], 2), "loop_s_per_bio_s": round(p["loop_s_per_bio_s"], 4),
                                        "ratio": round(next(r for r in rows if r["n"] == p["n"])["loop_s"] / p["loop_s"], 3)} for p in peers]})
     else:

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._pairs import interleave, standalone_rerun, summary_fields  # noqa: E402
+from benchmarks._pairs import build_fields, interleave, standalone_build, standalone_rerun, summary_fields  # noqa: E402
 
 
 def connectivity(n, seed):
@@ -88,18 +88,19 @@ def run_brian2(n, duration, v0, pre, post, target):
     ci = b2.Synapses(g, g, on_pre="gi += -9*mV")
     ci.connect(i=pre[~exc], j=post[~exc])
     mon = b2.SpikeMonitor(g)
-    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target)
+    return time_brian2(b2, b2.Network(g, ce, ci, mon), mon, n, duration, target, build_name="sim_vs_brian2")
 
 
-def time_brian2(b2, net, mon, n, duration, target):
+def time_brian2(b2, net, mon, n, duration, target, build_name=None):
     """Runs a Brian2 network for 1 ms + ``duration`` ms; returns (loop seconds of ``duration``, warm-up seconds, mean
     rate of ``mon``'s ``n`` neurons, a function that times another stretch: the standalone binary again, else the run
-    going on)."""
+    going on). C++ standalone builds in a copy of the build kept under ``build_name`` (default: the script's name;
+    see ``benchmarks/_pairs.py``), so an unchanged network is compiled once per machine."""
     ms = b2.ms
     t0 = time.perf_counter()
     if target == "cpp_standalone":
         net.run((duration + 1.0) * ms, profile=True)
-        b2.device.build(directory=None, compile=True, run=True, debug=False)
+        standalone_build(b2, build_name)
         total = time.perf_counter() - t0
         loop = float(sum(v for _, v in net.profiling_info) / b2.second) if net.profiling_info else total
         rerun = standalone_rerun(b2, net, duration / (duration + 1.0))
@@ -151,7 +152,7 @@ def rate_sweep(n, duration, seed, backend="cpu"):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200 ms of CUBA, Brian2's numpy target (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="200 ms of CUBA, 2 pairs, a shorter rate sweep (under a minute)")
     ap.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default=None, help="Brian2 code generation target")
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--pairs", type=int, default=None, help="interleaved timing pairs (default 5, 2 with --quick)")
@@ -160,7 +161,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     duration = 200.0 if args.quick else 1000.0
     args.pairs = args.pairs or (2 if args.quick else 5)
-    target = args.target or ("numpy" if args.quick else "cpp_standalone")
+    target = args.target or "cpp_standalone"
     v0, pre, post = connectivity(args.n, 1)
     _, warm, rate, _, net, _ = run_ours(args.n, duration, v0, pre, post, repeats=1, backend=args.device)
     try:
@@ -181,8 +182,8 @@ def main(argv=None):
     result = {
         "name": "sim_vs_brian2_cuba" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
         "peer": peer_name, **summary_fields(pairs, per_s), "unit": "seconds of loop per biological second",
-        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), "rate_hz_ours": round(rate, 2),
-        "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "threads": 1,
+        "ours_warmup_s": round(warm, 2), "peer_warmup_s": round(peer_warm, 2), **build_fields(target), "rate_hz_ours": round(rate, 2),
+        "rate_hz_peer": round(peer_rate, 2), "n_neurons": args.n, "biological_ms": duration, "threads": 1, "quick": args.quick,
         "rate_sweep": sweep, "marginal_ns_per_event": round(ns_per_event, 1),
     }
     if not args.quick and args.device == "cpu":

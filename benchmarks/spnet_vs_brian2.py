@@ -3,7 +3,7 @@ Izhikevich's once-per-second weight update) in neuro.sim and in Brian2, same run
 
 The ``--network spnet`` variant of ``plasticity_vs_brian2.py`` as a benchmark of its own, so the runner saves it
 (``python -m benchmarks spnet_vs_brian2 --save``). Default 10 s of model time against Brian2's C++ standalone
-(``--quick``: 2 s against Brian2's numpy target; ``--full``: 60 s). Also reports the minutes one hour of model time
+(``--quick``: 2 s; ``--full``: 60 s; numpy where no C++ compiler is found). Also reports the minutes one hour of model time
 would take at the speed of these first seconds; the real hour is slower (after learning the network fires ~4x
 more, 17 vs 4.7 Hz): ``python examples/polychronization.py`` times the whole hour.
 

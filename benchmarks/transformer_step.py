@@ -8,7 +8,12 @@ the backend neuro.backend picks (Numba on CPU, CuPy on GPU); the peer runs Spiki
 ``LIFNode(step_mode="m")`` on its default path. Without SpikingJelly the peer is a plain torch loop LIF
 (said so in the JSON). On a GPU the ImageNet 8-512 size runs too (224x224), with images/s and peak memory.
 
-    python benchmarks/transformer_step.py [--quick] [--config imagenet-8-512] [--batch 32]
+``--quick`` (under a minute on 2 cores) shrinks the model, not the comparison: the CIFAR layout (32x32, T = 4) with
+two blocks of width 128 (8 heads; 0.65 M parameters instead of 9.3 M), batch 8, 3 repeats, one thread (torch's and our
+Numba kernels'), and no torch-reference row; ours and the peer still run the same weights in the same process. At this
+size the convolutions, which both share, weigh more in a step, so the ratio says less about the neurons than the full size's.
+
+    python benchmarks/transformer_step.py [--quick] [--config imagenet-8-512] [--batch 32] [--threads N]
 """
 
 from __future__ import annotations
@@ -103,11 +108,17 @@ def step_timer(model, reset, x, y, device, repeats):
     return statistics.median(times), peak
 
 
-def compare(config: str, batch: int, repeats: int, device: torch.device) -> dict:
+#: ``--quick``: config overrides of the shrunken model (cifar10-4-384 has 9.3 M parameters; this one 0.65 M).
+QUICK_OVERRIDES = dict(embed_dim=128, depth=2, num_heads=8)
+
+
+def compare(config: str, batch: int, repeats: int, device: torch.device, overrides: dict | None = None, reference: bool = True) -> dict:
+    """Time ours and the peer on ``spikformer(config, **overrides)``; ``reference``: also our torch reference LIF (CPU only)."""
+    overrides = overrides or {}
     factory, peer_name, reset = peer_factory()
     torch.manual_seed(0)
-    ours = spikformer(config).to(device)
-    peer = spikformer(config, neuron=factory).to(device)
+    ours = spikformer(config, **overrides).to(device)
+    peer = spikformer(config, neuron=factory, **overrides).to(device)
     peer.load_state_dict(ours.state_dict())
     cfg = ours.cfg
     x = torch.rand(batch, cfg.in_channels, cfg.img_size, cfg.img_size, device=device)
@@ -119,33 +130,53 @@ def compare(config: str, batch: int, repeats: int, device: torch.device) -> dict
     peer.train()
     ours_s, ours_mem = step_timer(ours, lambda m: None, x, y, device, repeats)
     peer_s, peer_mem = step_timer(peer, reset, x, y, device, repeats)
-    row = {"model": f"spikformer-{config}", "params": count_parameters(ours), "batch": batch, "time_steps": cfg.time_steps,
+    model_name = f"spikformer-{config}" + (f" ({', '.join(f'{k}={v}' for k, v in overrides.items())})" if overrides else "")
+    row = {"model": model_name, "params": count_parameters(ours), "batch": batch, "time_steps": cfg.time_steps,
            "img_size": cfg.img_size, "ours_s": round(ours_s, 4), "peer": peer_name, "peer_s": round(peer_s, 4), "ratio": round(ours_s / peer_s, 3),
            "images_per_s_ours": round(batch / ours_s, 1), "images_per_s_peer": round(batch / peer_s, 1), "logits_match": match}
     if device.type == "cuda":
         row.update(peak_mem_mb_ours=round(ours_mem), peak_mem_mb_peer=round(peer_mem))
-    if device.type == "cpu":  # our torch reference LIF, for scale
+    if device.type == "cpu" and reference:  # our torch reference LIF, for scale
         torch.manual_seed(0)
-        ref = spikformer(config, neuron=lambda **kw: make_lif(backend="torch", **kw))
+        ref = spikformer(config, neuron=lambda **kw: make_lif(backend="torch", **kw), **overrides)
         ref.load_state_dict(ours.state_dict())
         row["ours_torch_reference_s"] = round(step_timer(ref, lambda m: None, x, y, device, repeats)[0], 4)
     return row
 
 
+def _numba_threads(n: int) -> None:
+    """Our Numba kernels' threads to ``n`` as well: both sides then use ``n`` threads, and Numba's OpenMP pool, started by
+    our first kernel call, does not set torch's thread count back to Numba's default on the way."""
+    try:
+        import numba
+    except ImportError:
+        return
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="batch 8, 2 repeats (under a minute on 2 cores)")
-    ap.add_argument("--config", default=None, help="a Spikformer config name (default cifar10-4-384; on GPU also imagenet-8-512)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a shrunken cifar10-4-384 (" + ", ".join(f"{k}={v}" for k, v in QUICK_OVERRIDES.items())
+                    + "), batch 8, 3 repeats, 1 thread, no torch-reference row (under a minute on 2 cores)")
+    ap.add_argument("--config", default=None, help="a Spikformer config name (default cifar10-4-384; on GPU also imagenet-8-512); "
+                                                   "with --quick, the published size of this config")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 with --quick)")
     args = ap.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = args.threads or (1 if args.quick else None)
+    if threads:  # two spinning threads per process on a shared 2-core machine slow small convolutions down many times
+        torch.set_num_threads(threads)
+        _numba_threads(threads)
     batch = args.batch or (8 if args.quick else 32)
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (3 if args.quick else 5)
+    overrides = QUICK_OVERRIDES if args.quick and not args.config else {}
     configs = [args.config] if args.config else (["cifar10-4-384", "imagenet-8-512"] if device.type == "cuda" and not args.quick else ["cifar10-4-384"])
     rows = []
     for config in configs:
-        row = compare(config, batch, repeats, device)
+        row = compare(config, batch, repeats, device, overrides, reference=not args.quick)
         print(json.dumps(row), flush=True)
         rows.append(row)
     head = rows[0]

@@ -19,7 +19,7 @@ Input: direct encoding (the intensities, T = 1 step, as the paper's QSD models u
     python examples/qsd_distill.py                          # teacher, distilled student, baseline (a few minutes)
     python examples/qsd_distill.py --bits 2 --lam 2         # 2-bit weights, stronger distillation
     python examples/qsd_distill.py --resume                 # continue from the last checkpoint in --out
-    python examples/qsd_distill.py --quick                  # seconds, for CI
+    python examples/qsd_distill.py --quick                  # CI size: under a minute on 2 cores, barely learns
 
 Measured with the defaults (seed 0, ``--threads 1``, 2-core machine, ~4.5 min in all): teacher 98.9 %, 4-bit student
 with FGD 97.5 %, CE-only student 95.8 % test accuracy (360 test images; one image is 0.28 %, so one seed is suggestive, not
@@ -226,35 +226,56 @@ def plot(results: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+#: ``--quick`` (CI size, well under a minute on 2 cores): width 8, 24x24 (24 -> 12 -> 6 -> 3 -> 2x2 = 4 attention tokens
+#: still), the first 384 training images in the usual batches of 64 (a step's cost is nearly all per-layer overhead at
+#: this size: batches of 32 would cost twice as much per epoch), 3 teacher and 4 student epochs at twice the peak
+#: learning rate (24 steps per student), BatchNorm calibrated on 128 images, one torch thread (two spinning threads per
+#: process on a shared 2-core machine slow these tiny convolutions down many times).
+QUICK = dict(epochs=4, teacher_epochs=3, dim=8, size=24, lr=6e-3, train_images=384, calib=128, threads=1)
+FULL = dict(epochs=15, teacher_epochs=None, dim=16, size=32, lr=3e-3, train_images=None, calib=256, threads=None)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the ``None`` of the options whose default depends on ``--quick`` (their help says it)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=_Help)
     p.add_argument("--bits", type=int, default=4, help="weight bits of the student (LSQ, per output channel)")
     p.add_argument("--levels", type=int, default=4, help="spike levels D of the multi-level neurons")
     p.add_argument("--lam", type=float, default=0.1, help="weight lambda of the fine-grained distillation loss")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per model (default 15; 5 with --quick)")
-    p.add_argument("--teacher-epochs", type=int, default=None, help="epochs of the ANN teacher (default: --epochs)")
-    p.add_argument("--dim", type=int, default=16, help="stage widths dim x (1, 2, 4, 4)")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs per model (default {FULL['epochs']}; {QUICK['epochs']} with --quick)")
+    p.add_argument("--teacher-epochs", type=int, default=None,
+                   help=f"epochs of the ANN teacher (default: --epochs; {QUICK['teacher_epochs']} with --quick)")
+    p.add_argument("--dim", type=int, default=None, help=f"stage widths dim x (1, 2, 4, 4) (default {FULL['dim']}; {QUICK['dim']} with --quick)")
     p.add_argument("--depth", type=int, default=2, help="attention blocks (3/4 in stage 3, the rest in stage 4)")
     p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--size", type=int, default=32, help="image side the 8x8 digits are scaled to (32 -> 4 attention tokens)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"image side the 8x8 digits are scaled to (default {FULL['size']} -> 4 attention tokens; {QUICK['size']} with --quick)")
     p.add_argument("--encoding", choices=("direct", "rate"), default="direct")
     p.add_argument("--time-steps", type=int, default=1, help="time steps T (QSD uses T = 1 with multi-level spikes)")
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {FULL['lr']}; {QUICK['lr']} with --quick)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--calib", type=int, default=256, help="training images that set the BatchNorm statistics before each test")
+    p.add_argument("--train-images", type=int, default=None,
+                   help=f"use only the first N training (and test) images (default all; {QUICK['train_images']} with --quick)")
+    p.add_argument("--calib", type=int, default=None,
+                   help=f"training images that set the BatchNorm statistics before each test (default {FULL['calib']}; {QUICK['calib']} with --quick)")
     p.add_argument("--no-distill", action="store_true", help="train only the CE-only student (no teacher)")
     p.add_argument("--no-baseline", action="store_true", help="skip the CE-only student")
-    p.add_argument("--quick", action="store_true", help="CI size: 5 epochs (teacher 3), width 8, batch 32, 24x24, the first 384 training images")
+    p.add_argument("--quick", action="store_true", help="CI size, under a minute on 2 cores: " + ", ".join(f"{k} {v}" for k, v in QUICK.items()))
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None, help=f"torch threads (default: torch's; {QUICK['threads']} with --quick)")
     p.add_argument("--out", type=Path, default=Path("runs/qsd_distill"))
     a = p.parse_args(argv)
-    a.epochs = a.epochs or (5 if a.quick else 15)
-    a.teacher_epochs = a.teacher_epochs or (3 if a.quick else a.epochs)
-    if a.quick:
-        a.dim, a.batch, a.size = 8, 32, 24  # 24 -> 12 -> 6 -> 3 -> 2x2 = 4 tokens still
+    for key, value in (QUICK if a.quick else FULL).items():  # what the command line leaves unset
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+    a.teacher_epochs = a.teacher_epochs or a.epochs
     if a.no_distill and a.no_baseline:
         p.error("--no-distill trains only the baseline; --no-baseline removes it: nothing left to train")
     if a.encoding == "direct" and a.time_steps != 1:
@@ -275,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"resuming from {path} (done: {', '.join(ckpt['results']) or 'nothing'})", flush=True)
         else:
             print(f"no checkpoint at {path}: starting afresh", flush=True)
-    data = load(a.size, a.seed, 384 if a.quick else None)
+    data = load(a.size, a.seed, a.train_images)
     stages = [s for s in STAGES if not (a.no_distill and s in ("teacher", "student")) and not (a.no_baseline and s == "baseline")]
     teacher = None
     for stage in stages:

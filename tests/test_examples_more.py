@@ -46,7 +46,7 @@ def test_qsd_distill_quick_learns_and_resumes(tmp_path, monkeypatch, capsys):
     assert (out / "qsd_distill.png").stat().st_size > 0
     assert set(summary["results"]) == {"teacher", "student", "baseline"}
     assert summary["teacher_accuracy"] > 0.3  # 10 classes: chance is 0.1
-    assert min(summary["student_accuracy"], summary["baseline_accuracy"]) > 0.13  # ~0.26 and ~0.27 at this size
+    assert min(summary["student_accuracy"], summary["baseline_accuracy"]) > 0.13  # ~0.24 and ~0.22 at this size (teacher ~0.72)
     student = summary["results"]["student"]
     assert student["distilled"] and student["weight_bits"] == [4] and summary["results"]["teacher"]["weight_bits"] == [32]
     assert max(student["distinct_levels_per_layer"]) <= 16  # 4-bit weights: at most 2^4 integer levels per layer
