@@ -341,6 +341,9 @@ class GPUEngine:
     MIRROR_BYTES = 1 << 25  # arrays up to this size are compared with their last transferred copy before an upload
 
     def __init__(self, s: SimpleNamespace, n_pops: int, seed: int, dt: float, device):
+        if getattr(s, "gen_models", None):
+            raise NotImplementedError(f"backend={device.name!r}: user-defined models ({', '.join(p.name for p in s.gen_models)}) run on "
+                                      "the CPU loop only so far (their CUDA code is not generated yet); use backend='cpu'")
         self.dev = device
         self.n = int(s.v.shape[0])
         self.n_pops = max(1, n_pops)

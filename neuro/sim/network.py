@@ -877,10 +877,6 @@ class Network:
         """The GPU engine of this build (made once per build), with this run's state uploaded."""
         from . import engine_gpu
 
-        if s.gen_models:
-            raise NotImplementedError(f"backend={self.backend!r}: user-defined models ({', '.join(p.name for p in s.gen_models)}) run on "
-                                      "the CPU loop only so far (their CUDA code is not generated yet); use backend='cpu'")
-
         if self._engine is None:
             tgt_type = "int" if s.tgt.size < 2**31 else "long long"
             self._engine = engine_gpu.GPUEngine(s, len(self.populations), self.seed, self.dt, engine_gpu.device_for(self.backend, tgt_type))
