@@ -10,12 +10,14 @@ from numba.extending import intrinsic
 from ..ops.fastmath import exp64
 from ..ops.rng_cpu import normal_at
 
-__all__ = ["SIG", "as_pointer", "exp64", "normal_at", "_normals", "noop", "SLOTS"]
+__all__ = ["SIG", "EV_SIG", "as_pointer", "exp64", "normal_at", "_normals", "noop", "SLOTS"]
 
 SLOTS = 8  # kernels of user-defined models one network can run (the compiled loop takes a tuple of this length)
 
 # kernel(t: step, lo: first global neuron index, n: neurons, dt: ms, seed, table: address of the uint64 address table)
 SIG = types.void(types.int64, types.int64, types.int64, types.float64, types.int64, types.uintp)
+# a synapse model's event: event(t: step, dt, seed, table, s: weight index, k: synapse of the projection, i: pre, j: post)
+EV_SIG = types.void(types.int64, types.float64, types.int64, types.uintp, types.int64, types.int64, types.int64, types.int64)
 
 
 @intrinsic
@@ -38,7 +40,12 @@ def _noop_kernel(t, lo, n, dt, seed, table):  # fills the unused kernel slots
     pass
 
 
+def _noop_event(t, dt, seed, table, s, k, i, j):  # fills the unused event slots
+    pass
+
+
 noop = None
+noop_ev = None
 
 
 def noop_kernel():
@@ -49,3 +56,13 @@ def noop_kernel():
 
         noop = cfunc(SIG, cache=True)(_noop_kernel)
     return noop
+
+
+def noop_event():
+    """An event function that does nothing (compiled on first use)."""
+    global noop_ev
+    if noop_ev is None:
+        from numba import cfunc
+
+        noop_ev = cfunc(EV_SIG, cache=True)(_noop_event)
+    return noop_ev

@@ -24,7 +24,7 @@ FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": symp
              "tanh": sympy.tanh, "sinh": sympy.sinh, "cosh": sympy.cosh, "abs": sympy.Abs, "sign": sympy.sign,
              "floor": sympy.floor, "ceil": sympy.ceiling, "clip": lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
              "exprel": lambda x: sympy.Piecewise((1 + x / 2, sympy.Abs(x) < 1e-9), ((sympy.exp(x) - 1) / x, True))}
-FLAGS = {"unless refractory", "constant", "shared", "constant over dt"}
+FLAGS = {"unless refractory", "constant", "shared", "constant over dt", "event-driven", "clock-driven"}
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\b")
 _DIFF = re.compile(r"^d(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*/\s*dt\s*=\s*(?P<expr>.+?)\s*:\s*(?P<unit>[^():]+?)\s*(\((?P<flags>[^()]*)\))?\s*$")
 _SUB = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*=\s*(?P<expr>.+?)\s*:\s*(?P<unit>[^():]+?)\s*(\((?P<flags>[^()]*)\))?\s*$")

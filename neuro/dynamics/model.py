@@ -53,6 +53,10 @@ class NeuronModel:
 
     def __post_init__(self):
         eqs = parse(self.equations)
+        for e in eqs:
+            if e.flags & {"event-driven", "clock-driven"}:
+                raise DefinitionError(f"line {e.line} ({e.text!r}): (event-driven) and (clock-driven) are flags of synaptic equations "
+                                      "(neuro.dynamics.SynapseModel), not of a neuron model")
         self._eqs = {e.name: e for e in eqs}
         self.diff = [e.name for e in eqs if e.kind == "diff"]
         subs = {e.name: e for e in eqs if e.kind == "sub"}

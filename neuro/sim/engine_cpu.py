@@ -72,11 +72,16 @@ GENERIC = 6  # a user-defined model (neuro.dynamics.NeuronModel): its generated 
 CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
 # plasticity kinds
 PL_NONE, PL_PAIR, PL_ELIGIBILITY, PL_TRIPLET = 0, 1, 2, 3
+# a user-defined rule (neuro.dynamics.SynapseModel): its generated functions, called through function pointers;
+# proj_par[pr]: 0 kernel slot, 1 offset of its address table in syn_tab, 2 period (steps, 0: none), 3 clock-driven (1/0),
+# 4 synapses, 29 delivery before the update (1/0)
+PL_GENERIC = 4
 # recordable variables
 VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
 VAR_GEN = 4  # a variable of a user-defined model kept in gen_state (st_idx: its position there)
 # recordable synapse / modulator quantities (SynapseMonitor, ModulatorMonitor)
 SV_W, SV_ELIG, SV_X_PRE, SV_X_POST, SV_MOD = 0, 1, 2, 3, 4
+SV_GEN = 5  # a variable of a user-defined rule (sm_idx: its position in syn_state)
 
 # Traces below this are set to 0 when decayed: a trace that would go on shrinking reaches the subnormal
 # range, where each multiplication costs ~100 cycles (a 10x slowdown of plastic networks with long
@@ -140,13 +145,13 @@ def _projection(pr, proj_par, proj_kind, proj_bank, rows_now, rows_prev, bank_de
     pp = proj_par[pr]
     kind = proj_kind[pr]
     bk = proj_bank[pr]
-    post = bk[2] if kind == PL_TRIPLET else bk[1]
+    post = max(bk[2] if kind == PL_TRIPLET else bk[1], 0)  # a user-defined rule has no trace bank
     return pp, kind, bk, rows_now[bk[0]], rows_prev[post], bank_decay[post], 1.0 if pp[9] > 0.5 else -1.0, elig_scale[pr]
 
 
 @njit(cache=True)
 def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
-                     period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, row):
+                     period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, syn_state, row):
     """One row of synapse / modulator samples at the start of step ``t`` (traces and eligibility as seen then, nothing stored).
 
     ``sm_aux[c]``: (trace bank, neuron within the bank, delay part) of a trace column; bank -1 where there is none.
@@ -157,6 +162,8 @@ def _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, pro
         kind = sm_kind[c]
         if kind == SV_MOD:
             row[c] = modulator[i]
+        elif kind == SV_GEN:
+            row[c] = syn_state[i]
         elif kind == SV_W:
             row[c] = syn_w[i]
         elif kind == SV_ELIG:
@@ -412,7 +419,7 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
 
 @njit(inline="always", cache=True)
 def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind, proj_bank,
-                rows_now, rows_prev, bank_decay, bank_lo, elig_scale):
+                rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab):
     """Presynaptic events of step ``t`` (the spikes of step ``t - a`` reaching synapses of axonal delay ``a``) of the
     projections whose ``delivery`` flag (``proj_par[:, 29]``) equals ``late``: 3a before delivery, 3c after it."""
     cur_pr = -1
@@ -436,6 +443,9 @@ def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, 
                                                                                            rows_prev, bank_decay, elig_scale)
                     skip = (pp[29] != 0.0) != late
                 if skip:
+                    continue
+                if kind == PL_GENERIC:  # row: (synapse, projection, its index in the projection, postsynaptic neuron)
+                    syn_ev_fns[2 * int(pp[0])](t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])), s, pre_ev[e, 2], i, pre_ev[e, 3])
                     continue
                 x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
                 if kind == PL_ELIGIBILITY:
@@ -474,6 +484,10 @@ def run_steps(
     # the addresses of their arrays (a population's kernel slot and table offset in pop_par[p, 0:2]), their spike flags
     # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
     gen_fns, gen_tab, gen_fired, gen_state,
+    # user-defined plasticity rules (Network._layout_rules): their generated event functions (on_pre of slot k at 2 k, on_post at
+    # 2 k + 1), their loops (clock-driven at 2 k, periodic at 2 k + 1), the uint64 table of their arrays' addresses and the
+    # float64 block of their variables (read by synapse monitors)
+    syn_ev_fns, syn_loop_fns, syn_tab, syn_state,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
     # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
     #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
@@ -509,6 +523,12 @@ def run_steps(
     # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
     elig_scale = np.ones(proj_kind.shape[0])
     any_plastic = pre_ev.shape[0] > 0
+    any_clock = False
+    any_periodic = False
+    for pr in range(proj_kind.shape[0]):
+        if proj_kind[pr] == PL_GENERIC:
+            any_clock = any_clock or proj_par[pr, 3] != 0.0
+            any_periodic = any_periodic or proj_par[pr, 2] > 0.0
     any_pre_list = np.any(pre_code != 0)  # presynaptic events left to 3a (not run in the delivery pass, seg_code 6)
     any_late_list = any_pre_list and np.any(proj_par[:, 29] != 0.0)  # ... of rules delivering before their update (3c)
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
@@ -575,10 +595,17 @@ def run_steps(
             done = k
             break
         nspk = 0
+        # periodic code of user-defined rules, at the start of the steps whose time is a multiple of their period
+        if any_periodic:
+            for pr in range(proj_kind.shape[0]):
+                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 2] > 0.0 and t >= period_next[pr]:
+                    syn_loop_fns[2 * int(proj_par[pr, 0]) + 1](t, 0, int(proj_par[pr, 4]), dt, seed,
+                                                               syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+                    period_next[pr] += int(proj_par[pr, 2])
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
             _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
-                             period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, sm_out[sm_count[0]])
+                             period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, syn_state, sm_out[sm_count[0]])
             sm_count[0] += 1
         # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
         for p in range(n_pops):
@@ -638,6 +665,12 @@ def run_steps(
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
                 nspk = _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_idx[slot], nspk)
+        # clock-driven equations of user-defined rules, after the neurons' updates
+        if any_clock:
+            for pr in range(proj_kind.shape[0]):
+                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 3] != 0.0:
+                    syn_loop_fns[2 * int(proj_par[pr, 0])](t, 0, int(proj_par[pr, 4]), dt, seed,
+                                                           syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
         # generator spikes for this step
         g = gen_ptr[0]
         while g < gen_steps.shape[0] and gen_steps[g] < t:
@@ -675,7 +708,7 @@ def run_steps(
         # the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
         if any_pre_list:
             _pre_events(False, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
-                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale)
+                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab)
         # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse (codes 3, 4: the weight
         # scaled into its target's frame for step t + 1)
         for fi in range(fr_P.shape[0]):
@@ -747,7 +780,7 @@ def run_steps(
         # 3c. presynaptic events of rules that deliver the weight as it was before their update
         if any_late_list:
             _pre_events(True, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
-                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale)
+                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab)
         # ---- 4: postsynaptic side of plasticity, when the spike of step t - d reaches the synapse (dendritic delay d);
         # the presynaptic trace seen now includes this step's arrivals (emitted up to t - axonal delay)
         if any_plastic:
@@ -779,6 +812,10 @@ def run_steps(
                             cur_pr = pr
                             pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
                                                                                                    rows_prev, bank_decay, elig_scale)
+                        if kind == PL_GENERIC:  # row: (synapse, projection, its index in the projection, presynaptic neuron)
+                            syn_ev_fns[2 * int(pp[0]) + 1](t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])), post_ev[e, 0],
+                                                           post_ev[e, 2], post_ev[e, 3], j)
+                            continue
                         r1 = ntr[pre_rows[post_ev[e, 3]] + post_ev[e, 2]]
                         if kind == PL_ELIGIBILITY:  # the unbounded pair law at w = 0: inc = eta_plus x_pre
                             elig_post[e] += (pp[2] * r1) * g

@@ -43,7 +43,7 @@ _N_PAR = 30  # proj_par columns; 29: 1 where a pair / triplet rule delivers the 
 FRAME_MAX = 1024  # longest period of a current frame (steps); see Network._build_frames
 FRAME_FLOOR = 1e-100  # smallest frame factor used inside a period (1 / F stays below 1e100)
 _STATE_KEYS = ("v", "u", "x1", "x2", "isyn", "refrac", "syn_w", "ntr", "elig", "elig_post", "modulator",
-               "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr", "gen_state")
+               "period_next", "period_last", "hist_idx", "hist_n", "hist_step", "gen_ptr", "gen_state", "syn_state")
 _TARGET_ROWS = ("x1", "x2", "isyn", "v")  # rows of the delivery matrix s.tgt, in engine order (row 3: direct synapses)
 # the arrays the time loop reads at random (per synapse, per plastic event, per neuron), kept in one buffer on huge pages
 _HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_off", "pre_code", "pre_ev", "post_off", "post_ev",
@@ -74,7 +74,8 @@ def _into_huge_pages(s: SimpleNamespace, keys, min_bytes: int = 1 << 20) -> None
 
 
 # absent from states saved before the per-neuron trace banks (those kept traces per synapse): restored as zero traces
-_OPTIONAL_STATE_KEYS = ("ntr", "elig_post", "gen_state")
+_OPTIONAL_STATE_KEYS = ("ntr", "elig_post", "gen_state", "syn_state")
+_RULE_STREAM = 0x53594E56  # entropy word of the user-defined rules' drawn values (SeedSequence([seed, this, index]))
 
 
 _BACKENDS = ("cpu", "cuda", "emulate")
@@ -188,6 +189,9 @@ class Network:
                         pop._init[key] = getattr(old, key)[pop.start : pop.start + pop.n].copy()
                     for c, key in enumerate(("x1", "x2")):  # currents as currents, not in the old layout's frame
                         pop._init[key] *= self._frame_factor(old, int(old.npop[pop.start]), c)
+            for proj in self.projections:  # the variables of user-defined rules, by synapse in creation order
+                if getattr(proj, "_rule_offsets", None) is not None and hasattr(old, "syn_state"):
+                    proj._rule_values = {k: old.syn_state[off : off + len(proj)].copy() for k, off in proj._rule_offsets.items()}
         for proj in self.projections:
             for pop in (proj.pre, proj.post):
                 if pop.network is not self:
@@ -302,6 +306,7 @@ class Network:
         for r, key in enumerate(_TARGET_ROWS):  # the rows of the (possibly moved) delivery matrix
             setattr(s, key, s.tgt[r, :n])
         self._layout_models(s)
+        self._layout_rules(s)
         s.rec_mask = np.zeros(n, dtype=np.bool_)
         for mon in self.monitors:
             if isinstance(mon, SpikeMonitor):
@@ -341,6 +346,10 @@ class Network:
             m._every_steps = ev
             if isinstance(m, SynapseMonitor):
                 m._cols = slice(len(cols_idx), len(cols_idx) + m.synapses.size)
+                if m.kind == E.SV_GEN:  # a variable of a user-defined rule: its place in syn_state
+                    cols_idx += list(m.proj._rule_offsets[m.var] + m.synapses)
+                    cols_kind += [m.kind] * m.synapses.size
+                    continue
                 cols_idx += list(m.proj._order[m.synapses])
                 cols_kind += [m.kind] * m.synapses.size
             else:
@@ -428,6 +437,120 @@ class Network:
                 else:
                     a, base = s.gen_state, pop._gen_offsets[key]
                 s.gen_tab[tab + j] = a.ctypes.data + base * a.itemsize
+
+    def _layout_rules(self, s) -> None:
+        """Arrays and generated functions of the user-defined plasticity rules (:class:`neuro.dynamics.SynapseModel`):
+        per projection a segment of ``s.syn_state`` for each variable and parameter (and ``lastupdate``), of ``s.syn_idx``
+        for its synapses' weight index and pre / post neurons; ``proj_par[k, 0:5]`` (see ``engine_cpu.PL_GENERIC``). The
+        address table ``s.syn_tab`` is filled by :meth:`_rule_table` before each run."""
+        from ..dynamics import syncodegen
+        from ..dynamics.codegen_support import SLOTS, noop_event, noop_kernel
+
+        rules = [p for k, p in enumerate(self.projections) if s.proj_kind[k] == E.PL_GENERIC]
+        ev, loops, slot_of, state, idx, tab = [], [], {}, [], [], 0
+        offset = ioff = 0
+        for proj in rules:
+            k = self.projections.index(proj)
+            model, n = proj.plasticity.model, len(proj)
+            where = f"projection {proj.name}"
+            external = {}
+            for name in model.external:
+                var, side = name.rsplit("_", 1)
+                external[name] = self._neuron_dim(proj.pre if side == "pre" else proj.post, var)
+            model.bind(external, where)
+            for m in model.modulators:
+                if m not in self.modulators:
+                    raise ValueError(f"{where}: its rule reads modulator {m!r}; add it with add_modulator() (known: {sorted(self.modulators)})")
+            values = getattr(proj, "_rule_values", None)
+            if values is None or any(len(v) != n for v in values.values()):
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed, _RULE_STREAM, k]))
+                values = model.values(n, proj.plasticity.values, rng, where)
+                values["_lastupdate"] = np.full(n, self.step * self.dt)
+            names = syncodegen.layout(model)
+            constants = {p: float(values[p][0]) for p in model.params if n and np.all(values[p] == values[p][0])}
+            kid = (model.key, tuple(sorted(constants.items())))
+            if kid not in slot_of:
+                if len(slot_of) == SLOTS:
+                    raise ValueError(f"a network runs at most {SLOTS} different user-defined rules (models, or parameter sets of one "
+                                     f"model); {proj.name} would be the {SLOTS + 1}th")
+                slot_of[kid] = len(slot_of)
+                mod = syncodegen.load(model, constants)
+                ev += [mod.on_pre, mod.on_post]
+                loops += [mod.clock, mod.periodic]
+            proj._rule_offsets = {}
+            for key in ["_lastupdate"] + model.states + model.params:
+                proj._rule_offsets[key] = offset
+                state.append(np.asarray(values.get(key, np.full(n, self.step * self.dt)), dtype=np.float64))
+                offset += n
+            proj._rule_values = None
+            idx += [proj._order.astype(np.int64), proj.pre.start + proj.pre_index.astype(np.int64),
+                    proj.post.start + proj.post_index.astype(np.int64)]
+            proj._rule_idx = ioff
+            ioff += 3 * n
+            s.proj_par[k, 0], s.proj_par[k, 1], s.proj_par[k, 3], s.proj_par[k, 4] = slot_of[kid], tab, bool(model.clock_driven), n
+            if model.period is not None:
+                period = int(round(model.period / self.dt))
+                if period < 1 or abs(period * self.dt - model.period) > 1e-9 * max(1.0, model.period):
+                    raise ValueError(f"{where}: the rule's period {model.period} ms is not a whole number of steps of dt = {self.dt} ms")
+                s.proj_par[k, 2] = period
+                s.period_next[k] = -(-self.step // period) * period  # the first step at a multiple of the period
+            proj._tab = (tab, names)
+            tab += len(names)
+            for name in model.external:  # a current-based LIF population whose v is read keeps v real while refractory
+                var, side = name.rsplit("_", 1)
+                pop = proj.pre if side == "pre" else proj.post
+                p = self.populations.index(pop)
+                if pop.model == E.CUBA and var == "v" and s.pop_direct[p] == 0:
+                    if s.pop_par[p, 11] != 0.0:
+                        raise NotImplementedError(f"{where}: the rule reads v of {pop.name}, whose synapses onto v are dropped while "
+                                                  "refractory (refractory_input=False); not supported together yet")
+                    s.pop_direct[p] = 1
+        s.syn_state = np.concatenate(state) if state else np.zeros(1)
+        s.syn_idx = np.concatenate(idx) if idx else np.zeros(1, np.int64)
+        s.syn_tab = np.zeros(max(tab, 1), dtype=np.uint64)
+        s.syn_ev_fns = tuple(ev + [noop_event()] * (2 * SLOTS - len(ev)))
+        s.syn_loop_fns = tuple(loops + [noop_kernel()] * (2 * SLOTS - len(loops)))
+        s.syn_rules = rules
+
+    @staticmethod
+    def _neuron_dim(pop, var: str):
+        """The dimension of neuron variable ``var`` of ``pop`` (for a rule's ``var_pre`` / ``var_post``), None if it has none."""
+        from ..dynamics import units as U
+
+        if isinstance(pop, ModelPopulation):
+            return pop.definition.dims.get(var)
+        if var == "v" and pop.model in (E.CUBA, E.COBA, E.IZHIKEVICH, E.DISCRETE_LIF):
+            return U.VOLT
+        return None
+
+    def _rule_table(self, s) -> None:
+        """The addresses of every user-defined rule's arrays, in its functions' order (arrays may move between builds)."""
+        names_mod = list(self.modulators)
+        for proj in s.syn_rules:
+            tab, names = proj._tab
+            model, n = proj.plasticity.model, len(proj)
+            for j, key in enumerate(names):
+                if key == "_w":
+                    addr = s.syn_w.ctypes.data
+                elif key in ("_s", "_i", "_j"):
+                    addr = s.syn_idx.ctypes.data + 8 * (proj._rule_idx + n * ("_s", "_i", "_j").index(key))
+                elif key in proj._rule_offsets:
+                    addr = s.syn_state.ctypes.data + 8 * proj._rule_offsets[key]
+                elif key in model.modulators:
+                    if key not in self.modulators:
+                        raise ValueError(f"projection {proj.name}: its rule reads modulator {key!r}; add it with add_modulator()")
+                    addr = s.modulator.ctypes.data + 8 * names_mod.index(key)
+                else:  # a neuron variable, indexed by global neuron index
+                    var, side = key.rsplit("_", 1)
+                    pop = proj.pre if side == "pre" else proj.post
+                    if isinstance(pop, ModelPopulation) and var in pop._rows:
+                        a = getattr(s, pop._rows[var])
+                        addr = a.ctypes.data
+                    elif isinstance(pop, ModelPopulation):
+                        addr = s.gen_state.ctypes.data + 8 * (pop._gen_offsets[var] - pop.start)
+                    else:
+                        addr = s.v.ctypes.data
+                s.syn_tab[tab + j] = addr % (1 << 64)
 
     @staticmethod
     def _synapse_targets(s, stride: int) -> np.ndarray:
@@ -644,6 +767,9 @@ class Network:
                 s.proj_kind[k] = E.PL_TRIPLET
                 s.proj_par[k, :11] = pack_stdp(rule)
                 s.proj_par[k, 29] = rule.delivery == "before_update"
+            elif _layout.user_rule(rule) is not None:
+                s.proj_kind[k] = E.PL_GENERIC
+                s.proj_par[k, 29] = rule.delivery == "before_update"
             elif isinstance(rule, RewardModulatedSTDP):
                 s.proj_kind[k] = E.PL_ELIGIBILITY
                 st = rule.stdp
@@ -694,7 +820,7 @@ class Network:
         P_lo_pre, P_lo_post = ext[:, 2].copy(), ext[:, 4].copy()
         for k in range(len(self.projections)):
             kind = s.proj_kind[k]
-            if kind == E.PL_NONE or count[k] == 0:
+            if kind in (E.PL_NONE, E.PL_GENERIC) or count[k] == 0:  # user-defined rules keep their own variables per synapse
                 continue
             max_a, max_d = int(ext[k, 0]), int(ext[k, 1])
             span = {"pre": int(ext[k, 3]) - P_lo_pre[k] + 1, "post": int(ext[k, 5]) - P_lo_post[k] + 1}
@@ -711,7 +837,7 @@ class Network:
                 near.append(nearest)
                 off_all += L * span[side]
         s.bank_base, s.bank_lo, s.bank_n, s.bank_len = (np.array(x, dtype=np.int64) for x in (base, lo, nn, ln))
-        s.bank_decay, s.bank_nearest = np.array(dec, dtype=np.float64), np.array(near, dtype=np.float64)
+        s.bank_decay, s.bank_nearest = np.array(dec or [1.0], dtype=np.float64), np.array(near or [0.0], dtype=np.float64)
         s.ntr = np.zeros(max(off_all, 1))
         # event lists in int32 where they fit: 16 instead of 32 bytes streamed per plastic event
         it = np.int32 if s.syn_post.shape[0] < 2**31 and n < 2**31 else np.int64
@@ -719,6 +845,15 @@ class Network:
         s.pre_code = (s.pre_off[:, 1:] > s.pre_off[:, :-1]).astype(np.uint8)  # (neuron, axonal delay) has plastic synapses
         s.pre_syn, s.pre_proj = plastic[o].astype(it), proj_of[o].astype(it)
         s.pre_other, s.pre_dly = (post[o] - P_lo_post[proj_of[o]]).astype(it), dend[o].astype(it)
+        # events of user-defined rules: (synapse, projection, its index in the projection, the other neuron's global index)
+        generic = s.proj_kind[proj_of] == E.PL_GENERIC
+        if generic.any():
+            local = np.zeros(s.syn_post.shape[0], dtype=np.int64)
+            for k, proj in enumerate(self.projections):
+                if s.proj_kind[k] == E.PL_GENERIC:
+                    local[proj._order] = np.arange(len(proj))
+            g = generic[o]
+            s.pre_other[g], s.pre_dly[g] = local[plastic[o][g]], post[o][g]
         # within a (post, dendritic delay) list: by axonal delay, then presynaptic neuron, so consecutive events read
         # the same ring row of presynaptic traces in ascending order (cache lines shared, prefetch-friendly)
         by_row, _ = _layout._counting_order(axon * max(n, 1) + pre, (int(axon.max(initial=0)) + 1) * max(n, 1))  # np.lexsort((pre, axon))
@@ -726,6 +861,9 @@ class Network:
         o = by_row[o]
         s.post_syn, s.post_proj = plastic[o].astype(it), proj_of[o].astype(it)
         s.post_other, s.post_dly = (pre[o] - P_lo_pre[proj_of[o]]).astype(it), axon[o].astype(it)
+        if generic.any():
+            g = generic[o]
+            s.post_other[g], s.post_dly[g] = local[plastic[o][g]], pre[o][g]
         # the CPU loop reads the same lists as rows of four (see engine_cpu.run_steps)
         s.pre_ev = np.stack([s.pre_syn, s.pre_proj, s.pre_other, s.pre_dly], axis=1).astype(it)
         s.post_ev = np.stack([s.post_syn, s.post_proj, s.post_other, s.post_dly], axis=1).astype(it)
@@ -773,6 +911,9 @@ class Network:
         bar = tqdm(total=round(n_steps * self.dt, 6), unit="ms", desc="simulate", disable=not show)
         spk_cap = max(self._SPIKE_BUFFER_MIN, self._SPIKE_BUFFER_PER_NEURON * int(s.rec_mask.sum()))
         done = 0
+        if s.syn_rules and self.backend != "cpu":
+            raise NotImplementedError(f"backend={self.backend!r}: user-defined plasticity rules ({', '.join(p.name for p in s.syn_rules)}) "
+                                      "run on the CPU loop only so far; use backend='cpu'")
         engine = self._device_engine(s) if self.backend != "cpu" else None
         while done < n_steps:
             # a chunk ends at the next multiple of chunk_steps, so callbacks stay on their schedule after a short chunk
@@ -813,6 +954,7 @@ class Network:
                 s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code, s.seg_proj,
                 s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
                 s.gen_fns, s.gen_tab, s.gen_fired, s.gen_state,
+                s.syn_ev_fns, s.syn_loop_fns, s.syn_tab, s.syn_state,
                 s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
                 s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev, s.post_one, s.post_pk, s.post_syn,
                 s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
@@ -870,6 +1012,13 @@ class Network:
                 w = s.syn_w[proj._order]
                 if not np.all(np.isfinite(w)):
                     raise FloatingPointError(f"{proj.name}: weights {when} ({int((~np.isfinite(w)).sum())} of {w.size} synapses)")
+        for proj in s.syn_rules:
+            for key, off in proj._rule_offsets.items():
+                a = s.syn_state[off : off + len(proj)]
+                if not np.all(np.isfinite(a)):
+                    idx = np.flatnonzero(~np.isfinite(a))
+                    raise FloatingPointError(f"{proj.name}: the rule's {key} {when} at {idx.size} of {len(proj)} synapses "
+                                             f"(first {idx[:5].tolist()}: {a[idx[:5]].tolist()})")
         if not np.all(np.isfinite(s.modulator)):
             raise FloatingPointError(f"a neuromodulator {when}: {dict(zip(self.modulators, s.modulator.tolist()))}")
 
@@ -894,6 +1043,7 @@ class Network:
         s.pop_iext = np.array([np.any(s.i_ext[p.start : p.start + p.n] != 0) for p in self.populations], dtype=np.int64)
         s.xdrive[:] = 0.0
         self._model_table(s)
+        self._rule_table(s)
         for k, p in enumerate(self.populations):  # the CPU loop queues refractory neurons in the order their periods end
             if p.model == E.POISSON:  # the next spike of sources not drawn yet or whose rate changed (u: the rate drawn at)
                 E.poisson_schedule(self.step, self.seed, self.dt, p.start, p.start + p.n, s.rate, s.u, s.refrac)

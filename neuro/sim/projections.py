@@ -239,13 +239,30 @@ def _values(value, n: int, rng, what: str) -> np.ndarray:
     return arr
 
 
+def user_rule(plasticity):
+    """``plasticity`` as a :class:`neuro.dynamics.synapse.Plasticity` when it is a user-defined rule (a
+    ``SynapseModel``, called with values or not), else None."""
+    import sys
+
+    mod = sys.modules.get("neuro.dynamics.synapse")  # not imported: the rule cannot be one of its classes
+    if mod is None:
+        return None
+    if isinstance(plasticity, mod.Plasticity):
+        return plasticity
+    if isinstance(plasticity, mod.SynapseModel):
+        return plasticity()
+    return None
+
+
 class Projection:
     """Synapses from ``pre`` to ``post`` onto receptor ``receptor`` ("exc", "inh" or "v").
 
     ``plasticity``: ``None``, a :class:`~neuro.ops.stdp.PairSTDP` or :class:`~neuro.ops.stdp.TripletSTDP`
-    (weights change at spikes: a presynaptic spike at its arrival time, delay included), or a
+    (weights change at spikes: a presynaptic spike at its arrival time, delay included), a
     :class:`~neuro.ops.three_factor.RewardModulatedSTDP` driven by the network modulator named
-    ``modulator``. After the network is built, ``weights`` and ``delays`` read the synapses in
+    ``modulator``, or a user-defined rule: a :class:`neuro.dynamics.SynapseModel` (its defaults) or
+    ``model(**values)`` (parameters and initial variables, per synapse in creation order where arrays;
+    ``proj.variable(name)`` reads a variable). After the network is built, ``weights`` and ``delays`` read the synapses in
     creation order (``pre_index``, ``post_index``); assigning ``weights`` writes them back.
 
     Random connectivity, weights and delays are drawn from ``seed`` when one is given; otherwise when the
@@ -260,8 +277,14 @@ class Projection:
             raise TypeError(f"pre and post must be populations, got {type(pre).__name__} and {type(post).__name__}")
         if receptor not in RECEPTORS:
             raise ValueError(f"unknown receptor {receptor!r}; expected one of {sorted(RECEPTORS)}")
-        if plasticity is not None and not isinstance(plasticity, PairSTDP | TripletSTDP | RewardModulatedSTDP):
-            raise TypeError(f"plasticity must be PairSTDP, TripletSTDP or RewardModulatedSTDP, got {type(plasticity).__name__}")
+        if user_rule(plasticity) is not None:
+            plasticity = user_rule(plasticity)
+            if modulator is not None:
+                raise ValueError(f"modulator={modulator!r}: a user-defined rule names the modulators it reads in its definition "
+                                 "(SynapseModel(..., modulators=(...)))")
+        elif plasticity is not None and not isinstance(plasticity, PairSTDP | TripletSTDP | RewardModulatedSTDP):
+            raise TypeError(f"plasticity must be PairSTDP, TripletSTDP, RewardModulatedSTDP or a neuro.dynamics.SynapseModel, "
+                            f"got {type(plasticity).__name__}")
         if modulator is not None and not isinstance(plasticity, RewardModulatedSTDP):
             raise ValueError(f"a modulator ({modulator!r}) can only drive a projection with RewardModulatedSTDP plasticity, "
                              f"this one has {type(plasticity).__name__ if plasticity is not None else 'no plasticity'}")
@@ -291,6 +314,7 @@ class Projection:
         connect, weight, delay, autapses, multapses = self._spec
         pre, post, plasticity = self.pre, self.post, self.plasticity
         rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
+        rule = rule if isinstance(rule, PairSTDP | TripletSTDP) else None  # user-defined rules have no built-in bounds
         self.pre_index, self.post_index, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
         n = self.pre_index.size
         if weight is None:
@@ -355,9 +379,25 @@ class Projection:
         factor[has] = 1.0 + rate * (total / sums[has] - 1.0)
         w = w * factor[self.post_index]
         rule = self.plasticity.stdp if isinstance(self.plasticity, RewardModulatedSTDP) else self.plasticity
-        if rule is not None:
+        if isinstance(rule, PairSTDP | TripletSTDP):
             w = np.clip(w, rule.w_min, rule.w_max)
         self.weights = w
+
+    def variable(self, name: str) -> np.ndarray:
+        """A copy of variable or parameter ``name`` of the projection's user-defined rule, per synapse in creation order
+        (``"w"``: the weights). Event-driven variables are as of each synapse's last event."""
+        if name == "w":
+            return self.weights
+        model = getattr(self.plasticity, "model", None)
+        if model is None:
+            raise ValueError(f"{self.name} has no user-defined rule (plasticity {type(self.plasticity).__name__}); its weights: .weights")
+        if name not in model.states + model.params:
+            raise ValueError(f"{self.name}: the rule has no variable {name!r}; variables: {['w'] + model.states}, parameters: {model.params}")
+        net = self.network
+        if net is None or self._order is None or not net.built:
+            raise RuntimeError(f"{self.name}: the rule's variables exist once the network is built (net.build() or net.run())")
+        off = self._rule_offsets[name]
+        return net._s.syn_state[off : off + len(self)].copy()
 
     @property
     def delays(self) -> np.ndarray:
