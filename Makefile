@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv if needed, then run the main job on the embedded digits data
 #   make test   set up .venv if needed, then lint (ruff) and run the test suite
+#   make docs   set up .venv if needed, then build the documentation site (docs/_build/html)
 # The virtual environment is rebuilt only when pyproject.toml or this file change.
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ GPU_EXTRA ?= auto
 # `make gpu-check DRY_RUN=1` prints the steps without running them
 DRY_RUN ?=
 
-.PHONY: demo test lint setup clean bench gpu-check
+.PHONY: demo test lint setup clean bench gpu-check docs
 
 setup: $(STAMP)
 
@@ -46,6 +47,12 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# the documentation site into docs/_build/html (warnings are errors); notebooks are executed and cached in
+# docs/_build/.jupyter_cache (NEURO_DOCS_EXECUTE=off builds without executing them, as tests/test_docs_site.py does)
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -b html -W --keep-going docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks --quick

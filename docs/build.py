@@ -67,6 +67,15 @@ def _math_block(lines: list[str]) -> list[str]:
     return out
 
 
+def _language(lines: list[str]) -> str:
+    """``python`` for a literal block that parses as Python, ``text`` for anything else (a file layout, a shell line)."""
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError:
+        return "text"
+    return "python"
+
+
 def rst_to_md(text: str) -> str:
     """The docstring conventions used in ``neuro`` (math directives and roles, ``::`` literal blocks) as GitHub Markdown."""
     lines = text.splitlines()
@@ -107,7 +116,8 @@ def rst_to_md(text: str) -> str:
             while code and not code[0].strip():
                 code.pop(0)
             cut = min((len(b) - len(b.lstrip()) for b in code if b.strip()), default=0)
-            out += ["", "```python", *[b[cut:] for b in code], "```", ""]
+            body = [b[cut:] for b in code]
+            out += ["", "```" + _language(body), *body, "```", ""]
         i = j
     flush()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
