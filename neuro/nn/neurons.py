@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from ..backend import compute_dtype
 from ..ops.lif import LIFParams
 from ..ops.lif.autograd import lif_multi_step
 from .nonfinite import NonFiniteCheck
@@ -79,7 +80,8 @@ class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
             v_leak = 0.0 if v_reset is None else v_reset
         self.params = LIFParams(v_th=v_threshold, v_reset=v_reset, v_leak=v_leak, decay_input=decay_input, detach_reset=detach_reset,
                                 surrogate=surrogate, alpha=alpha, reset_delay=reset_delay, strict_threshold=strict_threshold)
-        self.register_buffer("_beta", torch.tensor([beta]), persistent=False)
+        self._beta_value = float(beta)  # a Python float: neither module.float() nor .half() rounds it
+        self._beta_neuron: torch.Tensor | None = None  # a fixed per-neuron decay in float64 (NIR import), against [B, ...]
         self.backend = backend
         self.store_v = store_v
         self.v_seq: torch.Tensor | None = None
@@ -120,7 +122,25 @@ class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
                    strict_threshold=True, surrogate="atan", alpha=alpha, **kw)
 
     def beta(self) -> torch.Tensor:
-        return self._beta
+        """The decay :math:`\\beta`, shape ``[1]``, in float64 (:meth:`decay` gives it in an input's arithmetic type)."""
+        return self._beta_neuron if self._beta_neuron is not None else torch.tensor([self._beta_value], dtype=torch.float64)
+
+    def decay(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`\\beta` as the kernels compute with it for input ``x``: float64 for a float64 ``x``, float32 otherwise
+        (:func:`neuro.backend.compute_dtype`: float16 and bfloat16 are storage types, and 0.99 in bfloat16 would be
+        0.98828125), on ``x``'s device."""
+        if self._beta_neuron is not None:
+            return self._beta_neuron.to(device=x.device, dtype=compute_dtype(x.dtype))
+        return torch.full((1,), self._beta_value, dtype=compute_dtype(x.dtype), device=x.device)
+
+    def _multi_step(self, x: torch.Tensor, v0: torch.Tensor | None, beta: torch.Tensor, need_h: bool):
+        """The fused op on ``x`` with ``beta`` in the arithmetic type; half tensors on the CPU go through float32 (the
+        Numba kernels take float32/float64 arrays) and the results come back in ``x``'s dtype."""
+        work = compute_dtype(x.dtype)
+        if x.device.type != "cpu" or work == x.dtype:
+            return lif_multi_step(x, v0, beta, self.params, backend=self.backend, need_h=need_h)
+        s, h, v = lif_multi_step(x.to(work), None if v0 is None else v0.to(work), beta, self.params, backend=self.backend, need_h=need_h)
+        return s.to(x.dtype), (None if h is None else h.to(x.dtype)), v.to(x.dtype)
 
     def extra_repr(self) -> str:
         p = self.params
@@ -130,7 +150,7 @@ class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         self._check_time_major(x)
         self._check_input(x)
-        s, h, _ = lif_multi_step(x, v0, self.beta().to(x.dtype), self.params, backend=self.backend, need_h=self.store_v)
+        s, h, _ = self._multi_step(x, v0, self.decay(x), need_h=self.store_v)
         if self.store_v:
             self.v_seq = self._v_after(h, s)
         return s
@@ -148,7 +168,7 @@ class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
         p = self.params
         if v is None:
             v = torch.full_like(x, 0.0 if p.v_reset is None else p.v_reset)
-        beta = self.beta().to(x.dtype)
+        beta = self.decay(x)  # float32 or float64: the charge is computed in that type, the spike returned in x's
         c = (1.0 - beta) if p.decay_input else 1.0
         h = beta * v + (1.0 - beta) * p.v_leak + c * x
         if p.reset_delay:  # v is the membrane before reset: apply the previous step's reset now
@@ -156,7 +176,7 @@ class LIF(NonFiniteCheck, TimeMajorInput, nn.Module):
             r = r.detach() if p.detach_reset else r
             h = h - p.v_th * r if p.soft_reset else beta * (v * (1 - r) + p.v_reset * r) + (1.0 - beta) * p.v_leak + c * x
         s = spike(h - p.v_th, p.surrogate, p.alpha, p.strict_threshold)
-        return s, self._v_after(h, s)
+        return s.to(x.dtype), self._v_after(h, s)
 
 
 class ParametricLIF(LIF):
@@ -175,6 +195,9 @@ class ParametricLIF(LIF):
     def beta(self) -> torch.Tensor:
         return 1.0 - torch.sigmoid(self.w)
 
+    def decay(self, x: torch.Tensor) -> torch.Tensor:
+        return self.beta().to(device=x.device, dtype=compute_dtype(x.dtype))
+
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         if self.per_channel is None:
             return super().forward(x, v0)
@@ -182,8 +205,8 @@ class ParametricLIF(LIF):
         if x.dim() < 3 or x.shape[2] != self.per_channel:
             raise ValueError(f"per-channel PLIF expects [T, B, {self.per_channel}, ...], got {tuple(x.shape)}")
         self._check_input(x)
-        beta = self.beta().to(x.dtype).view(1, -1, *([1] * (x.dim() - 3))).expand(x.shape[1:])
-        s, _, _ = lif_multi_step(x, v0, beta, self.params, backend=self.backend, need_h=False)
+        beta = self.decay(x).view(1, -1, *([1] * (x.dim() - 3))).expand(x.shape[1:])
+        s, _, _ = self._multi_step(x, v0, beta, need_h=False)
         return s
 
 

@@ -344,7 +344,7 @@ def _import_lif(tau, r, v_leak, v_threshold, v_reset, metadata, dt: float, name:
     lif = LIF(tau=None, beta=float(b[0]) if b.size == 1 else 0.5, v_threshold=_uniform(v_threshold, "v_threshold", name),
               v_reset=_uniform(v_reset, "v_reset", name), v_leak=_uniform(v_leak, "v_leak", name), decay_input=decay_input, **_meta(metadata))
     if b.size > 1:
-        lif._beta = _tensor(beta)  # per-neuron decay, broadcast against [B, ...]
+        lif._beta_neuron = torch.as_tensor(beta, dtype=torch.float64)  # per-neuron decay, broadcast against [B, ...]
     return lif if scale is None else nn.Sequential(Scale(_tensor(scale)), lif)
 
 

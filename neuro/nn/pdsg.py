@@ -51,7 +51,7 @@ class PDSGLIF(LIF):
         self._check_time_major(x)
         self._check_input(x)
         p = self.params
-        beta = self.beta().to(x.dtype)
+        beta = self.decay(x)  # float32 for half inputs (computed in float32, spikes returned in x's dtype)
         c = (1.0 - beta) if p.decay_input else 1.0
         v = torch.full_like(x[0], 0.0 if p.v_reset is None else p.v_reset) if v0 is None else v0
         hist, spikes, vs = [], [], []
@@ -65,5 +65,5 @@ class PDSGLIF(LIF):
             spikes.append(s)
             vs.append(v)
         if self.store_v:
-            self.v_seq = torch.stack(vs)
-        return torch.stack(spikes)
+            self.v_seq = torch.stack(vs).to(x.dtype)
+        return torch.stack(spikes).to(x.dtype)

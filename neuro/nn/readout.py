@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..backend import compute_dtype
 from .neurons import decay_factor
 from .timemajor import TimeMajorInput
 
@@ -62,18 +63,21 @@ class LeakyReadout(TimeMajorInput, nn.Module):
                 raise ValueError(f"learn_beta needs 0 < beta < 1, got {beta}")
             self.w = nn.Parameter(torch.tensor([math.log(beta / (1.0 - beta))]))
         else:
-            self.register_buffer("w", torch.tensor([beta]), persistent=False)
+            self._beta_value = float(beta)  # a Python float: module.float() / .half() leave it exact
         self.learn_beta, self.decay_input, self.reduce = learn_beta, decay_input, reduce
 
     def beta(self) -> torch.Tensor:
-        return torch.sigmoid(self.w) if self.learn_beta else self.w
+        """The decay :math:`\\beta`, shape ``[1]`` (learned: the parameter's dtype; fixed: float64)."""
+        return torch.sigmoid(self.w) if self.learn_beta else torch.tensor([self._beta_value], dtype=torch.float64)
 
     def extra_repr(self) -> str:
         return f"beta={float(self.beta().detach()[0]):.4g}, decay_input={self.decay_input}, reduce={self.reduce!r}"
 
     def step(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """One step: :math:`u_t` from input ``x`` and the previous potential ``u`` (``None``: 0)."""
-        beta = self.beta().to(x.dtype)
+        # beta in the arithmetic type (float32 for half inputs: 0.99 in bfloat16 would be 0.98828125); u follows it
+        work = compute_dtype(x.dtype)
+        beta = torch.sigmoid(self.w).to(work) if self.learn_beta else torch.full((1,), self._beta_value, dtype=work, device=x.device)
         c = (1.0 - beta) if self.decay_input else 1.0
         return c * x if u is None else beta * u + c * x
 
@@ -83,7 +87,7 @@ class LeakyReadout(TimeMajorInput, nn.Module):
         for xt in x:
             u = self.step(xt, u)
             trace.append(u)
-        u_seq = torch.stack(trace)
+        u_seq = torch.stack(trace).to(x.dtype)
         if self.reduce == "max":
             return u_seq.max(dim=0).values
         if self.reduce == "mean":

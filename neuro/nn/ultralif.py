@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from ..backend import compute_dtype
 from ..ops.ultralif import UltraLIFParams
 from ..ops.ultralif.autograd import ultralif_multi_step
 from .neurons import decay_factor
@@ -111,7 +112,7 @@ class UltraLIF(NonFiniteCheck, TimeMajorInput, nn.Module):
             v = torch.full_like(x, 0.0 if self.v_reset is None else self.v_reset)
         c = (1.0 - self.beta) if self.decay_input else 1.0
         h = self.beta * v + c * x
-        s = soft_spike(h - self.v_threshold, self.eps().to(x.dtype))
+        s = soft_spike(h - self.v_threshold, self.eps().to(compute_dtype(x.dtype))).to(x.dtype)
         v = h - self.v_threshold * s if self.v_reset is None else h * (1.0 - s) + self.v_reset * s
         return s, v
 
@@ -119,13 +120,15 @@ class UltraLIF(NonFiniteCheck, TimeMajorInput, nn.Module):
         self._check_time_major(x)
         self._check_input(x)
         if not self.store_v:
-            s, _ = ultralif_multi_step(x, v0, self.eps().to(x.dtype), self.params, backend=self.backend)
+            # eps in the kernels' arithmetic type: float32 for half tensors (0.99 in bfloat16 would be 0.98828125)
+            s, _ = ultralif_multi_step(x, v0, self.eps().to(compute_dtype(x.dtype)), self.params, backend=self.backend)
             return s
-        v, out, vs = v0, [], []
-        for xt in x:
+        # in the fused op's arithmetic type (float32 for half tensors), results in x's dtype
+        work = compute_dtype(x.dtype)
+        v, out, vs = (None if v0 is None else v0.to(work)), [], []
+        for xt in x.to(work):
             s, v = self.step(xt, v)
             out.append(s)
             vs.append(v)
-        if self.store_v:
-            self.v_seq = torch.stack(vs)
-        return torch.stack(out)
+        self.v_seq = torch.stack(vs).to(x.dtype)
+        return torch.stack(out).to(x.dtype)
