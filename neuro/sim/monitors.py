@@ -256,6 +256,7 @@ class PopulationRateMonitor:
 
 # quantity -> engine code (engine_cpu.SV_*); "x_pre"/"x_post" are r1/o1 for the triplet rule
 SYNAPSE_VARIABLES = {"w": 0, "eligibility": 1, "x_pre": 2, "x_post": 3}
+SV_GEN = 5  # a variable of a user-defined rule (engine_cpu.SV_GEN)
 
 
 class _Sampled:
@@ -321,7 +322,8 @@ class SynapseMonitor(_Sampled):
     """Samples ``var`` of the synapses ``synapses`` of ``proj`` every ``every`` ms (default: every step).
 
     ``var``: ``"w"`` (weight), ``"eligibility"`` (three-factor rules), ``"x_pre"`` / ``"x_post"``
-    (the STDP traces at the synapse; :math:`r_1`, :math:`o_1` for the triplet rule). ``synapses``
+    (the STDP traces at the synapse; :math:`r_1`, :math:`o_1` for the triplet rule), or any variable or parameter of a
+    user-defined rule (:class:`neuro.dynamics.SynapseModel`; event-driven ones as of each synapse's last event). ``synapses``
     index the projection's synapses in creation order (``proj.pre_index``, ``proj.post_index``);
     default all. A sample at time :math:`t` is the state at :math:`t`, before the step that starts
     there (traces decayed to :math:`t`): the values ``proj.weights`` reads after ``net.run`` has reached
@@ -340,7 +342,11 @@ class SynapseMonitor(_Sampled):
 
         if not isinstance(proj, Projection):
             raise TypeError(f"SynapseMonitor needs a Projection, got {type(proj).__name__}")
-        if var not in SYNAPSE_VARIABLES:
+        model = getattr(proj.plasticity, "model", None)  # a user-defined rule: its variables and parameters
+        if model is not None and var != "w":
+            if var not in model.states + model.params:
+                raise ValueError(f"{proj.name}: its rule has no variable {var!r}; variables: {['w'] + model.states}, parameters: {model.params}")
+        elif var not in SYNAPSE_VARIABLES:
             raise ValueError(f"unknown synapse variable {var!r}; expected one of {sorted(SYNAPSE_VARIABLES)}")
         if var == "eligibility" and not isinstance(proj.plasticity, RewardModulatedSTDP):
             raise ValueError(f"{proj.name} has no eligibility traces (plasticity {type(proj.plasticity).__name__}); they need RewardModulatedSTDP")
@@ -349,7 +355,8 @@ class SynapseMonitor(_Sampled):
         idx = np.arange(len(proj)) if synapses is None else np.atleast_1d(np.asarray(synapses))
         if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= len(proj):
             raise ValueError(f"synapses must be integers in [0, {len(proj) - 1}] (the projection's synapses in creation order)")
-        self.proj, self.var, self.kind = proj, var, SYNAPSE_VARIABLES[var]
+        self.proj, self.var = proj, var
+        self.kind = SYNAPSE_VARIABLES[var] if model is None or var == "w" else SV_GEN
         self.synapses = idx.astype(np.int64)
         super().__init__(idx.size, every, h5, {"projection": proj.name, "var": var, "synapses": self.synapses,
                                                "pre_index": proj.pre_index[self.synapses], "post_index": proj.post_index[self.synapses]})

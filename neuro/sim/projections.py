@@ -394,8 +394,9 @@ class Projection:
         if name not in model.states + model.params:
             raise ValueError(f"{self.name}: the rule has no variable {name!r}; variables: {['w'] + model.states}, parameters: {model.params}")
         net = self.network
-        if net is None or self._order is None or not net.built:
-            raise RuntimeError(f"{self.name}: the rule's variables exist once the network is built (net.build() or net.run())")
+        if net is None:
+            raise RuntimeError(f"{self.name}: the rule's variables exist once the projection is in a network")
+        net._ensure_built()
         off = self._rule_offsets[name]
         return net._s.syn_state[off : off + len(self)].copy()
 
