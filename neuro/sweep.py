@@ -1,0 +1,463 @@
+r"""Parameter sweeps: one function (or one simulator network) run over a grid of parameter sets, in this process or on Dask.
+
+:func:`sweep` calls ``fn(**point, seed=s)`` for every point of ``grid`` (a ``{name: values}`` mapping whose Cartesian
+product is taken, or a list of ``{name: value}`` dicts) and each of ``replicates`` seeds, and gathers
+``{"point", <parameters>, "replicate", "seed", <measures>}`` rows into a table (a pandas ``DataFrame`` when pandas is
+installed, else a list of dicts), ordered by point. :func:`sweep_network` does the same for a
+:mod:`neuro.sim` network builder: ``build(**point, seed=s)`` returns a :class:`~neuro.sim.Network`, which is run for
+``duration`` ms and measured (by default the mean rate of each :class:`~neuro.sim.SpikeMonitor`).
+
+Where it runs: sequentially in this process (``workers=None``, the default), on a Dask ``distributed.LocalCluster``
+of ``workers`` processes (one thread each) started and closed here, or on any Dask ``client`` (e.g. a
+``dask_jobqueue.SLURMCluster``'s). ``chunk_size`` points travel in one task.
+
+Reproducibility: one ``seed`` fixes the whole sweep. Row ``k`` (point ``k // replicates``, replicate
+``k % replicates``) gets the seed
+
+.. math::
+
+    s_k = \mathrm{SeedSequence}(\mathtt{seed}, \mathrm{spawn\_key}=(k,)).\mathrm{generate\_state}(1)[0]
+
+drawn here, before anything runs, so a row's result depends neither on the number of workers, nor on the chunking,
+nor on the order in which points finish (``tests/test_sweep.py`` compares sequential, 2 Dask workers and several
+chunk sizes).
+
+Resuming: with ``checkpoint=PATH`` every finished chunk is written to ``PATH`` (a pickle, rewritten through a
+temporary file and an atomic rename, so a kill leaves the previous complete file). Run the same call again after an
+interruption and the points found there are not run again; a checkpoint whose points differ from this sweep's
+(other parameters or seeds at the same index), or that ran another function (by name and signature) or other
+``fixed`` arguments, is refused. Appending points to a sweep keeps the finished ones. A changed function body under
+the same name is not detected. Points that failed (``on_error="record"``) are not
+saved as done, so a rerun tries them again.
+
+Example::
+
+    from neuro.sweep import sweep
+
+    def f(g, rate, seed):
+        rng = np.random.default_rng(seed)
+        return {"mean": g * rate + rng.normal()}
+
+    table = sweep(f, {"g": [4.0, 5.0], "rate": [10.0, 20.0]}, replicates=2, seed=0, workers=2, checkpoint="runs/f.pkl")
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import os
+import pickle
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import tmpfiles
+
+__all__ = ["sweep", "sweep_network", "NetworkRun", "point_seeds", "SweepError"]
+
+_FORMAT = "neuro.sweep/1"
+
+
+class SweepError(RuntimeError):
+    """A point of a sweep failed (``on_error="raise"``); ``point`` is its row, ``__cause__`` the error it raised."""
+
+    def __init__(self, message: str, point: dict):
+        super().__init__(message)
+        self.point = point
+
+
+# ----------------------------------------------------------------------------- seeds and points
+def point_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of rows ``0 .. n-1`` of a sweep seeded with ``seed`` (independent streams of one ``SeedSequence``)."""
+    return [int(np.random.SeedSequence(seed, spawn_key=(k,)).generate_state(1, np.uint32)[0]) for k in range(n)]
+
+
+def _points(grid) -> list[dict]:
+    """The parameter sets of ``grid``: a mapping's Cartesian product (in the mapping's order), or a list of dicts."""
+    if isinstance(grid, Mapping):
+        if not grid:
+            raise ValueError("grid is empty: give {name: [values, ...]} with at least one parameter, or a list of dicts")
+        names, values = [], []
+        for name, vals in grid.items():
+            if not isinstance(name, str):
+                raise TypeError(f"grid keys must be parameter names (str), got {name!r}")
+            if isinstance(vals, str | bytes) or not isinstance(vals, Iterable):
+                raise TypeError(f"grid[{name!r}] must be a list of values, got {vals!r} (a fixed argument goes in fixed=)")
+            vals = list(vals)
+            if not vals:
+                raise ValueError(f"grid[{name!r}] is empty: the grid has no points")
+            names.append(name)
+            values.append(vals)
+        return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    if isinstance(grid, str | bytes) or not isinstance(grid, Sequence):
+        raise TypeError(f"grid must be a mapping {{name: [values]}} or a list of dicts, got {type(grid).__name__}")
+    if len(grid) == 0:
+        raise ValueError("grid is empty: the list of parameter sets has no points")
+    points = []
+    for k, p in enumerate(grid):
+        if not isinstance(p, Mapping):
+            raise TypeError(f"grid[{k}] must be a dict of parameter values, got {type(p).__name__}")
+        if not all(isinstance(name, str) for name in p):
+            raise TypeError(f"grid[{k}] keys must be parameter names (str), got {list(p)}")
+        points.append(dict(p))
+    return points
+
+
+def _describe(fn) -> str:
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    try:
+        return f"{name}{inspect.signature(fn)}"
+    except (TypeError, ValueError):
+        return name
+
+
+def _check_names(fn, points: list[dict], fixed: Mapping, seed_arg: str | None) -> bool:
+    """Checks every point's names against ``fn``'s signature; returns whether ``fn`` takes ``seed_arg``."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: let the call say what it lacks
+        return seed_arg is not None
+    params = sig.parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_seed = seed_arg is not None and (seed_arg in named or var_kw)
+    for k, p in enumerate(points):
+        clash = set(p) & set(fixed)
+        if clash:
+            raise ValueError(f"parameter(s) {sorted(clash)} are given both by the grid and by fixed=")
+        if seed_arg is not None and seed_arg in p:
+            raise ValueError(f"grid point {k} sets {seed_arg!r}, which the sweep passes itself (one seed per row); "
+                             f"rename the parameter or pass seed_arg=None")
+        if not var_kw:
+            unknown = sorted(set(p) - named)
+            if unknown:
+                raise ValueError(f"unknown parameter(s) {unknown} for {_describe(fn)}; it takes {sorted(named)}")
+    if not var_kw:
+        unknown = sorted(set(fixed) - named)
+        if unknown:
+            raise ValueError(f"unknown fixed parameter(s) {unknown} for {_describe(fn)}; it takes {sorted(named)}")
+    given = set(fixed) | ({seed_arg} if takes_seed else set())
+    for k, p in enumerate(points):
+        missing = [n for n, q in params.items() if q.default is q.empty and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)
+                   and n not in p and n not in given]
+        if missing:
+            raise ValueError(f"grid point {k} ({p}) leaves required parameter(s) {missing} of {_describe(fn)} unset "
+                             "(give them in the grid or in fixed=)")
+    return takes_seed
+
+
+# ----------------------------------------------------------------------------- running points
+def _measures(value, names: set) -> dict:
+    if value is None:
+        out = {}
+    elif isinstance(value, Mapping):
+        out = dict(value)
+    elif np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        out = {"value": value.item() if isinstance(value, np.generic | np.ndarray) else value}
+    else:
+        out = {"result": value}
+    clash = sorted(set(out) & names)
+    if clash:
+        raise ValueError(f"the function's result names {clash} are also column names of the sweep table ({sorted(names)}); rename them")
+    return out
+
+
+def _run_chunk(fn, rows: list[dict], names: list[str], fixed: dict, seed_arg: str | None, takes_seed: bool, record: bool) -> list[dict]:
+    """Runs the rows of one chunk (in a worker or here); each returned row holds its measures or its error."""
+    out = []
+    for row in rows:
+        kwargs = {n: row[n] for n in names if n in row}
+        kwargs.update(fixed)
+        if takes_seed:
+            kwargs[seed_arg] = row["seed"]
+        res = dict(row)
+        try:
+            res.update(_measures(fn(**kwargs), set(row)))
+        except Exception as exc:  # noqa: BLE001 - recorded, or re-raised for the caller to name the point
+            if not record:
+                try:
+                    exc.sweep_point = row["point"]  # kept when Dask pickles the exception back (it is in __dict__)
+                except AttributeError:  # exceptions with __slots__
+                    pass
+                raise
+            res["error"] = f"{type(exc).__name__}: {exc}"
+        out.append(res)
+    return out
+
+
+def _check_picklable(fn, label: str, fixed: Mapping) -> None:
+    import cloudpickle  # what Dask serialises tasks with
+
+    for what, obj in (("fn", fn), ("fixed", fixed)):
+        try:
+            cloudpickle.dumps(obj)
+        except Exception as exc:  # noqa: BLE001 - many types of pickling error
+            raise TypeError(f"{what} ({label if what == 'fn' else 'fixed='}) cannot be pickled for the Dask workers "
+                            f"({type(exc).__name__}: {exc}). Hint: define the function "
+                            "at module level without references to locks, open files, live networks or GPU handles (build those inside "
+                            "the function from picklable parameters), or run in this process with workers=None") from exc
+
+
+# ----------------------------------------------------------------------------- checkpoint
+def _load_checkpoint(path: Path, rows: list[dict], keys: list[str], context: str) -> dict[int, dict]:
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001 - a file that is not ours
+        raise ValueError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it or pass another path") from exc
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        raise ValueError(f"checkpoint {path} is not a neuro.sweep checkpoint (format {data.get('format') if isinstance(data, dict) else None!r})")
+    if data.get("context") != context:
+        raise ValueError(f"checkpoint {path} belongs to another sweep: it ran {data.get('context')}, this sweep runs {context}; "
+                         "use another checkpoint path or delete the file")
+    done = {}
+    for k, saved in data["done"].items():
+        if k >= len(rows) or keys[k] != saved["key"]:
+            here = f"{_key_text(rows[k])}" if k < len(rows) else "absent"
+            raise ValueError(f"checkpoint {path} belongs to another sweep: its row {k} is {_key_text(saved['row'])}, this sweep's is {here}; "
+                             "use another checkpoint path or delete the file")
+        done[k] = saved["row"]
+    return done
+
+
+def _key_text(row: dict) -> str:
+    return ", ".join(f"{n}={row[n]!r}" for n in row if n not in ("point",))
+
+
+def _row_key(row: dict) -> str:
+    return repr(sorted((n, repr(v)) for n, v in row.items()))
+
+
+def _save_checkpoint(path: Path, done: dict[int, dict], keys: list[str], context: str) -> None:
+    """Writes ``done`` to ``.<name>.tmp-<pid>`` beside ``path``, flushed to disk, then renames it over ``path``."""
+    data = {"format": _FORMAT, "context": context, "done": {k: {"key": keys[k], "row": r} for k, r in sorted(done.items())}}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ----------------------------------------------------------------------------- the sweep
+def sweep(fn: Callable, grid, *, fixed: Mapping | None = None, replicates: int = 1, seed: int = 0, seed_arg: str | None = "seed",
+          workers: int | None = None, client=None, chunk_size: int = 1, checkpoint: str | os.PathLike | None = None,
+          on_error: str = "raise", retries: int = 1, progress: bool = True, as_frame: bool | None = None):
+    """Runs ``fn(**point, **fixed, seed=s)`` for every point of ``grid`` and ``replicates`` seeds; returns the table.
+
+    Parameters:
+        fn: a function returning a dict of measures (or one number, stored as ``value``; ``None``: no measure).
+        grid: ``{name: [values]}`` (Cartesian product, first name slowest) or a list of ``{name: value}`` dicts.
+        fixed: arguments passed to every call and not stored in the table.
+        replicates: seeds per point (rows ``point * replicates + r``).
+        seed: the sweep's seed; row ``k`` gets :func:`point_seeds(seed, n)[k] <point_seeds>`.
+        seed_arg: the name ``fn`` takes its seed under (passed when ``fn`` has that parameter or ``**kwargs``);
+            ``None`` passes no seed.
+        workers: ``None`` runs here, sequentially; ``N`` starts a Dask ``LocalCluster`` of ``N`` processes (one thread
+            each) for this call. Needs ``dask[distributed]`` (``pip install neuro-snn[sweep]``).
+        client: a ``distributed.Client`` to run on instead (not closed here).
+        chunk_size: rows per task.
+        checkpoint: a file that keeps the finished rows; a rerun skips them.
+        on_error: ``"raise"`` (the first failure stops the sweep: :class:`SweepError` naming the point, the finished rows
+            kept in the checkpoint) or ``"record"`` (the row gets an ``error`` column and the others go on).
+        retries: times Dask reruns a task whose worker died.
+        progress: a tqdm bar over rows.
+        as_frame: ``None``: a ``pandas.DataFrame`` when pandas is installed, else a list of dicts; ``True`` / ``False``
+            force one.
+
+    Returns the rows ordered by ``point``: ``point`` (row index), the parameters, ``replicate``, ``seed``, the measures,
+    and ``error`` (``None`` where the row succeeded) with ``on_error="record"``.
+    """
+    fixed = dict(fixed or {})
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) or replicates < 1:
+        raise ValueError(f"replicates must be an integer >= 1, got {replicates!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1):
+        raise ValueError(f"workers must be None (run here) or an integer >= 1, got {workers!r}")
+    if workers is not None and client is not None:
+        raise ValueError("give workers= (a LocalCluster started here) or client= (an existing Dask cluster), not both")
+    if on_error not in ("raise", "record"):
+        raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+    if as_frame and not _has_pandas():
+        raise ImportError("as_frame=True needs pandas (pip install pandas); as_frame=None returns a list of dicts without it")
+
+    target = fn.build if isinstance(fn, NetworkRun) else fn
+    label = _describe(target)
+    points = _points(grid)
+    takes_seed = _check_names(target, points, fixed, seed_arg)
+    if replicates > 1 and not takes_seed:
+        raise ValueError(f"replicates={replicates} needs a seed argument: {_describe(target)} takes no {seed_arg!r} parameter, "
+                         "so every replicate would be the same run")
+    names = list(dict.fromkeys(n for p in points for n in p))
+    seeds = point_seeds(int(seed), len(points) * replicates)
+    rows = []
+    for k, s in enumerate(seeds):
+        p = points[k // replicates]
+        rows.append({"point": k, **p, "replicate": k % replicates, "seed": s})
+    keys = [_row_key(r) for r in rows]
+    # what else decides a row's result: the function, the fixed arguments and a network's duration
+    context = f"{label} with fixed={dict(sorted((k, repr(v)) for k, v in fixed.items()))}"
+    if isinstance(fn, NetworkRun):
+        context += f" for {fn.duration!r} ms, measure={_describe(fn.measure) if fn.measure is not None else 'rates'}"
+
+    path = Path(checkpoint) if checkpoint is not None else None
+    done: dict[int, dict] = {}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmpfiles.remove_orphans(path.parent, re.compile(rf"^\.{re.escape(path.name)}\.tmp-(\d+)$"))  # left by killed writers
+        done = _load_checkpoint(path, rows, keys, context)
+    todo = [r for r in rows if r["point"] not in done]
+    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    failed: dict[int, dict] = {}
+    record = on_error == "record"
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(rows), initial=len(done), desc="sweep", unit="point", disable=not progress)
+
+    def finished(result: list[dict]) -> None:
+        for r in result:
+            (failed if r.get("error") else done)[r["point"]] = r
+        bar.update(len(result))
+        if path is not None:
+            _save_checkpoint(path, done, keys, context)
+
+    try:
+        if workers is None and client is None:
+            for chunk in chunks:
+                try:
+                    finished(_run_chunk(fn, chunk, names, fixed, seed_arg, takes_seed, record))
+                except Exception as exc:
+                    raise _point_error(label, chunk, exc) from exc
+        else:
+            _run_dask(fn, label, chunks, names, fixed, seed_arg, takes_seed, record, workers, client, retries, finished)
+    finally:
+        bar.close()
+
+    table = [done.get(k) or failed[k] for k in range(len(rows))]
+    if record:
+        table = [{**r, "error": r.get("error")} for r in table]
+    if as_frame is None:
+        as_frame = _has_pandas()
+    if as_frame:
+        import pandas as pd
+
+        return pd.DataFrame(table)
+    return table
+
+
+def _point_error(label: str, chunk: list[dict], exc: BaseException) -> SweepError:
+    """A :class:`SweepError` naming the row of ``chunk`` that raised ``exc``."""
+    k = getattr(exc, "sweep_point", None)
+    bad = next((r for r in chunk if r["point"] == k), None)
+    hint = ""
+    if isinstance(exc, ModuleNotFoundError):
+        hint = (f" (the workers cannot import module {exc.name!r}: make it importable there, or have cloudpickle send it by value: "
+                "cloudpickle.register_pickle_by_value(module))")
+    if bad is None:  # the task failed outside the function (e.g. its worker died more often than retries)
+        where = f"sweep points {[r['point'] for r in chunk]}"
+        bad = chunk[0]
+    else:
+        where = f"sweep point {bad['point']} ({_key_text(bad)})"
+    return SweepError(f"{where} of {label} failed: {type(exc).__name__}: {exc}{hint}", bad)
+
+
+def _run_dask(fn, label, chunks, names, fixed, seed_arg, takes_seed, record, workers, client, retries, finished) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise ImportError("workers= / client= need Dask distributed: pip install 'dask[distributed]' (or neuro-snn[sweep]); "
+                          "workers=None runs the sweep here without it") from exc
+    _check_picklable(fn, label, fixed)
+    cluster = own = None
+    if client is None:
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0")
+        client = own = Client(cluster)
+    futures = {}
+    try:
+        for chunk in chunks:
+            fut = client.submit(_run_chunk, fn, chunk, names, fixed, seed_arg, takes_seed, record, pure=False, retries=retries)
+            futures[fut] = chunk
+        for fut in as_completed(list(futures)):
+            try:
+                result = fut.result()
+            except Exception as exc:
+                for other in futures:
+                    other.cancel()
+                raise _point_error(label, futures[fut], exc) from exc
+            finished(result)
+    except BaseException:
+        for other in futures:
+            other.cancel()
+        raise
+    finally:
+        if own is not None:
+            own.close()
+            cluster.close()
+
+
+def _has_pandas() -> bool:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- simulator networks
+@dataclass(frozen=True)
+class NetworkRun:
+    """A sweep function for a :mod:`neuro.sim` network: ``build(**point, seed=s)`` returns a ``Network`` that is run for
+    ``duration`` ms (without a progress bar) and measured by ``measure(net, duration)`` (a dict); by default the mean rate
+    (Hz) of each :class:`~neuro.sim.SpikeMonitor` as ``rate_<population name>`` and the network's
+    ``synaptic_events``."""
+
+    build: Callable
+    duration: float
+    measure: Callable | None = None
+
+    def __post_init__(self):
+        if not callable(self.build):
+            raise TypeError(f"build must be callable, got {type(self.build).__name__}")
+        if not (isinstance(self.duration, int | float) and np.isfinite(self.duration) and self.duration > 0):
+            raise ValueError(f"duration must be a finite number of ms > 0, got {self.duration!r}")
+        if self.measure is not None and not callable(self.measure):
+            raise TypeError(f"measure must be callable or None, got {type(self.measure).__name__}")
+
+    def __call__(self, **kwargs) -> dict:
+        from .sim import Network, SpikeMonitor
+
+        net = self.build(**kwargs)
+        if not isinstance(net, Network):
+            raise TypeError(f"{_describe(self.build)} must return a neuro.sim.Network, got {type(net).__name__}")
+        net.run(self.duration, progress=False)
+        if self.measure is not None:
+            return self.measure(net, self.duration)
+        out: dict[str, Any] = {}
+        for mon in net.monitors:
+            if isinstance(mon, SpikeMonitor):
+                out[f"rate_{mon.pop.name}"] = float(mon.rate(self.duration))
+        out["synaptic_events"] = int(net.counts["synaptic_events"])
+        return out
+
+
+def sweep_network(build: Callable, grid, duration: float, *, measure: Callable | None = None, **kwargs):
+    """:func:`sweep` of a network builder: ``build(**point, seed=s)`` returns a :class:`~neuro.sim.Network` (with the
+    monitors the measures read), run for ``duration`` ms and measured (see :class:`NetworkRun`). The other keyword
+    arguments are :func:`sweep`'s."""
+    return sweep(NetworkRun(build, duration, measure), grid, **kwargs)
