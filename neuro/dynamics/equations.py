@@ -8,7 +8,7 @@ One equation per line (``#`` starts a comment)::
 
 Names in expressions are the model's variables, its constants, unit names (``mV``, ``siemens``), ``t``, ``dt``,
 the noise ``xi`` (or ``xi_<name>``, dimension second^-1/2) and the functions ``exp, log, sqrt, sin, cos, tan, tanh,
-sinh, cosh, abs, clip, sign, floor, ceil``.
+sinh, cosh, abs, clip, sign, floor, ceil`` and ``int(condition)`` (1 where it holds, else 0).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from . import units as U
 FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
              "tanh": sympy.tanh, "sinh": sympy.sinh, "cosh": sympy.cosh, "abs": sympy.Abs, "sign": sympy.sign,
              "floor": sympy.floor, "ceil": sympy.ceiling, "clip": lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
+             "int": lambda c: sympy.Piecewise((1, c), (0, True)),  # a condition as 1 or 0
              "exprel": lambda x: sympy.Piecewise((1 + x / 2, sympy.Abs(x) < 1e-9), ((sympy.exp(x) - 1) / x, True))}
 FLAGS = {"unless refractory", "constant", "shared", "constant over dt", "event-driven", "clock-driven"}
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\b")
@@ -114,7 +115,7 @@ def dimension(expr, dims: dict[str, U.Dim], where: str) -> U.Dim:
     if expr.is_Symbol:
         return dims[expr.name]
     if expr.is_Add or isinstance(expr, sympy.Min | sympy.Max):
-        args = list(expr.args)
+        args = [a for a in expr.args if not (a.is_Number and a == 0)] or [sympy.Integer(0)]  # 0 (0*mV to sympy) fits any unit
         first = dimension(args[0], dims, where)
         for a in args[1:]:
             d = dimension(a, dims, where)

@@ -6,6 +6,7 @@ Defaults are the published parameters, in the documented units of :mod:`neuro.dy
 from __future__ import annotations
 
 from .model import NeuronModel
+from .synapse import SynapseModel
 
 
 def eif(**defaults) -> NeuronModel:
@@ -79,3 +80,55 @@ def hodgkin_huxley(**defaults) -> NeuronModel:
     """, threshold="v > -20 * mV", refractory="t_ref", method="exponential_euler", inputs={"exc": "g_e", "inh": "g_i"},
         defaults={"C_m": 200.0, "g_l": 10.0, "g_na": 20000.0, "g_kd": 6000.0, "E_l": -60.0, "E_k": -90.0, "E_na": 50.0, "E_e": 0.0,
                   "E_i": -80.0, "V_T": -63.0, "tau_e": 5.0, "tau_i": 10.0, "t_ref": 3.0, "v": -60.0, **defaults}, name="hodgkin_huxley")
+
+
+def clopath_neuron(**defaults) -> NeuronModel:
+    """An integrate-and-fire neuron carrying what the voltage-based rule of Clopath et al. (2010) reads: two low-pass
+    filters of its potential (``v_lowpass1``, ``v_lowpass2``), raised by ``lowpass_jump`` at each spike in place of the
+    spike's depolarisation, and a spike trace ``x_trace`` (jump ``x_reset / (tau_x / ms)``). AMPA conductance input
+    (``"exc"`` adds to ``g_ampa``, nS). Parameters of the leaky integrate-and-fire adaptation of the rule in Brian2's
+    examples (``Clopath_et_al_2010_no_homeostasis.py``)."""
+    return NeuronModel("""
+        dv/dt = (g_L * (E_L - v) + I_ext + g_ampa * (E_ampa - v)) / C : volt
+        dv_lowpass1/dt = (v - v_lowpass1) / tau_lowpass1 : volt
+        dv_lowpass2/dt = (v - v_lowpass2) / tau_lowpass2 : volt
+        dg_ampa/dt = -g_ampa / tau_ampa : siemens
+        dx_trace/dt = -x_trace / tau_x : 1
+        I_ext : amp
+        g_L : siemens (constant)
+        C : farad (constant)
+        E_L : volt (constant)
+        E_ampa : volt (constant)
+        V_th : volt (constant)
+        tau_ampa : second (constant)
+        tau_lowpass1 : second (constant)
+        tau_lowpass2 : second (constant)
+        tau_x : second (constant)
+        x_reset : 1 (constant)
+        lowpass_jump : volt (constant)
+    """, threshold="v > V_th",
+        reset="v = E_L; x_trace += x_reset / (tau_x / ms); v_lowpass1 += lowpass_jump; v_lowpass2 += lowpass_jump",
+        method="exponential_euler", inputs={"exc": "g_ampa"},
+        defaults={"g_L": 30.0, "C": 300.0, "E_L": -70.0, "E_ampa": 0.0, "V_th": -50.0, "tau_ampa": 2.0, "tau_lowpass1": 40.0,
+                  "tau_lowpass2": 30.0, "tau_x": 15.0, "x_reset": 1.0, "lowpass_jump": 10.0, "I_ext": 0.0, "v": -70.0,
+                  "v_lowpass1": -70.0, "v_lowpass2": -70.0, **defaults}, name="clopath_neuron")
+
+
+def clopath_rule(**defaults) -> SynapseModel:
+    r"""Voltage-based STDP of Clopath et al. (2010) without homeostasis: depression at a presynaptic spike,
+    :math:`\Delta w = -g_{max} A_{LTD} [\bar u_1 - \theta]_+`, potentiation at a postsynaptic spike,
+    :math:`\Delta w = g_{max} A_{LTP}\, \bar x_{pre} [\bar u_2 - \theta]_+` (:math:`\bar u_{1,2}` the postsynaptic
+    potential's low-pass filters, :math:`\bar x_{pre}` the presynaptic spike trace, potentials in mV), hard bounds
+    :math:`[0, g_{max}]`; ``w`` is the AMPA conductance the synapse adds (nS), delivered before the update. Needs
+    :func:`clopath_neuron` (or any model with ``v_lowpass1``, ``v_lowpass2`` and ``x_trace``) on both sides."""
+    return SynapseModel("""
+        w : siemens
+        g_max : siemens (constant)
+        A_LTD : 1 (constant)
+        A_LTP : 1 (constant)
+        Theta_low : volt (constant)
+    """, on_pre="w = clip(w - g_max * A_LTD * (v_lowpass1_post - Theta_low) / mV * int(v_lowpass1_post > Theta_low), 0 * nS, g_max)",
+        on_post="w = clip(w + g_max * A_LTP * x_trace_pre * (v_lowpass2_post - Theta_low) / mV * int(v_lowpass2_post > Theta_low), "
+                "0 * nS, g_max)",
+        delivery="before_update", defaults={"g_max": 0.5, "A_LTD": 1.5e-4, "A_LTP": 1.5e-2, "Theta_low": -70.0, **defaults},
+        name="clopath_rule")
