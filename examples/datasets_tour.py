@@ -12,7 +12,9 @@ sensor, label), and draws it with :mod:`neuro.viz.events`:
     python examples/datasets_tour.py --synthetic --datasets shd nmnist   # a subset
 
 A dataset whose files are missing is skipped with the message of :class:`neuro.data.DataMissingError` (which
-file to put where). Writes ``--out``/<name>_raster.png or <name>_frames.png + <name>.gif, and tour.json.
+file to put where). Writes ``--out``/<name>_raster.png or <name>_frames.png + <name>.gif, and tour.json. With
+``--synthetic`` every title says the data are generated fixture data (random events in the dataset's format), not
+recordings.
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ def describe(events: np.ndarray) -> dict:
             "on_fraction": round(float(events["p"].mean()), 3) if "p" in events.dtype.names and len(events) else None}
 
 
-def tour_audio(name: str, root, out: Path, samples: int, bins: int) -> dict:
+def shown_name(name: str, synthetic: bool) -> str:
+    """The dataset's title in the figures; generated files are never titled as the recordings."""
+    title = SPECS[name].title
+    return f"{title}-format generated fixture data" if synthetic else title
+
+
+def tour_audio(name: str, root, out: Path, samples: int, bins: int, synthetic: bool = False) -> dict:
     """Rasters of the first ``samples`` samples; the first one binned into ``bins`` frames ``[T, 700]`` as an image."""
     import matplotlib
 
@@ -57,10 +65,11 @@ def tour_audio(name: str, root, out: Path, samples: int, bins: int) -> dict:
     info = []
     for i in range(n):
         ev, label = ds[i]
-        raster(ev, ax=axes[0, i], title=f"{name.upper()} #{i}: label {int(label)}, {len(ev)} events")
+        raster(ev, ax=axes[0, i], title=f"#{i}: label {int(label)}, {len(ev)} events")
         info.append({"label": int(label), **describe(ev)})
     for ax in axes[0, 1:]:
         ax.set_ylabel("")
+    fig.suptitle(shown_name(name, synthetic), fontsize=10)
     fig.tight_layout()
     raster_png = out / f"{name}_raster.png"
     fig.savefig(raster_png, dpi=110)
@@ -72,16 +81,16 @@ def tour_audio(name: str, root, out: Path, samples: int, bins: int) -> dict:
     im = ax.imshow(counts.T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest",
                    extent=(0, info[0]["duration_ms"] or bins, 0, counts.shape[1]))
     fig.colorbar(im, ax=ax, label="spikes per bin")
-    ax.set(xlabel="time (ms)", ylabel="channel", title=f"{spec.title}: sample 0 (label {int(label)}) binned into {bins} frames")
+    ax.set(xlabel="time (ms)", ylabel="channel", title=f"{shown_name(name, synthetic)}: sample 0 (label {int(label)}), {bins} bins")
     fig.tight_layout()
     frames_png = out / f"{name}_frames.png"
     fig.savefig(frames_png, dpi=110)
     plt.close(fig)
-    return {"title": spec.title, "split": split_of(name), "samples_in_split": len(ds), "sensor_size": list(spec.sensor_size),
+    return {"title": shown_name(name, synthetic), "split": split_of(name), "samples_in_split": len(ds), "sensor_size": list(spec.sensor_size),
             "classes": spec.n_classes, "frame_shape": list(np.shape(x)), "examples": info, "files": [str(raster_png), str(frames_png)]}
 
 
-def tour_vision(name: str, root, out: Path, bins: int) -> dict:
+def tour_vision(name: str, root, out: Path, bins: int, synthetic: bool = False) -> dict:
     """The first sample as a grid of ``bins`` frames (ON red, OFF blue) and as an animated GIF."""
     spec = SPECS[name]
     ds = load(name, split_of(name), root=root, progress=False)
@@ -90,10 +99,11 @@ def tour_vision(name: str, root, out: Path, bins: int) -> dict:
     x, _ = framed[0]
     info = describe(ev)
     grid = frame_grid(x, n_cols=min(bins, 8), path=out / f"{name}_frames.png",
-                      title=f"{spec.title}: sample 0, label {int(label)}, {info['events']} events over {info['duration_ms']:.0f} ms, {bins} frames",
+                      title=f"{shown_name(name, synthetic)}: sample 0, label {int(label)}, {info['events']} events over {info['duration_ms']:.0f} ms, "
+                            f"{bins} frames",
                       frame_ms=info["duration_ms"] / bins)
-    gif = animate_frames(x, out / f"{name}.gif", fps=max(2, bins // 2), title=f"{name} label {int(label)}")
-    return {"title": spec.title, "split": split_of(name), "samples_in_split": len(ds), "sensor_size": list(spec.sensor_size),
+    gif = animate_frames(x, out / f"{name}.gif", fps=max(2, bins // 2), title=f"{name}{' (generated)' if synthetic else ''} label {int(label)}")
+    return {"title": shown_name(name, synthetic), "split": split_of(name), "samples_in_split": len(ds), "sensor_size": list(spec.sensor_size),
             "classes": spec.n_classes, "frame_shape": list(np.shape(x)), "examples": [{"label": int(label), **info}],
             "files": [str(grid), str(gif)]}
 
@@ -118,7 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             if a.synthetic:
                 fixtures.make_fixture(name, root, split=split_of(name), seed=0)
-            r = tour_audio(name, root, a.out, a.samples, a.audio_bins) if name in AUDIO else tour_vision(name, root, a.out, a.bins)
+            if name in AUDIO:
+                r = tour_audio(name, root, a.out, a.samples, a.audio_bins, synthetic=a.synthetic)
+            else:
+                r = tour_vision(name, root, a.out, a.bins, synthetic=a.synthetic)
         except Exception as exc:  # a missing file or a missing optional reader (dv-processing): say so, tour the rest
             tqdm.write(f"{name}: skipped: {type(exc).__name__}: {exc}")
             summary["datasets"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}

@@ -75,16 +75,20 @@ def build(seed: int = 0, n_exc: int = 800, n_inh: int = 200, m: int = 100, max_d
 
 
 def rate_spectrum(rate_hz, dt_ms: float = 1.0, segment_ms: float = 1000.0):
-    """Power spectrum of a population rate: the mean of the periodograms of its consecutive ``segment_ms``
-    segments (Bartlett's method), each with its mean removed; returns ``(freqs_hz, power)``."""
+    """Power spectral density of a population rate: the mean of the one-sided periodograms of its consecutive
+    ``segment_ms`` segments (Bartlett's method), each with its mean removed. Returns ``(freqs_hz, psd)`` with the
+    density in Hz²/Hz (rate in Hz), so ``psd.sum() * (freqs_hz[1] - freqs_hz[0])`` is the rate's variance within
+    a segment."""
     r = np.asarray(rate_hz, dtype=float)
     n = int(round(segment_ms / dt_ms))
     if n < 2 or r.size < n:
         raise ValueError(f"need at least one segment of {segment_ms} ms ({n} samples), got {r.size} samples")
     seg = r[: r.size // n * n].reshape(-1, n)
     seg = seg - seg.mean(axis=1, keepdims=True)
-    power = (np.abs(np.fft.rfft(seg, axis=1)) ** 2).mean(axis=0)
-    return np.fft.rfftfreq(n, d=dt_ms / 1000.0), power
+    dt_s = dt_ms / 1000.0
+    psd = (np.abs(np.fft.rfft(seg, axis=1)) ** 2).mean(axis=0) * dt_s / n
+    psd[1: (n + 1) // 2] *= 2.0  # one-sided: the negative frequencies folded in (not the 0 Hz and Nyquist bins)
+    return np.fft.rfftfreq(n, d=dt_s), psd
 
 
 def spectral_peaks(freqs, power, band=(20.0, 120.0)) -> dict:
@@ -100,6 +104,33 @@ def spectral_peaks(freqs, power, band=(20.0, 120.0)) -> dict:
     return {"peak_hz": float(freqs[k]), "band_hz": [float(band[0]), float(band[1])], "band_peak_hz": float(freqs[j]),
             "band_peak_relative_power": float(power[j] / power[k]),
             "band_peak_over_band_median": float(power[j] / np.median(power[inband]))}
+
+
+def plot(t_ms, neuron, w0, w, freqs, psd, peaks: dict, record_ms: float, n_exc: int = 800):
+    """Raster of the last second, excitatory weights before and after, the population rate's spectrum."""
+    from neuro.viz.axes import plain_log_axis
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(t_ms, neuron, ".", ms=1, color="k")
+    axes[0].axhline(n_exc - 0.5, color="tab:red", lw=0.6)
+    axes[0].set(xlabel="time in the last second (ms)", ylabel=f"neuron (0-{n_exc - 1} excitatory, above inhibitory)", title="Raster")
+    axes[1].hist(w0, bins=50, range=(0, 10), alpha=0.5, label="initial")
+    axes[1].hist(w, bins=50, range=(0, 10), alpha=0.7, label="final")
+    axes[1].set_yscale("log")
+    axes[1].set(xlabel="excitatory weight (mV/ms, input for one 1 ms step)", ylabel="synapses", title="Weights")
+    axes[1].legend()
+    plain_log_axis(axes[1])
+    axes[2].semilogy(freqs[1:200], psd[1:200], color="tab:blue")
+    axes[2].axvspan(20, 120, color="0.9", zorder=0)
+    axes[2].plot(peaks["peak_hz"], psd[freqs == peaks["peak_hz"]], "v", color="tab:red", label=f"strongest: {peaks['peak_hz']:.0f} Hz")
+    axes[2].plot(peaks["band_peak_hz"], psd[freqs == peaks["band_peak_hz"]], "v", color="tab:orange",
+                 label=f"strongest in 20-120 Hz: {peaks['band_peak_hz']:.0f} Hz ({peaks['band_peak_relative_power']:.2g} of it)")
+    axes[2].legend(fontsize=7)
+    axes[2].set(xlabel="frequency (Hz)", ylabel="power spectral density (Hz²/Hz)",
+                title=f"Population rate spectrum (last {record_ms / 1000:g} s)")
+    plain_log_axis(axes[2])
+    fig.tight_layout()
+    return fig
 
 
 def main(argv=None):
@@ -143,26 +174,7 @@ def main(argv=None):
                "band_20_120_peak_over_band_median": peaks["band_peak_over_band_median"],
                "simulate_wall_s_this_process": round(loop_s, 1)}
     last = spikes.t >= net.t - 1000.0
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    axes[0].plot(spikes.t[last] - (net.t - 1000.0), spikes.i[last], ".", ms=1, color="k")
-    axes[0].set_xlabel("time in the last second (ms)")
-    axes[0].set_ylabel("neuron")
-    axes[0].set_title("Raster")
-    axes[1].hist(w0, bins=50, range=(0, 10), alpha=0.5, label="initial")
-    axes[1].hist(w, bins=50, range=(0, 10), alpha=0.7, label="final")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("excitatory weight")
-    axes[1].legend()
-    axes[1].set_title("Weights")
-    axes[2].semilogy(freqs[1:200], power[1:200], color="tab:blue")
-    axes[2].axvspan(20, 120, color="0.9", zorder=0)
-    axes[2].plot(peaks["peak_hz"], power[freqs == peaks["peak_hz"]], "v", color="tab:red", label=f"strongest: {peaks['peak_hz']:.0f} Hz")
-    axes[2].plot(peaks["band_peak_hz"], power[freqs == peaks["band_peak_hz"]], "v", color="tab:orange",
-                 label=f"strongest in 20-120 Hz: {peaks['band_peak_hz']:.0f} Hz ({peaks['band_peak_relative_power']:.2g} of it)")
-    axes[2].legend(fontsize=7)
-    axes[2].set_xlabel("frequency (Hz)")
-    axes[2].set_title(f"Population rate spectrum (last {record_ms / 1000:g} s)")
-    fig.tight_layout()
+    fig = plot(spikes.t[last] - (net.t - 1000.0), spikes.i[last], w0, w, freqs, power, peaks, record_ms, n_exc=800)
     fig.savefig(args.out / "polychronization.png", dpi=120)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

@@ -208,6 +208,8 @@ def plot(results: dict, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from neuro.viz.axes import epoch_axis, plain_log_axis
+
     fig, (ax_acc, ax_ce) = plt.subplots(1, 2, figsize=(10, 3.8))
     names = {"teacher": "ANN teacher (fp32, ReLU)", "student": "QSD student + FGD", "baseline": "QSD student, CE only"}
     for stage, r in results.items():
@@ -220,6 +222,9 @@ def plot(results: dict, path: Path, title: str) -> None:
     ax_acc.legend(loc="center right", fontsize=8)
     ax_ce.set(xlabel="epoch", ylabel="training cross-entropy", yscale="log")
     ax_ce.legend(fontsize=8)
+    for ax in (ax_acc, ax_ce):
+        epoch_axis(ax)  # a --quick run has 3-4 epochs: no ticks at 0.5, 1.5
+    plain_log_axis(ax_ce)  # 2.3 rather than 2.3×10⁰ on an axis spanning less than a decade
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

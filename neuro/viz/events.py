@@ -10,6 +10,7 @@ Example::
     raster(ev, path="shd_raster.png", title=f"label {label}")
     x, _ = load("dvsgesture", "test", frames=dict(n_time_bins=8))[0]
     frame_grid(x, path="gesture.png")
+    polarity_difference(x.sum(0), path="gesture_on_minus_off.png")
 """
 
 from __future__ import annotations
@@ -99,6 +100,32 @@ def frame_grid(frames, n_cols: int = 8, path=None, title: str | None = None, fra
     if path is not None:
         return _save(fig, path)
     return fig
+
+
+def polarity_difference(counts, ax=None, path=None, title: str | None = None, cmap: str = "RdBu_r", colorbar: bool = True):
+    """ON minus OFF event counts of one ``[2, H, W]`` frame (or frames summed over time) on a diverging colormap
+    centred at 0: white where the polarities balance, red where ON events dominate, blue where OFF ones do; the
+    colour limits are symmetric (``±`` the largest difference). Returns the ``AxesImage`` (or the PNG path)."""
+    from matplotlib.colors import CenteredNorm
+
+    arr = counts.detach().cpu().numpy() if hasattr(counts, "detach") else np.asarray(counts)
+    if arr.ndim != 3 or arr.shape[0] != 2:
+        raise ValueError(f"counts must be [2, H, W] (OFF, ON polarity), got shape {arr.shape}")
+    diff = arr[1].astype(np.float32) - arr[0].astype(np.float32)
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3.6, 3))
+    im = ax.imshow(diff, cmap=cmap, norm=CenteredNorm(vcenter=0.0, halfrange=max(float(np.abs(diff).max()), 1.0)), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label="ON − OFF events", shrink=0.85)
+    if fig is not None and path is not None:
+        return _save(fig, path)
+    return im
 
 
 def animate_frames(frames, path, fps: int = 10, title: str | None = None) -> Path:
