@@ -305,10 +305,12 @@ NEURO_KERNEL void write_spikes(const i64* ctl, i64* cnt, i64 n, i64 C, const uns
     }
 }
 
-// Sampled state variables (v, u, x1, x2) at the end of step t, every st_every steps.
+// Sampled state variables (v, u, x1, x2, or a variable of a user-defined model: st_idx its place in gen) at the end of
+// step t, every st_every steps.
+#define VAR_GEN 4
 NEURO_KERNEL void record_state(const i64* ctl, const i64* cnt, const i64* st_idx, const i64* st_var, i64 ncols, i64 st_every,
                                double* st_out, const double* v, const double* u, const double* x1, const double* x2,
-                               const i64* npop, const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW) {
+                               const double* gen, const i64* npop, const i64* pop_fr, const i64* fr_P, const double* fr_F, i64 FW) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 r = cnt[1];
@@ -318,6 +320,8 @@ NEURO_KERNEL void record_state(const i64* ctl, const i64* cnt, const i64* st_idx
         double val;
         if (var <= 1) {
             val = var == 0 ? v[i] : u[i];
+        } else if (var == VAR_GEN) {
+            val = gen[i];
         } else {  // a synaptic current: in its frame for step t + 1 where its population has one
             const i64 ch = var - 2, f = pop_fr[npop[i]];
             val = ch == 0 ? x1[i] : x2[i];

@@ -3,13 +3,18 @@ launched step after step from CUDA graphs, the state resident in device memory d
 
 One step is a fixed sequence of kernels (the order of :mod:`neuro.sim.engine_cpu`)::
 
-    step_begin  sample_synapses*  update_neurons  count_spikes  write_spikes  decay_traces*  bump_traces*
-    plastic_events(pre)*  deliver_count  deliver_place  deliver_scatter  deliver_sum  plastic_events(late)*
-    plastic_events(post)*  periodic*  record_state*  step_end
+    step_begin  sample_synapses*  update_neurons  neuron_model_<key>*  count_spikes  write_spikes  decay_traces*
+    bump_traces*  plastic_events(pre)*  deliver_count  deliver_place  deliver_scatter  deliver_sum
+    plastic_events(late)*  plastic_events(post)*  periodic*  record_state*  step_end
 
-(``*`` only when the network has them). Each kernel reads the step counter from a control block in
-device memory and does nothing once the run is halted, so the sequence of ``G`` steps is captured once
-as a CUDA graph and replayed: one graph launch per ``G`` steps instead of ~15 kernel launches per step.
+(``*`` only when the network has them). ``neuron_model_<key>`` is the kernel generated for a population of a
+user-defined model (:mod:`neuro.dynamics.cudagen`, one launch per population): it reads the population's arrays
+through a table of device addresses in the order of ``neuro.dynamics.codegen.layout`` (``d.gen_tab``, refreshed when
+an array moved), its variables and parameters in ``d.gen_state`` (or the delivery-matrix row its synapses add to)
+and writes its neurons' spike flags, so their spikes join the step's spike list as every other model's.
+
+Each kernel reads the step counter from a control block in device memory and does nothing once the run is
+halted, so the sequence of ``G`` steps is captured once as a CUDA graph and replayed: one graph launch per ``G`` steps instead of ~15 kernel launches per step.
 A run stops early, like the CPU loop, when the next step's spikes might not fit the spike buffer; the
 driver then collects the chunk and goes on with a larger buffer.
 
@@ -30,7 +35,8 @@ The price of ordered delivery: an event buffer of 8 bytes per synapse (plus the 
 and 32 bytes per delivery target on the device, and four passes over a step's events instead of one.
 
 So a GPU run repeats itself bit for bit, and equals the CPU loop bit for bit where both evaluate the same
-operations: every neuron model and all delivery, noise and Poisson spikes included (the counter-based
+operations: every neuron model (user-defined ones built from ``+ - * /``, ``sqrt``, ``exp`` and powers included, see
+:mod:`neuro.dynamics.cudagen`) and all delivery, noise and Poisson spikes included (the counter-based
 generator and ``fastmath.cuh``'s ``exp`` give the CPU's bits; NVRTC runs with ``--fmad=false``). The one
 exception is plasticity's ``exp`` / ``pow`` (eligibility scaling, the periodic rule, soft-bound STDP with
 ``mu != 0``): CUDA's libm may round these 1 ulp away from the CPU's, so weights agree to rounding and a
@@ -142,13 +148,24 @@ class HostEmulation:
         flags = ["-std=c++17", "-pthread", "-DNEURO_EMULATE_THREADS"]
         return flags + (["-O1", "-g", "-fsanitize=thread"] if self.sanitize else ["-O2"])
 
-    def _library(self, src: str, opts: tuple[str, ...]) -> ctypes.CDLL:
+    def load_generated(self, name: str, path: Path) -> None:
+        """Compile (or find in the cache) and load a generated source (:mod:`neuro.dynamics.cudagen`); its kernel
+        ``name`` is then launched as ``launch(name, name, ...)``."""
+        self._mods[name] = self._library(name, getattr(self, "loaded_options", self.options), Path(path))
+
+    @staticmethod
+    def address(a) -> int:
+        """The address of array ``a``'s first element (what a kernel's table of addresses holds)."""
+        return int(a.ctypes.data)
+
+    def _library(self, src: str, opts: tuple[str, ...], path: Path | None = None) -> ctypes.CDLL:
         cxx = self.compiler()
         if cxx is None:
             raise RuntimeError("the GPU-kernel emulation needs a C++ compiler (g++, c++ or clang++; or set $CXX); none found")
         kdir = kernel_dir()
         flags = self._flags()
-        text = b"".join(p.read_bytes() for p in sorted(kdir.glob("*.cu*")))
+        path = path if path is not None else kdir / f"{src}.cu"
+        text = b"".join(p.read_bytes() for p in sorted(kdir.glob("*.cu*"))) + (path.read_bytes() if path.parent != kdir else b"")
         key = hashlib.sha256(text + repr((src, opts, flags, cxx)).encode()).hexdigest()[:16]
         with self._lock:
             if key in self._libs:
@@ -161,12 +178,12 @@ class HostEmulation:
                 with tempfile.NamedTemporaryFile(dir=cache, suffix=".so", delete=False) as tmp:
                     pass
                 cmd = [cxx, *flags, "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++", f"-I{kdir}", *opts,
-                       "-o", tmp.name, str(kdir / f"{src}.cu")]
+                       "-o", tmp.name, str(path)]
                 env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # a sanitizer runtime is for this process only
                 res = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if res.returncode != 0:
                     os.unlink(tmp.name)
-                    raise RuntimeError(f"compiling {src}.cu for the host emulation failed ({' '.join(cmd)}):\n{res.stderr}")
+                    raise RuntimeError(f"compiling {path.name} for the host emulation failed ({' '.join(cmd)}):\n{res.stderr}")
                 os.replace(tmp.name, out)
             try:
                 lib = ctypes.CDLL(str(out))
@@ -274,6 +291,33 @@ class CudaDevice:
             self._fns = {(src, fn): mods[src].get_function(fn) for src, fns in _KERNELS.items() for fn in fns}
         self.loaded_options = opts
 
+    _generated: dict[tuple[str, tuple[str, ...], int], Any] = {}  # compiled generated modules (source hash, options, device)
+
+    def load_generated(self, name: str, path: Path) -> None:
+        """Compile (NVRTC; once per source text, options and device) and load a generated source
+        (:mod:`neuro.dynamics.cudagen`) with the options of the engine's kernels; a compile error names the file and line."""
+        from ..kernel_loader import KernelCompileError, format_compile_log
+
+        path = Path(path)
+        code = f'#line 1 "{path}"\n' + path.read_text()
+        opts = tuple(getattr(self, "loaded_options", self.options)) + (f"-I{kernel_dir()}", "--std=c++17")
+        key = (hashlib.sha256(code.encode()).hexdigest(), opts, self.device_id)
+        with self.xp.cuda.Device(self.device_id):
+            mod = self._generated.get(key)
+            if mod is None:
+                mod = self.xp.RawModule(code=code, options=opts)
+                try:
+                    mod.compile()
+                except self.xp.cuda.compiler.CompileException as exc:
+                    raise KernelCompileError(format_compile_log(str(exc), path, opts)) from None
+                self._generated[key] = mod
+            self._fns[(name, name)] = mod.get_function(name)
+
+    @staticmethod
+    def address(a) -> int:
+        """The device address of array ``a``'s first element (what a kernel's table of addresses holds)."""
+        return int(a.data.ptr)
+
     @contextlib.contextmanager
     def context(self):
         """Every transfer, fill and launch of a run goes to this engine's device and one stream (a non-blocking stream
@@ -330,8 +374,36 @@ _STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_
 _EVENT_LISTS = ("pre_syn", "pre_proj", "pre_other", "pre_dly", "post_syn", "post_proj", "post_other", "post_dly", "syn_postpos")
 _PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd", "pop_extra")  # read by the kernels only; may change between runs
 _PLASTIC = ("elig", "elig_post", "ntr")  # written by the kernels where the network is plastic (else one-element placeholders)
-_WRITTEN = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "elig_scale")  # written by the kernels every run
+# written by the kernels every run (gen_state: the variables and parameters of user-defined models, Network._layout_models)
+_WRITTEN = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "elig_scale", "gen_state")
 _HIST = ("hist_idx", "hist_n", "hist_step")  # the spike ring (see GPUEngine._upload_hist)
+
+
+def _generated_kernels(s: SimpleNamespace, device) -> list[SimpleNamespace]:
+    """The generated CUDA kernel of every user-defined population (:mod:`neuro.dynamics.cudagen`), compiled and loaded on
+    ``device``: parameters with one value over a population written in as literals, as the CPU loop's kernels
+    (``Network._layout_models``); one kernel per model and parameter set."""
+    from ..dynamics import cudagen
+    from ..dynamics.codegen import held
+
+    out, loaded = [], set()
+    for pop in getattr(s, "gen_models", ()):
+        model = pop.definition
+        tab0, names = pop._tab
+        hold = {f"_hold_{v}" for v in held(model)}
+        constants = {}
+        for key in names[2:]:
+            if key in model.states or key in hold or key in pop._rows:
+                continue
+            seg = s.gen_state[pop._gen_offsets[key] : pop._gen_offsets[key] + pop.n]
+            if np.all(seg == seg[0]):
+                constants[key] = float(seg[0])
+        name = cudagen.kernel_name(model, constants)
+        if name not in loaded:
+            device.load_generated(name, cudagen.write(model, constants))
+            loaded.add(name)
+        out.append(SimpleNamespace(pop=pop, name=name, lo=np.int64(pop.start), n=np.int64(pop.n), tab0=np.int64(tab0)))
+    return out
 
 
 class GPUEngine:
@@ -341,9 +413,6 @@ class GPUEngine:
     MIRROR_BYTES = 1 << 25  # arrays up to this size are compared with their last transferred copy before an upload
 
     def __init__(self, s: SimpleNamespace, n_pops: int, seed: int, dt: float, device):
-        if getattr(s, "gen_models", None):
-            raise NotImplementedError(f"backend={device.name!r}: user-defined models ({', '.join(p.name for p in s.gen_models)}) run on "
-                                      "the CPU loop only so far (their CUDA code is not generated yet); use backend='cpu'")
         self.dev = device
         self.n = int(s.v.shape[0])
         self.n_pops = max(1, n_pops)
@@ -358,6 +427,7 @@ class GPUEngine:
         if s.syn_fk.dtype not in (np.int16, np.int32):
             raise ValueError(f"syn_fk must be int16 or int32, got {s.syn_fk.dtype}")
         device.use((f"-DEV_T={'int' if ev_t == np.int32 else 'long long'}", f"-DFK_T={'short' if s.syn_fk.dtype == np.int16 else 'int'}"))
+        self.models = _generated_kernels(s, device)
         tgt_dtype = np.int32 if "-DTGT_T=int" in device.options else np.int64
         d = SimpleNamespace()
         up = self._alloc
@@ -425,6 +495,8 @@ class GPUEngine:
             if self.plastic:
                 self._remember(key, getattr(s, key))
         self._views()
+        d.gen_tab = up(np.zeros(max(1, s.gen_tab.shape[0]), np.uint64))
+        self._tab_seen = None  # the addresses the device's table holds (see _model_table)
         self._hist_seen = self._hist_used(s)  # the used part of the device's spike ring, as last transferred
         self._graph = None
         self._graph_key = None
@@ -432,6 +504,30 @@ class GPUEngine:
 
     def _alloc(self, a):
         return self.dev.asarray(a)
+
+    def _model_table(self) -> None:
+        """The device addresses of every user-defined population's arrays, in its kernel's order (as
+        ``Network._model_table`` does for the CPU), into ``d.gen_tab``: copied when an array moved (a new buffer)."""
+        if not self.models:
+            return
+        d = self.d
+        tab = np.zeros(d.gen_tab.shape[0], np.uint64)
+        for m in self.models:
+            pop = m.pop
+            tab0, names = pop._tab
+            for j, key in enumerate(names):
+                if key == "_fired":
+                    a, base = d.fired, pop.start
+                elif key == "_refrac":
+                    a, base = d.refrac, pop.start
+                elif key in pop._rows:
+                    a, base = getattr(d, pop._rows[key]), pop.start
+                else:
+                    a, base = d.gen_state, pop._gen_offsets[key]
+                tab[tab0 + j] = self.dev.address(a) + base * a.itemsize
+        if self._tab_seen is None or not np.array_equal(tab, self._tab_seen):
+            self.dev.copy_in(d.gen_tab, tab)
+            self._tab_seen = tab
 
     def _views(self) -> None:
         d = self.d
@@ -542,6 +638,8 @@ class GPUEngine:
             d.v, d.u, d.x1, d.x2, d.isyn, d.refrac, d.i_ext, d.sigma, d.rate, d.na, d.nb, d.nc, d.nd,
             d.cur_col, d.cur_table, i64(d.cur_table.shape[0]), i64(d.cur_table.shape[1]), self.cur_t0,
             d.pop_fr, d.fr_P, d.fr_F, self.FW, d.blocked))
+        for m in self.models:  # user-defined populations: their generated kernels overwrite their neurons' flags
+            L(m.name, m.name, min(4096, (int(m.n) + 255) // 256), 256, (d.ctl, m.lo, m.n, self.dt, self.seed, d.gen_tab, m.tab0))
         gens = (d.gen_steps, d.gen_idx, i64(d.gen_steps.shape[0]))
         cblk = min(4096, (self.n_chunks + 127) // 128)
         L("sim_step", "count_spikes", cblk, 128, (d.ctl, i64(n), self.C, d.fired, d.rec_mask) + gens + (d.ccnt,))
@@ -578,7 +676,8 @@ class GPUEngine:
         has_st = d.st_idx.shape[0] > 0
         if has_st:
             L("sim_step", "record_state", 16, 128, (d.ctl, d.cnt, d.st_idx, d.st_var, i64(d.st_idx.shape[0]), i64(st_every),
-                                                    b.st_out, d.v, d.u, d.x1, d.x2, d.npop, d.pop_fr, d.fr_P, d.fr_F, self.FW))
+                                                    b.st_out, d.v, d.u, d.x1, d.x2, d.gen_state, d.npop, d.pop_fr, d.fr_P, d.fr_F,
+                                                    self.FW))
         L("sim_step", "step_end", 1, 1, (d.ctl, d.cnt, self.P, d.proj_kind, d.proj_par, self.npar, d.period_next, d.period_last,
                                          d.modulator, d.mod_decay, i64(d.modulator.shape[0]), i64(has_st), i64(st_every),
                                          i64(self.sampled), i64(sm_every), self.dt))
@@ -593,6 +692,7 @@ class GPUEngine:
         b = self._buffers(k_max, spk_cap, st_every, sm_every)
         self.cur_t0 = np.int64(cur_t0)
         d = self.d
+        self._model_table()
         ctl = np.zeros(8, np.int64)
         ctl[[_T, _T0, _STOP, _NREC, _SPK_CAP]] = [t0, t0, t0 + k, self.n_rec, spk_cap]
         ctl[_ST_CAP], ctl[_SM_CAP] = b.st_out.shape[0], b.sm_out.shape[0]

@@ -196,17 +196,13 @@ def test_model_state_is_saved_restored_and_monitored(tmp_path):
     assert np.array_equal(pop.w, w_then) and np.array_equal(pop.v, v_then)
 
 
-def test_unknown_receptor_and_gpu_backend_are_refused():
+def test_unknown_receptor_is_refused():  # (the GPU backends run user-defined models: tests/dynamics/test_cudagen.py)
     net = sim.Network(dt=0.1)
     pop = sim.Population(2, library.adex())
     src = sim.PoissonInput(2, rate=10.0)
     net.add(pop, src, sim.Projection(src, pop, receptor="exc"))
     with pytest.raises(ValueError, match=r"adex\d*.*has no input 'exc'; its inputs: \{'v': 'v'\}"):
         net.run(1.0)
-    net2 = sim.Network(dt=0.1, backend="emulate")
-    net2.add(sim.Population(2, library.adex()))
-    with pytest.raises(NotImplementedError, match="user-defined models .* run on the CPU loop only"):
-        net2.run(1.0)
     with pytest.raises(TypeError, match="needs a neuro.dynamics.NeuronModel"):
         sim.Population(3, "adex")
 
