@@ -14,7 +14,9 @@
 #   pytest_gpu_*     pytest -m gpu on the files with GPU tests, in three groups (a crash costs one group); a group whose
 #                    GPU tests were all skipped fails (tests/conftest.py), so a missing CuPy cannot pass as green
 #   san_*            compute-sanitizer memcheck and initcheck on a small simulator run touching every kernel
-#                    (scripts/gpu/tiny_sim.py), memcheck on more same-step spikes than neurons (sim_probes.py overflow)
+#                    (scripts/gpu/tiny_sim.py), memcheck on more same-step spikes than neurons (sim_probes.py overflow),
+#                    memcheck and initcheck on the generated kernels of user-defined models (scripts/gpu/generated_sim.py:
+#                    EIF, AdEx, Hodgkin-Huxley; it also fails unless the run equals the CPU loop bit for bit)
 #   probe_sim        informational: duplicate-spike updates vs the CPU engine, run-to-run determinism
 #   bench_*          every benchmark that takes --device, with --quick --device cuda, alone on the GPU
 # Each step logs to $OUT/<step>.log; $OUT/summary.txt has one line per step and a digest.
@@ -163,7 +165,7 @@ common="-m gpu -p no:cacheprovider -q -rfEs --durations=15"
 {
   [ -n "$ops" ] && step pytest_gpu_ops 400 1 "GPU tests of the kernels, launchers, loader, backend" "$PY" -m pytest $common --timeout=120 --junitxml="$OUT/pytest_gpu_ops.xml" $ops
   [ -n "$simf" ] && step pytest_gpu_sim 500 1 "GPU tests of the simulator" "$PY" -m pytest $common --timeout=200 --junitxml="$OUT/pytest_gpu_sim.xml" $simf
-  [ -n "$rest" ] && step pytest_gpu_rest 300 1 "GPU tests of nn, train, data, energy" "$PY" -m pytest $common --timeout=120 --junitxml="$OUT/pytest_gpu_rest.xml" $rest
+  [ -n "$rest" ] && step pytest_gpu_rest 300 1 "GPU tests of nn, train, data, energy, dynamics (generated model kernels)" "$PY" -m pytest $common --timeout=120 --junitxml="$OUT/pytest_gpu_rest.xml" $rest
 } || true
 
 # ---------------------------------------------------------------- compute-sanitizer
@@ -198,6 +200,10 @@ else
       "$SAN" --tool initcheck $SANOPTS "$PY" scripts/gpu/tiny_sim.py cuda
     step san_memcheck_overflow 240 1 "2000 same-step spikes of one neuron: the spike list's bounds" \
       "$SAN" --tool memcheck $SANOPTS "$PY" scripts/gpu/sim_probes.py cuda overflow
+    step san_memcheck_generated 240 1 "generated kernels of user-defined models (address tables); equal to the CPU loop" \
+      "$SAN" --tool memcheck $SANOPTS "$PY" scripts/gpu/generated_sim.py cuda
+    step san_initcheck_generated 240 1 "reads of device memory never written, same run" \
+      "$SAN" --tool initcheck $SANOPTS "$PY" scripts/gpu/generated_sim.py cuda
   } || true
 fi
 step probe_sim 300 0 "duplicate-spike updates vs the CPU engine; run-to-run determinism (informational)" \
@@ -221,7 +227,7 @@ fi
   for f in "$OUT"/pytest_gpu_*.log; do
     [ -f "$f" ] && echo "$(basename "$f" .log): $(grep -E '(passed|failed|error|skipped)' "$f" | tail -1)" && grep -E '^(FAILED|ERROR)|GPU tests were skipped|all [0-9]+ GPU tests' "$f" | head -25
   done
-  for f in "$OUT"/san_*.log; do [ -f "$f" ] && echo "$(basename "$f" .log): $(grep -E 'ERROR SUMMARY|Invalid|Uninitialized' "$f" | head -5 | tr '\n' ' ')"; done
+  for f in "$OUT"/san_*.log; do [ -f "$f" ] && echo "$(basename "$f" .log): $(grep -E 'ERROR SUMMARY|Invalid|Uninitialized|^GENERATED' "$f" | head -5 | tr '\n' ' ')"; done
   [ -f "$OUT/probe_sim.log" ] && grep -E "RACE|DETERMINISM|Error" "$OUT/probe_sim.log" | head -20 | cut -c1-260 | sed 's/^/probe_sim: /'
   for f in "$OUT"/bench_*.log; do [ -f "$f" ] && echo "$(basename "$f" .log): $(grep -vE '^\s*$' "$f" | tail -3 | cut -c1-400 | tr '\n' ' ')"; done
   echo "total $(($(date +%s) - T0))s"
