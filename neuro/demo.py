@@ -117,9 +117,12 @@ def _plot_curve(history: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .viz.axes import epoch_axis
+
     fig, ax1 = plt.subplots(figsize=(6, 3.5))
     ax1.plot(history["epoch"], history["train_loss"], color="tab:red", label="train loss")
     ax1.set_xlabel("epoch")
+    epoch_axis(ax1)
     ax1.set_ylabel("cross-entropy", color="tab:red")
     ax2 = ax1.twinx()
     ax2.plot(history["epoch"], history["train_acc"], color="tab:blue", ls="--", label="train accuracy")
