@@ -45,11 +45,31 @@ TAU_M, E_L, V_TH, V_RESET, TAU_E, TAU_STDP, RATE = 10.0, -74.0, -54.0, -60.0, 5.
 G_MAX, D_A = 0.01, 0.01
 
 
-def run_ours(n, duration, w0, seed=1, backend="cpu"):
+def stdp_definition():
+    """The example's rule written as a user-defined :class:`neuro.dynamics.SynapseModel` (Brian2's equations and code)."""
+    from neuro.dynamics import SynapseModel
+
+    return SynapseModel("""
+        dApre/dt = -Apre / taupre : 1 (event-driven)
+        dApost/dt = -Apost / taupost : 1 (event-driven)
+        taupre : second (constant)
+        taupost : second (constant)
+        dApre : 1 (constant)
+        dApost : 1 (constant)
+        gmax : 1 (constant)
+    """, on_pre="Apre += dApre; w = clip(w + Apost, 0, gmax)", on_post="Apost += dApost; w = clip(w + Apre, 0, gmax)",
+        defaults={"taupre": TAU_STDP, "taupost": TAU_STDP, "dApre": D_A * G_MAX, "dApost": -1.05 * D_A * G_MAX, "gmax": G_MAX},
+        name="Song-Miller-Abbott STDP")
+
+
+def run_ours(n, duration, w0, seed=1, backend="cpu", rule_kind="builtin"):
     from neuro import sim
     from neuro.ops.stdp import PairSTDP
 
-    rule = PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=D_A * G_MAX, eta_minus=1.05 * D_A * G_MAX, w_min=0.0, w_max=G_MAX)
+    if rule_kind == "definition":
+        rule = stdp_definition()
+    else:
+        rule = PairSTDP(tau_plus=TAU_STDP, tau_minus=TAU_STDP, eta_plus=D_A * G_MAX, eta_minus=1.05 * D_A * G_MAX, w_min=0.0, w_max=G_MAX)
     net = sim.Network(dt=0.1, seed=seed, backend=backend)
     inp = sim.PoissonInput(n, rate=RATE)
     post = sim.ConductanceLIF(1, tau_m=TAU_M, v_rest=E_L, v_th=V_TH, v_reset=V_RESET, t_ref=0.0, tau_e=TAU_E, e_exc=0.0)
@@ -288,6 +308,8 @@ def main(argv=None):
     ap.add_argument("--network", choices=["sma", "spnet"], default="sma",
                     help="sma: Song-Miller-Abbott (default); spnet: Izhikevich 2006 polychronization (the issue's anchor)")
     ap.add_argument("--device", choices=["cpu", "cuda", "emulate"], default="cpu", help="our simulator backend (Brian2 stays on one CPU thread)")
+    ap.add_argument("--rule", choices=["builtin", "definition"], default="builtin",
+                    help="our side's STDP: the built-in PairSTDP or the same rule written as a neuro.dynamics.SynapseModel (sma only)")
     args = ap.parse_args(argv)
     if args.network == "spnet":
         duration = 2_000.0 if args.quick else (60_000.0 if args.full else 10_000.0)
@@ -295,7 +317,7 @@ def main(argv=None):
     duration = 5_000.0 if args.quick else (100_000.0 if args.full else 30_000.0)
     target = args.target or ("cpp_standalone" if compiler_works() else "numpy")
     w0 = np.random.default_rng(0).uniform(0.0, G_MAX, args.n)
-    runs = [run_ours(args.n, duration, w0, backend=args.device) for _ in range(max(1, args.repeat or 3))]
+    runs = [run_ours(args.n, duration, w0, backend=args.device, rule_kind=args.rule) for _ in range(max(1, args.repeat or 3))]
     ours_runs = [r[0] for r in runs]
     ours, (_, warm, rate, w_ours) = float(np.median(ours_runs)), runs[0]
     try:
@@ -320,7 +342,8 @@ def main(argv=None):
     if w_peer is not None:
         print(f"{peer_name}: {peer * per_s:.4f} s per biological s, output {peer_rate:.1f} Hz, weights {shape(w_peer)}")
     result = {
-        "name": "plasticity_vs_brian2_stdp" + ("" if args.device == "cpu" else f"_{args.device}"), "device": args.device,
+        "name": "plasticity_vs_brian2_stdp" + ("" if args.rule == "builtin" else "_definition") + ("" if args.device == "cpu" else f"_{args.device}"),
+        "device": args.device, "rule": args.rule,
         "ours_s": round(ours * per_s, 4), "peer": peer_name, "peer_s": round(peer * per_s, 4),
         "ratio": round(ours / peer, 3) if peer == peer else None, "unit": "seconds of loop per biological second",
         "network": f"Song-Miller-Abbott: {args.n} Poisson inputs at {RATE:.0f} Hz -> 1 COBA LIF, additive pair STDP",

@@ -145,8 +145,9 @@ def _projection(pr, proj_par, proj_kind, proj_bank, rows_now, rows_prev, bank_de
     pp = proj_par[pr]
     kind = proj_kind[pr]
     bk = proj_bank[pr]
-    post = max(bk[2] if kind == PL_TRIPLET else bk[1], 0)  # a user-defined rule has no trace bank
-    return pp, kind, bk, rows_now[bk[0]], rows_prev[post], bank_decay[post], 1.0 if pp[9] > 0.5 else -1.0, elig_scale[pr]
+    post = max(bk[2] if kind == PL_TRIPLET else bk[1], 0)  # a user-defined rule has no trace bank (nor, maybe, the network)
+    dec = bank_decay[post] if bank_decay.shape[0] > 0 else 1.0
+    return pp, kind, bk, rows_now[bk[0]], rows_prev[post], dec, 1.0 if pp[9] > 0.5 else -1.0, elig_scale[pr]
 
 
 @njit(cache=True)

@@ -837,7 +837,7 @@ class Network:
                 near.append(nearest)
                 off_all += L * span[side]
         s.bank_base, s.bank_lo, s.bank_n, s.bank_len = (np.array(x, dtype=np.int64) for x in (base, lo, nn, ln))
-        s.bank_decay, s.bank_nearest = np.array(dec or [1.0], dtype=np.float64), np.array(near or [0.0], dtype=np.float64)
+        s.bank_decay, s.bank_nearest = np.array(dec, dtype=np.float64), np.array(near, dtype=np.float64)
         s.ntr = np.zeros(max(off_all, 1))
         # event lists in int32 where they fit: 16 instead of 32 bytes streamed per plastic event
         it = np.int32 if s.syn_post.shape[0] < 2**31 and n < 2**31 else np.int64
