@@ -302,3 +302,16 @@ def test_generated_sources_compile_with_nvcc_for_sm90_without_fma(tmp_path):
     res = subprocess.run([NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", f"-I{kernel_dir()}", "-o", str(tmp_path / "s.ptx"),
                           str(kernel_dir() / "sim_step.cu")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@needs_cxx
+def test_network_of_user_models_on_concurrent_emulated_threads_equals_the_cpu_loop(monkeypatch):
+    """Each launch on 3 blocks x 4 lanes of OS threads started in a random order (the grid-stride loops of the generated
+    kernels split between them): the same bits as the CPU loop."""
+    cpu = _run("cpu", duration=15.0)
+    assert cpu["eif.t"].size > 0 and cpu["hodgkin_huxley.g_e"].any()
+    monkeypatch.setenv("NEURO_EMULATE_THREADS", "3x4")
+    net, mons, pops = network("emulate")
+    net.run(15.0)
+    assert net._engine.dev.threads == (3, 4)
+    _assert_equal(cpu, _outputs(net, mons, pops))
