@@ -233,6 +233,24 @@ def test_parameters_changed_between_runs_reach_the_gpu():
     _assert_equal(*res)
 
 
+@needs_cxx
+def test_state_saved_on_the_cpu_continues_on_the_emulated_gpu(tmp_path):
+    """A run saved on the CPU loop and restored into the emulated GPU's network goes on as on the CPU (the models'
+    variables, held copies and refractory counters reach the device)."""
+    net, _, _ = network("cpu")
+    net.run(20.0)
+    path = net.save(tmp_path / "s.npz")
+    net.run(20.0)
+    ref = net.state()
+    other, _, _ = network("emulate")
+    other.restore(path)
+    other.run(20.0)
+    got = other.state()
+    assert ref["refrac"].any()
+    for k in ("v", "x1", "x2", "refrac", "gen_state", "hist_n", "hist_step"):
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
+
+
 @pytest.mark.gpu
 def test_network_of_user_models_on_a_gpu_equals_the_cpu_loop():
     """On a GPU: the library models and the noise use only operations CUDA rounds as the CPU does (fm_exp, sqrt,
