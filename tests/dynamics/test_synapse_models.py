@@ -329,3 +329,32 @@ def test_clock_driven_rule_reading_the_postsynaptic_voltage_equals_brian2(b2):
     np.testing.assert_allclose(proj.variable("x"), np.asarray(syn.x) / float(mV), rtol=1e-9)
     np.testing.assert_allclose(proj.weights, np.asarray(syn.w), rtol=1e-9, atol=1e-12)
     assert np.abs(proj.weights).max() > 0.01
+
+
+def test_triplet_stdp_as_a_definition_equals_the_builtin_rule():
+    """Pfister & Gerstner's triplet rule (four traces, each read before its own jump) written as a definition."""
+    from neuro.ops.stdp import TripletSTDP
+
+    p = dict(tau_plus=16.8, tau_minus=33.7, tau_x=101.0, tau_y=125.0, a2_plus=5e-3, a3_plus=6.2e-3, a2_minus=7e-3, a3_minus=2.3e-4)
+    triplet = SynapseModel("""
+        dr1/dt = -r1 / tau_plus : 1 (event-driven)
+        dr2/dt = -r2 / tau_x : 1 (event-driven)
+        do1/dt = -o1 / tau_minus : 1 (event-driven)
+        do2/dt = -o2 / tau_y : 1 (event-driven)
+        tau_plus : second (constant)
+        tau_minus : second (constant)
+        tau_x : second (constant)
+        tau_y : second (constant)
+        a2_plus : 1 (constant)
+        a3_plus : 1 (constant)
+        a2_minus : 1 (constant)
+        a3_minus : 1 (constant)
+        wmax : 1 (constant)
+    """, on_pre="w = clip(w - o1 * (a2_minus + a3_minus * r2), 0, wmax); r1 += 1; r2 += 1",
+        on_post="w = clip(w + r1 * (a2_plus + a3_plus * o2), 0, wmax); o1 += 1; o2 += 1", defaults={**p, "wmax": 20.0})
+    net_a, pa = _network(triplet, 1.0)
+    net_b, pb = _network(TripletSTDP(**p, w_min=0.0, w_max=20.0), 1.0)
+    net_a.run(300.0, progress=False)
+    net_b.run(300.0, progress=False)
+    np.testing.assert_allclose(pa.weights, pb.weights, rtol=0, atol=1e-12)
+    assert np.abs(pa.weights - pa._w).max() > 0.05
