@@ -29,14 +29,16 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
+import sympy
 import torch
 from torch import nn
 
 from .. import backend as _backend
 from ..dynamics import units as U
-from ..dynamics.discrete import DiscreteNeuron, StepLaw, as_law
+from ..dynamics.discrete import INPUT, DiscreteNeuron, StepLaw, as_law, sym
 from ..dynamics.equations import DefinitionError
 from ..dynamics.model import NeuronModel
 from ..dynamics.torchop import fused_multi_step, reference_multi_step, register
@@ -44,7 +46,7 @@ from ..ops.surrogate.reference import surrogate_id
 from .nonfinite import NonFiniteCheck
 from .timemajor import TimeMajorInput
 
-__all__ = ["Neuron"]
+__all__ = ["Neuron", "LIFForm"]
 
 log = logging.getLogger(__name__)
 KINDS = ("shared", "neuron", "channel")
@@ -53,6 +55,33 @@ KINDS = ("shared", "neuron", "channel")
 @functools.cache
 def _log_reference(device: str, dtype: str) -> None:
     log.warning("neuro.nn.Neuron: no generated kernel for %s tensors on %s yet; running the torch reference", dtype, device)
+
+
+@dataclass(frozen=True)
+class LIFForm:
+    r"""A one-variable law that is the LIF step (:meth:`Neuron.lif_form`), per neuron of a layer:
+
+    .. math::
+
+        h_t = \beta\, v_{t-1} + c\, x_t + d, \qquad s_t = H(h_t - v_{th}), \qquad
+        v_t = h_t (1 - s_t) + v_{reset}\, s_t \ \text{(hard)}\ \text{or}\ h_t - v_{th}\, s_t \ \text{(soft,}\ v_{reset} = \text{None)}
+
+    ``beta``, ``scale`` (:math:`c`) and ``drive`` (:math:`d`) are float64 arrays over the flattened neurons;
+    ``strict``: fires on :math:`h_t > v_{th}`; ``v0``: the starting potential."""
+
+    beta: np.ndarray
+    scale: np.ndarray
+    drive: np.ndarray
+    v_th: float
+    v_reset: float | None
+    strict: bool
+    v0: float
+
+
+def _input_parameter(model, law) -> str | None:
+    """The parameter a continuous model's input sets (``input="I"``): the model's parameter missing from the law's."""
+    gone = [p for p in model.params if p not in law.params]
+    return gone[0] if gone else None
 
 
 class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
@@ -103,6 +132,10 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
                 raise ValueError(f"learnable[{name!r}] must be one of {KINDS}, got {kind!r}")
         self.definition = model
         self.law = law = as_law(model, dt=dt, input=input, symbolic=tuple(learn))
+        #: the step of a continuous model in ms (None for a DiscreteNeuron) and the variable or parameter its input drives
+        self.dt = float(U.to_internal(dt, U.SECOND, "dt")) if isinstance(model, NeuronModel) else None
+        self.input_target = law.input_name if not isinstance(model, NeuronModel) else next(
+            (t for t, e in law.update if e == sym(t) + INPUT), None) or _input_parameter(model, law)
         for name in learn:
             if name not in law.params:
                 what = "a state variable" if name in law.states else "the input" if name == law.input_name else "not a parameter"
@@ -219,6 +252,81 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
         out.update({k: v for k, v in self.learned.items()})
         out.update({p: getattr(self, f"fixed_{p}") for p in self._arrays if p not in self.learned})
         return {k: out[k] for k in list(self.law.params) + list(self.law.derived)}
+
+    def parameter_arrays(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """Every parameter (and derived value) as a float64 array over the neurons of one sample of ``shape``, flattened."""
+        shape = tuple(shape)
+        n = math.prod(shape)
+        out = {}
+        for name, value in self.values().items():
+            arr = value.detach().cpu().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=np.float64)
+            if self.learn.get(name) == "channel":
+                if not shape or shape[0] != arr.size:
+                    raise ValueError(f"{name} is learned per channel ({arr.size}); neurons of shape {shape}")
+                arr = arr.reshape(-1, *([1] * (len(shape) - 1)))
+            try:
+                out[name] = np.broadcast_to(arr, shape).reshape(n).astype(np.float64)
+            except ValueError:
+                raise ValueError(f"{name}: values of shape {arr.shape} do not fit neurons of shape {shape}") from None
+        return out
+
+    def initial_values(self) -> dict[str, float]:
+        """The starting value of each state variable (one number each)."""
+        out = {}
+        for name, value in self._init_states.items():
+            u = np.unique(value.numpy())
+            if u.size != 1:
+                raise ValueError(f"the initial value of {name} differs between neurons")
+            out[name] = float(u[0])
+        return out
+
+    def lif_form(self, shape: tuple[int, ...]) -> LIFForm:
+        """The law as the LIF step (:class:`LIFForm`) for neurons of ``shape``, recognised from the definition's
+        expressions whatever they are called; ``ValueError`` saying why when it is not one (the simulator's
+        :class:`~neuro.sim.discrete.DiscreteLIF` and NIR's LIF/IF nodes need it)."""
+        law = self.law
+        if len(law.states) != 1:
+            raise ValueError(f"{law.name} has {len(law.states)} state variables {list(law.states)}; the LIF law has one")
+        state = law.states[0]
+        V, X = sym(state), INPUT
+        new, f, reset = law.substituted
+        N, R, f = sympy.expand(new[state]), sympy.expand(reset[state]), sympy.expand(f)
+
+        def affine(e, what):
+            coef = [sympy.diff(e, V), sympy.diff(e, X)]
+            if any({V, X} & c.free_symbols for c in coef):
+                raise ValueError(f"{law.name}: the {what} is not linear in {state} and the input")
+            return (*coef, e.xreplace({V: 0, X: 0}))
+
+        exprs = (*affine(N, "update"), *affine(f, "threshold function"), *affine(R, "reset"))
+        values = self.parameter_arrays(shape)
+        names = sorted({p.name for e in exprs for p in e.free_symbols})
+        missing = [p for p in names if p not in values]
+        if missing:
+            raise ValueError(f"{law.name}: {missing} are neither parameters nor the input")
+        fn = sympy.lambdify([sym(p) for p in names], list(exprs), "numpy")
+        n = math.prod(tuple(shape))
+        a, c, b, p, q, r, ra, rc, rb = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in fn(*[values[k] for k in names]))
+
+        def same(u, w):
+            return np.allclose(u, w, rtol=1e-12, atol=1e-12)
+
+        g = np.where(a != 0, p / np.where(a != 0, a, 1.0), q / np.where(c != 0, c, 1.0))
+        if not (np.all(g > 0) and same(p, g * a) and same(q, g * c)):
+            raise ValueError(f"{law.name}: the threshold is not a rising bound on {state} after the update ({state} >= v_th)")
+        theta = b - r / g
+        if not same(theta, theta[0]):
+            raise ValueError(f"{law.name}: its threshold differs between neurons; the LIF law has one")
+        if same(ra, 0.0) and same(rc, 0.0):
+            if not same(rb, rb[0]):
+                raise ValueError(f"{law.name}: the reset value differs between neurons")
+            v_reset = float(rb[0])
+        elif same(ra, a) and same(rc, c) and same(rb - b, -theta):
+            v_reset = None
+        else:
+            raise ValueError(f"{law.name}: the reset is neither {state} = constant nor {state} -= the threshold")
+        v0 = self.initial_values()[state]
+        return LIFForm(beta=a.copy(), scale=c.copy(), drive=b.copy(), v_th=float(theta[0]), v_reset=v_reset, strict=law.strict, v0=v0)
 
     def initial_state(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The starting state (the definition's initial values, else 0), shaped like one step ``x`` ``[B, ...]``."""

@@ -4,11 +4,24 @@ A feed-forward ``nn.Sequential`` alternates *synaptic* layers (stateless and aff
 ``nn.Linear``, ``nn.Conv1d``/``Conv2d`` in :class:`~neuro.nn.PerStep` or bare, average pooling,
 ``nn.Flatten``/``Unflatten``, ``nn.BatchNorm`` in eval mode, :class:`~neuro.nn.layers.Scale`,
 ``nn.Identity``, ``nn.Dropout``, ``DelayedLinear`` with integer delays) with *neuron* layers
-(:class:`neuro.nn.LIF`, :class:`~neuro.nn.IF`, :class:`~neuro.nn.ParametricLIF`). Every run of synaptic layers
+(:class:`neuro.nn.LIF`, :class:`~neuro.nn.IF`, :class:`~neuro.nn.ParametricLIF`, :class:`neuro.nn.Neuron`). Every run of synaptic layers
 between two neuron layers is one affine map :math:`x_t = \sum_d W_d\, s_{t-d} + b`; its non-zero entries become
 the synapses of one :class:`~neuro.sim.Projection` (a convolution: one synapse per kernel tap and position;
 ``d`` a synapse's delay) and :math:`b` the neurons' constant ``bias``. Each neuron layer becomes a
 :class:`~neuro.sim.discrete.DiscreteLIF` with the layer's law, parameters and per-neuron decay.
+
+**Layers built from a definition** (:class:`neuro.nn.Neuron`). A law that is the LIF step whatever its names
+(:meth:`neuro.nn.Neuron.lif_form`: one variable, an update linear in it and the input, a rising threshold, a reset to a
+constant or by the threshold), from a :class:`~neuro.dynamics.discrete.DiscreteNeuron` or a continuous model, becomes a
+:class:`~neuro.sim.discrete.DiscreteLIF` (its input scale folded into the synaptic weights and the bias, its constant
+drive into the bias). Any other continuous :class:`~neuro.dynamics.NeuronModel` whose input jumps a state variable
+(``input="v"``) runs as that model, ``Population(n, model, **values)`` with the layer's parameters (per neuron where
+learned so), at the layer's ``dt``: the synapses add their weights through the receptor that ``model.inputs`` maps to the
+input variable, and a bias arrives as a spike of weight :math:`b_j` every step. Refused with a :class:`ConversionError`
+naming the layer: an update-form law that is not the LIF step (the simulator runs equations, not update statements),
+an input that sets a parameter (``input="I"``: no synapse writes a parameter), no receptor mapped to the input
+variable, a ``dt`` other than the layer's, and an initial state that the law moves without input (the simulator runs
+layer :math:`k` for :math:`k` steps before its first input arrives).
 
 **Timing.** The simulator delivers a spike emitted at step :math:`t` at the end of that step, so a layer
 integrates it at :math:`t + 1`: neuron layer :math:`k` (1-based) emits at simulator step :math:`t + k` the
@@ -19,8 +32,8 @@ against a matrix product), so in float64 the membranes agree to rounding (~1e-15
 unless a potential lands within rounding of the threshold.
 
 **Not converted** (a ``ValueError`` names the layer and the reason): max pooling and other non-linear
-stateless layers (not a fixed synaptic map), stateful filters (``SynapticCurrent``), neurons other than the
-LIF family (adaptive, multi-level, ReLU), spiking self-attention (products of two activations), a
+stateless layers (not a fixed synaptic map), stateful filters (``SynapticCurrent``), hand-written neurons other
+than the LIF family (:class:`~neuro.nn.ALIF`, multi-level, ReLU: write them as a definition), spiking self-attention (products of two activations), a
 ``LearnableDelayLinear`` before ``to_fixed()``, and non-spiking layers after the last neuron layer (the
 simulator emits spikes; read the last spiking layer's counts).
 
@@ -43,7 +56,7 @@ import scipy.sparse as sp
 from .discrete import DiscreteLIF
 from .monitors import SpikeMonitor
 from .network import Network
-from .populations import SpikeSource
+from .populations import Population, SpikeSource
 from .projections import Projection
 
 __all__ = ["DeployedNetwork", "from_nn", "ConversionError"]
@@ -119,11 +132,14 @@ def _kind(m) -> str:
 
     from ..nn import LIF
     from ..nn.layers import PerStep, Scale, SynapticCurrent
+    from ..nn.neuron import Neuron
 
     inner = m.layer if isinstance(m, PerStep) else m
     tname = type(inner).__name__
     if isinstance(m, LIF):
         return "neuron"
+    if isinstance(m, Neuron):
+        return "definition"
     if tname == "DelayedLinear":
         return "delayed"
     if tname == "LearnableDelayLinear":
@@ -131,7 +147,8 @@ def _kind(m) -> str:
     if isinstance(inner, SynapticCurrent):
         return "a synaptic current filter (state across steps) has no synapse counterpart; the simulator's DiscreteLIF has no synaptic filter"
     if getattr(m, "is_spiking", False) or getattr(inner, "is_spiking", False):
-        return f"{tname} is a spiking neuron outside the LIF family (LIF, IF, ParametricLIF); its law is not in the simulator"
+        return (f"{tname} is a spiking neuron outside the LIF family (LIF, IF, ParametricLIF) and not a neuro.nn.Neuron built from a "
+                "definition; its law is not in the simulator")
     if isinstance(inner, nn.MultiheadAttention) or "attention" in tname.lower() or tname in ("SSA", "SDSA", "LinearSDSA", "MembraneSSA"):
         return "spiking self-attention multiplies two activations: not a fixed synaptic map (out of scope)"
     linear = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
@@ -222,6 +239,72 @@ def _neuron(m, shape: tuple, name: str, bias: np.ndarray) -> DiscreteLIF:
                        strict_threshold=p.strict_threshold, reset_delay=p.reset_delay, bias=bias, name=name)
 
 
+@dataclass
+class _Layer:
+    """A neuron layer's population and how its synapses and bias reach it."""
+
+    pop: object
+    receptor: str = "exc"
+    scale: np.ndarray | None = None  # per-neuron factor on every incoming weight (a DiscreteLIF from a definition)
+    constant: np.ndarray | None = None  # per-neuron jump every step (the bias of a model population), or None
+    rest: dict = field(default_factory=dict)  # state variable -> value at the start of a sample
+
+
+def _definition(m, shape: tuple, name: str, bias: np.ndarray, dt: float) -> _Layer:
+    """The population of a :class:`neuro.nn.Neuron` layer (module docstring)."""
+    from ..dynamics.model import NeuronModel
+
+    torch = _torch()
+    law = m.law
+    what = f"layer {name!r} (Neuron of {law.name})"
+    n = math.prod(shape)
+    try:
+        form = m.lif_form(shape)
+    except ValueError as err:
+        form, why = None, str(err)
+    if form is not None:
+        if np.any((form.beta < 0) | (form.beta > 1)):
+            raise ConversionError(f"{what}: its law is the LIF step with a decay outside [0, 1] ({form.beta.min():g} to {form.beta.max():g}); "
+                                  "DiscreteLIF needs 0 <= beta <= 1")
+        pop = DiscreteLIF(n, beta=form.beta, v_th=form.v_th, v_reset=form.v_reset, v_leak=0.0, decay_input=False,
+                          strict_threshold=form.strict, bias=form.scale * bias + form.drive, v_init=form.v0, name=name)
+        return _Layer(pop, scale=form.scale, rest={"v": form.v0})
+    model = m.definition
+    if not isinstance(model, NeuronModel):
+        raise ConversionError(f"{what}: an update-form law (DiscreteNeuron) that is not the LIF step ({why}); the simulator runs the LIF "
+                              "step and continuous neuro.dynamics.NeuronModel definitions, not update statements: write the neuron as "
+                              "a NeuronModel (equations) to deploy it")
+    target = m.input_target
+    if target not in model.states:
+        raise ConversionError(f"{what}: its input sets the parameter {target!r} (input={target!r}); the simulator's synapses add to "
+                              "a state variable: train it with input='v' (a jump of a state variable) to deploy it")
+    receptors = [r for r, var in model.inputs.items() if var == target]
+    if not receptors:
+        raise ConversionError(f"{what}: the model's inputs {model.inputs} map no receptor to {target!r}, the variable its input jumps; "
+                              f"add inputs={{'v': {target!r}}} to the definition")
+    if not math.isclose(m.dt, dt, rel_tol=1e-12):
+        raise ConversionError(f"{what}: trained at dt = {m.dt:g} ms, deployed at dt = {dt:g} ms; call from_nn(..., dt={m.dt:g})")
+    rest = m.initial_values()
+    keep = m.store_state, m.state_seq
+    m.store_state = False
+    try:
+        with torch.no_grad():
+            spikes, after = m.run(torch.zeros(1, 1, *shape, dtype=torch.float64))
+    finally:
+        m.store_state, m.state_seq = keep
+    moved = {k: float(np.abs(v.numpy() - rest[k]).max()) for k, v in after.items()}
+    if spikes.any() or any(d > 1e-12 * (1.0 + abs(rest[k])) for k, d in moved.items()):
+        raise ConversionError(f"{what}: its initial state {rest} is not at rest (one step without input moves it by {moved}"
+                              f"{' and fires' if spikes.any() else ''}); the simulator runs layer k for k steps before its first input "
+                              "arrives, so it would not start where the nn forward starts: give initial values at the law's rest")
+    values = m.parameter_arrays(shape)
+    params = {p: values[p] for p in law.params}
+    params.update(rest)
+    pop = Population(n, model, name=name, **params)
+    constant = np.asarray(bias, dtype=np.float64) if np.any(bias != 0) else None
+    return _Layer(pop, receptor="v" if "v" in receptors else receptors[0], constant=constant, rest=rest)
+
+
 def _input_shape(input_spec) -> tuple:
     torch = _torch()
     if isinstance(input_spec, torch.Tensor):
@@ -238,7 +321,8 @@ def _input_shape(input_spec) -> tuple:
 
 class DeployedNetwork(Network):
     """A :class:`~neuro.sim.Network` built by :func:`from_nn`: ``source`` (the input spikes), ``layers`` (one
-    :class:`DiscreteLIF` per neuron layer, shapes in ``shapes``), ``synapses`` (the projection into each layer).
+    population per neuron layer: a :class:`DiscreteLIF`, or a model's population for a :class:`neuro.nn.Neuron` of a
+    continuous model; shapes in ``shapes``), ``synapses`` (the projection into each layer).
 
     :meth:`present` runs one input and returns every layer's spikes on the ``nn`` time base.
     """
@@ -248,10 +332,12 @@ class DeployedNetwork(Network):
         self.input_shape = tuple(input_shape)
         self.source = SpikeSource(math.prod(self.input_shape), [], [], name="input")
         self.add(self.source)
-        self.layers: list[DiscreteLIF] = []
+        self.layers: list[Population] = []
         self.shapes: list[tuple] = []
         self.synapses: list[Projection] = []
         self.sources: list[tuple[str, ...]] = []  # the nn layers whose composed map each projection is
+        self.rest: list[dict] = []  # each layer's state at the start of a sample
+        self._constant: list[tuple[SpikeSource, int]] = []  # (bias source, 1-based layer) of model populations
         self._monitors: list[SpikeMonitor] = []
         self.last_counts: dict = {}
 
@@ -260,20 +346,35 @@ class DeployedNetwork(Network):
         """Steps between an input spike and the last layer's response to it (one per neuron layer)."""
         return len(self.layers)
 
-    def add_layer(self, pop: DiscreteLIF, shape: tuple, proj: Projection, sources: tuple[str, ...] = ()) -> None:
+    def add_layer(self, pop: Population, shape: tuple, proj: Projection, sources: tuple[str, ...] = (), rest: dict | None = None) -> None:
         self.add(pop, proj)
         self.sources.append(tuple(sources))
         self.layers.append(pop)
         self.shapes.append(tuple(shape))
         self.synapses.append(proj)
+        self.rest.append(dict(rest) if rest is not None else {"v": pop.v_rest})
+
+    def add_constant_input(self, layer: Population, weights: np.ndarray, receptor: str) -> None:
+        """A per-neuron jump ``weights`` into ``layer`` (the last one added) at every step of a sample: a source that
+        :meth:`set_input` makes fire once per step, timed so that it arrives with the layer's input."""
+        idx = np.flatnonzero(weights)
+        src = SpikeSource(1, [], [], name=f"bias->{layer.name}")
+        proj = Projection(src, layer, (np.zeros(idx.size, dtype=np.int64), idx), weight=weights[idx], receptor=receptor,
+                          name=f"bias->{layer.name}")
+        self.add(src, proj)
+        self._constant.append((src, len(self.layers)))
 
     def reset_state(self) -> None:
         """Every neuron back to its resting potential, no input pending, no spike in flight (the ``nn`` forward's start)."""
         self._ensure_built()
         s = self._s
-        for k, pop in enumerate(self.layers, start=1):
+        for k, (pop, rest) in enumerate(zip(self.layers, self.rest), start=1):
+            if not isinstance(pop, DiscreteLIF):  # a model's population: its variables, wherever they are kept
+                for name, value in rest.items():
+                    setattr(pop, name, value)
+                continue
             sl = slice(pop.start, pop.start + pop.n)
-            s.v[sl] = pop.v_rest
+            s.v[sl] = rest["v"]
             s.u[sl] = -float(k)  # hold layer k for the k steps before its first input arrives (DiscreteLIF)
             s.x1[sl] = 0.0
             s.x2[sl] = 0.0
@@ -293,6 +394,10 @@ class DeployedNetwork(Network):
         t, i = np.nonzero(flat)
         self.source.times = (self.step + t).astype(np.float64) * self.dt
         self.source.indices = i.astype(np.int64)
+        T = x.shape[0]
+        for src, k in self._constant:  # arrives at the end of step t + k - 1: with layer k's input of nn step t
+            src.times = (self.step + k - 1 + np.arange(T)).astype(np.float64) * self.dt
+            src.indices = np.zeros(T, dtype=np.int64)
         self.built = False
         return x.shape[0]
 
@@ -348,26 +453,31 @@ def from_nn(model, input_spec, dt: float = 1.0, seed: int = 0, readout_plasticit
         elif kind == "delayed":
             parts, b, out_shape = _delayed(m, pending.shape, name)
             pending.then(None, b, out_shape, name, delays=parts)
-        elif kind == "neuron":
-            pop = _neuron(m, pending.shape, f"{name}", pending.bias)
+        elif kind in ("neuron", "definition"):
+            layer = _Layer(_neuron(m, pending.shape, f"{name}", pending.bias)) if kind == "neuron" else \
+                _definition(m, pending.shape, name, pending.bias, dt)
+            pop = layer.pop
             pres, posts, ws, ds = [], [], [], []
             for d, a in sorted(pending.terms.items()):
                 coo = a.tocoo()
                 keep = coo.data != 0
                 pres.append(coo.col[keep])
                 posts.append(coo.row[keep])
-                ws.append(coo.data[keep])
+                w = coo.data[keep]
+                ws.append(w if layer.scale is None else w * layer.scale[coo.row[keep]])
                 ds.append(np.full(int(keep.sum()), float(d) * dt))
             pre_i, post_i = np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
-            proj = Projection(pre, pop, (pre_i, post_i), weight=np.concatenate(ws), delay=np.concatenate(ds), receptor="exc",
+            proj = Projection(pre, pop, (pre_i, post_i), weight=np.concatenate(ws), delay=np.concatenate(ds), receptor=layer.receptor,
                               multapses=len(pending.terms) > 1, name=f"{pre.name}->{name}")
-            net.add_layer(pop, pending.shape, proj, tuple(pending.names))
+            net.add_layer(pop, pending.shape, proj, tuple(pending.names), rest=layer.rest or None)
+            if layer.constant is not None:
+                net.add_constant_input(pop, layer.constant, layer.receptor)
             pre = pop
             pending = _Affine.identity(pending.shape)
         else:
             raise ConversionError(f"layer {name!r} ({type(m).__name__}) cannot be converted: {kind}")
     if not net.layers:
-        raise ConversionError("the model has no spiking neuron layer (LIF, IF, ParametricLIF) to deploy")
+        raise ConversionError("the model has no spiking neuron layer (LIF, IF, ParametricLIF, Neuron) to deploy")
     if not pending.is_identity:
         raise ConversionError(f"layers after the last neuron layer ({', '.join(pending.names)}) are not spiking: the simulator emits spikes, "
                               "so deploy the model up to its last neuron layer and read that layer's spike counts")
