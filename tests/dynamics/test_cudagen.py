@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -303,33 +304,25 @@ def test_cuda_device_compiles_generated_kernels_with_the_engines_options_on_its_
 NVCC = shutil.which("nvcc")
 
 
+def _ptx(src: Path, out: Path) -> tuple[int, str]:
+    cmd = [NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", "-DTGT_T=int", f"-I{kernel_dir()}", "-o", str(out), str(src)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    return res.returncode, res.stderr
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc not installed")
 def test_generated_sources_compile_with_nvcc_for_sm90_without_fma(tmp_path):
     """Every generated source (and the simulator kernel reading the models' variables) compiles for a Hopper GPU with
     the engine's options; the PTX has the kernel entry and, but for CUDA's libm, no fused multiply-add."""
+    jobs = {name: (cudagen.write(model), tmp_path / f"{name}.ptx") for name, (model, _) in KERNEL_MODELS.items()}
+    jobs["sim_step"] = (kernel_dir() / "sim_step.cu", tmp_path / "sim_step.ptx")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {name: pool.submit(_ptx, *job) for name, job in jobs.items()}
+        results = {name: job.result() for name, job in done.items()}
+    for name, (rc, err) in results.items():
+        assert rc == 0, f"{name}: {err[-2000:]}"
     for name, (model, _) in KERNEL_MODELS.items():
-        src = cudagen.write(model)
-        out = tmp_path / f"{name}.ptx"
-        cmd = [NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", "-DTGT_T=int", f"-I{kernel_dir()}", "-o", str(out), str(src)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        assert res.returncode == 0, f"{name}: {res.stderr[-2000:]}"
-        ptx = out.read_text()
+        ptx = jobs[name][1].read_text()
         assert f".entry {cudagen.kernel_name(model)}(" in ptx, name
         if name != "functions":  # (CUDA's own log, sin, pow ... use fma inside: the one model calling them is exempt)
             assert not re.search(r"\bfma\.", ptx), f"{name}: the PTX fuses a multiply-add"
-    res = subprocess.run([NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", f"-I{kernel_dir()}", "-o", str(tmp_path / "s.ptx"),
-                          str(kernel_dir() / "sim_step.cu")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
-
-
-@needs_cxx
-def test_network_of_user_models_on_concurrent_emulated_threads_equals_the_cpu_loop(monkeypatch):
-    """Each launch on 3 blocks x 4 lanes of OS threads started in a random order (the grid-stride loops of the generated
-    kernels split between them): the same bits as the CPU loop."""
-    cpu = _run("cpu", duration=15.0)
-    assert cpu["eif.t"].size > 0 and cpu["hodgkin_huxley.g_e"].any()
-    monkeypatch.setenv("NEURO_EMULATE_THREADS", "3x4")
-    net, mons, pops = network("emulate")
-    net.run(15.0)
-    assert net._engine.dev.threads == (3, 4)
-    _assert_equal(cpu, _outputs(net, mons, pops))
