@@ -14,7 +14,8 @@ an array moved), its variables and parameters in ``d.gen_state`` (or the deliver
 and writes its neurons' spike flags, so their spikes join the step's spike list as every other model's.
 
 Each kernel reads the step counter from a control block in device memory and does nothing once the run is
-halted, so the sequence of ``G`` steps is captured once as a CUDA graph and replayed: one graph launch per ``G`` steps instead of ~15 kernel launches per step.
+halted, so the sequence of ``G`` steps is captured once as a CUDA graph and replayed: one graph launch per ``G``
+steps instead of ~15 kernel launches per step.
 A run stops early, like the CPU loop, when the next step's spikes might not fit the spike buffer; the
 driver then collects the chunk and goes on with a larger buffer.
 
