@@ -48,6 +48,7 @@ its chunking, and a saved network resumes its random streams exactly.
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -897,3 +898,7 @@ def run_steps(
                 if pop_direct[p] == 0:
                     v[i] = v_hold[i]
     return done
+
+
+# the names of run_steps' arguments, in order: Network.run passes each by name (its layout's array, or a per-run buffer)
+LOOP_ARGS = tuple(inspect.signature(run_steps.py_func).parameters)

@@ -945,25 +945,11 @@ class Network:
             ev_count = np.zeros(1, np.int64)
             sm_out = np.zeros((k // s.sm_every + 2, s.sm_idx.size))
             sm_count = np.zeros(1, np.int64)
-            got = E.run_steps(
-                self.step, k, self.dt, self.seed,
-                s.pop_start, s.pop_end, s.pop_model, s.pop_par, s.pop_extra, s.pop_iext, s.npop,
-                s.v, s.u, s.x1, s.x2, s.isyn, s.xdrive, s.refrac, s.i_ext, s.sigma, s.rate, s.na, s.nb, s.nc, s.nd,
-                s.cur_col, s.cur_table, s.cur_t0,
-                s.gen_steps, s.gen_idx, s.gen_ptr,
-                s.off, s.syn_post, s.syn_w, s.syn_tgt, s.syn_proj, s.tgt.reshape(-1), s.seg_code, s.seg_proj,
-                s.pop_fr, s.fr_P, s.fr_F, s.fr_G, s.syn_fk, s.pop_direct,
-                s.gen_fns, s.gen_tab, s.gen_fired, s.gen_state,
-                s.syn_ev_fns, s.syn_loop_fns, s.syn_tab, s.syn_state,
-                s.proj_kind, s.proj_par, s.proj_ptr, s.proj_syn, s.elig, s.elig_post, s.syn_postpos, s.proj_bank, s.proj_shift,
-                s.pre_off, s.pre_code, s.pre_ev, s.post_off, s.post_ev, s.post_one, s.post_pk, s.post_syn,
-                s.ntr, s.bank_base, s.bank_len, s.bank_n, s.bank_lo, s.bank_decay, s.bank_nearest,
-                s.modulator, s.mod_decay, s.period_next, s.period_last,
-                s.hist_idx, s.hist_n, s.hist_step,
-                s.rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
-                s.st_idx, s.st_var, s.st_every, st_out, st_count,
-                s.sm_idx, s.sm_kind, s.sm_aux, s.sm_every, sm_out, sm_count,
-            )
+            # the loop's arguments by name (engine_cpu.LOOP_ARGS, its signature): this run's buffers, else the layout's arrays
+            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "tgt": s.tgt.reshape(-1), "spk_step": spk_step,
+                   "spk_idx": spk_idx, "spk_count": spk_count, "pop_counts": pop_counts, "ev_count": ev_count, "st_out": st_out,
+                   "st_count": st_count, "sm_out": sm_out, "sm_count": sm_count}
+            got = E.run_steps(*[now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS])
             self.counts["synaptic_events"] += int(ev_count[0])
             self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])
             t_from = self.t
