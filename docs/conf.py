@@ -53,7 +53,8 @@ napoleon_numpy_docstring = True
 
 # notebooks: executed at build time (make docs), from the cache when unchanged; off in the test that builds the site
 nb_execution_mode = os.environ.get("NEURO_DOCS_EXECUTE", "cache")
-nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+# jupyter-cache keys a notebook by its code only: the reduced sizes (NEURO_NOTEBOOK_SMALL=1) get their own cache
+nb_execution_cache_path = str(DOCS / "_build" / (".jupyter_cache_small" if os.environ.get("NEURO_NOTEBOOK_SMALL") == "1" else ".jupyter_cache"))
 nb_execution_timeout = int(os.environ.get("NEURO_DOCS_TIMEOUT", "1800"))
 nb_execution_raise_on_error = True
 nb_execution_in_temp = True  # a notebook run leaves nothing in notebooks/

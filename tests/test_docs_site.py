@@ -72,6 +72,8 @@ def test_make_docs_executes_the_notebooks_in_a_temporary_folder(monkeypatch):
     conf = _conf(monkeypatch, NEURO_DOCS_EXECUTE=None)
     assert conf.nb_execution_mode == "cache" and conf.nb_execution_in_temp and conf.nb_execution_raise_on_error
     assert _conf(monkeypatch, NEURO_DOCS_EXECUTE="off").nb_execution_mode == "off"
+    full = _conf(monkeypatch, NEURO_NOTEBOOK_SMALL=None).nb_execution_cache_path
+    assert _conf(monkeypatch, NEURO_NOTEBOOK_SMALL="1").nb_execution_cache_path != full  # reduced sizes never served as the full run
     makefile = (ROOT / "Makefile").read_text()
     assert "sphinx-build -b html -W" in makefile and "\ndocs: $(STAMP)" in makefile
 
