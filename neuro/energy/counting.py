@@ -38,6 +38,8 @@ class LayerCounts:
     ``role`` is ``synaptic``, ``matmul``, ``neuron``, ``norm``, ``pool`` or ``activation``; ``input_spiking`` is
     True when every call's input was spike-valued, False when none was, None when mixed or not applicable
     (``operand_spiking``: the same for the right operand of a matrix product).
+    ``state_variables`` and ``neuron_ops`` come from a spiking layer's ``update_ops()`` (:meth:`neuro.nn.Neuron.update_ops`:
+    variables per neuron and the MACs / ACs of one update and of one reset), ``None`` for layers that do not say.
     ``membrane_changes`` is NeuroBench's membrane-update count (neurons whose ``mem`` changed; all of them at the
     first call), available only for neurons that expose a ``mem`` tensor (snntorch).
     """
@@ -66,8 +68,16 @@ class LayerCounts:
     spike_operand_calls: int = 0
     membrane_changes: int | None = None
     unattributed_calls: int = 0
+    state_variables: int = 1
+    neuron_ops: dict | None = None
     steps: dict = field(default_factory=dict)
     energy_pj: float = 0.0
+
+    @property
+    def state_updates(self) -> int:
+        """State-variable updates: neuron updates times the variables each one updates (a spiking layer that says
+        how many through ``update_ops()``, as :class:`neuro.nn.Neuron` does; one otherwise)."""
+        return self.neuron_updates * self.state_variables
 
     @property
     def firing_rate(self) -> float | None:
@@ -105,7 +115,7 @@ class LayerCounts:
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "steps"}
-        d.update(firing_rate=self.firing_rate, input_rate=self.input_rate, input_spiking=self.input_spiking,
+        d.update(state_updates=self.state_updates, firing_rate=self.firing_rate, input_rate=self.input_rate, input_spiking=self.input_spiking,
                  operand_spiking=self.operand_spiking, steps=self.steps)
         return d
 

@@ -309,6 +309,11 @@ class _Recorder:
             fam = foreign_family(module) if r == "neuron" else None
             self.layers[key] = C.LayerCounts(key, kind + (f" ({fam})" if fam else ""), r, params=params,
                                              weight_bits=bits_attr(module, "weight_bits"), act_bits=bits_attr(module, "act_bits"))
+            ops = getattr(module, "update_ops", None) if r == "neuron" else None
+            if callable(ops):  # a layer that knows its law's arithmetic (neuro.nn.Neuron): the memory model prices it
+                ops = dict(ops())
+                self.layers[key].state_variables = int(ops.get("states", 1))
+                self.layers[key].neuron_ops = {k: float(ops.get(k, 0)) for k in ("macs", "acs", "reset_macs", "reset_acs")}
             self.modules[key] = module
             self.hooks.append(module.register_forward_hook(self._hook(key, module, r)))
             if r == "neuron":

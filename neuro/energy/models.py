@@ -19,14 +19,17 @@ holding them). This is NeuroBench's synaptic-operation count priced with the tab
 
 **memory** — a memory-aware model in the spirit of Lemaire et al. (2022) and the STEP benchmark: the
 operations of *ops*, plus every neuron update (``neuron_macs`` MACs for the leak, ``neuron_acs`` ACs for the
-threshold), element-wise layers (normalisation as MACs, pooling and activations as ACs), and every memory
+threshold; a layer built from a definition, :class:`neuro.nn.Neuron`, is priced by its own law's arithmetic from
+``update_ops()``: the update's and threshold's MACs and ACs at every step, the reset's at every spike), element-wise
+layers (normalisation as MACs, pooling and activations as ACs), and every memory
 access, without data reuse below the level that holds the data:
 
 * synaptic layer: each effective operation reads its weight (:math:`b_w` bits) and reads and writes its
   partial sum (:math:`2 b_s`); each non-zero input is read once (1 bit for a spike, :math:`b_a` otherwise);
   each output is written once (:math:`b_s`);
 * neuron layer: each update reads its input current (:math:`b_s`), reads and writes its membrane
-  potential (:math:`2 b_s`) and writes its spike (1 bit);
+  potential (:math:`2 b_s`; every state variable, :math:`2 k b_s`, for a neuron of :math:`k` variables) and writes
+  its spike (1 bit);
 * element-wise layer: reads its input and writes its output (:math:`b_a` each).
 
 A structure (a layer's weights; its inputs, outputs or potentials for one sample and one step) lives in
@@ -184,9 +187,15 @@ def _memory(c: LayerCounts, g, table: EnergyTable, opts: EnergyOptions, t: int, 
         traffic["partial sums"] = (2 * eff * bits.state + g("output_elements") * bits.state, size("output_elements", bits.state))
     elif c.role == "neuron":
         u = g("neuron_updates")
-        terms["neuron"] = u * (opts.neuron_macs * table.mac(opts.precision) + opts.neuron_acs * table.ac(opts.precision))
+        mac, ac = table.mac(opts.precision), table.ac(opts.precision)
+        k = c.state_variables
+        if c.neuron_ops is None:
+            terms["neuron"] = u * (opts.neuron_macs * mac + opts.neuron_acs * ac)
+        else:  # the layer's own law: its update at every step, its reset at every spike
+            o = c.neuron_ops
+            terms["neuron"] = u * (o["macs"] * mac + o["acs"] * ac) + g("spikes") * (o["reset_macs"] * mac + o["reset_acs"] * ac)
         traffic["inputs"] = (u * bits.state, size("neuron_updates", bits.state))
-        traffic["membrane"] = (2 * u * bits.state, size("neuron_updates", bits.state))
+        traffic["membrane"] = (2 * k * u * bits.state, size("neuron_updates", k * bits.state))
         traffic["spikes"] = (u * 1, size("neuron_updates", 1))
     else:
         e = table.mac(opts.precision) if c.role == "norm" else table.ac(opts.precision)

@@ -78,6 +78,26 @@ class LIFForm:
     v0: float
 
 
+def _ops(expr: sympy.Expr, live: set) -> tuple[int, int]:
+    """``(macs, acs)`` of one evaluation of ``expr``: multiplications, divisions, powers and functions count as MACs,
+    additions, subtractions and comparisons as ACs; a term of constants alone (no symbol of ``live``) is computed once,
+    not at every step, and counts nothing."""
+    if expr.is_Atom or not (expr.free_symbols & live):
+        return 0, 0
+    macs = acs = 0
+    for a in expr.args:
+        m, c = _ops(a, live)
+        macs, acs = macs + m, acs + c
+    n = len(expr.args) - 1
+    if expr.is_Add or isinstance(expr, sympy.core.relational.Relational):
+        acs += max(n, 1)
+    elif expr.is_Mul:
+        macs += n - (1 if expr.args[0] == -1 else 0)  # a sign is not a multiplication
+    else:
+        macs += 1
+    return macs, acs
+
+
 def _input_parameter(model, law) -> str | None:
     """The parameter a continuous model's input sets (``input="I"``): the model's parameter missing from the law's."""
     gone = [p for p in model.params if p not in law.params]
@@ -269,6 +289,25 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
             except ValueError:
                 raise ValueError(f"{name}: values of shape {arr.shape} do not fit neurons of shape {shape}") from None
         return out
+
+    def update_ops(self) -> dict[str, int]:
+        """The arithmetic of one neuron-step, for energy estimates (:mod:`neuro.energy` reads it from any spiking layer
+        that has it): ``states`` (variables updated each step), ``macs`` and ``acs`` of the update and the threshold
+        (multiplications, divisions, powers and functions as MACs; additions, subtractions and the comparison as ACs;
+        terms of parameters alone are constants computed once), and ``reset_macs`` / ``reset_acs`` per spike."""
+        law = self.law
+        live = {sym(s) for s in law.states} | {sym(t) for t in law.temporaries} | {INPUT}
+        macs = acs = 0
+        for _, e in law.update:
+            m, a = _ops(e, live)
+            macs, acs = macs + m, acs + a
+        m, a = _ops(law.threshold, live)
+        macs, acs = macs + m, acs + max(a, 1)  # at least the comparison
+        rm = ra = 0
+        for _, e in law.reset:
+            m, a = _ops(e, live)
+            rm, ra = rm + m, ra + a
+        return {"states": len(law.states), "macs": macs, "acs": acs, "reset_macs": rm, "reset_acs": ra}
 
     def initial_values(self) -> dict[str, float]:
         """The starting value of each state variable (one number each)."""
