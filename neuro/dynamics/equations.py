@@ -54,13 +54,52 @@ def is_noise(name: str) -> bool:
     return name == "xi" or name.startswith("xi_")
 
 
+def _logical(text: str) -> str:
+    """``and`` / ``or`` / ``not`` as sympy's ``&`` / ``|`` / ``~``, each operand parenthesised: those operators bind
+    tighter than comparisons, so ``v > a and w < b`` would otherwise read ``v > (a & w) < b``."""
+    def split(src: str, word: str) -> list[str]:
+        parts, depth, last = [], 0, 0
+        for m in re.finditer(rf"[()]|\b{word}\b", src):
+            tok = m.group(0)
+            if tok == "(":
+                depth += 1
+            elif tok == ")":
+                depth -= 1
+            elif depth == 0:
+                parts.append(src[last : m.start()])
+                last = m.end()
+        return parts + [src[last:]]
+
+    def convert(src: str) -> str:
+        src = src.strip()
+        ors = split(src, "or")
+        if len(ors) > 1:
+            return " | ".join(f"({convert(p)})" for p in ors)
+        ands = split(src, "and")
+        if len(ands) > 1:
+            return " & ".join(f"({convert(p)})" for p in ands)
+        if re.match(r"^not\b", src):
+            return f"~({convert(src[3:])})"
+        if src.startswith("(") and src.endswith(")") and len(split(src[1:-1], "or")) >= 1 and _balanced(src[1:-1]):
+            return f"({convert(src[1:-1])})"
+        return src
+
+    return convert(text)
+
+
+def _balanced(src: str) -> bool:
+    depth = 0
+    for c in src:
+        depth += c == "("
+        depth -= c == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def to_sympy(text: str, where: str, booleans: bool = False):
     """Parse an expression; every identifier becomes a Symbol (or one of :data:`FUNCTIONS`)."""
-    src = text
-    if booleans:
-        src = re.sub(r"\band\b", "&", src)
-        src = re.sub(r"\bor\b", "|", src)
-        src = re.sub(r"\bnot\b", "~", src)
+    src = _logical(text) if booleans else text
     names = {}
     for name in _IDENT.findall(src):
         if name in FUNCTIONS:

@@ -106,3 +106,16 @@ def test_unit_names_inside_equations_are_constants():
     mod.step(A, 0, 0.1, 0, 0)
     tau = 200.0 / 10.0  # C / g in ms
     assert A["v"][0] == pytest.approx(10.0 * (1 - np.exp(-0.1 / tau)), rel=1e-12)
+
+
+def test_thresholds_combine_conditions_with_and_or_not():
+    """``and`` / ``or`` / ``not`` bind looser than comparisons, as in Python (sympy's & | ~ bind tighter)."""
+    import sympy
+
+    from neuro.dynamics.equations import to_sympy
+
+    v, a, w, b = sympy.symbols("v a w b", real=True)
+    assert to_sympy("v > a and w < b", "t", booleans=True) == sympy.And(v > a, w < b)
+    assert to_sympy("v > a or not w < b", "t", booleans=True) == sympy.Or(v > a, w >= b)
+    m = NeuronModel("dv/dt = -v / (10*ms) : volt\ndw/dt = -w / (5*ms) : 1", threshold="v > 1*mV and w < 0.5", reset="v = 0*mV; w += 1")
+    assert m._threshold is not None
