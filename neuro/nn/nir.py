@@ -29,10 +29,18 @@ The training-only fields (``surrogate``, ``alpha``, ``detach_reset``, ``strict_t
 ``reset_delay``) travel in each neuron's ``metadata`` under ``"neuro.*"`` and :func:`import_nir`
 restores them; a graph from elsewhere imports with ``strict_threshold=True`` (NIR's rule), which
 runs on the torch reference path, not the fused kernels. A :class:`~neuro.nn.ParametricLIF` exports
-its current decay (per channel if ``per_channel``) and comes back as an LIF with that fixed decay.
+its current decay (per channel if ``per_channel``) and comes back as an LIF with that fixed decay. A
+:class:`~neuro.nn.Neuron` built from a definition exports where its law is the LIF step whatever its names
+(:meth:`~neuro.nn.Neuron.lif_form`: :math:`h = \beta v + c x + d` is ``tau = dt/(1-beta)``, ``r = c tau/dt``,
+``v_leak = d/(1-beta)``, or NIR's IF without leak) with a reset to ``v_reset`` and that value as its start, and comes
+back as an LIF; any other law (two variables, a soft reset, a non-linear step) raises ``ValueError`` naming the layer and
+the law.
 
 **Layers.** ``nn.Linear`` is ``Affine`` (``Linear`` without bias); ``nn.Conv1d``/``nn.Conv2d``
-(zero padding) are ``Conv1d``/``Conv2d``; ``nn.Flatten`` is ``Flatten`` with ``start_dim`` and
+(zero padding) are ``Conv1d``/``Conv2d`` (a grouped one as the equal dense convolution, block-diagonal, with
+``neuro.groups`` in its metadata: NIR 1.0 takes the input channels from the weight; :func:`import_nir` restores the
+groups); ``nn.AvgPool2d`` (torch's default average) is ``AvgPool2d``;
+``nn.Flatten`` is ``Flatten`` with ``start_dim`` and
 ``end_dim`` counting the per-sample dims only, as NIR's shape inference and snntorch's exporter do
 (nirtorch, snntorch and norse importers instead pass them to ``torch.nn.Flatten`` on batched data,
 one dim off); :class:`~neuro.nn.layers.Scale` is ``Scale``; ``nn.Identity`` and ``nn.Dropout`` are
@@ -49,6 +57,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import nir
@@ -57,6 +66,7 @@ import torch
 from torch import nn
 
 from .layers import PerStep, Scale, SynapticCurrent
+from .neuron import Neuron
 from .neurons import IF, LIF, ParametricLIF
 
 __all__ = ["GraphModule", "export_nir", "import_nir"]
@@ -192,6 +202,8 @@ def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: boo
         return None, shape
     if isinstance(m, LIF):
         return _export_neuron(m, shape, dt, name), shape
+    if isinstance(m, Neuron):
+        return _export_definition(m, shape, dt, name), shape
     if isinstance(m, Scale):
         return nir.Scale(scale=np.broadcast_to(_np(m.scale), shape).copy()), shape
     if isinstance(m, nn.Linear):
@@ -202,6 +214,8 @@ def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: boo
         return node, (*shape[:-1], m.out_features)
     if isinstance(m, (nn.Conv1d, nn.Conv2d)):
         return _export_conv(m, shape, name)
+    if isinstance(m, nn.AvgPool2d):
+        return _export_avgpool(m, shape, name)
     if isinstance(m, nn.Flatten):
         lead = 1 if per_step else 2  # [T*B, ...] or [T, B, ...]
         rank = len(shape) + lead
@@ -211,8 +225,21 @@ def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: boo
             raise ValueError(f"{name}: Flatten({m.start_dim}, {m.end_dim}) on [{'T*B' if per_step else 'T, B'}, ...] mixes time or batch dims")
         out = (*shape[: start - lead], int(np.prod(shape[start - lead : end - lead + 1])), *shape[end - lead + 1 :])
         return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=start - lead, end_dim=-1 if end == rank - 1 else end - lead), out
-    raise TypeError(f"{name}: {type(m).__name__} has no NIR export; supported: Linear, Conv1d, Conv2d, Flatten, Identity, Dropout, "
-                    "neuro.nn LIF / ParametricLIF / IF, Scale, PerStep and Sequential of these")
+    raise TypeError(f"{name}: {type(m).__name__} has no NIR export; supported: Linear, Conv1d, Conv2d, AvgPool2d, Flatten, Identity, "
+                    "Dropout, neuro.nn LIF / ParametricLIF / IF, Neuron (of a LIF or IF law), Scale, PerStep and Sequential of these")
+
+
+def _export_avgpool(m: nn.AvgPool2d, shape: tuple[int, ...], name: str):
+    pair = lambda v: np.array(v if isinstance(v, tuple) else (v, v))  # noqa: E731
+    if len(shape) != 3:
+        raise ValueError(f"{name}: AvgPool2d needs a per-sample shape (C, H, W), got {shape}")
+    if m.ceil_mode or m.divisor_override is not None or (not m.count_include_pad and np.any(pair(m.padding) > 0)):
+        raise ValueError(f"{name}: NIR's AvgPool2d is torch's default average (floor mode, padding counted, no divisor override); got "
+                         f"ceil_mode={m.ceil_mode}, count_include_pad={m.count_include_pad}, divisor_override={m.divisor_override}")
+    with torch.no_grad():
+        out = tuple(m(torch.zeros(1, *shape)).shape[1:])
+    stride = m.stride if m.stride is not None else m.kernel_size
+    return nir.AvgPool2d(kernel_size=pair(m.kernel_size), stride=pair(stride), padding=pair(m.padding)), out
 
 
 def _export_conv(m: nn.Module, shape: tuple[int, ...], name: str):
@@ -225,13 +252,41 @@ def _export_conv(m: nn.Module, shape: tuple[int, ...], name: str):
         out = tuple(m(torch.zeros(1, *shape, dtype=m.weight.dtype, device=m.weight.device)).shape[1:])
     bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, np.float32)
     pad = m.padding if isinstance(m.padding, str) else tuple(m.padding)
+    w, meta = _np(m.weight), {}
+    if m.groups > 1:
+        # NIR 1.0 takes a convolution's input channels from its weight (groups times too few for a grouped one), in its
+        # type inference and when it reads a file: write the equal dense convolution (block-diagonal weight) and the
+        # groups in the metadata, from which import_nir restores the grouped layer
+        w, meta = _dense_groups(w, m.groups), {"neuro.groups": int(m.groups)}
     if spatial == 1:
-        node = nir.Conv1d(input_shape=shape[1], weight=_np(m.weight), stride=m.stride[0], padding=pad if isinstance(pad, str) else pad[0],
-                          dilation=m.dilation[0], groups=m.groups, bias=bias)
+        node = nir.Conv1d(input_shape=shape[1], weight=w, stride=m.stride[0], padding=pad if isinstance(pad, str) else pad[0],
+                          dilation=m.dilation[0], groups=1, bias=bias, metadata=meta)
     else:
-        node = nir.Conv2d(input_shape=tuple(shape[1:]), weight=_np(m.weight), stride=tuple(m.stride), padding=pad,
-                          dilation=tuple(m.dilation), groups=m.groups, bias=bias)
+        node = nir.Conv2d(input_shape=tuple(shape[1:]), weight=w, stride=tuple(m.stride), padding=pad, dilation=tuple(m.dilation),
+                          groups=1, bias=bias, metadata=meta)
     return node, out
+
+
+def _dense_groups(w: np.ndarray, groups: int) -> np.ndarray:
+    """The weight ``[out, in / groups, ...]`` of a grouped convolution as the dense ``[out, in, ...]`` one computing the same."""
+    out, per_in = w.shape[:2]
+    per_out = out // groups
+    dense = np.zeros((out, per_in * groups, *w.shape[2:]), dtype=w.dtype)
+    for g in range(groups):
+        dense[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = w[g * per_out:(g + 1) * per_out]
+    return dense
+
+
+def _grouped(w: np.ndarray, groups: int) -> np.ndarray | None:
+    """The grouped weight inside a block-diagonal dense one (:func:`_dense_groups`), or None when it is not block-diagonal."""
+    out, n_in = w.shape[:2]
+    if out % groups or n_in % groups:
+        return None
+    per_out, per_in = out // groups, n_in // groups
+    blocks = [w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] for g in range(groups)]
+    if not np.array_equal(_dense_groups(np.concatenate(blocks), groups), w):
+        return None
+    return np.concatenate(blocks)
 
 
 def _export_neuron(m: LIF, shape: tuple[int, ...], dt: float, name: str) -> nir.NIRNode:
@@ -257,6 +312,34 @@ def _export_neuron(m: LIF, shape: tuple[int, ...], dt: float, name: str) -> nir.
                    v_reset=full(p.v_reset), metadata=meta)
 
 
+def _export_definition(m: Neuron, shape: tuple[int, ...], dt: float, name: str) -> nir.NIRNode:
+    """A :class:`~neuro.nn.Neuron` whose law is the LIF step (:meth:`~neuro.nn.Neuron.lif_form`, whatever its names) as
+    NIR's LIF (or IF when it does not leak): :math:`h = \\beta v + c x + d` is ``tau = dt / (1 - beta)``,
+    ``r = c tau / dt``, ``v_leak = d / (1 - beta)``."""
+    what = f"{name}: Neuron of {m.law.name}"
+    try:
+        form = m.lif_form(shape)
+    except ValueError as err:
+        raise ValueError(f"{what} has no NIR node: NIR's neurons here are LIF and IF (one variable, a linear step, a reset to "
+                         f"v_reset) and its law is not one ({err})") from None
+    if form.v_reset is None:
+        raise ValueError(f"{what}: its reset subtracts the threshold; NIR's LIF and IF reset to v_reset")
+    if form.v0 != form.v_reset:
+        raise ValueError(f"{what}: it starts at {form.v0}, not at its reset value {form.v_reset}; a NIR neuron has no initial state")
+    beta, c, d = (a.reshape(shape) for a in (form.beta, form.scale, form.drive))
+    full = lambda value: np.full(shape, value, np.float64)  # noqa: E731
+    meta = {"neuro.surrogate": m.surrogate, "neuro.alpha": m.alpha, "neuro.detach_reset": m.detach_reset,
+            "neuro.strict_threshold": form.strict, "neuro.reset_delay": False}
+    if np.all(beta == 1.0):
+        if np.any(d != 0):
+            raise ValueError(f"{what}: it integrates a constant drive without leak; NIR's IF has none")
+        return nir.IF(r=c / dt, v_threshold=full(form.v_th), v_reset=full(form.v_reset), metadata=meta)
+    if np.any(beta >= 1.0) or np.any(beta < 0.0):
+        raise ValueError(f"{what}: the decay must be in [0, 1) for every neuron of an exported LIF, got [{beta.min()}, {beta.max()}]")
+    tau = dt / (1.0 - beta)
+    return nir.LIF(tau=tau, r=c * tau / dt, v_leak=d / (1.0 - beta), v_threshold=full(form.v_th), v_reset=full(form.v_reset), metadata=meta)
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().float().numpy().copy()
 
@@ -267,7 +350,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 def import_nir(graph: nir.NIRGraph, dt: float = 1e-4) -> GraphModule:
     """A :class:`GraphModule` on ``[T, B, ...]`` tensors computing ``graph`` with steps of ``dt`` seconds.
 
-    Supported nodes: Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, Flatten, LIF, IF, CubaLIF;
+    Supported nodes: Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, AvgPool2d, Flatten, LIF, IF, CubaLIF;
     others, nested graphs and recurrent (cyclic) graphs raise ``TypeError`` / ``ValueError``.
     """
     if not dt > 0:
@@ -291,7 +374,14 @@ def _import_node(node: nir.NIRNode, dt: float, name: str) -> nn.Module:
     if isinstance(node, nir.Scale):
         return Scale(torch.as_tensor(np.asarray(node.scale), dtype=torch.float32))
     if isinstance(node, (nir.Conv1d, nir.Conv2d)):
-        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
+        w = np.asarray(node.weight)
+        groups = int((node.metadata or {}).get("neuro.groups", 1))
+        if int(node.groups) == 1 and groups > 1:  # our export of a grouped convolution (_export_conv)
+            grouped = _grouped(w, groups)
+            if grouped is not None:
+                w, node = grouped, copy.copy(node)
+                node.groups = groups
+        w = torch.as_tensor(w, dtype=torch.float32)
         cls = nn.Conv1d if isinstance(node, nir.Conv1d) else nn.Conv2d
         pad = node.padding if isinstance(node.padding, str) else _ints(node.padding)
         conv = cls(w.shape[1] * node.groups, w.shape[0], tuple(w.shape[2:]), stride=_ints(node.stride), padding=pad,
@@ -300,6 +390,8 @@ def _import_node(node: nir.NIRNode, dt: float, name: str) -> nn.Module:
             conv.weight.copy_(w)
             conv.bias.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32).reshape(-1).expand(w.shape[0]))
         return PerStep(conv)
+    if isinstance(node, nir.AvgPool2d):
+        return PerStep(nn.AvgPool2d(_ints(node.kernel_size), stride=_ints(node.stride), padding=_ints(node.padding)))
     if isinstance(node, nir.Flatten):
         shift = lambda d: d + 2 if d >= 0 else d  # noqa: E731 - past [T, B]
         return nn.Flatten(shift(int(node.start_dim)), shift(int(node.end_dim)))
@@ -324,7 +416,7 @@ def _import_node(node: nir.NIRNode, dt: float, name: str) -> nn.Module:
     if isinstance(node, nir.NIRGraph):
         raise ValueError(f"{name}: nested NIR graphs (subgraphs) are not supported")
     raise TypeError(f"{name}: NIR node {type(node).__name__} has no neuro.nn equivalent; supported: Input, Output, Affine, Linear, Scale, "
-                    "Conv1d, Conv2d, Flatten, LIF, IF, CubaLIF")
+                    "Conv1d, Conv2d, AvgPool2d, Flatten, LIF, IF, CubaLIF")
 
 
 def _import_lif(tau, r, v_leak, v_threshold, v_reset, metadata, dt: float, name: str) -> nn.Module:
