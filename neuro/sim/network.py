@@ -805,7 +805,10 @@ class Network:
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend
         self._build_traces(s, pre, s.syn_post[plastic], axon, dend, plastic, n)
-        s.proj_syn, s.proj_ptr = _layout._counting_order(s.syn_proj, P)  # the synapses by projection, in layout order
+        if len(self.projections) <= 1:  # the synapses by projection, in layout order (one projection: all, in order)
+            s.proj_syn, s.proj_ptr = np.arange(S, dtype=np.int64), np.array([0, S] + [S] * (P - 1), dtype=np.int64)[: P + 1]
+        else:
+            s.proj_syn, s.proj_ptr = _layout._counting_order(s.syn_proj, P)
 
     def _build_traces(self, s, pre: np.ndarray, post: np.ndarray, axon: np.ndarray, dend: np.ndarray, plastic: np.ndarray, n: int) -> None:
         """Per-neuron trace banks and the event lists of the plastic synapses (``pre``, ``post``, delays: theirs).
