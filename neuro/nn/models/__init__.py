@@ -9,6 +9,7 @@ Spikformer V2 (SCS stem)   Zhou et al., arXiv 2024 (SCS layout assumed)         
 :class:`MetaSpikformer`    Yao et al., ICLR 2024 (Spike-driven Transformer V2)        :func:`meta_spikformer`
 :class:`QSDTransformer`    Qiu et al., ICLR 2025                                      :func:`qsd_transformer`
 :class:`MaxFormer`         Fang et al., 2025                                          :func:`maxformer`
+:class:`SpikeGPT`          Zhu et al., TMLR 2024 (spiking RWKV language model)        :func:`spikegpt`
 =========================  =========================================================  ==========================
 
 Each builder takes a published size by name (``spikformer("cifar10-4-384")``; the ``*_CONFIGS``
@@ -27,6 +28,7 @@ from .meta_spikformer import META_SPIKFORMER_CONFIGS, MetaSpikformer, MetaSpikfo
 from .qsd import QSD_CONFIGS, QSDTransformer, qsd_transformer
 from .quantization import QConv1d, QConv2d, QLinear, lsq_quantize
 from .spike_driven import SDT_CONFIGS, SDTConfig, SpikeDrivenTransformer, spike_driven_transformer
+from .spikegpt import SPIKEGPT_CONFIGS, SpikeGPT, SpikeGPTConfig, SpikeGPTState, spikegpt
 from .spikformer import SPIKFORMER_CONFIGS, Spikformer, SpikformerConfig, spikformer
 
 __all__ = [
@@ -39,4 +41,5 @@ __all__ = [
     "MultiLevelSpike", "ReLUNeuron", "expand_to_binary", "make_lif",
     "fine_grained_distillation_loss", "similarity_matrix", "record_attention", "attention_qk",
     "count_parameters",
+    "SpikeGPT", "SpikeGPTConfig", "SpikeGPTState", "SPIKEGPT_CONFIGS", "spikegpt",
 ]
