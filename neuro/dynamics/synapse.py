@@ -40,11 +40,11 @@ Differential equations carry a flag:
   each equation is linear in its own variable, else ``euler``; or ``rk2``, ``rk4``, ``heun``), after the neurons'
   updates of the step (so ``v_post`` is the membrane potential the step ends with).
 
-The order within a step: clock-driven updates; presynaptic events (``on_pre``, when the spike reaches the synapse
-after its axonal delay) before the delivery of ``w`` (``delivery="after_update"``) or after it
-(``"before_update"``); postsynaptic events (``on_post``, after the dendritic part of the delay,
-``dendritic_fraction``); periodic code (``periodic={"every": ms, "code": ...}``, at the end of every ``every`` ms,
-after the event-driven variables are brought to that time).
+The order within a step: periodic code (``periodic={"every": ms, "code": ...}``, at the start of every step whose
+time is a multiple of ``every``, time 0 included, once the event-driven variables are brought to that time); the
+neurons' updates; clock-driven updates; presynaptic events (``on_pre``, when the spike reaches the synapse after its
+axonal delay) before the delivery of ``w`` (``delivery="after_update"``) or after it (``"before_update"``);
+postsynaptic events (``on_post``, after the dendritic part of the delay, ``dendritic_fraction``).
 """
 
 from __future__ import annotations
