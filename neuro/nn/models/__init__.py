@@ -18,6 +18,10 @@ static images ``[B, C, H, W]`` (direct encoding: repeated over ``time_steps``) o
 ``[B, T, C, H, W]`` (e.g. 2-polarity DVS frames) and returns logits ``[B, classes]``. Models built
 with the default neurons run on the fused LIF op of :mod:`neuro.ops.lif`; pass ``neuron=`` (a
 factory like :func:`make_lif`) to build the same architecture on another neuron.
+
+Language models take token ids ``[B, L]`` (the tokens are the time steps) and return logits ``[B, L, vocab]``:
+:class:`SpikeGPT` (:mod:`~neuro.nn.models.spikegpt`, parallel and recurrent forms) and the SpikingBrain-style block
+of :mod:`~neuro.nn.models.spikingbrain` (adaptive spike counts, causal linear attention).
 """
 
 from ._layers import count_parameters
@@ -30,6 +34,7 @@ from .quantization import QConv1d, QConv2d, QLinear, lsq_quantize
 from .spike_driven import SDT_CONFIGS, SDTConfig, SpikeDrivenTransformer, spike_driven_transformer
 from .spikegpt import SPIKEGPT_CONFIGS, SpikeGPT, SpikeGPTConfig, SpikeGPTState, spikegpt
 from .spikformer import SPIKFORMER_CONFIGS, Spikformer, SpikformerConfig, spikformer
+from .spikingbrain import AdaptiveSpikeCount, SpikingBrainBlock, SpikingLinearAttention, ternary_spike_train
 
 __all__ = [
     "Spikformer", "SpikformerConfig", "SPIKFORMER_CONFIGS", "spikformer",
@@ -42,4 +47,5 @@ __all__ = [
     "fine_grained_distillation_loss", "similarity_matrix", "record_attention", "attention_qk",
     "count_parameters",
     "SpikeGPT", "SpikeGPTConfig", "SpikeGPTState", "SPIKEGPT_CONFIGS", "spikegpt",
+    "AdaptiveSpikeCount", "SpikingLinearAttention", "SpikingBrainBlock", "ternary_spike_train",
 ]
