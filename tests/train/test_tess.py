@@ -1,0 +1,129 @@
+"""TESS: local learning beats chance on the digits; its memory does not grow with T while BPTT's does; the rule is local."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neuro.nn import poisson_encode
+from neuro.train.tess import PeakHeap, TESSNetwork, TESSParameters, accuracy, fit, heap_in_use
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small matrices: one torch thread is faster, and much faster on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(d.target, dtype=torch.long)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    return x[perm[360:]], y[perm[360:]], x[perm[:360]], y[perm[:360]]
+
+
+def test_tess_learns_the_digits_well_above_chance():
+    pytest.importorskip("sklearn")
+    xtr, ytr, xte, yte = _digits()
+    gen = torch.Generator().manual_seed(1)
+    enc = lambda b: poisson_encode(b, 8, gen)  # noqa: E731
+    net = TESSNetwork([64, 96, 96], 10, seed=0)
+    before = accuracy(net, xte, yte, enc)
+    hist = fit(net, xtr, ytr, enc, method="tess", epochs=3, batch=32, lr=1e-3, progress=False)
+    after = accuracy(net, xte, yte, enc)
+    assert hist[-1] > hist[0]
+    assert after > 0.5 and after > before + 0.3, (before, after)  # chance is 0.1
+
+
+def test_hidden_layers_learn_from_their_own_signal_only():
+    """Spatial locality: a layer's update does not change when the layers above it (or the readout) change."""
+    torch.manual_seed(0)
+    x = (torch.rand(12, 16, 20) < 0.4).float()
+    y = torch.randint(0, 4, (16,))
+    a = TESSNetwork([20, 30, 30], 4, seed=3)
+    b = TESSNetwork([20, 30, 30], 4, seed=3)
+    with torch.no_grad():
+        b.layers[1].weight.mul_(-2.0)
+        b.readout.weight.normal_()
+    a.tess_step(x, y)
+    b.tess_step(x, y)
+    assert a.layers[0].weight.grad.abs().sum() > 0
+    torch.testing.assert_close(a.layers[0].weight.grad, b.layers[0].weight.grad, rtol=0, atol=0)
+    assert not torch.equal(a.layers[1].weight.grad, b.layers[1].weight.grad)
+
+
+def test_update_uses_only_the_learning_window():
+    """Temporal locality: with learn_steps=2, inputs changed after the window's start do not matter before it and a
+    step-by-step eligibility sum matches the layer's gradient."""
+    torch.manual_seed(1)
+    p = TESSParameters(learn_steps=2, alpha_post=0.7, alpha_pre=1.3, lambda_post=0.3, lambda_pre=0.6)
+    net = TESSNetwork([5, 7], 3, params=p, seed=0)
+    x = (torch.rand(6, 4, 5) < 0.5).float()
+    y = torch.tensor([0, 1, 2, 0])
+    net.tess_step(x, y)
+    # the rule by hand, one neuron at a time, from its definition
+    w = net.layers[0].weight.detach()
+    basis = net.basis0
+    u = torch.zeros(4, 7)
+    s = torch.zeros(4, 7)
+    tr_x, tr_psi = torch.zeros(4, 5), torch.zeros(4, 7)
+    expected = torch.zeros_like(w)
+    for t in range(6):
+        u = (p.beta * (u - p.v_th * s) + x[t] @ w.T) if t else x[t] @ w.T
+        s = (u >= p.v_th).float()
+        psi = 1.0 / (p.slope * (u - p.v_th).abs() + 1.0) ** 2
+        tr_x = p.lambda_pre * tr_x + x[t]
+        if t >= 4:
+            delta = (torch.softmax(s @ basis.T, 1) - torch.nn.functional.one_hot(y, 3)) @ basis / 4
+            for b in range(4):
+                expected += delta[b][:, None] * (p.alpha_post * tr_psi[b][:, None] * x[t, b][None] + p.alpha_pre * psi[b][:, None] * tr_x[b][None])
+        tr_psi = p.lambda_post * tr_psi + psi
+    torch.testing.assert_close(net.layers[0].weight.grad, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_memory_of_tess_does_not_grow_with_T_while_bptts_does():
+    try:
+        heap_in_use()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))  # not glibc: the heap cannot be read
+
+    def peak(method, T):
+        net = TESSNetwork([64, 128, 128], 10, seed=0)
+        gen = torch.Generator().manual_seed(0)
+        x = (torch.rand(T, 64, 64, generator=gen) < 0.3).float()
+        y = torch.randint(0, 10, (64,), generator=gen)
+        with PeakHeap() as mem:
+            if method == "tess":
+                net.tess_step(x, y)
+            else:
+                net.bptt_loss(x, y)[0].backward()
+        return mem.peak
+
+    peak("tess", 4), peak("bptt", 4)  # warm-up
+    tess = [peak("tess", T) for T in (20, 160)]
+    bptt = [peak("bptt", T) for T in (20, 160)]
+    assert tess[1] < 1.5 * tess[0], tess  # constant in T (8x more steps)
+    assert bptt[1] > 5 * bptt[0], bptt  # linear in T
+    assert bptt[1] > 10 * tess[1], (tess, bptt)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="lambda_pre must be in \\[0, 1\\], got 1.5"):
+        TESSParameters(lambda_pre=1.5)
+    with pytest.raises(ValueError, match="learn_steps must be an integer >= 1 or None, got 0"):
+        TESSParameters(learn_steps=0)
+    with pytest.raises(ValueError, match="sizes must list >= 2 positive integers"):
+        TESSNetwork([64], 10)
+    net = TESSNetwork([8, 4], 3)
+    with pytest.raises(ValueError, match=r"x_seq must be \[T, B, 8\], got \[2, 8\]"):
+        net(torch.zeros(2, 8))
+    with pytest.raises(ValueError, match=r"y must be \[B\] = \[2\] class indices, got \[3\]"):
+        net.tess_step(torch.zeros(5, 2, 8), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="method must be 'tess' or 'bptt', got 'sgd'"):
+        fit(net, torch.zeros(4, 8), torch.zeros(4, dtype=torch.long), lambda b: b[None], method="sgd")
