@@ -47,7 +47,7 @@ def test_bad_rule_parameters(make, err, msg):
         (dict(plasticity=PairSTDP(), modulator="dopamine"), ValueError, "can only drive a projection with RewardModulatedSTDP.*PairSTDP"),
         (dict(plasticity=TripletSTDP(), modulator="dopamine"), ValueError, "can only drive a projection with RewardModulatedSTDP.*TripletSTDP"),
         (dict(plasticity=RewardModulatedSTDP()), ValueError, "needs modulator="),
-        (dict(plasticity=GatedHebbian()), TypeError, "plasticity must be PairSTDP, TripletSTDP or RewardModulatedSTDP, got GatedHebbian"),
+        (dict(plasticity=GatedHebbian()), TypeError, "RewardModulatedSTDP or a neuro.dynamics.SynapseModel, got GatedHebbian"),
         (dict(plasticity=TripletSTDP(w_max=0.5)), ValueError, r"initial weights must lie in the plasticity bounds \[0.0, 0.5\]"),
         (dict(plasticity=PairSTDP(w_min=1.5, w_max=2.0)), ValueError, "initial weights must lie in the plasticity bounds"),
     ],
