@@ -28,6 +28,7 @@
 #define M_IZHIKEVICH 4
 #define M_DISCRETE_LIF 5
 #define PL_ELIGIBILITY 2
+#define PL_GENERIC 4
 
 // Current frames (neuro/sim/network.py Network._build_frames): frame f has period fr_P[f] and factors
 // fr_F[(f * 2 + channel) * FW + phase], FW = FRAME_MAX + 1 (likewise 1 / F in fr_G).
@@ -343,6 +344,11 @@ NEURO_KERNEL void step_end(i64* ctl, i64* cnt, i64 P, const i64* proj_kind, cons
         if (proj_kind[pr] == PL_ELIGIBILITY && t + 1 >= period_next[pr]) {
             period_last[pr] = t * dt;
             period_next[pr] += (i64)proj_par[pr * npar + 11];
+        }
+        // user-defined rules with periodic code: it ran at the start of this step (their generated _periodic kernel,
+        // kernels/synapse_model.cu.in) where t >= period_next; the next time is one period later (proj_par[pr, 2] steps)
+        if (proj_kind[pr] == PL_GENERIC && proj_par[pr * npar + 2] > 0.0 && t >= period_next[pr]) {
+            period_next[pr] += (i64)proj_par[pr * npar + 2];
         }
     }
     for (i64 m = 0; m < M; ++m) modulator[m] *= mod_decay[m];

@@ -7,25 +7,18 @@
 // neuron's synapses with delay d (CSR off[pre, d] .. off[pre, d + 1]). A synapse belongs to one
 // (pre, delay) segment, so a synapse is written by one thread per kernel, provided each neuron is handled by one
 // block: the copies of a neuron that spikes several times in a step (a SpikeSource with repeats="multiplicity")
-// are adjacent in the step's list, and the block of the first copy applies all of them, in order (repeats()).
+// are adjacent in the step's list, and the block of the first copy applies all of them, in order (spike_repeats()).
 // Delivery adds into shared targets in a fixed order, the CPU loop's (see deliver_count .. deliver_sum).
 #include "neuro_device.cuh"
 #include "stdp.cuh"
+#include "generated.cuh"  // spike_repeats
 
 #define PL_NONE 0
 #define PL_PAIR 1
 #define PL_ELIGIBILITY 2
 #define PL_TRIPLET 3
+#define PL_GENERIC 4  // user-defined rules: their generated kernels (kernels/synapse_model.cu.in), not these
 #define TINY 1e-290
-
-// Neuron i at place q of a spike list row: 0 where it is a later copy of the neuron before it (the first copy's
-// block handles it), else the number of adjacent copies from q on (1 for a neuron that spiked once).
-NEURO_DEVICE i64 repeats(const i64* row, i64 q, i64 ns, i64 i) {
-    if (q > 0 && row[q - 1] == i) return 0;
-    i64 k = 1;
-    while (q + k < ns && row[q + k] == i) ++k;
-    return k;
-}
 
 // ---- delivery, in four passes, so that each target adds its inputs in the CPU loop's order whatever the threads' order
 // (for each delay d = 0 .. D, the spikes of step t - d in list order, each one's synapses in CSR order): the events are
@@ -192,7 +185,7 @@ NEURO_KERNEL void bump_traces(const i64* ctl, i64 R, const i64* hist_idx, const 
     const i64* row = hist_idx + slot * stride;
     for (i64 q = GRID_START; q < ns; q += GRID_STRIDE) {
         const i64 i = row[q];
-        const i64 rep = repeats(row, q, ns, i);  // a source neuron spiking several times in the step: its first copy
+        const i64 rep = spike_repeats(row, q, ns, i);  // a source neuron spiking several times in the step: its first copy
         if (rep == 0) continue;
         for (i64 b = 0; b < n_banks; ++b) {
             i64 k = i - bank_lo[b];
@@ -228,7 +221,7 @@ NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 late, i64 R, i64 
         for (i64 q = BLOCK_START; q < ns; q += BLOCK_STRIDE) {
             const i64 i = row[q];  // the neuron that spiked (pre, or post when post = 1)
 #ifndef NEURO_TEST_RACE_REPEATED_SPIKES
-            const i64 rep = repeats(row, q, ns, i);
+            const i64 rep = spike_repeats(row, q, ns, i);
 #else  // tests only (tests/sim/test_gpu_concurrent.py): each copy by its own block, the lost-update race of issue 22
             const i64 rep = 1;
 #endif
@@ -236,6 +229,7 @@ NEURO_KERNEL void plastic_events(const i64* ctl, i64 post, i64 late, i64 R, i64 
             const i64 a = x_off[i * ow + d], b = x_off[i * ow + d + 1];
             for (i64 e = a + LANE_START; e < b; e += LANE_STRIDE) {
                 const i64 s = x_syn[e], pr = x_proj[e], other = x_other[e], kind = proj_kind[pr];
+                if (kind == PL_GENERIC) continue;
                 const double* pp = proj_par + pr * npar;
                 if (late >= 0 && (pp[29] != 0.0) != (late != 0)) continue;
                 const i64* bk = proj_bank + pr * 4;
@@ -306,7 +300,8 @@ NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_
                                   const i64* proj_kind, const double* proj_par, i64 npar, const double* elig,
                                   const double* elig_post, const EV_T* syn_postpos,
                                   const double* modulator, const double* period_last, const double* ntr, const i64* bank_base,
-                                  const i64* bank_len, const i64* bank_n, const double* bank_decay, double dt) {
+                                  const i64* bank_len, const i64* bank_n, const double* bank_decay, const double* syn_state,
+                                  double dt) {
     if (ctl[1]) return;
     const i64 t = ctl[0];
     const i64 r = cnt[2];
@@ -316,6 +311,7 @@ NEURO_KERNEL void sample_synapses(const i64* ctl, const i64* cnt, const i64* sm_
         i64 i = sm_idx[c], kind = sm_kind[c];
         double val;
         if (kind == 4) val = modulator[i];
+        else if (kind == 5) val = syn_state[i];  // a variable of a user-defined rule (sm_idx: its place in syn_state)
         else if (kind == 0) val = syn_w[i];
         else if (kind == 1) {
             i64 pr = syn_proj[i];

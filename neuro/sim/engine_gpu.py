@@ -3,15 +3,22 @@ launched step after step from CUDA graphs, the state resident in device memory d
 
 One step is a fixed sequence of kernels (the order of :mod:`neuro.sim.engine_cpu`)::
 
-    step_begin  sample_synapses*  update_neurons  neuron_model_<key>*  count_spikes  write_spikes  decay_traces*
-    bump_traces*  plastic_events(pre)*  deliver_count  deliver_place  deliver_scatter  deliver_sum
-    plastic_events(late)*  plastic_events(post)*  periodic*  record_state*  step_end
+    step_begin  <rule>_periodic*  sample_synapses*  update_neurons  neuron_model_<key>*  <rule>_clock*  count_spikes
+    write_spikes  decay_traces*  bump_traces*  plastic_events(pre)*  <rule>_events(pre)*  deliver_count  deliver_place
+    deliver_scatter  deliver_sum  plastic_events(late)*  <rule>_events(late)*  plastic_events(post)*  <rule>_events(post)*
+    periodic*  record_state*  step_end
 
 (``*`` only when the network has them). ``neuron_model_<key>`` is the kernel generated for a population of a
 user-defined model (:mod:`neuro.dynamics.cudagen`, one launch per population): it reads the population's arrays
 through a table of device addresses in the order of ``neuro.dynamics.codegen.layout`` (``d.gen_tab``, refreshed when
 an array moved), its variables and parameters in ``d.gen_state`` (or the delivery-matrix row its synapses add to)
 and writes its neurons' spike flags, so their spikes join the step's spike list as every other model's.
+``<rule>_*`` are the kernels generated for a user-defined plasticity rule (:mod:`neuro.dynamics.cudagen_synapse`, one
+module per rule and parameter set, each launch covering the projections that use it, ``d.proj_slot``): at the points
+of the CPU loop's step (periodic code at its start, clock-driven equations after the neurons' updates, presynaptic
+events before the delivery or after it for ``delivery="before_update"``, postsynaptic events after it), reading the
+rule's arrays (``d.syn_state``, ``d.syn_idx``, the weights, neuron variables, modulators) through ``d.syn_tab``, the
+host table ``Network._rule_table`` made moved onto the device arrays.
 
 Each kernel reads the step counter from a control block in device memory and does nothing once the run is
 halted, so the sequence of ``G`` steps is captured once as a CUDA graph and replayed: one graph launch per ``G``
@@ -29,7 +36,8 @@ What is promised. Nothing a step computes depends on the order in which GPU thre
   ``SpikeSource`` with ``repeats="multiplicity"``) has its k events applied one after another by one block, as
   the CPU loop's two-pass path does (all k presynaptic events, then k deliveries of the resulting weight; its fused
   pass, ``Network._fuse_pre_events``, still delivers each copy's intermediate weight instead: a CPU-side
-  inconsistency, tests/sim/test_gpu_engine.py marks it);
+  inconsistency, tests/sim/test_gpu_engine.py marks it). The same holds for user-defined rules, whose code writes
+  only its own synapse's variables and ``w``: their events run in parallel across synapses, in order within one;
 - only integer counters use atomics (integer sums do not depend on their order).
 
 The price of ordered delivery: an event buffer of 8 bytes per synapse (plus the repeated spikes' worst case)
@@ -40,8 +48,9 @@ operations: every neuron model (user-defined ones built from ``+ - * /``, ``sqrt
 :mod:`neuro.dynamics.cudagen`) and all delivery, noise and Poisson spikes included (the counter-based
 generator and ``fastmath.cuh``'s ``exp`` give the CPU's bits; NVRTC runs with ``--fmad=false``). The one
 exception is plasticity's ``exp`` / ``pow`` (eligibility scaling, the periodic rule, soft-bound STDP with
-``mu != 0``): CUDA's libm may round these 1 ulp away from the CPU's, so weights agree to rounding and a
-long plastic run may eventually part. The host emulation (below) equals the CPU loop bit for bit always.
+``mu != 0``, the event-driven decay and event code of user-defined rules): CUDA's libm may round these 1 ulp away
+from the CPU's, so weights agree to rounding and a long plastic run may eventually part. The host emulation
+(below) equals the CPU loop bit for bit always.
 
 The same driver runs on two devices: :class:`CudaDevice` (CuPy, NVRTC) and :class:`HostEmulation`, the
 same ``.cu`` sources compiled by the system C++ compiler (see ``kernels/neuro_device.cuh``). The emulation is
@@ -149,9 +158,10 @@ class HostEmulation:
         flags = ["-std=c++17", "-pthread", "-DNEURO_EMULATE_THREADS"]
         return flags + (["-O1", "-g", "-fsanitize=thread"] if self.sanitize else ["-O2"])
 
-    def load_generated(self, name: str, path: Path) -> None:
-        """Compile (or find in the cache) and load a generated source (:mod:`neuro.dynamics.cudagen`); its kernel
-        ``name`` is then launched as ``launch(name, name, ...)``."""
+    def load_generated(self, name: str, path: Path, kernels: tuple[str, ...] | None = None) -> None:
+        """Compile (or find in the cache) and load a generated source (:mod:`neuro.dynamics.cudagen`,
+        :mod:`~neuro.dynamics.cudagen_synapse`); its kernels (default: the one named ``name``) are then launched as
+        ``launch(name, kernel, ...)``."""
         self._mods[name] = self._library(name, getattr(self, "loaded_options", self.options), Path(path))
 
     @staticmethod
@@ -294,9 +304,11 @@ class CudaDevice:
 
     _generated: dict[tuple[str, tuple[str, ...], int], Any] = {}  # compiled generated modules (source hash, options, device)
 
-    def load_generated(self, name: str, path: Path) -> None:
+    def load_generated(self, name: str, path: Path, kernels: tuple[str, ...] | None = None) -> None:
         """Compile (NVRTC; once per source text, options and device) and load a generated source
-        (:mod:`neuro.dynamics.cudagen`) with the options of the engine's kernels; a compile error names the file and line."""
+        (:mod:`neuro.dynamics.cudagen`, :mod:`~neuro.dynamics.cudagen_synapse`) with the options of the engine's
+        kernels; a compile error names the file and line. Its ``kernels`` (default: the one named ``name``) are then
+        launched as ``launch(name, kernel, ...)``."""
         from ..kernel_loader import KernelCompileError, format_compile_log
 
         path = Path(path)
@@ -312,7 +324,8 @@ class CudaDevice:
                 except self.xp.cuda.compiler.CompileException as exc:
                     raise KernelCompileError(format_compile_log(str(exc), path, opts)) from None
                 self._generated[key] = mod
-            self._fns[(name, name)] = mod.get_function(name)
+            for kernel in kernels or (name,):
+                self._fns[(name, kernel)] = mod.get_function(kernel)
 
     @staticmethod
     def address(a) -> int:
@@ -370,13 +383,14 @@ _STATIC = ("pop_model", "pop_par", "npop", "off", "syn_tgt", "proj_kind", "proj_
            "pre_off", "pre_syn", "pre_proj", "pre_other", "pre_dly", "post_off", "post_syn", "post_proj", "post_other", "post_dly",
            "bank_base", "bank_len", "bank_n", "bank_lo", "bank_decay", "bank_nearest",
            "syn_proj", "gen_steps", "gen_idx", "cur_col", "cur_table", "mod_decay", "st_idx", "st_var", "sm_idx", "sm_kind", "sm_aux", "syn_postpos",
-           "pop_fr", "fr_P", "fr_F", "fr_G", "syn_fk")
+           "pop_fr", "fr_P", "fr_F", "fr_G", "syn_fk", "syn_idx")
 # plastic event lists: int32 where they fit (Network._build_traces), kept so on the device (-DEV_T)
 _EVENT_LISTS = ("pre_syn", "pre_proj", "pre_other", "pre_dly", "post_syn", "post_proj", "post_other", "post_dly", "syn_postpos")
 _PARAMS = ("i_ext", "sigma", "rate", "na", "nb", "nc", "nd", "pop_extra")  # read by the kernels only; may change between runs
 _PLASTIC = ("elig", "elig_post", "ntr")  # written by the kernels where the network is plastic (else one-element placeholders)
-# written by the kernels every run (gen_state: the variables and parameters of user-defined models, Network._layout_models)
-_WRITTEN = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "elig_scale", "gen_state")
+# written by the kernels every run (gen_state: the variables and parameters of user-defined models, Network._layout_models;
+# syn_state: those of user-defined plasticity rules, Network._layout_rules)
+_WRITTEN = ("tgt", "u", "refrac", "modulator", "period_next", "period_last", "elig_scale", "gen_state", "syn_state")
 _HIST = ("hist_idx", "hist_n", "hist_step")  # the spike ring (see GPUEngine._upload_hist)
 
 
@@ -407,6 +421,44 @@ def _generated_kernels(s: SimpleNamespace, device) -> list[SimpleNamespace]:
     return out
 
 
+def _generated_rules(s: SimpleNamespace, device) -> tuple[list[SimpleNamespace], np.ndarray]:
+    """The generated CUDA kernels of every user-defined plasticity rule (:mod:`neuro.dynamics.cudagen_synapse`),
+    compiled and loaded on ``device``: parameters with one value over a projection written in as literals, as the CPU
+    loop's functions (``Network._layout_rules``); one module per rule and parameter set, shared by the projections that
+    have both. Returns the modules and, per projection, the index of the module that runs it (-1: none)."""
+    from ..dynamics import cudagen_synapse as cg
+
+    slot = np.full(max(1, s.proj_kind.shape[0]), -1, np.int64)
+    out: list[SimpleNamespace] = []
+    index: dict[str, int] = {}
+    for proj in getattr(s, "syn_rules", ()):
+        model, n = proj.plasticity.model, len(proj)
+        tab0, _ = proj._tab
+        pr = int(np.flatnonzero((s.proj_kind == 4) & (s.proj_par[:, 1] == tab0))[0])
+        if n == 0:
+            continue
+        constants = {}
+        for p in model.params:
+            seg = s.syn_state[proj._rule_offsets[p] : proj._rule_offsets[p] + n]
+            if np.all(seg == seg[0]):
+                constants[p] = float(seg[0])
+        name = cg.module_name(model, constants)
+        if name not in index:
+            device.load_generated(name, cg.write(model, constants), cg.kernel_names(model, constants))
+            index[name] = len(out)
+            events, clock, periodic = cg.kernel_names(model, constants)
+            out.append(SimpleNamespace(name=name, events=events, clock=clock, periodic=periodic, slot=np.int64(len(out)),
+                                       on_pre=cg.has_events(model, "on_pre"), on_post=cg.has_events(model, "on_post"),
+                                       has_clock=bool(model.clock_driven), has_periodic=model.period is not None,
+                                       early=False, late=False, n_max=0))
+        r = out[index[name]]
+        slot[pr] = r.slot
+        r.late |= bool(s.proj_par[pr, 29] != 0.0)
+        r.early |= bool(s.proj_par[pr, 29] == 0.0)
+        r.n_max = max(r.n_max, n)
+    return out, slot
+
+
 class GPUEngine:
     """Device copies of a built network's arrays (``s`` of :class:`neuro.sim.Network`) and the step loop over them."""
 
@@ -429,6 +481,7 @@ class GPUEngine:
             raise ValueError(f"syn_fk must be int16 or int32, got {s.syn_fk.dtype}")
         device.use((f"-DEV_T={'int' if ev_t == np.int32 else 'long long'}", f"-DFK_T={'short' if s.syn_fk.dtype == np.int16 else 'int'}"))
         self.models = _generated_kernels(s, device)
+        self.rules, proj_slot = _generated_rules(s, device)
         tgt_dtype = np.int32 if "-DTGT_T=int" in device.options else np.int64
         d = SimpleNamespace()
         up = self._alloc
@@ -458,7 +511,9 @@ class GPUEngine:
         self.n_banks = np.int64(s.bank_base.shape[0])
         self.bank_total = np.int64(s.bank_n.sum())
         self.any_eligibility = bool(np.any(s.proj_kind == 2))
-        self.any_late = bool(np.any(s.proj_par[:, 29] != 0.0))
+        builtin = np.isin(s.proj_kind, (1, 2, 3))  # pair, eligibility, triplet: plastic_events (user-defined rules: self.rules)
+        self.builtin_plastic = bool(builtin.any())
+        self.any_late = bool(np.any(s.proj_par[builtin, 29] != 0.0))
         self.stride_tgt = int(s.tgt.shape[1])  # the v row of the delivery matrix starts at 3 * stride_tgt
         n1 = max(self.n, 1)
         d.blocked = up(np.zeros(n1, np.uint8))
@@ -498,6 +553,9 @@ class GPUEngine:
         self._views()
         d.gen_tab = up(np.zeros(max(1, s.gen_tab.shape[0]), np.uint64))
         self._tab_seen = None  # the addresses the device's table holds (see _model_table)
+        d.proj_slot = up(proj_slot)
+        d.syn_tab = up(np.zeros(max(1, s.syn_tab.shape[0]), np.uint64))
+        self._syn_tab_seen = None  # (see _rule_table)
         self._hist_seen = self._hist_used(s)  # the used part of the device's spike ring, as last transferred
         self._graph = None
         self._graph_key = None
@@ -530,6 +588,42 @@ class GPUEngine:
             self.dev.copy_in(d.gen_tab, tab)
             self._tab_seen = tab
 
+    def _rule_table(self, s: SimpleNamespace) -> None:
+        """The device addresses of every user-defined rule's arrays into ``d.syn_tab``: each entry of the host table
+        ``s.syn_tab`` (``Network._rule_table``, made before every run) moved to the device array it points into, at the
+        same offset; copied when an address changed (an array moved)."""
+        if not self.rules:
+            return
+        d = self.d
+        tab = np.zeros(d.syn_tab.shape[0], np.uint64)
+        for proj in s.syn_rules:
+            tab0, names = proj._tab
+            model = proj.plasticity.model
+            for j, key in enumerate(names):
+                if key == "_w":
+                    host, dev = s.syn_w, d.syn_w
+                elif key in ("_s", "_i", "_j"):
+                    host, dev = s.syn_idx, d.syn_idx
+                elif key in proj._rule_offsets:
+                    host, dev = s.syn_state, d.syn_state
+                elif key in model.modulators:
+                    host, dev = s.modulator, d.modulator
+                else:  # a neuron variable, indexed by global neuron index
+                    var, side = key.rsplit("_", 1)
+                    pop = proj.pre if side == "pre" else proj.post
+                    rows = getattr(pop, "_rows", None)
+                    if rows is not None and var in rows:
+                        host, dev = getattr(s, rows[var]), getattr(d, rows[var])
+                    elif rows is not None:
+                        host, dev = s.gen_state, d.gen_state
+                    else:
+                        host, dev = s.v, d.v
+                offset = int(s.syn_tab[tab0 + j]) - int(host.ctypes.data)
+                tab[tab0 + j] = (self.dev.address(dev) + offset) % (1 << 64)
+        if self._syn_tab_seen is None or not np.array_equal(tab, self._syn_tab_seen):
+            self.dev.copy_in(d.syn_tab, tab)
+            self._syn_tab_seen = tab
+
     def _views(self) -> None:
         d = self.d
         d.v, d.x1, d.x2, d.isyn = d.tgt[3, : self.n], d.tgt[0, : self.n], d.tgt[1, : self.n], d.tgt[2, : self.n]
@@ -551,6 +645,7 @@ class GPUEngine:
                 continue
             self._put(key, a)
         self._upload_hist(s)
+        self._rule_table(s)
 
     def _put(self, key: str, a: np.ndarray) -> None:
         """Host array ``a`` into device array ``key``: in place where shape and type match (the graph stays valid), else
@@ -627,12 +722,16 @@ class GPUEngine:
         nblk = min(4096, (n + 255) // 256)
         L("sim_step", "step_begin", 1, 1, (d.ctl, d.cnt, d.hist_n, d.hist_step, self.R, self.P, d.proj_kind, d.proj_par,
                                            self.npar, d.period_last, d.elig_scale, self.dt, self.NF, d.fr_P, d.fr_G, self.FW, d.gk))
+        for r in self.rules:  # periodic code of user-defined rules, at the start of the step (step_end moves their clocks)
+            if r.has_periodic:
+                L(r.name, r.periodic, min(4096, (r.n_max + 255) // 256), 256, (d.ctl, r.slot, self.P, d.proj_slot, d.proj_par, self.npar,
+                                                                            d.period_next, self.dt, d.syn_tab))
         if self.sampled:
             L("sim_synapses", "sample_synapses", 64, 128, (
                 d.ctl, d.cnt, d.sm_idx, d.sm_kind, d.sm_aux, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,
                 d.syn_w, d.proj_kind, d.proj_par, self.npar, d.elig, d.elig_post, d.syn_postpos, d.modulator, d.period_last, d.ntr,
                 d.bank_base,
-                d.bank_len, d.bank_n, d.bank_decay, self.dt))
+                d.bank_len, d.bank_n, d.bank_decay, d.syn_state, self.dt))
         L("sim_step", "update_neurons", nblk, 256, (
             d.ctl, i64(n), d.fired, self.seed, self.dt,
             d.npop, d.pop_model, d.pop_par, self.pop_npar, d.pop_extra,
@@ -641,6 +740,10 @@ class GPUEngine:
             d.pop_fr, d.fr_P, d.fr_F, self.FW, d.blocked))
         for m in self.models:  # user-defined populations: their generated kernels overwrite their neurons' flags
             L(m.name, m.name, min(4096, (int(m.n) + 255) // 256), 256, (d.ctl, m.lo, m.n, self.dt, self.seed, d.gen_tab, m.tab0))
+        for r in self.rules:  # clock-driven equations of user-defined rules, after the neurons' updates (v_post: this step's)
+            if r.has_clock:
+                L(r.name, r.clock, min(4096, (r.n_max + 255) // 256), 256, (d.ctl, r.slot, self.P, d.proj_slot, d.proj_par, self.npar,
+                                                                         self.dt, d.syn_tab))
         gens = (d.gen_steps, d.gen_idx, i64(d.gen_steps.shape[0]))
         cblk = min(4096, (self.n_chunks + 127) // 128)
         L("sim_step", "count_spikes", cblk, 128, (d.ctl, i64(n), self.C, d.fired, d.rec_mask) + gens + (d.ccnt,))
@@ -655,7 +758,9 @@ class GPUEngine:
             pre_events = (d.ctl, i64(0), i64(0), self.R, self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn,
                           d.pre_proj, d.pre_other, d.pre_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig,
                           d.elig_post, d.ntr) + banks + (d.elig_scale,)
-            L("sim_synapses", "plastic_events", 1024, 128, pre_events)
+            if self.builtin_plastic:
+                L("sim_synapses", "plastic_events", 1024, 128, pre_events)
+            self._rule_events(post=False, late=False)
         # ordered delivery: count per target, place the ranges, scatter the keys, sort and add per target
         spikes = (self.R, self.D, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.off, d.syn_tgt, d.blocked, i64(3 * self.stride_tgt))
         tblk = min(4096, (int(d.tcount.shape[0]) + 255) // 256)
@@ -667,9 +772,13 @@ class GPUEngine:
         if self.plastic and self.any_late:  # rules that deliver the weight before their update
             L("sim_synapses", "plastic_events", 1024, 128, pre_events[:2] + (i64(1),) + pre_events[3:])
         if self.plastic:
+            self._rule_events(post=False, late=True)
+        if self.plastic and self.builtin_plastic:
             L("sim_synapses", "plastic_events", 1024, 128, (
                 d.ctl, i64(1), i64(-1), self.R, self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj,
                 d.post_other, d.post_dly, d.syn_w, d.proj_kind, d.proj_par, self.npar, d.proj_bank, d.elig, d.elig_post, d.ntr) + banks + (d.elig_scale,))
+        if self.plastic:
+            self._rule_events(post=True, late=False)
         if self.any_eligibility:
             L("sim_synapses", "periodic", 1024, 256, (d.ctl, self.P, d.proj_kind, d.proj_par, self.npar, d.proj_ptr, d.proj_syn,
                                                       d.period_next, d.period_last, d.modulator, d.elig, d.elig_post,
@@ -682,6 +791,20 @@ class GPUEngine:
         L("sim_step", "step_end", 1, 1, (d.ctl, d.cnt, self.P, d.proj_kind, d.proj_par, self.npar, d.period_next, d.period_last,
                                          d.modulator, d.mod_decay, i64(d.modulator.shape[0]), i64(has_st), i64(st_every),
                                          i64(self.sampled), i64(sm_every), self.dt))
+
+    def _rule_events(self, post: bool, late: bool) -> None:
+        """The pre- (``post`` False; ``late``: of rules delivering before their update) or postsynaptic events of the
+        step for every generated rule module that has them (kernels/synapse_model.cu.in, ``<name>_events``)."""
+        d, i64 = self.d, np.int64
+        if post:
+            lists = (self.DD, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.post_off, d.post_syn, d.post_proj, d.post_other, d.post_dly)
+        else:
+            lists = (self.DA, d.hist_idx, d.hist_n, d.hist_step, self.stride, d.pre_off, d.pre_syn, d.pre_proj, d.pre_other, d.pre_dly)
+        for r in self.rules:
+            if not (r.on_post if post else r.on_pre and (r.late if late else r.early)):
+                continue
+            self.dev.launch(r.name, r.events, 1024, 128, (d.ctl, i64(post), i64(late), r.slot, self.R) + lists + (
+                d.proj_slot, d.proj_par, self.npar, self.dt, d.syn_tab))
 
     def run_chunk(self, t0: int, k: int, k_max: int, spk_cap: int, st_every: int, sm_every: int, cur_t0: int):
         """Advance up to ``k`` steps from ``t0``; returns ``(steps_done, spk_step, spk_idx, pop_counts, st_rows, sm_rows, events)``,
