@@ -107,7 +107,10 @@ def _realign_tables(app, what: str, name: str, obj, options, lines: list[str]) -
 
 def _fill_layer_page(app, docname: str, source: list[str]) -> None:
     if docname in layer_pages.PAGES:
-        source[0] = layer_pages.render(source[0])
+        try:
+            source[0] = layer_pages.render(source[0])
+        except (FileNotFoundError, LookupError) as exc:  # a placeholder naming a missing file or docstring
+            raise RuntimeError(f"docs/{docname}.md: {exc}") from exc
 
 
 def setup(app):
