@@ -15,8 +15,10 @@
 #                    GPU tests were all skipped fails (tests/conftest.py), so a missing CuPy cannot pass as green
 #   san_*            compute-sanitizer memcheck and initcheck on a small simulator run touching every kernel
 #                    (scripts/gpu/tiny_sim.py), memcheck on more same-step spikes than neurons (sim_probes.py overflow),
-#                    memcheck and initcheck on the generated kernels of user-defined models (scripts/gpu/generated_sim.py:
-#                    EIF, AdEx, Hodgkin-Huxley; it also fails unless the run equals the CPU loop bit for bit)
+#                    memcheck and initcheck on the generated kernels of user-defined models and plasticity rules
+#                    (scripts/gpu/generated_sim.py: EIF, AdEx, Hodgkin-Huxley; Clopath's rule, a clock-driven v_post
+#                    filter, pair STDP as a definition; it also fails unless the runs equal the CPU loop bit for bit,
+#                    pair STDP's weights within 1e-12: CUDA's exp in its decay)
 #   probe_sim        informational: duplicate-spike updates vs the CPU engine, run-to-run determinism
 #   bench_*          every benchmark that takes --device, with --quick --device cuda, alone on the GPU
 # Each step logs to $OUT/<step>.log; $OUT/summary.txt has one line per step and a digest.
@@ -200,7 +202,7 @@ else
       "$SAN" --tool initcheck $SANOPTS "$PY" scripts/gpu/tiny_sim.py cuda
     step san_memcheck_overflow 240 1 "2000 same-step spikes of one neuron: the spike list's bounds" \
       "$SAN" --tool memcheck $SANOPTS "$PY" scripts/gpu/sim_probes.py cuda overflow
-    step san_memcheck_generated 240 1 "generated kernels of user-defined models (address tables); equal to the CPU loop" \
+    step san_memcheck_generated 240 1 "generated kernels of user-defined models and rules (address tables); equal to the CPU loop" \
       "$SAN" --tool memcheck $SANOPTS "$PY" scripts/gpu/generated_sim.py cuda
     step san_initcheck_generated 240 1 "reads of device memory never written, same run" \
       "$SAN" --tool initcheck $SANOPTS "$PY" scripts/gpu/generated_sim.py cuda
