@@ -27,6 +27,7 @@ import importlib.util
 import json
 import math
 import platform
+import sysconfig
 import time
 import warnings
 from pathlib import Path
@@ -52,11 +53,16 @@ _DOC_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 def docstrings(modules: tuple[str, ...] = CORPUS_MODULES, min_chars: int = 40) -> tuple[list[str], list[str]]:
     """The docstrings of ``modules`` (at least ``min_chars`` long, ASCII, tabs expanded) and the modules found."""
     docs, found = [], []
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
     for name in modules:
         spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        origin = spec.origin if spec is not None else None
+        if origin is None or not origin.endswith(".py"):  # frozen (abc on 3.11+), or absent: its source file, if present
+            candidates = (stdlib / f"{name.replace('.', '/')}.py", stdlib / name.replace(".", "/") / "__init__.py")
+            origin = next((str(c) for c in candidates if c.is_file()), None)
+        if origin is None:
             continue  # absent, or built without its source on this Python
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
         found.append(name)
         for node in ast.walk(tree):
             if isinstance(node, _DOC_NODES):
@@ -162,7 +168,7 @@ def plot(results: dict, path: Path, title: str) -> None:
         loss = torch.tensor(r["train_loss"])
         k = min(20, len(loss))
         smooth = torch.nn.functional.avg_pool1d(loss.view(1, 1, -1), k, stride=1).flatten()
-        ax.plot(range(k, len(loss) + 1), smooth, color=color, alpha=0.6, label=f"{name} training")
+        ax.plot(range(k, len(loss) + 1), smooth, color=color, alpha=0.6, label=f"{name} training (mean of {k} steps)")
         steps, vals = zip(*r["val_loss"])
         ax.plot(steps, vals, "o-", color=color, label=f"{name} validation (ppl {r['val_perplexity']:.2f})")
     ax.set(xlabel="step", ylabel="cross-entropy per character (nats)", title=title)

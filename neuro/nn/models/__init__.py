@@ -19,9 +19,9 @@ static images ``[B, C, H, W]`` (direct encoding: repeated over ``time_steps``) o
 with the default neurons run on the fused LIF op of :mod:`neuro.ops.lif`; pass ``neuron=`` (a
 factory like :func:`make_lif`) to build the same architecture on another neuron.
 
-Language models take token ids ``[B, L]`` (the tokens are the time steps) and return logits ``[B, L, vocab]``:
-:class:`SpikeGPT` (:mod:`~neuro.nn.models.spikegpt`, parallel and recurrent forms) and the SpikingBrain-style block
-of :mod:`~neuro.nn.models.spikingbrain` (adaptive spike counts, causal linear attention).
+The language model :class:`SpikeGPT` (:mod:`~neuro.nn.models.spikegpt`) takes token ids ``[B, L]`` (the tokens are
+the time steps) and returns logits ``[B, L, vocab]``, in a parallel and a recurrent form; the SpikingBrain-style block
+of :mod:`~neuro.nn.models.spikingbrain` (adaptive spike counts, causal linear attention) maps ``[B, L, C]`` to itself.
 """
 
 from ._layers import count_parameters
