@@ -24,11 +24,13 @@ Names:
 
 * ``w`` is the projection's weight, the value its synapses deliver to their receptor (in that receptor's unit,
   dimensionless unless declared, e.g. ``w : volt``). The delivery is the projection's: plasticity code changes ``w``
-  and the synaptic variables; it does not write neuron variables.
+  and the synaptic variables.
 * Synaptic variables are the differential variables and the declared ``x : unit`` variables that some code writes;
   the other declared names are parameters (per synapse, or one value for all). ``(constant)`` ones may not be written.
 * ``x_pre`` / ``x_post`` read variable ``x`` of the presynaptic / postsynaptic neuron (a variable or parameter of a
-  user-defined model; ``v`` of the built-in neurons). Their units are checked when the projection is built.
+  user-defined model; ``v`` of the built-in neurons). Their units are checked when the projection is built. Event
+  and periodic code may also write the state variables of user-defined neuron models (``theta_post += 0.1*mV``: each
+  synapse's code adds its own change, in event order).
 * Names listed in ``modulators`` read the network's neuromodulator of that name (dimensionless; three-factor rules).
 
 Differential equations carry a flag:
@@ -116,6 +118,7 @@ class SynapseModel:
             dims[m] = U.ONE
         self._units: dict[str, float] = {}
         self.external: set[str] = set()  # x_pre / x_post names used
+        self.writes: set[str] = set()  # ... and written by event or periodic code
 
         def resolve(expr, where):
             for s in expr.free_symbols:
@@ -181,9 +184,15 @@ class SynapseModel:
             block = []
             for target, op, expr, src in statements(text or "", which):
                 where = f"{which} {src!r}"
-                if _EXTERNAL.match(target):
-                    raise DefinitionError(f"{where}: plasticity code may not write neuron variables ({target!r}); the projection "
-                                          "delivers w to its receptor")
+                if _EXTERNAL.match(target) and target not in declared and target not in subs:
+                    resolve(expr, where)
+                    self.external.add(target)
+                    self.writes.add(target)
+                    self._checks.append((expr, None if op in ("*=", "/=") else target, where))  # the target's unit, known at build
+                    if op in ("*=", "/="):
+                        self._checks.append((expr, U.ONE, where))
+                    block.append((target, op, expand(expr)))
+                    continue
                 if target in self.modulators:
                     raise DefinitionError(f"{where}: {target!r} is a neuromodulator, read-only here (release it with Network.release)")
                 if target in subs:
@@ -260,18 +269,26 @@ class SynapseModel:
         dims = dict(self._dims)
         dims.update(external)
         for expr, want, where in self._checks:
+            if isinstance(want, str):  # a neuron variable written: its unit
+                if want not in dims:
+                    continue
+                want = dims[want]
             if any(s.name not in dims for s in expr.free_symbols):
                 continue
             got = dimension(expr, dims, where)
             if want is not None and got != want and not expr.is_zero:
                 raise DefinitionError(f"{where}: the expression has the unit {got}, it must be {want}")
 
-    def bind(self, external: dict[str, U.Dim], where: str) -> None:
+    def bind(self, external: dict[str, U.Dim], where: str, writable: set | None = None) -> None:
         """Check the neuron variables read (``x_pre`` / ``x_post`` -> their dimensions, None when the neuron has no such
-        variable) and every unit that depends on them."""
+        variable), those written (``writable``: the names that may be) and every unit that depends on them."""
         missing = sorted(n for n in self.external if external.get(n) is None)
         if missing:
             raise DefinitionError(f"{where}: the synapse model reads {missing}, which the neurons do not have")
+        bad = sorted(self.writes - (writable or set()))
+        if bad:
+            raise DefinitionError(f"{where}: the synapse model writes {bad}; code can write the state variables of user-defined neuron "
+                                  "models (sim.Population(n, NeuronModel)), not parameters nor the built-in neurons' variables")
         try:
             self._check_units(external)
         except DefinitionError as err:

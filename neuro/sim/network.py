@@ -461,7 +461,12 @@ class Network:
             for name in model.external:
                 var, side = name.rsplit("_", 1)
                 external[name] = self._neuron_dim(proj.pre if side == "pre" else proj.post, var)
-            model.bind(external, where)
+            writable = {name for name in model.external if isinstance(pop_ := (proj.pre if name.endswith("_pre") else proj.post), ModelPopulation)
+                        and name.rsplit("_", 1)[0] in pop_.definition.states}
+            model.bind(external, where, writable)
+            if model.writes and self.backend != "cpu":
+                raise NotImplementedError(f"{where}: a rule writing neuron variables ({sorted(model.writes)}) runs on the CPU loop only so "
+                                          "far; use backend='cpu'")
             for m in model.modulators:
                 if m not in self.modulators:
                     raise ValueError(f"{where}: its rule reads modulator {m!r}; add it with add_modulator() (known: {sorted(self.modulators)})")

@@ -42,7 +42,7 @@ def test_definition_sorts_names_into_variables_and_parameters():
 @pytest.mark.parametrize("eqs, on_pre, on_post, match", [
     ("dx/dt = -x / tau : 1\ntau : second", "x += 1", "", "event-driven"),                   # no flag
     (PAIR, "apre += Apre; w = clip(w + bogus, 0, wmax)", ON_POST, "unknown name 'bogus'"),
-    (PAIR, ON_PRE + "; v_post += w", ON_POST, "may not write neuron variables"),
+    (PAIR, ON_PRE + "; t = 1*ms", ON_POST, "'t' cannot be written"),
     (PAIR, ON_PRE + "; taupre = 5*ms", ON_POST, r"\(constant\) parameter"),
     (PAIR, "apre += taupre", ON_POST, "unit"),                                              # 1 += second
     ("dx/dt = -x**2 / tau : 1 (event-driven)\ntau : second", "x += 1", "", "linear in its own variable"),
@@ -358,3 +358,39 @@ def test_triplet_stdp_as_a_definition_equals_the_builtin_rule():
     net_b.run(300.0, progress=False)
     np.testing.assert_allclose(pa.weights, pb.weights, rtol=0, atol=1e-12)
     assert np.abs(pa.weights - pa._w).max() > 0.05
+
+
+def test_rules_write_the_state_of_user_defined_neurons():
+    """A homeostatic rule raising the postsynaptic threshold at each postsynaptic event of each synapse; the same
+    network without it fires more. Writing a parameter or a built-in neuron's variable is refused."""
+    neuron = NeuronModel("""
+        dv/dt = (E - v) / (10*ms) : volt
+        dtheta/dt = (-50*mV - theta) / (500*ms) : volt
+        E : volt (constant)
+    """, threshold="v > theta", reset="v = -65*mV", inputs={"v": "v"})
+    rule = SynapseModel("c : 1", on_post="theta_post += 0.5*mV; c += 1")
+    counts = []
+    for plastic in (False, True):
+        net = sim.Network(dt=0.1)
+        src = sim.SpikeSource(1, times=[1.0], indices=[0])
+        pop = sim.Population(2, neuron, E=-40.0, v=-65.0, theta=-50.0)
+        proj = sim.Projection(src, pop, weight=0.0, receptor="v", plasticity=rule if plastic else None)
+        mon = net.add(src, pop, proj, sim.SpikeMonitor(pop))
+        net.run(300.0, progress=False)
+        counts.append(mon.i.size)
+        if plastic:
+            np.testing.assert_array_equal(proj.variable("c"), np.bincount(mon.i, minlength=2))
+            assert pop.theta.min() > -50.0
+    assert counts[1] < counts[0]
+    bad = SynapseModel("c : 1", on_post="E_post += 1*mV; c += 1")
+    net = sim.Network(dt=0.1)
+    src, pop = sim.SpikeSource(1, times=[1.0], indices=[0]), sim.Population(2, neuron, E=-40.0, v=-65.0, theta=-50.0)
+    net.add(src, pop, sim.Projection(src, pop, weight=0.0, receptor="v", plasticity=bad))
+    with pytest.raises(DefinitionError, match=r"writes \['E_post'\]"):
+        net.build()
+    lif = SynapseModel("c : 1", on_pre="v_post += 1*mV")
+    net = sim.Network(dt=0.1)
+    a, b = sim.LIF(2), sim.LIF(2)
+    net.add(a, b, sim.Projection(a, b, plasticity=lif))
+    with pytest.raises(DefinitionError, match=r"writes \['v_post'\]"):
+        net.build()
