@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -334,21 +335,24 @@ RULES = {"pair": (pair_rule(), {}), "pair_literals": (pair_rule(), dict(taupre=2
 def test_generated_sources_compile_with_nvcc_for_sm90_without_fma(tmp_path):
     """Every generated rule source compiles for a Hopper GPU with the engine's options (and the engine's own kernels with
     the PL_GENERIC changes); its three kernels are in the PTX, with no fused multiply-add outside CUDA's exp."""
-    for name, (model, constants) in RULES.items():
-        src = cudagen_synapse.write(model, constants)
-        out = tmp_path / f"{name}.ptx"
+    def ptx(src: Path, out: Path):
         cmd = [NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", "-DTGT_T=int", "-DEV_T=int", f"-I{kernel_dir()}", "-o",
                str(out), str(src)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    jobs = {name: (cudagen_synapse.write(model, constants), tmp_path / f"{name}.ptx") for name, (model, constants) in RULES.items()}
+    jobs["sim_synapses"] = (kernel_dir() / "sim_synapses.cu", tmp_path / "sim_synapses.ptx")
+    with ThreadPoolExecutor(max_workers=2) as pool:  # (two at a time: the CI machine has two cores)
+        results = {name: pool.submit(ptx, *job) for name, job in jobs.items()}
+        results = {name: job.result() for name, job in results.items()}
+    for name, res in results.items():
         assert res.returncode == 0, f"{name}: {res.stderr[-2000:]}"
-        ptx = out.read_text()
+    for name, (model, constants) in RULES.items():
+        ptx = jobs[name][1].read_text()
         for k in cudagen_synapse.kernel_names(model, constants):
             assert f".entry {k}(" in ptx, (name, k)
         if name in ("filter", "clopath"):  # no libm call: no fma anywhere (CUDA's exp uses fma inside)
             assert not re.search(r"\bfma\.", ptx), f"{name}: the PTX fuses a multiply-add"
-    res = subprocess.run([NVCC, "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", f"-I{kernel_dir()}", "-o", str(tmp_path / "s.ptx"),
-                          str(kernel_dir() / "sim_synapses.cu")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
 
 
 # ---------------------------------------------------------------------------------------------- on a GPU
@@ -371,3 +375,42 @@ def test_rules_on_a_gpu_equal_the_cpu_loop():
     np.testing.assert_array_equal(a[2]["out"].i, b[2]["out"].i)
     np.testing.assert_array_equal(a[2]["out"].t, b[2]["out"].t)
     np.testing.assert_allclose(b[1][0].weights, a[1][0].weights, rtol=0, atol=1e-12)
+
+
+def test_cuda_device_loads_the_three_kernels_of_a_rule_module(monkeypatch):
+    """CudaDevice (CuPy replaced by the tests' fake): a rule's generated source is compiled once with the engine's options
+    and its events, clock and periodic kernels are fetched by name for launch(module, kernel, ...)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
+    from fake_cupy import FakeCupy
+
+    from neuro import kernel_loader
+
+    fake = FakeCupy(capabilities=("90",))
+
+    class Stream:
+        def __init__(self, non_blocking=False):
+            self.ptr = 1000
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    fake.cuda.Stream = Stream
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(kernel_loader, "_import_cupy", lambda: fake)
+    monkeypatch.setattr(engine_gpu.CudaDevice, "_generated", {})
+    kernel_loader.clear_cache()
+    try:
+        dev = engine_gpu.CudaDevice()
+        dev.use(("-DEV_T=int", "-DFK_T=short"))
+        rule = clopath_rule()
+        name, kernels = cudagen_synapse.module_name(rule), cudagen_synapse.kernel_names(rule)
+        for _ in range(2):
+            dev.load_generated(name, cudagen_synapse.write(rule), kernels)
+    finally:
+        kernel_loader.clear_cache()
+    ours = [c for c in fake.calls("compile") if "-DEV_T=int" in c[1]]
+    assert len(ours) == len(engine_gpu._SOURCES) + 1 and "--fmad=false" in ours[-1][1]
+    assert all((name, k) in dev._fns for k in kernels) and all(("get_function", k, 0) in fake.log for k in kernels)
