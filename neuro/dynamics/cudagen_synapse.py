@@ -18,7 +18,8 @@ host emulation both sides call glibc, so every rule gives the CPU loop's bits; o
 still gives the CPU's bits.
 
 Order. A synapse is in one presynaptic and one postsynaptic event list, and a rule's code writes only ``w`` and its
-own synapse's variables, so one launch has one writer per synapse and events of different synapses run in parallel.
+own synapse's variables, so one launch has one writer per synapse and events of different synapses run in parallel
+(rules whose code writes neuron variables, ``theta_post += ...``, are refused here: the CPU loop runs them).
 A presynaptic neuron listed several times in one step (a ``SpikeSource`` with ``repeats="multiplicity"``) is handled
 by the block of its first copy, which applies its events to each synapse one after another, as the CPU loop does:
 with ``delivery="after_update"`` all copies' events, then the delivery of the resulting weight for each copy; with
@@ -197,6 +198,10 @@ def kernel_source(model, constants: dict | None = None) -> str:
     """The CUDA C source of ``model``'s kernels (``kernels/synapse_model.cu.in`` filled in); ``constants``: parameters
     with one value over the projection, written in as literals (as ``syncodegen.load``)."""
     constants = _constants(constants)
+    if getattr(model, "writes", None):
+        raise NotImplementedError(f"{model.name or 'the synapse model'} writes neuron variables ({sorted(model.writes)}): the events of "
+                                  "several synapses would write one neuron's variable, in an order the GPU kernels do not keep; "
+                                  "such rules run on the CPU loop only")
     try:
         parts = {"on_pre": _event_body(model, "on_pre", constants), "on_post": _event_body(model, "on_post", constants),
                  "clock": _loop_body(model, "clock", constants), "periodic": _loop_body(model, "periodic", constants)}

@@ -414,3 +414,18 @@ def test_cuda_device_loads_the_three_kernels_of_a_rule_module(monkeypatch):
     ours = [c for c in fake.calls("compile") if "-DEV_T=int" in c[1]]
     assert len(ours) == len(engine_gpu._SOURCES) + 1 and "--fmad=false" in ours[-1][1]
     assert all((name, k) in dev._fns for k in kernels) and all(("get_function", k, 0) in fake.log for k in kernels)
+
+
+def test_rules_writing_neuron_variables_are_refused_on_the_gpu():
+    """Several synapses' events would write one neuron's variable in an order the kernels do not keep: no CUDA is
+    generated for such a rule, and a network with one on backend="emulate" is refused when built."""
+    neuron = NeuronModel("dv/dt = (E - v) / (10*ms) : volt\ndtheta/dt = (-50*mV - theta) / (500*ms) : volt\nE : volt (constant)",
+                         threshold="v > theta", reset="v = -65*mV", inputs={"v": "v"})
+    rule = SynapseModel("c : 1", on_post="theta_post += 0.5*mV; c += 1", name="homeostatic")
+    with pytest.raises(NotImplementedError, match=r"homeostatic writes neuron variables \(\['theta_post'\]\)"):
+        cudagen_synapse.kernel_source(rule)
+    net = sim.Network(dt=0.1, backend="emulate")
+    src, pop = sim.SpikeSource(1, times=[1.0], indices=[0]), sim.Population(2, neuron, E=-40.0, v=-65.0, theta=-50.0)
+    net.add(src, pop, sim.Projection(src, pop, weight=0.0, receptor="v", plasticity=rule))
+    with pytest.raises(NotImplementedError, match="CPU loop only"):
+        net.run(1.0, progress=False)
