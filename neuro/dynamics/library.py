@@ -132,3 +132,20 @@ def clopath_rule(**defaults) -> SynapseModel:
                 "0 * nS, g_max)",
         delivery="before_update", defaults={"g_max": 0.5, "A_LTD": 1.5e-4, "A_LTP": 1.5e-2, "Theta_low": -70.0, **defaults},
         name="clopath_rule")
+
+
+def tsodyks_markram(**defaults) -> SynapseModel:
+    r"""Short-term depression and facilitation (Tsodyks & Markram 1997; Markram et al. 1998) as a rule: resources ``x``
+    recover to 1 with ``tau_d``, utilisation ``u`` relaxes to ``U`` with ``tau_f`` (both event-driven); at a
+    presynaptic spike the synapse delivers :math:`w = w_0\, u\, x`, then :math:`x \leftarrow x - u x` and
+    :math:`u \leftarrow u + U (1 - u)`. ``w0`` is the synapse's baseline weight (give it per synapse; the projection's
+    ``weight`` is overwritten at the first spike). Defaults: a depressing synapse."""
+    return SynapseModel("""
+        dx/dt = (1 - x) / tau_d : 1 (event-driven)
+        du/dt = (U - u) / tau_f : 1 (event-driven)
+        w0 : 1
+        U : 1 (constant)
+        tau_d : second (constant)
+        tau_f : second (constant)
+    """, on_pre="w = w0 * u * x; x -= u * x; u += U * (1 - u)",
+        defaults={"U": 0.5, "tau_d": 200.0, "tau_f": 50.0, "x": 1.0, "u": 0.5, **defaults}, name="tsodyks_markram")

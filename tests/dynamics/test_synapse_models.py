@@ -394,3 +394,36 @@ def test_rules_write_the_state_of_user_defined_neurons():
     net.add(a, b, sim.Projection(a, b, plasticity=lif))
     with pytest.raises(DefinitionError, match=r"writes \['v_post'\]"):
         net.build()
+
+
+def test_short_term_plasticity_as_a_rule_equals_brian2(b2):
+    """Tsodyks-Markram depression/facilitation (library.tsodyks_markram): the postsynaptic potential a spike train
+    builds through it equals Brian2's with the same equations (its on_pre delivers ``v_post += w0*u*x`` first)."""
+    from neuro.dynamics import library
+
+    dt, T = 0.1, 300.0
+    times = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 150.0, 160.0, 250.0])
+    neuron = NeuronModel("dv/dt = -v / (20*ms) : volt", inputs={"v": "v"})
+    net = sim.Network(dt=dt)
+    src = sim.SpikeSource(2, times=np.r_[times, times + 3.0], indices=np.r_[np.zeros(times.size, int), np.ones(times.size, int)])
+    post = sim.Population(2, neuron)
+    rule = library.tsodyks_markram(U=0.2, tau_f=300.0)
+    proj = sim.Projection(src, post, connect="one_to_one", weight=0.0, receptor="v", plasticity=rule(w0=np.array([2.0, 3.0])))
+    vm = net.add(src, post, proj, sim.StateMonitor(post, "v"))
+    net.run(T, progress=False)
+    ms, mV = b2.ms, b2.mV
+    b2.defaultclock.dt = dt * ms
+    g_src = b2.SpikeGeneratorGroup(2, np.r_[np.zeros(times.size, int), np.ones(times.size, int)], np.r_[times, times + 3.0] * ms)
+    g_post = b2.NeuronGroup(2, "dv/dt = -v / (20*ms) : volt", method="exact")
+    syn = b2.Synapses(g_src, g_post, """w0 : 1
+        dx/dt = (1 - x) / tau_d : 1 (event-driven)
+        du/dt = (U - u) / tau_f : 1 (event-driven)""", on_pre="v_post += w0 * u * x * mV; x -= u * x; u += U * (1 - u)",
+        namespace={"U": 0.2, "tau_d": 200 * ms, "tau_f": 300 * ms})
+    syn.connect(j="i")
+    syn.w0, syn.x, syn.u = [2.0, 3.0], 1.0, 0.5
+    b2_vm = b2.StateMonitor(g_post, "v", record=True)
+    b2.run(T * ms)
+    # our sample at step k is the state after that step's update, Brian2's the state before it (its sample k + 1)
+    np.testing.assert_allclose(vm.values.T[:, :-1], np.asarray(b2_vm.v)[:, 1:] / float(mV), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(proj.variable("x"), np.asarray(syn.x), rtol=1e-12)
+    assert vm.values.max() > 0.5
