@@ -1,0 +1,124 @@
+r"""Learning rules of published models, written as :class:`~neuro.dynamics.NeuronModel` and
+:class:`~neuro.dynamics.SynapseModel` definitions (no engine code of their own).
+
+Hao, Huang, Dong & Xu (2020), *A biologically plausible supervised learning method for spiking neural networks using
+the symmetric STDP rule*, Neural Networks 121:387-395:
+
+* :func:`sym_stdp`: the symmetric (dopamine-modulated) STDP rule, both pairings potentiate,
+  :math:`\Delta w = \eta\, a\, e^{-|\Delta t| / \tau}`;
+* :func:`adaptive_conductance_lif`: the hidden layer's conductance-based LIF neuron with the dynamic threshold
+  (intrinsic plasticity) :math:`v > v_{th} + \theta - \theta_{offset}`;
+* :func:`teacher_gated_lif`: the label layer's LIF neuron, whose input from the hidden layer is gated off while a
+  teacher signal drives it.
+
+Synaptic scaling (each neuron's summed incoming weight held at a constant) needs a sum over a neuron's synapses, which
+a synapse definition cannot express (no summed variables); :meth:`neuro.sim.Projection.normalize_incoming` does it
+between samples, as the authors' code does on the host. ``examples/sym_stdp_digits.py`` puts the pieces together.
+"""
+
+from __future__ import annotations
+
+from .model import NeuronModel
+from .synapse import SynapseModel
+
+
+def sym_stdp(modulator: str | None = "dopamine", **defaults) -> SynapseModel:
+    r"""Symmetric STDP with hard bounds: a presynaptic spike adds :math:`\nu_{pre}\, a_{post}`, a postsynaptic spike
+    :math:`\nu_{post}\, a_{pre}` (``apre``, ``apost``: traces that jump by ``Apre``, ``Apost`` and decay with
+    ``taupre``, ``taupost``), so both orders potentiate, by :math:`\nu A\, e^{-|t_{post} - t_{pre}| / \tau}` per pair,
+    then :math:`w` is clipped to :math:`[0, w_{max}]`.
+
+    ``modulator`` (default ``"dopamine"``) names a network neuromodulator that multiplies every change: the paper's
+    rule is STDP in the presence of dopamine, and a concentration of 0 freezes the weights (testing). ``None``: no
+    modulator. ``w`` is dimensionless (a conductance relative to the leak, for :func:`adaptive_conductance_lif`) and is
+    delivered before the update. Defaults: the authors' released code (hidden layer; the label layer uses
+    ``nupre = nupost = 0.08``, ``w_max = 8``).
+
+    .. code-block:: python
+
+        net.add_modulator("dopamine", tau=1e12, initial=1.0)
+        sim.Projection(inputs, hidden, weight=w0, plasticity=sym_stdp()(w_max=1.0))
+    """
+    gate = f" * {modulator}" if modulator else ""
+    return SynapseModel("""
+        dapre/dt = -apre / taupre : 1 (event-driven)
+        dapost/dt = -apost / taupost : 1 (event-driven)
+        taupre : second (constant)
+        taupost : second (constant)
+        Apre : 1 (constant)
+        Apost : 1 (constant)
+        nupre : 1 (constant)
+        nupost : 1 (constant)
+        w_max : 1 (constant)
+    """, on_pre=f"apre += Apre; w = clip(w + nupre * apost{gate}, 0, w_max)",
+        on_post=f"apost += Apost; w = clip(w + nupost * apre{gate}, 0, w_max)",
+        modulators=(modulator,) if modulator else (), delivery="before_update",
+        defaults={"taupre": 20.0, "taupost": 20.0, "Apre": 0.1, "Apost": 0.1, "nupre": 0.02, "nupost": 0.02, "w_max": 1.0,
+                  **defaults}, name="sym_stdp")
+
+
+def adaptive_conductance_lif(**defaults) -> NeuronModel:
+    r"""Conductance-based LIF with a dynamic threshold (Diehl & Cook 2015; Hao et al. 2020):
+
+    .. math::
+
+        \tau_m \dot v = v_{rest} - v + g_e (E_{exc} - v) + g_i (E_{inh} - v), \quad
+        \dot g_e = -g_e / \tau_e, \quad \dot g_i = -g_i / \tau_i, \quad \dot\theta = -p\, \theta / \tau_\theta
+
+    (:math:`v` held during ``t_ref``), a spike when :math:`v > v_{th} + \theta - \theta_{offset}`, then
+    :math:`v \leftarrow v_{reset}` and :math:`\theta \mathrel{+}= p\, \theta_+ (\theta_{offset} - \theta_{ref}) /
+    |\theta - \theta_{ref}|` (the authors' code: an increment that shrinks as :math:`\theta` grows). ``plastic``
+    (:math:`p`, 1 or 0) turns the threshold's adaptation on or off (training / testing). Conductances are relative to
+    the leak (dimensionless): receptors ``"exc"`` add to ``g_e``, ``"inh"`` to ``g_i``. Potentials in mV, times in ms.
+    Defaults: the hidden layer of the authors' code; ``theta_plus=0`` and ``theta=0`` make the plain inhibitory
+    neuron. ``count`` counts the neuron's spikes (an experiment reads it and sets it back to 0 per sample).
+    """
+    return NeuronModel("""
+        dv/dt = (v_rest - v + g_e * (E_exc - v) + g_i * (E_inh - v)) / tau_m : volt (unless refractory)
+        dg_e/dt = -g_e / tau_e : 1
+        dg_i/dt = -g_i / tau_i : 1
+        dtheta/dt = -plastic * theta / tau_theta : volt
+        count : 1
+        plastic : 1
+        v_rest : volt (constant)
+        v_reset : volt (constant)
+        v_th : volt (constant)
+        E_exc : volt (constant)
+        E_inh : volt (constant)
+        theta_offset : volt (constant)
+        theta_plus : volt (constant)
+        theta_ref : volt (constant)
+        tau_m : second (constant)
+        tau_e : second (constant)
+        tau_i : second (constant)
+        tau_theta : second (constant)
+        t_ref : second (constant)
+    """, threshold="v > v_th + theta - theta_offset",
+        reset="v = v_reset; count += 1; theta += plastic * theta_plus * (theta_offset - theta_ref) / abs(theta - theta_ref)",
+        refractory="t_ref", inputs={"exc": "g_e", "inh": "g_i"},
+        defaults={"v_rest": -65.0, "v_reset": -65.0, "v_th": -52.0, "E_exc": 0.0, "E_inh": -100.0, "theta_offset": 20.0,
+                  "theta_plus": 0.07, "theta_ref": 10.0, "tau_m": 100.0, "tau_e": 1.0, "tau_i": 2.0, "tau_theta": 8e6, "t_ref": 2.0,
+                  "plastic": 1.0, "v": -105.0, "theta": 20.0, **defaults}, name="adaptive_conductance_lif")
+
+
+def teacher_gated_lif(**defaults) -> NeuronModel:
+    r"""The label neuron of Hao et al. (2020): a conductance-based LIF neuron,
+    :math:`\tau_m \dot v = v_{rest} - v + \gamma\, g_e (E_{exc} - v)`, :math:`\dot g_e = -g_e / \tau_e`, spiking at
+    :math:`v > v_{th}` (reset to :math:`v_{reset}`). ``gate`` (:math:`\gamma`) is 0 while a teacher signal drives the
+    neuron (receptor ``"v"``: a jump of ``v``, e.g. from a Poisson source at the label's rate) and the input from the
+    hidden layer (receptor ``"exc"``) is ignored, as in the authors' code; 1 when the neuron is read out. ``count``
+    counts its spikes. Defaults: the authors' code (mV, ms)."""
+    return NeuronModel("""
+        dv/dt = (v_rest - v + gate * g_e * (E_exc - v)) / tau_m : volt
+        dg_e/dt = -g_e / tau_e : 1
+        count : 1
+        gate : 1
+        v_rest : volt (constant)
+        v_reset : volt (constant)
+        v_th : volt (constant)
+        E_exc : volt (constant)
+        tau_m : second (constant)
+        tau_e : second (constant)
+    """, threshold="v > v_th", reset="v = v_reset; count += 1", inputs={"exc": "g_e", "v": "v"},
+        defaults={"v_rest": -60.0, "v_reset": -45.0, "v_th": -40.0, "E_exc": 0.0, "tau_m": 10.0, "tau_e": 1.0, "gate": 1.0,
+                  "v": -60.0, **defaults}, name="teacher_gated_lif")
