@@ -57,7 +57,7 @@ import numpy as np
 
 from . import tmpfiles
 
-__all__ = ["sweep", "sweep_network", "NetworkRun", "point_seeds", "SweepError"]
+__all__ = ["sweep", "sweep_network", "sweep_batched", "NetworkRun", "point_seeds", "SweepError"]
 
 _FORMAT = "neuro.sweep/1"
 
@@ -461,3 +461,81 @@ def sweep_network(build: Callable, grid, duration: float, *, measure: Callable |
     monitors the measures read), run for ``duration`` ms and measured (see :class:`NetworkRun`). The other keyword
     arguments are :func:`sweep`'s."""
     return sweep(NetworkRun(build, duration, measure), grid, **kwargs)
+
+
+def sweep_batched(build: Callable, grid, duration: float, *, measure: Callable | None = None, fixed: Mapping | None = None,
+                  replicates: int = 1, seed: int = 0, seed_arg: str | None = "seed", progress: bool | None = None,
+                  as_frame: bool | None = None):
+    """All points of a network sweep as independent copies in ONE network, run by one call of the compiled loop.
+
+    ``build(**point, **fixed, seed=s)`` returns a :class:`~neuro.sim.Network` that has not been run (the same builders as
+    :func:`sweep_network`); the populations, projections and monitors of every point's network are moved into one
+    network of the same ``dt`` (seeded with ``seed``), which is run for ``duration`` ms; then each point is measured on
+    its own network object (``measure(net, duration)``, by default the mean rate of each of its
+    :class:`~neuro.sim.SpikeMonitor` as ``rate_<population name>``). Small networks then share one layout and one loop
+    instead of paying a build and a loop call each (``benchmarks/sweep_batched.py``).
+
+    What a point draws when it is built (connectivity, weights, delays, initial values: from its seed ``s``, as in
+    :func:`sweep_network`) is the same here; the run's own random numbers (Poisson spikes, noise) are drawn per neuron
+    of the merged network, so a point's spikes are another sample of the same law, not those of its separate run.
+    Networks with neuromodulators (whose names would collide) and networks already run are refused. Rows as
+    :func:`sweep`'s.
+    """
+    from .sim import Network, SpikeMonitor
+
+    fixed = dict(fixed or {})
+    if not callable(build):
+        raise TypeError(f"build must be callable, got {type(build).__name__}")
+    if not (isinstance(duration, int | float) and np.isfinite(duration) and duration > 0):
+        raise ValueError(f"duration must be a finite number of ms > 0, got {duration!r}")
+    if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) or replicates < 1:
+        raise ValueError(f"replicates must be an integer >= 1, got {replicates!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    label = _describe(build)
+    points = _points(grid)
+    takes_seed = _check_names(build, points, fixed, seed_arg)
+    if replicates > 1 and not takes_seed:
+        raise ValueError(f"replicates={replicates} needs a seed argument: {label} takes no {seed_arg!r} parameter")
+    seeds = point_seeds(int(seed), len(points) * replicates)
+    rows = [{"point": k, **points[k // replicates], "replicate": k % replicates, "seed": s} for k, s in enumerate(seeds)]
+    nets = []
+    for row in rows:
+        args = {**{n: row[n] for n in points[row["point"] // replicates]}, **fixed}
+        if takes_seed:
+            args[seed_arg] = row["seed"]
+        try:
+            net = build(**args)
+        except Exception as exc:
+            raise _point_error(label, [row], exc) from exc
+        if not isinstance(net, Network):
+            raise TypeError(f"{label} must return a neuro.sim.Network, got {type(net).__name__}")
+        if net.modulators:
+            raise ValueError(f"point {row['point']}: its network has neuromodulators ({sorted(net.modulators)}), whose names would "
+                             "collide in one batched network; use sweep_network")
+        if net.built or net.step:
+            raise ValueError(f"point {row['point']}: its network was already built or run; sweep_batched needs fresh networks")
+        if nets and (net.dt != nets[0].dt or net.backend != nets[0].backend):
+            raise ValueError(f"point {row['point']}: dt = {net.dt} ms, backend {net.backend!r}; the first point's network has "
+                             f"dt = {nets[0].dt} ms, backend {nets[0].backend!r} (one batched network has one of each)")
+        nets.append(net)
+    big = Network(dt=nets[0].dt, seed=int(seed), backend=nets[0].backend)
+    for net in nets:
+        for obj in net.populations + net.projections:
+            obj.network = None  # moved: the merged network owns it now (the point's network still lists it, for measuring)
+        big.add(*net.populations, *net.projections, *net.monitors)
+    big.run(duration, progress=progress)
+    table = []
+    for row, net in zip(rows, nets):
+        if measure is not None:
+            got = _measures(measure(net, duration), set(row))
+        else:
+            got = {f"rate_{m.pop.name}": float(m.rate(duration)) for m in net.monitors if isinstance(m, SpikeMonitor)}
+        table.append({**row, **got})
+    if as_frame is None:
+        as_frame = _has_pandas()
+    if as_frame:
+        import pandas as pd
+
+        return pd.DataFrame(table)
+    return table

@@ -50,20 +50,15 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 
 import numpy as np
 from numba import njit
-from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..ops.fastmath import exp64
+from ..ops.fnptr import call_event, call_kernel
 from ..ops.lif.step_cpu import discrete_lif_update
 from ..ops.rng_cpu import fill_normal, fill_uniform, geometric_at
 from ..ops.stdp.cpu import pair_on_post, pair_on_pre, triplet_on_post, triplet_on_pre
-
-# the kernels of user-defined models are called through first-class function types (an experimental Numba feature,
-# covered by tests/dynamics)
-warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
 
 # population models
 POISSON, GENERATOR, CUBA, COBA, IZHIKEVICH = 0, 1, 2, 3, 4
@@ -447,7 +442,8 @@ def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, 
                 if skip:
                     continue
                 if kind == PL_GENERIC:  # row: (synapse, projection, its index in the projection, postsynaptic neuron)
-                    syn_ev_fns[2 * int(pp[0])](t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])), s, pre_ev[e, 2], i, pre_ev[e, 3])
+                    call_event(syn_ev_fns[2 * int(pp[0])], t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])), s, pre_ev[e, 2], i,
+                               pre_ev[e, 3])
                     continue
                 x_post = _seen(ntr[post_rows[pre_ev[e, 3]] + pre_ev[e, 2]], post_dec)  # o1 for the triplet rule
                 if kind == PL_ELIGIBILITY:
@@ -482,11 +478,11 @@ def run_steps(
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
     # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
     pop_direct,
-    # user-defined models (Network._layout_models): a tuple of generated kernels (neuro.dynamics.codegen), the uint64 table of
+    # user-defined models (Network._layout_models): the addresses of their generated kernels (uint64, neuro.dynamics.codegen), the uint64 table of
     # the addresses of their arrays (a population's kernel slot and table offset in pop_par[p, 0:2]), their spike flags
     # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
     gen_fns, gen_tab, gen_fired, gen_state,
-    # user-defined plasticity rules (Network._layout_rules): their generated event functions (on_pre of slot k at 2 k, on_post at
+    # user-defined plasticity rules (Network._layout_rules): the addresses of their generated event functions (on_pre of slot k at 2 k, on_post at
     # 2 k + 1), their loops (clock-driven at 2 k, periodic at 2 k + 1), the uint64 table of their arrays' addresses and the
     # float64 block of their variables (read by synapse monitors)
     syn_ev_fns, syn_loop_fns, syn_tab, syn_state,
@@ -601,8 +597,8 @@ def run_steps(
         if any_periodic:
             for pr in range(proj_kind.shape[0]):
                 if proj_kind[pr] == PL_GENERIC and proj_par[pr, 2] > 0.0 and t >= period_next[pr]:
-                    syn_loop_fns[2 * int(proj_par[pr, 0]) + 1](t, 0, int(proj_par[pr, 4]), dt, seed,
-                                                               syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+                    call_kernel(syn_loop_fns[2 * int(proj_par[pr, 0]) + 1], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
                     period_next[pr] += int(proj_par[pr, 2])
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
@@ -662,7 +658,7 @@ def run_steps(
                 _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
                 nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
             elif model == GENERIC:
-                gen_fns[int(par[0])](t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
+                call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
                 nspk = _collect_spikes(lo, hi, gen_fired, hist_idx[slot], nspk)
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
@@ -671,8 +667,8 @@ def run_steps(
         if any_clock:
             for pr in range(proj_kind.shape[0]):
                 if proj_kind[pr] == PL_GENERIC and proj_par[pr, 3] != 0.0:
-                    syn_loop_fns[2 * int(proj_par[pr, 0])](t, 0, int(proj_par[pr, 4]), dt, seed,
-                                                           syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+                    call_kernel(syn_loop_fns[2 * int(proj_par[pr, 0])], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
         # generator spikes for this step
         g = gen_ptr[0]
         while g < gen_steps.shape[0] and gen_steps[g] < t:
@@ -815,8 +811,8 @@ def run_steps(
                             pp, kind, bk, pre_rows, post_rows, post_dec, sign_pre, g = _projection(pr, proj_par, proj_kind, proj_bank, rows_now,
                                                                                                    rows_prev, bank_decay, elig_scale)
                         if kind == PL_GENERIC:  # row: (synapse, projection, its index in the projection, presynaptic neuron)
-                            syn_ev_fns[2 * int(pp[0]) + 1](t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])), post_ev[e, 0],
-                                                           post_ev[e, 2], post_ev[e, 3], j)
+                            call_event(syn_ev_fns[2 * int(pp[0]) + 1], t, dt, seed, syn_tab.ctypes.data + np.uint64(8 * int(pp[1])),
+                                       post_ev[e, 0], post_ev[e, 2], post_ev[e, 3], j)
                             continue
                         r1 = ntr[pre_rows[post_ev[e, 3]] + post_ev[e, 2]]
                         if kind == PL_ELIGIBILITY:  # the unbounded pair law at w = 0: inc = eta_plus x_pre

@@ -424,7 +424,8 @@ class Network:
         s.gen_state = np.concatenate(segments) if segments else np.zeros(1)
         s.gen_tab = np.zeros(max(tab, 1), dtype=np.uint64)
         noop = noop_kernel()
-        s.gen_fns = tuple(fns + [noop] * (SLOTS - len(fns)))
+        s.gen_fns = np.array([f.address for f in fns + [noop] * (SLOTS - len(fns))], dtype=np.uint64)
+        s.gen_kernels = fns  # keeps the compiled kernels (whose addresses the loop calls) alive with the layout
         s.gen_models = models
 
     def _model_table(self, s) -> None:
@@ -517,8 +518,9 @@ class Network:
         s.syn_state = np.concatenate(state) if state else np.zeros(1)
         s.syn_idx = np.concatenate(idx) if idx else np.zeros(1, np.int64)
         s.syn_tab = np.zeros(max(tab, 1), dtype=np.uint64)
-        s.syn_ev_fns = tuple(ev + [noop_event()] * (2 * SLOTS - len(ev)))
-        s.syn_loop_fns = tuple(loops + [noop_kernel()] * (2 * SLOTS - len(loops)))
+        s.syn_ev_fns = np.array([f.address for f in ev + [noop_event()] * (2 * SLOTS - len(ev))], dtype=np.uint64)
+        s.syn_loop_fns = np.array([f.address for f in loops + [noop_kernel()] * (2 * SLOTS - len(loops))], dtype=np.uint64)
+        s.syn_kernels = ev + loops  # keeps them alive with the layout
         s.syn_rules = rules
 
     @staticmethod
@@ -602,10 +604,11 @@ class Network:
         """``(P, F)``: the frame period (steps) of a population and ``F[c, k] = decays[c] ** k`` (``k`` = 0 .. ``FRAME_MAX``)
         by repeated multiplication, the same numbers on every backend. ``P`` is the largest period up to
         ``FRAME_MAX`` whose factors stay at or above ``FRAME_FLOOR`` until the last phase, so ``1 / F`` stays finite."""
-        F = np.empty((len(decays), FRAME_MAX + 1))
-        F[:, 0] = 1.0
-        for k in range(1, FRAME_MAX + 1):
-            F[:, k] = F[:, k - 1] * np.asarray(decays, dtype=np.float64)
+        # a running product (np.multiply.accumulate multiplies left to right: F[k] = F[k - 1] * decay, as a loop would)
+        steps = np.empty((len(decays), FRAME_MAX + 1))
+        steps[:, 0] = 1.0
+        steps[:, 1:] = np.asarray(decays, dtype=np.float64)[:, None]
+        F = np.multiply.accumulate(steps, axis=1)
         ok = np.all(F[:, :FRAME_MAX] >= FRAME_FLOOR, axis=0)
         return (FRAME_MAX if ok.all() else int(np.argmin(ok))), F
 
@@ -623,12 +626,15 @@ class Network:
         """
         frames, keys = [], np.zeros(len(self.populations), dtype=np.int64)
         s.pop_fr = np.full(max(1, len(self.populations)), -1, dtype=np.int64)
-        periods = []
+        periods, seen = [], {}
         for p, pop in enumerate(self.populations):
             if pop.model != E.CUBA:
                 continue
             par = s.pop_par[p]
-            P, F = self._frame_period([par[6], par[8]])
+            decays = (float(par[6]), float(par[8]))
+            if decays not in seen:  # populations with the same time constants: one computation (many small networks in a sweep)
+                seen[decays] = self._frame_period(list(decays))
+            P, F = seen[decays]
             s.pop_fr[p] = len(frames)
             keys[p] = 1 + 2 * len(frames)
             frames.append(F)
