@@ -11,6 +11,11 @@ threshold adaptation are off and the label neuron that fires most names the clas
 150 ms of rest; where the hidden layer fires fewer than 5 spikes, the sample is shown again with a higher input rate
 (the authors' code).
 
+Differences from the paper (docs/plasticity.md): 8x8 digits, not MNIST; the summed weight onto a hidden neuron is 0.6
+per input (paper: 0.1 of 784 inputs, too little drive for 64); the authors' code adds a trace's jump once per synapse
+of the neuron, so ``e2c_per_neuron_traces`` scales the hidden -> label jumps by the number of synapses to match (for the
+input -> hidden synapses that scaling makes all hidden neurons learn one digit, so they keep the paper's 0.1).
+
 The same 80/20 split trains the BPTT baseline (:func:`neuro.demo.train_digits`: a spiking MLP trained by surrogate
 gradients, with as many hidden neurons).
 
