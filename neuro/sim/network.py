@@ -816,7 +816,11 @@ class Network:
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend
         self._build_traces(s, pre, s.syn_post[plastic], axon, dend, plastic, n)
-        if len(self.projections) <= 1:  # the synapses by projection, in layout order (one projection: all, in order)
+        # the synapses by projection, in layout order: read for the pair and eligibility rules (periodic updates, fused
+        # presynaptic events); none kept otherwise (8 bytes per synapse of a static network); one projection: all, in order
+        if not np.any(np.isin(s.proj_kind, (E.PL_PAIR, E.PL_ELIGIBILITY))):
+            s.proj_syn, s.proj_ptr = np.zeros(0, dtype=np.int64), np.zeros(P + 1, dtype=np.int64)
+        elif len(self.projections) <= 1:
             s.proj_syn, s.proj_ptr = np.arange(S, dtype=np.int64), np.array([0, S] + [S] * (P - 1), dtype=np.int64)[: P + 1]
         else:
             s.proj_syn, s.proj_ptr = _layout._counting_order(s.syn_proj, P)

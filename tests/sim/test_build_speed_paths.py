@@ -260,6 +260,8 @@ class _Reference:
         by_proj = np.argsort(s.syn_proj, kind="stable") if S else np.zeros(0, np.int64)
         s.proj_syn = by_proj.astype(np.int64)
         s.proj_ptr = np.searchsorted(s.syn_proj[by_proj], np.arange(P + 1)).astype(np.int64)
+        if not np.any(np.isin(s.proj_kind, (E.PL_PAIR, E.PL_ELIGIBILITY))):  # read by those rules only: not kept otherwise
+            s.proj_syn, s.proj_ptr = np.zeros(0, np.int64), np.zeros(P + 1, np.int64)
 
     def _build_traces(self, s, pre: np.ndarray, post: np.ndarray, axon: np.ndarray, dend: np.ndarray, plastic: np.ndarray, n: int) -> None:
         """Per-neuron trace banks and the event lists of the plastic synapses (``pre``, ``post``, delays: theirs).
