@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..backend import compute_dtype
 from ..ops.alif import ALIFParams
 from ..ops.alif.autograd import alif_multi_step
 from .nonfinite import NonFiniteCheck
@@ -144,12 +145,19 @@ class ALIF(NonFiniteCheck, TimeMajorInput, nn.Module):
         if self.n_neurons is not None and x.shape[-1] != self.n_neurons:
             raise ValueError(f"ALIF(n_neurons={self.n_neurons}) expects inputs [..., {self.n_neurons}], got {tuple(x.shape)}")
 
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:math:`\\beta, \\rho, \\beta_a` as the kernels compute with them for input ``x``: float64 for a float64 ``x``,
+        float32 otherwise (:func:`neuro.backend.compute_dtype`; 0.99 in bfloat16 would be 0.98828125)."""
+        work = compute_dtype(x.dtype)
+        return tuple(p.to(device=x.device, dtype=work) for p in (self.beta(), self.rho(), self.beta_a()))
+
     def step(self, x: torch.Tensor, state: ALIFState | None = None) -> tuple[torch.Tensor, ALIFState]:
-        """One step with explicit state: ``(s_t, ALIFState(v_t, a_t))`` from ``x_t`` and the previous state (``None``: at rest)."""
+        """One step with explicit state: ``(s_t, ALIFState(v_t, a_t))`` from ``x_t`` and the previous state (``None``: at rest).
+        The state is computed in the arithmetic type of :meth:`coefficients` (float32 for half ``x``); ``s_t`` is in ``x``'s dtype."""
         self._check(x)
         if state is None:
             state = self.initial_state(x)
-        beta, rho, beta_a = self.beta().to(x.dtype), self.rho().to(x.dtype), self.beta_a().to(x.dtype)
+        beta, rho, beta_a = self.coefficients(x)
         c = (1.0 - beta) if self.decay_input else 1.0
         h = beta * state.v + c * x
         b = self.v_threshold + beta_a * state.a
@@ -158,7 +166,7 @@ class ALIF(NonFiniteCheck, TimeMajorInput, nn.Module):
         v = h - self.v_threshold * sr if self.v_reset is None else h * (1.0 - sr) + self.v_reset * sr
         sa = s.detach() if self.detach_adaptation else s
         a = rho * state.a + self.adapt_increment * sa
-        return s, ALIFState(v, a)
+        return s.to(x.dtype), ALIFState(v, a)
 
     def forward(self, x: torch.Tensor, state: ALIFState | None = None) -> torch.Tensor:
         self._check_time_major(x)
@@ -166,8 +174,7 @@ class ALIF(NonFiniteCheck, TimeMajorInput, nn.Module):
         if not self.store_state:
             self._check(x)
             v0, a0 = (None, None) if state is None else (state.v, state.a)
-            s, _, _ = alif_multi_step(x, v0, a0, self.beta().to(x.dtype), self.rho().to(x.dtype), self.beta_a().to(x.dtype), self.params,
-                                      backend=self.backend)
+            s, _, _ = alif_multi_step(x, v0, a0, *self.coefficients(x), self.params, backend=self.backend)
             return s
         spikes, vs, as_ = [], [], []
         for xt in x:
@@ -177,5 +184,5 @@ class ALIF(NonFiniteCheck, TimeMajorInput, nn.Module):
                 vs.append(state.v)
                 as_.append(state.a)
         if self.store_state:
-            self.v_seq, self.a_seq = torch.stack(vs), torch.stack(as_)
+            self.v_seq, self.a_seq = torch.stack(vs).to(x.dtype), torch.stack(as_).to(x.dtype)
         return torch.stack(spikes)

@@ -85,7 +85,8 @@ def _alif_backward_op(
     bwd = _impl("multi_step_backward", x_seq.device, backend)
     grads = bwd(grad_s, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, adapt_increment, soft_reset, decay_input,
                 detach_reset, detach_adaptation, surrogate, alpha)
-    dtypes = (x_seq.dtype, v0.dtype, a0.dtype) + (x_seq.dtype,) * 3
+    # parameter gradients in the parameters' (arithmetic) type: float32 sums for half tensors
+    dtypes = (x_seq.dtype, v0.dtype, a0.dtype, beta.dtype, rho.dtype, beta_a.dtype)
     grads = tuple(g.to(d) for g, d in zip(grads, dtypes))
     inputs = (grad_s, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a)
     return tuple(g.clone() if any(g is t for t in inputs) else g for g in grads)
@@ -95,7 +96,7 @@ def _alif_backward_op(
 def _(grad_s, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, *scalars):
     n = x_seq.shape[1]
     return (torch.empty_like(x_seq), torch.empty_like(v0), torch.empty_like(a0),
-            x_seq.new_empty(n), x_seq.new_empty(n), x_seq.new_empty(n))
+            beta.new_empty(n), rho.new_empty(n), beta_a.new_empty(n))
 
 
 def _setup_context(ctx, inputs, output):

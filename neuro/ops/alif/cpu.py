@@ -3,7 +3,9 @@ r"""Numba CPU kernels of the multi-step ALIF law (see ``reference.py`` for the e
 The layout of :mod:`neuro.ops.lif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
 the time loop is outermost and the neuron loop innermost, so memory is read contiguously. Each kernel
 is compiled per combination of its switches (reset, detach flags, surrogate), constants of the loop.
-float32 and float64 each get their own compiled signature; float32 math stays float32.
+float32 and float64 each get their own compiled signature; float32 math stays float32. float16 and bfloat16 tensors
+(storage types NumPy cannot hand to Numba) are computed in float32, parameters included, and the results cast back
+to the tensors' dtypes; parameter gradients stay in float32.
 
 Memory. The forward pass keeps only its input for the backward pass: the op saves ``x_seq`` (4 bytes
 per neuron-step in float32, 8 in float64) and ``v0``, ``a0`` (per neuron). The backward kernel
@@ -26,6 +28,7 @@ from .. import buffers
 from .._host import as_array as _np
 from .._host import block_size
 from .._host import broadcast_scalar as _broadcast_scalar
+from .._host import work_dtype as _work
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
@@ -180,31 +183,33 @@ def _coefficients(beta, rho, beta_a, n, dtype, decay_input):
 
 def multi_step_forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input, detach_reset, detach_adaptation,
                        surrogate, alpha):
-    x = _np(x_seq)
+    work = _work(x_seq.dtype)
+    xw = x_seq.to(work)
+    x = _np(xw)
     n = x_seq.shape[1]
-    s_seq = buffers.empty_like(x_seq)
-    v_last = torch.empty_like(v0)
-    a_last = torch.empty_like(a0)
-    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
-    _forward_kernel(soft_reset)(x, _np(v0.to(x_seq.dtype)), _np(a0.to(x_seq.dtype)), *_coefficients(beta, rho, beta_a, n, x_seq.dtype, decay_input),
+    s_seq = buffers.empty_like(xw)
+    v_last = torch.empty(n, dtype=work)
+    a_last = torch.empty(n, dtype=work)
+    f = x.dtype.type  # scalars in the working precision, so float32 math stays float32
+    _forward_kernel(soft_reset)(x, _np(v0.to(work)), _np(a0.to(work)), *_coefficients(beta, rho, beta_a, n, work, decay_input),
                                 f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last), block_size(*x.shape, x.itemsize, tiles=2))
-    return s_seq, v_last, a_last
+    return s_seq.to(x_seq.dtype), v_last.to(v0.dtype), a_last.to(a0.dtype)
 
 
 def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset,
                         decay_input, detach_reset, detach_adaptation, surrogate, alpha):
-    x = _np(x_seq)
+    work = _work(x_seq.dtype)
+    x = _np(x_seq.to(work))
     n = x_seq.shape[1]
-    dtype = x_seq.dtype
-    grad_x = buffers.empty_like(x_seq)
-    grad_v0, grad_a0 = torch.empty_like(v0), torch.empty_like(a0)
-    grads = [torch.empty(n, dtype=dtype) for _ in range(3)]
+    grad_x = buffers.empty(x_seq.shape, work)
+    grad_v0, grad_a0 = torch.empty(n, dtype=work), torch.empty(n, dtype=work)
+    grads = [torch.empty(n, dtype=work) for _ in range(3)]
     f = x.dtype.type
     gs_scalar = _broadcast_scalar(grad_s_seq)
-    gs = to_numpy(grad_s_seq.reshape(-1)[:1].contiguous().reshape(1, 1)) if gs_scalar else _np(grad_s_seq)
+    gs = to_numpy(grad_s_seq.reshape(-1)[:1].to(work).contiguous().reshape(1, 1)) if gs_scalar else _np(grad_s_seq.to(work))
     _backward_kernel(surrogate, soft_reset, detach_reset, detach_adaptation, gs_scalar)(
-        gs, _np(grad_v_last.to(dtype)), _np(grad_a_last.to(dtype)), x, _np(v0.to(dtype)), _np(a0.to(dtype)),
-        *_coefficients(beta, rho, beta_a, n, dtype, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
+        gs, _np(grad_v_last.to(work)), _np(grad_a_last.to(work)), x, _np(v0.to(work)), _np(a0.to(work)),
+        *_coefficients(beta, rho, beta_a, n, work, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
         to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads), block_size(*x.shape, x.itemsize, tiles=2),
     )
-    return grad_x, grad_v0, grad_a0, *grads
+    return grad_x.to(x_seq.dtype), grad_v0.to(v0.dtype), grad_a0.to(a0.dtype), *grads

@@ -34,13 +34,23 @@ Only the input :math:`x` (and ``v0``, ``a0``) is kept for the backward pass: :ma
 Shapes: ``x_seq [T, N]``, ``v0, a0 [N]``, ``beta, rho, beta_a [1]`` or ``[N]``. The scalars, in
 order (:meth:`neuro.ops.alif.ALIFParams.kernel_args`): ``v_th, v_reset, adapt_increment,
 soft_reset, decay_input, detach_reset, detach_adaptation, surrogate, alpha``.
+
+float16 / bfloat16 tensors are computed in float32 (:func:`neuro.backend.compute_dtype`), as the kernels compute them,
+and the results returned in the tensors' dtypes (parameter gradients in the working type).
 """
 
 from __future__ import annotations
 
 import torch
 
+from ...backend import compute_dtype
 from ..surrogate.reference import heaviside, surrogate_grad
+
+
+def _work(x_seq, *tensors):
+    """``tensors`` in the arithmetic type of ``x_seq``'s dtype (float32 for half tensors)."""
+    work = compute_dtype(x_seq.dtype)
+    return tuple(t.to(work) for t in tensors)
 
 
 def _states(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input):
@@ -64,9 +74,10 @@ def _states(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, 
 def multi_step_forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input, detach_reset, detach_adaptation,
                        surrogate, alpha):
     """Returns ``(s_seq [T, N], v_last [N], a_last [N])`` (no autograd graph: the op's backward is :func:`multi_step_backward`)."""
+    dtypes = (x_seq.dtype, v0.dtype, a0.dtype)
     with torch.no_grad():
-        _, _, s_seq, v, a = _states(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input)
-    return s_seq, v, a
+        _, _, s_seq, v, a = _states(*_work(x_seq, x_seq, v0, a0, beta, rho, beta_a), v_th, v_reset, gamma, soft_reset, decay_input)
+    return tuple(t.to(d) for t, d in zip((s_seq, v, a), dtypes))
 
 
 def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset,
@@ -76,6 +87,9 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
     The parameter gradients are per neuron (summed over time only); a caller whose parameter is one
     shared value sums them over neurons.
     """
+    dtypes = (x_seq.dtype, v0.dtype, a0.dtype)
+    grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a = _work(
+        x_seq, grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, beta, rho, beta_a)
     with torch.no_grad():
         h_seq, a_prev, s_seq, _, _ = _states(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input)
         c = (1.0 - beta) if decay_input else 1.0
@@ -103,7 +117,7 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
             grad_x[t] = c * gh
             gv = beta * gh
             ga = rho * ga - beta_a * gz
-    return grad_x, gv, ga, g_beta, g_rho, g_beta_a
+    return grad_x.to(dtypes[0]), gv.to(dtypes[1]), ga.to(dtypes[2]), g_beta, g_rho, g_beta_a
 
 
 def multi_step_autograd(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input, detach_reset, detach_adaptation,
