@@ -12,6 +12,8 @@ in place: the forward pass need not store ``h`` at all, and the backward pass re
 Outputs come from :mod:`neuro.ops.buffers` (memory that stays mapped between calls: no page faults).
 Gradients that autograd hands over as a broadcast scalar (``loss = s.sum()``: a stride-0 tensor of
 ones; a ``None`` gradient: an expanded zero) are read as that scalar instead of being materialised.
+float16 and bfloat16 tensors (storage types NumPy cannot hand to Numba) are computed in float32, ``beta``
+included, and the results returned in the tensors' dtypes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .. import buffers
 from .._host import as_array as _np
 from .._host import block_size
 from .._host import broadcast_scalar as _broadcast_scalar
+from .._host import work_dtype as _work
 from ..fastmath import const
 from ..surrogate.cpu import surrogate_grad
 
@@ -137,11 +140,11 @@ def _backward_kernel(kind: int, soft: bool, detach: bool, gs_scalar: bool, gh_sc
     return backward
 
 
-def _as_2d(t: torch.Tensor) -> tuple[np.ndarray, bool]:
-    """``(array, is_scalar)``: a stride-0 tensor becomes its single value as a ``[1, 1]`` array."""
+def _as_2d(t: torch.Tensor, dtype: torch.dtype) -> tuple[np.ndarray, bool]:
+    """``(array, is_scalar)`` in ``dtype``: a stride-0 tensor becomes its single value as a ``[1, 1]`` array."""
     if _broadcast_scalar(t):
-        return to_numpy(t.reshape(-1)[:1].contiguous().reshape(1, 1)), True
-    return _np(t), False
+        return to_numpy(t.reshape(-1)[:1].to(dtype).contiguous().reshape(1, 1)), True
+    return _np(t.to(dtype)), False
 
 
 def _coefficients(beta, n, dtype, v_leak, decay_input):
@@ -154,29 +157,33 @@ def _coefficients(beta, n, dtype, v_leak, decay_input):
 
 
 def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset, surrogate, alpha, need_h=True):
-    x = _np(x_seq)
-    s_seq = buffers.empty_like(x_seq)
-    h_seq = buffers.empty_like(x_seq) if need_h else x_seq.new_empty((0, x_seq.shape[1]))
-    v_last = torch.empty_like(v0)
-    bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
-    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32
-    _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
+    work = _work(x_seq.dtype)
+    xw = x_seq.to(work)
+    x = _np(xw)
+    s_seq = buffers.empty_like(xw)
+    h_seq = buffers.empty_like(xw) if need_h else xw.new_empty((0, x_seq.shape[1]))
+    v_last = torch.empty(v0.shape, dtype=work)
+    bt, c, leak = _coefficients(beta, x_seq.shape[1], work, v_leak, decay_input)
+    f = x.dtype.type  # scalars in the working precision, so float32 math stays float32
+    _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
                                         to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), block_size(*x.shape, x.itemsize))
-    return s_seq, (h_seq if need_h else None), v_last
+    dtype = x_seq.dtype
+    return s_seq.to(dtype), (h_seq.to(dtype) if need_h else None), v_last.to(v0.dtype)
 
 
 def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay_input, detach_reset,
                         surrogate, alpha, input_grad=False):
-    x = _np(x_seq)
-    out = buffers.empty_like(x_seq)
-    grad_v0 = torch.empty_like(grad_v_last)
-    bt, c, leak = _coefficients(beta, x_seq.shape[1], x_seq.dtype, v_leak, decay_input)
+    work = _work(x_seq.dtype)
+    x = _np(x_seq.to(work))
+    out = buffers.empty(x_seq.shape, work)
+    grad_v0 = torch.empty(grad_v_last.shape, dtype=work)
+    bt, c, leak = _coefficients(beta, x_seq.shape[1], work, v_leak, decay_input)
     scale = c if input_grad else torch.ones_like(c)
-    f = x.dtype.type  # scalars in the tensors' precision, so float32 math stays float32 (exp included)
-    gs, gs_scalar = _as_2d(grad_s_seq)
-    gh, gh_scalar = _as_2d(grad_h_in)
+    f = x.dtype.type  # scalars in the working precision, so float32 math stays float32 (exp included)
+    gs, gs_scalar = _as_2d(grad_s_seq, work)
+    gh, gh_scalar = _as_2d(grad_h_in, work)
     _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar, bt.numel() == 1)(
-        gs, gh, _np(grad_v_last), x, _np(v0), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset), f(alpha),
-        to_numpy(out), to_numpy(grad_v0), block_size(*x.shape, x.itemsize),
+        gs, gh, _np(grad_v_last.to(work)), x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset),
+        f(alpha), to_numpy(out), to_numpy(grad_v0), block_size(*x.shape, x.itemsize),
     )
-    return out, grad_v0
+    return out.to(x_seq.dtype), grad_v0.to(grad_v_last.dtype)
