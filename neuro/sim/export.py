@@ -3,15 +3,22 @@
 **HDF5 layout** (``h5py``; format ``neuro.sim.network``, version 1)::
 
     /                attrs: format, version, dt (ms), seed, step, input_shape (deployed networks)
-    /populations/<k> attrs: type ("DiscreteLIF" | "SpikeSource"), name, n and the neuron parameters;
+    /populations/<k> attrs: type ("DiscreteLIF" | "SpikeSource" | "ModelPopulation"), name, n and the neuron parameters;
                      datasets: beta, bias, v (membrane now), u (DiscreteLIF); times, indices (SpikeSource)
+                     ModelPopulation: attrs model (JSON: the definition's equations, threshold, reset, refractory,
+                     method, inputs, defaults, name); group values: one dataset per state variable and parameter
+                     (internal units, the values now) and the held values _hold_<v> of (unless refractory) variables
     /projections/<k> attrs: name, pre, post (population positions), receptor, sources (nn layer names);
                      datasets: pre_index, post_index, weight, delay (ms)
-    /layers          dataset: positions of the neuron layers in /populations; attrs: shapes (JSON)
+    /layers          dataset: positions of the neuron layers in /populations; attrs: shapes, sources (JSON), synapses,
+                     constant ([bias source position, layer] pairs); group rest/<i>: each layer's state at the start of
+                     a sample
 
-It holds what the network *is now* (the weights after on-line learning included), not its run history.
-Populations other than :class:`~neuro.sim.discrete.DiscreteLIF` and :class:`~neuro.sim.SpikeSource`, and
-plastic projections, raise ``NotImplementedError``: their state (traces, eligibility) has no slot here yet.
+It holds what the network *is now* (the weights and a model's variables after a run included), not its run history:
+refractory counters and spikes still in flight are not kept. A :class:`~neuro.sim.Population` of a user-defined
+:class:`~neuro.dynamics.NeuronModel` is rebuilt from its stored definition (the same equations give the same generated
+kernel). Other populations and plastic projections raise ``NotImplementedError``: their state (traces, eligibility)
+has no slot here yet.
 
 :func:`to_nn` turns a deployed network back into an ``nn.Sequential`` of dense ``nn.Linear`` (from the synapses;
 a ``DelayedLinear`` where delays are not all zero) and :class:`neuro.nn.LIF` layers, which
@@ -29,7 +36,7 @@ import numpy as np
 from .deploy import DeployedNetwork
 from .discrete import DiscreteLIF
 from .network import Network
-from .populations import SpikeSource
+from .populations import ModelPopulation, Population, SpikeSource
 from .projections import Projection
 
 __all__ = ["load_h5", "save_h5", "to_nir", "to_nn"]
@@ -43,8 +50,9 @@ def save_h5(net: Network, path: str | Path) -> Path:
 
     path = Path(path)
     for pop in net.populations:
-        if not isinstance(pop, DiscreteLIF | SpikeSource):
-            raise NotImplementedError(f"save_h5 writes DiscreteLIF and SpikeSource populations; {pop.name} is a {type(pop).__name__}")
+        if not isinstance(pop, DiscreteLIF | SpikeSource | ModelPopulation):
+            raise NotImplementedError(f"save_h5 writes DiscreteLIF, SpikeSource and user-model (Population(n, NeuronModel)) populations; "
+                                      f"{pop.name} is a {type(pop).__name__}")
     for proj in net.projections:
         if proj.plasticity is not None:
             raise NotImplementedError(f"save_h5 does not write plasticity state yet ({proj.name} has {type(proj.plasticity).__name__})")
@@ -62,6 +70,11 @@ def save_h5(net: Network, path: str | Path) -> Path:
                                decay_input=cfg["decay_input"], strict_threshold=cfg["strict_threshold"], reset_delay=cfg["reset_delay"])
                 for key in ("beta", "bias", "v", "u"):
                     g.create_dataset(key, data=np.asarray(getattr(pop, key), dtype=np.float64))
+            elif isinstance(pop, ModelPopulation):
+                g.attrs["model"] = json.dumps(_definition_record(pop.definition))
+                vals = g.create_group("values")
+                for key, value in _model_values(pop).items():
+                    vals.create_dataset(key, data=value)
             else:
                 g.create_dataset("times", data=pop.times)
                 g.create_dataset("indices", data=pop.indices)
@@ -77,6 +90,12 @@ def save_h5(net: Network, path: str | Path) -> Path:
             f["layers"].attrs["shapes"] = json.dumps([list(s) for s in net.shapes])
             f["layers"].attrs["sources"] = json.dumps([list(s) for s in net.sources])
             f["layers"].attrs["synapses"] = np.array([net.projections.index(p) for p in net.synapses], dtype=np.int64)
+            f["layers"].attrs["constant"] = np.array([[index[id(src)], k] for src, k in net._constant], dtype=np.int64).reshape(-1, 2)
+            rest = f.create_group("rest")
+            for i, values in enumerate(net.rest):
+                g = rest.create_group(str(i))
+                for key, value in values.items():
+                    g.create_dataset(key, data=np.asarray(value, dtype=np.float64))
     tmp.replace(path)
     return path
 
@@ -105,6 +124,12 @@ def load_h5(path: str | Path) -> Network:
                                   strict_threshold=bool(g.attrs["strict_threshold"]), reset_delay=bool(g.attrs["reset_delay"]),
                                   bias=g["bias"][:], v_init=g["v"][:], name=name)
                 pop._init["u"] = g["u"][:].astype(np.float64)
+            elif kind == "ModelPopulation":
+                pop = Population(n, _definition_from(json.loads(g.attrs["model"]), path, name), name=name,
+                                 **{key: ds[:] for key, ds in g["values"].items() if not key.startswith("_hold_")})
+                for key, ds in g["values"].items():
+                    if key.startswith("_hold_"):
+                        pop._values[key] = ds[:].astype(np.float64)
             elif kind == "SpikeSource":
                 if deployed and k == 0:
                     pop = net.source
@@ -127,15 +152,69 @@ def load_h5(path: str | Path) -> Network:
             shapes = [tuple(s) for s in json.loads(f["layers"].attrs["shapes"])]
             sources = [tuple(s) for s in json.loads(f["layers"].attrs["sources"])]
             synapses = [int(i) for i in f["layers"].attrs["synapses"]]
-            for pos, shape, src, syn in zip(layers, shapes, sources, synapses):
-                net.add_layer(pops[pos], shape, projs[syn], src)
-            rest_p = [p for k, p in enumerate(pops) if k not in layers and p is not net.source]
-            rest_j = [p for k, p in enumerate(projs) if k not in synapses]
-            net.add(*rest_p, *rest_j)
+            # everything in the saved order (the order in which a step visits populations and projections)
+            net.add(*(p for p in pops if p is not net.source), *projs)
+            for i, (pos, shape, src, syn) in enumerate(zip(layers, shapes, sources, synapses)):
+                pop = pops[pos]
+                net.layers.append(pop)
+                net.shapes.append(shape)
+                net.synapses.append(projs[syn])
+                net.sources.append(src)
+                if "rest" in f and str(i) in f["rest"]:
+                    net.rest.append({key: _scalar_or_array(ds[()]) for key, ds in f["rest"][str(i)].items()})
+                else:  # files written before the rest states were kept: DiscreteLIF layers start at v_rest
+                    net.rest.append({"v": pop.v_rest})
+            for pos, k in np.asarray(f["layers"].attrs.get("constant", np.zeros((0, 2), dtype=np.int64))).reshape(-1, 2):
+                net._constant.append((pops[int(pos)], int(k)))
         else:
             net.add(*pops, *projs)
         net.step = int(f.attrs["step"])
     return net
+
+
+def _definition_record(model) -> dict:
+    """What rebuilds a :class:`~neuro.dynamics.NeuronModel`: its declaration (the integration method as chosen), JSON-able."""
+    from ..dynamics import units as U
+
+    defaults = {}
+    for key, value in model.defaults.items():  # in internal units; drawn initial values (f(rng, n)) are not kept
+        if callable(value):
+            continue
+        arr = np.asarray(U.to_internal(value, model.dims[key], key), dtype=np.float64)
+        defaults[key] = float(arr) if arr.ndim == 0 else arr.tolist()
+    return {"equations": model.equations, "threshold": model.threshold, "reset": model.reset, "refractory": model.refractory,
+            "method": model.method, "inputs": dict(model.inputs), "defaults": defaults, "name": model.name, "key": model.key}
+
+
+def _definition_from(record: dict, path: Path, name: str):
+    from ..dynamics import NeuronModel
+
+    model = NeuronModel(record["equations"], threshold=record["threshold"], reset=record["reset"], refractory=record["refractory"],
+                        method=record["method"], inputs=record["inputs"], defaults=record["defaults"], name=record["name"])
+    if model.key != record["key"]:
+        raise ValueError(f"{path}: population {name!r}: its definition reads back as another model (key {model.key}, "
+                         f"saved {record['key']}); the file was written by another version of neuro.dynamics")
+    return model
+
+
+def _model_values(pop: ModelPopulation) -> dict[str, np.ndarray]:
+    """A user-model population's variables and parameters now (and the held values of its (unless refractory) variables)."""
+    from ..dynamics.codegen import held
+
+    model = pop.definition
+    keys = list(model.states) + list(model.params) + [f"_hold_{v}" for v in held(model)]
+    laid_out = pop.network is not None and getattr(pop, "_laid_out", False)
+    out = {}
+    for key in keys:
+        if not laid_out and key not in pop._values:
+            continue  # a held value before the first layout: the network copies the variable then
+        out[key] = np.array(pop._var(key), dtype=np.float64)
+    return out
+
+
+def _scalar_or_array(value):
+    arr = np.asarray(value, dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else arr
 
 
 def to_nn(net: DeployedNetwork):
