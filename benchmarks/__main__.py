@@ -1,7 +1,7 @@
 """Run every benchmark script and print one table: ``python -m benchmarks [--quick] [--save] [NAME ...]``.
 
 ``--save`` writes each successful result to ``benchmarks/results/<NAME>.json`` (the script's JSON plus a
-``provenance`` record: the command, ``--quick`` or not, date, commit, machine); ``python docs/build.py``
+``provenance`` record: the command, ``--quick`` or not, date, commit, machine); the docs build (``make docs``)
 turns those files into the benchmark tables of the docs pages. A failed benchmark leaves its saved file as it was,
 and a ``--quick`` result does not replace a saved full-size one.
 """
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"saved {path}", file=sys.stderr)
         if written:
-            print("now rebuild the docs pages: python docs/build.py (and commit the results with the pages)", file=sys.stderr)
+            print("commit benchmarks/results/: the docs pages read them when the site is built (make docs)", file=sys.stderr)
     return 1 if any("error" in r for r in rows) else 0
 
 
