@@ -49,7 +49,9 @@ from .codegen import cache_dir
 from .cudagen import CPrinter
 from .equations import DefinitionError
 from .syncodegen import INTS, _code, _Event, _names, layout
+from .syncodegen import _advance as _py_advance
 from .syncodegen import _Scalar as _PyScalar
+from .syncodegen import _statements as _py_statements
 
 __all__ = ["kernel_source", "kernel_names", "key", "module_name", "write", "has_events", "TEMPLATE"]
 
@@ -102,25 +104,11 @@ def has_events(model, which: str) -> bool:
 
 def _advance(model, names, pr, ind: str) -> list[str]:
     """``syncodegen._advance`` in C: event-driven variables from ``lastupdate`` to ``now`` (the same text, libm exp)."""
-    if not model.event_driven:
-        return []
-    lines = [f"{ind}const double el = now - a__lastupdate[k];"]
-    for x in model.event_driven:
-        a, b = model._decay[x]
-        ax, bx = _code(a, names, pr), _code(b, names, pr)
-        var = names[x]
-        if b == 0:
-            lines.append(f"{ind}{var} = {var} * exp(({ax}) * el);")
-        elif a == 0:
-            lines.append(f"{ind}{var} = {var} + ({bx}) * el;")
-        else:
-            lines.append(f"{ind}{var} = -({bx}) / ({ax}) + ({var} + ({bx}) / ({ax})) * exp(({ax}) * el);")
-    lines.append(f"{ind}a__lastupdate[k] = now;")
-    return lines
+    return _py_advance(model, names, pr, ind, end=";", declare="const double ")
 
 
 def _statements(block, names, pr, ind: str) -> list[str]:
-    return [f"{ind}{names[target]} {op} {_code(expr, names, pr)};" for target, op, expr in block]
+    return _py_statements(block, names, pr, ind, end=";")
 
 
 def _declarations(model, constants: dict, body: str, ind: str) -> list[str]:

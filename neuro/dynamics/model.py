@@ -231,14 +231,7 @@ class NeuronModel:
             if callable(v):
                 out[k] = v
                 continue
-            arr = np.asarray(U.to_internal(v, self.dims[k], k), dtype=np.float64)
-            if arr.ndim == 0:
-                arr = np.full(n, float(arr))
-            if arr.shape != (n,):
-                raise ValueError(f"{k} must be a scalar or an array of shape ({n},), got shape {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{k} must be finite")
-            out[k] = arr
+            out[k] = U.per_element(v, self.dims[k], k, n)
         return out
 
     def refractory_steps(self, values: dict[str, np.ndarray], dt: float) -> np.ndarray | None:

@@ -321,14 +321,10 @@ class SynapseModel:
                 if rng is None:
                     raise ValueError(f"{what}: {k} is drawn by a function; it needs the projection's random stream")
                 v = v(rng, n)
-            arr = np.asarray(U.to_internal(v, self.dims[k], k), dtype=np.float64)
-            if arr.ndim == 0:
-                arr = np.full(n, float(arr))
-            if arr.shape != (n,):
-                raise ValueError(f"{what}: {k} must be a scalar or an array of shape ({n},) (one value per synapse), got shape {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{what}: {k} must be finite")
-            out[k] = arr
+            try:
+                out[k] = U.per_element(v, self.dims[k], k, n, "one value per synapse")
+            except ValueError as err:
+                raise ValueError(f"{what}: {err}") from None
         return out
 
 

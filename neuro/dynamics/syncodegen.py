@@ -72,27 +72,28 @@ def _code(expr, names, printer) -> str:
     return printer.doprint(expr)
 
 
-def _advance(model, names, printer, indent: str) -> list[str]:
-    """Event-driven variables from ``lastupdate`` to ``now``: the exact solution of dx/dt = a x + b."""
+def _advance(model, names, printer, indent: str, end: str = "", declare: str = "") -> list[str]:
+    """Event-driven variables from ``lastupdate`` to ``now``: the exact solution of dx/dt = a x + b. ``end`` / ``declare``:
+    the statement terminator and the declaration of ``el`` (C: ``";"``, ``"const double "``; Python: none)."""
     if not model.event_driven:
         return []
-    lines = [f"{indent}el = now - a__lastupdate[k]"]
+    lines = [f"{indent}{declare}el = now - a__lastupdate[k]{end}"]
     for x in model.event_driven:
         a, b = model._decay[x]
         ax, bx = _code(a, names, printer), _code(b, names, printer)
         var = names[x]
         if b == 0:
-            lines.append(f"{indent}{var} = {var} * exp(({ax}) * el)")
+            lines.append(f"{indent}{var} = {var} * exp(({ax}) * el){end}")
         elif a == 0:
-            lines.append(f"{indent}{var} = {var} + ({bx}) * el")
+            lines.append(f"{indent}{var} = {var} + ({bx}) * el{end}")
         else:
-            lines.append(f"{indent}{var} = -({bx}) / ({ax}) + ({var} + ({bx}) / ({ax})) * exp(({ax}) * el)")
-    lines.append(f"{indent}a__lastupdate[k] = now")
+            lines.append(f"{indent}{var} = -({bx}) / ({ax}) + ({var} + ({bx}) / ({ax})) * exp(({ax}) * el){end}")
+    lines.append(f"{indent}a__lastupdate[k] = now{end}")
     return lines
 
 
-def _statements(block, names, printer, indent: str) -> list[str]:
-    return [f"{indent}{names[target]} {op} {_code(expr, names, printer)}" for target, op, expr in block]
+def _statements(block, names, printer, indent: str, end: str = "") -> list[str]:
+    return [f"{indent}{names[target]} {op} {_code(expr, names, printer)}{end}" for target, op, expr in block]
 
 
 def _arrays(model, constants: dict, indent: str, n: str, table_len: int) -> list[str]:

@@ -208,3 +208,18 @@ def _si_of_quantity(value, dim: Dim, what: str):
             raise ValueError(f"{what} must have the dimension of {dim}, got {value!r} ({got})")
         return q.magnitude
     return None
+
+
+def per_element(value, dim: Dim, name: str, n: int, what: str = ""):
+    """``value`` (a number, quantity or array, in the documented unit of ``dim``) as ``n`` finite float64 values in the
+    internal system; the errors name ``name`` (``what`` says what the ``n`` elements are, e.g. "one value per synapse")."""
+    import numpy as np
+
+    arr = np.asarray(to_internal(value, dim, name), dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or an array of shape ({n},){f' ({what})' if what else ''}, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
