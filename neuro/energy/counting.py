@@ -20,6 +20,7 @@ here, on the device, without synchronising). Definitions, per call:
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -243,9 +244,35 @@ def other_ops(module: nn.Module, role: str, x: torch.Tensor, out: torch.Tensor) 
 
 def conv_effective(module: nn.Module, counts: torch.Tensor, fanout: torch.Tensor) -> torch.Tensor:
     """Effective pairs per step from per-step input non-zero counts ``[S, C, *spatial]`` (exact, with borders,
-    stride, dilation, groups and padding mode: the module's own convolution on the reduced counts)."""
-    out = module._conv_forward(counts.to(torch.float64), fanout, None)
-    return out.reshape(out.shape[0], -1).sum(1)
+    stride, dilation, groups and padding mode).
+
+    The count is linear in ``counts``: each input position contributes its count times its weighted fan-out (the
+    non-zero weights that reach it, over every output position, border effects included). That coefficient map is
+    the gradient of the module's own convolution of the counts with ``fanout``, summed; it is computed once (float64,
+    exact integers) per layer, spatial shape and non-zero weight pattern and kept while those stay the same, so a call
+    costs one dot product per step instead of a float64 convolution.
+    """
+    cov = _coverage(module, tuple(counts.shape[1:]), fanout)
+    return counts.reshape(counts.shape[0], -1).to(torch.float64) @ cov
+
+
+_COVERAGE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _coverage(module: nn.Module, shape: tuple[int, ...], fanout: torch.Tensor) -> torch.Tensor:
+    """``[prod(shape)]`` float64: d/d counts of the summed convolution of ``counts`` with ``fanout``."""
+    geometry = (shape, fanout.device, module.stride, module.padding, module.dilation, module.groups,
+                getattr(module, "padding_mode", "zeros"))
+    hit = _COVERAGE.get(module)
+    if hit is not None and hit[0] == geometry and torch.equal(hit[1], fanout):
+        return hit[2]
+    with torch.inference_mode(False), torch.enable_grad():
+        fan = fanout.clone()  # an inference-mode tensor cannot be saved for backward
+        probe = torch.zeros(1, *shape, dtype=torch.float64, device=fanout.device, requires_grad=True)
+        module._conv_forward(probe, fan.to(torch.float64), None).sum().backward()
+        cov = probe.grad.reshape(-1).detach()
+    _COVERAGE[module] = (geometry, fanout.clone(), cov)
+    return cov
 
 
 def linear_items(x: torch.Tensor, module: nn.Module) -> int:

@@ -335,15 +335,19 @@ class _Recorder:
                 return
             self.paused = True
             try:
-                if r == "synaptic":
-                    self.synaptic(key, mod, args[0], output)
-                elif r == "neuron":
-                    self.neuron(key, mod, output)
-                else:
-                    self.elementwise(key, mod, r, args[0], output)
+                with torch._C.DisableTorchFunction():  # the recorder's own arithmetic bypasses the Python mode
+                    self._count(key, mod, r, args[0], output)
             finally:
                 self.paused = False
         return hook
+
+    def _count(self, key: str, mod: nn.Module, r: str, x: torch.Tensor, output) -> None:
+        if r == "synaptic":
+            self.synaptic(key, mod, x, output)
+        elif r == "neuron":
+            self.neuron(key, mod, output)
+        else:
+            self.elementwise(key, mod, r, x, output)
 
     def _mem_pre(self, key: str, module: nn.Module):
         def hook(mod, args):

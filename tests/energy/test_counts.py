@@ -156,6 +156,32 @@ def test_corner_and_centre_spikes_of_a_padded_convolution():
     assert c.dense_synops == 3 * (4 * 4 + 8 * 6 + 4 * 9)  # corners, edges, inner output positions
 
 
+def test_convolution_counts_follow_weights_pruned_between_calls_and_run_under_inference_mode():
+    """The per-position coefficients are kept between calls: pruning in place (through ``.data``), a new input size
+    and a new padding must each give the count of a fresh binary copy, inside ``torch.inference_mode`` too."""
+    torch.manual_seed(1)
+    conv = nn.Conv2d(2, 3, kernel_size=3, padding=1)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x):
+            return self.conv(x.flatten(0, 1))
+
+    model = Model()
+    for step, shape in enumerate([(2, 1, 2, 5, 5), (2, 1, 2, 5, 5), (2, 1, 2, 7, 4), (2, 1, 2, 7, 4)]):
+        x = (torch.rand(shape) < 0.4).float()
+        if step == 1:
+            conv.weight.data[:, 0] = 0.0  # no version-counter trace
+        if step == 3:
+            conv.padding = (0, 0)
+        with torch.inference_mode():
+            (c,) = estimate(model, x).layers
+        assert c.effective_acs == neurobench_style_count(conv, x.flatten(0, 1))
+
+
 class SingleStep(nn.Module):
     """Calls its layers once per time step on [B, ...] slices (snntorch style)."""
 
