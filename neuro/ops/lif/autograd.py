@@ -185,9 +185,12 @@ def lif_multi_step(
     if not params.fused:
         if backend not in (None, "torch"):
             raise ValueError(f"backend {backend!r} has no kernel for reset_delay / strict_threshold; use backend=None or 'torch'")
-        s, h, v = _reference.multi_step_autograd(x_seq.reshape(T, n), v0.reshape(n).to(x_seq.dtype), beta_flat.to(x_seq.dtype), *params.kernel_args(),
+        # in the fused kernels' arithmetic type (float32 for half tensors, beta not rounded to them), results in x's dtype
+        work = compute_dtype(x_seq.dtype)
+        s, h, v = _reference.multi_step_autograd(x_seq.reshape(T, n).to(work), v0.reshape(n).to(work), beta_flat.to(work), *params.kernel_args(),
                                                  reset_delay=params.reset_delay, strict_threshold=params.strict_threshold)
-        return s.reshape(x_seq.shape), h.reshape(x_seq.shape), v.reshape(shape)
+        dtype = x_seq.dtype
+        return s.to(dtype).reshape(x_seq.shape), h.to(dtype).reshape(x_seq.shape), v.to(dtype).reshape(shape)
     if backend is not None and not torch.compiler.is_compiling():
         _backend.resolve(x_seq.device, backend)  # raise now, with a clear message, if it cannot run (the op checks again)
     s, h, v = _lif_op(
