@@ -8,7 +8,9 @@
 // charges and adaptations handed from the forward to the backward kernel are kept in that arithmetic
 // type (acc_t), so the backward sees the forward's spikes even in half precision. The per-neuron
 // parameters arrive in acc_t too (float32 for half storage: rho = 0.995 is not rounded to bfloat16's
-// 0.99609), the scalars and the surrogate slope as double; the surrogate is computed in acc_t.
+// 0.99609), the scalars and the surrogate slope as double; the surrogate is computed in acc_t. The per-neuron
+// parameter gradients (sums over all T steps) leave the backward kernel in acc_t as well, as the Numba kernels
+// return them: a float16 sum overflows past 65504 and a bfloat16 one keeps 8 bits.
 #include "scalar.cuh"
 #include "surrogate.cuh"
 
@@ -48,7 +50,7 @@ extern "C" __global__ void alif_forward(
     store(a_out + i, a);
 }
 
-// grad_x[t] = c * grad_h[t]; per-neuron parameter gradients summed over time.
+// grad_x[t] = c * grad_h[t]; per-neuron parameter gradients summed over time (in acc_t).
 extern "C" __global__ void alif_backward(
     const scalar_t* __restrict__ grad_s, const scalar_t* __restrict__ grad_v_last, const scalar_t* __restrict__ grad_a_last,
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ v0,
@@ -56,7 +58,7 @@ extern "C" __global__ void alif_backward(
     const acc_t* __restrict__ beta, const acc_t* __restrict__ c, const acc_t* __restrict__ rho,
     const acc_t* __restrict__ beta_a,
     scalar_t* __restrict__ grad_x, scalar_t* __restrict__ grad_v0, scalar_t* __restrict__ grad_a0,
-    scalar_t* __restrict__ grad_beta, scalar_t* __restrict__ grad_rho, scalar_t* __restrict__ grad_beta_a,
+    acc_t* __restrict__ grad_beta, acc_t* __restrict__ grad_rho, acc_t* __restrict__ grad_beta_a,
     const int T, const int N, const double v_th_d, const double v_reset_d, const double gamma_d,
     const int soft_reset, const int decay_input, const int detach_reset, const int detach_adaptation,
     const int surrogate, const double alpha_d) {
@@ -98,7 +100,7 @@ extern "C" __global__ void alif_backward(
     }
     store(grad_v0 + i, gv);
     store(grad_a0 + i, ga);
-    store(grad_beta + i, g_beta);
-    store(grad_rho + i, g_rho);
-    store(grad_beta_a + i, g_beta_a);
+    grad_beta[i] = g_beta;
+    grad_rho[i] = g_rho;
+    grad_beta_a[i] = g_beta_a;
 }

@@ -3,7 +3,8 @@
 The backward launcher reruns the forward kernel to recompute the charges :math:`h_t` and adaptations
 :math:`a_{t-1}` (kept in the kernel's arithmetic type: float32, or float64 for float64 tensors), then
 runs the backward kernel over them; the forward pass keeps only its input. The parameters go to the kernels
-in that arithmetic type too, the scalars and the surrogate slope as float64.
+in that arithmetic type too, the scalars and the surrogate slope as float64, and the per-neuron parameter gradients
+come back in it (float32 sums for half tensors); the input and state gradients are in the tensors' dtype.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
     _, _, _, h_seq, a_prev = _forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, soft_reset, decay_input, True)
     grad_x = torch.empty_like(x_seq)
     grad_v0, grad_a0 = torch.empty_like(v0), torch.empty_like(a0)
-    grads = [torch.empty(N, dtype=x_seq.dtype, device=x_seq.device) for _ in range(3)]
+    # parameter gradients (sums over T) in the arithmetic type, as the Numba kernels return them: float32 for half tensors
+    grads = [torch.empty(N, dtype=h_seq.dtype, device=x_seq.device) for _ in range(3)]
     if N == 0:
         return grad_x, grad_v0, grad_a0, *grads
     coef = _coefficients(beta, rho, beta_a, N, x_seq.dtype, decay_input)
