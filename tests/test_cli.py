@@ -63,6 +63,19 @@ def test_only_the_chosen_layer_is_imported():
     assert not {"neuro.sim", "neuro.energy", "neuro.train", "neuro.nn"} & modules
 
 
+def test_a_simulation_only_process_never_imports_torch():
+    """``neuro.sim`` builds and runs a network without torch (seconds of start-up a sweep worker would pay per process)."""
+    code = ("import sys\nfrom neuro import sim\n"
+            "net = sim.Network(dt=0.1, seed=1)\npop = net.add(sim.LIF(20))\n"
+            "net.add(sim.Projection(net.add(sim.PoissonInput(10, rate=500.0)), pop, 'all_to_all', weight=5.0))\n"
+            "mon = net.add(sim.SpikeMonitor(pop))\nnet.run(20.0)\n"
+            "print(len(mon.t), 'torch' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    spikes, torch_loaded = res.stdout.split()
+    assert int(spikes) > 0 and torch_loaded == "False"
+
+
 @pytest.mark.parametrize("command", sorted(cli.LAYER_COMMANDS))
 def test_listed_help_is_the_layers_own(command):
     """The help --help shows without importing a layer is the one the layer registers."""

@@ -5,6 +5,14 @@ See :mod:`neuro.ops.lif.reference` for the equations; ``cpu.py`` (Numba) and ``c
 ``neuro::lif_multi_step`` torch custom op used by ``neuro.nn`` and ``neuro.sim``.
 """
 
-from .params import LIFParams
-
 __all__ = ["LIFParams"]
+
+
+def __getattr__(name):
+    # imported on first use: the simulator's CPU loop imports ``step_cpu`` (NumPy and Numba only) from this package,
+    # and ``params`` brings in torch (seconds of start-up that a simulation-only process, e.g. a sweep worker, skips)
+    if name == "LIFParams":
+        from .params import LIFParams
+
+        return LIFParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
