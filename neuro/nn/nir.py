@@ -14,9 +14,13 @@ so ``tau = dt / (1 - beta)`` (seconds), ``r = 1`` for ``decay_input=True`` (:mat
 are copied. NIR's IF, :math:`\dot v = R I`, gives :math:`v_t = v_{t-1} + \Delta t R x_t`: our
 :class:`~neuro.nn.IF` (and an LIF with ``beta=1, decay_input=False``) is ``r = 1 / dt``. On import an
 input coefficient that is neither :math:`1-\beta` nor 1 becomes a :class:`~neuro.nn.layers.Scale`
-before the neuron. NIR's CubaLIF (import only) becomes :class:`~neuro.nn.layers.SynapticCurrent`
+before the neuron. NIR's CubaLIF becomes :class:`~neuro.nn.layers.SynapticCurrent`
 (:math:`\alpha = 1 - \Delta t/\tau_{syn}`, input scaled by ``w_in``) followed by the LIF above with
-``tau = tau_mem``. ``dt`` must be the same on both sides; the default ``1e-4`` is the step
+``tau = tau_mem`` (the membrane reads the current of the same step, :math:`I_t`); on export a
+``[Scale], SynapticCurrent, [Scale], LIF`` run of a sequence is one CubaLIF (``tau_syn = dt / (1 - alpha)``, ``w_in`` the
+first scale, ``r`` the LIF's times the second), and so is a :class:`~neuro.nn.Neuron` whose two-variable law is that step
+(:math:`i_t = a i_{t-1} + b x_t`, :math:`h_t = \beta v_{t-1} + k i_t + d`, a reset of the membrane only:
+``w_in = b / (1 - a)``, ``r = k / (1 - beta)``). ``dt`` must be the same on both sides; the default ``1e-4`` is the step
 snntorch 1.0's ``import_from_nir`` / ``export_to_nir`` assume (norse's ``from_nir`` takes ``dt=``).
 
 **What NIR cannot say**, so :func:`export_nir` raises ``ValueError`` rather than write a different
@@ -33,7 +37,8 @@ its current decay (per channel if ``per_channel``) and comes back as an LIF with
 :class:`~neuro.nn.Neuron` built from a definition exports where its law is the LIF step whatever its names
 (:meth:`~neuro.nn.Neuron.lif_form`: :math:`h = \beta v + c x + d` is ``tau = dt/(1-beta)``, ``r = c tau/dt``,
 ``v_leak = d/(1-beta)``, or NIR's IF without leak) with a reset to ``v_reset`` and that value as its start, and comes
-back as an LIF; any other law (two variables, a soft reset, a non-linear step) raises ``ValueError`` naming the layer and
+back as an LIF (or where it is the current-based LIF step above: a CubaLIF); any other law (two variables that are not
+that step, a soft reset, a non-linear step) raises ``ValueError`` naming the layer and
 the law.
 
 **Layers.** ``nn.Linear`` is ``Affine`` (``Linear`` without bias); ``nn.Conv1d``/``nn.Conv2d``
@@ -58,13 +63,17 @@ Example::
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import nir
 import numpy as np
+import sympy
 import torch
 from torch import nn
 
+from ..dynamics.discrete import INPUT, sym
 from .layers import PerStep, Scale, SynapticCurrent
 from .neuron import Neuron
 from .neurons import IF, LIF, ParametricLIF
@@ -169,7 +178,7 @@ def export_nir(model: nn.Module, sample_input: torch.Tensor | Sequence[int], dt:
             if len(shapes) != 1:
                 raise ValueError(f"node {name!r} sums inputs of different shapes {sorted(shapes)}")
             in_shape = shapes.pop()
-        for leaf_name, module, per_step in blocks[name]:
+        for leaf_name, module, per_step in _cuba_chains(blocks[name]):
             node, out_shape = _export_layer(module, in_shape, dt, per_step, leaf_name)
             if node is None:
                 continue
@@ -196,13 +205,53 @@ def _leaves(module: nn.Module, prefix: str, per_step: bool = False) -> Iterator[
         yield prefix or type(module).__name__.lower(), module, per_step
 
 
+@dataclass(frozen=True)
+class _CubaChain:
+    """``[Scale(w_in)], SynapticCurrent, [Scale(k)], LIF`` of one sequence: one NIR ``CubaLIF``."""
+
+    w_in: Scale | None
+    current: SynapticCurrent
+    gain: Scale | None
+    neuron: LIF
+
+
+def _cuba_chains(leaves: list[tuple[str, nn.Module, bool]]) -> list[tuple[str, nn.Module | _CubaChain, bool]]:
+    """``leaves`` with every ``[Scale], SynapticCurrent, [Scale], LIF`` run (what :func:`import_nir` makes of a
+    ``CubaLIF``) replaced by one :class:`_CubaChain` named after its neuron; a synaptic current without a neuron after it
+    raises ``TypeError`` (NIR has it only inside ``CubaLIF``)."""
+    out, i = [], 0
+    while i < len(leaves):
+        name, m, per_step = leaves[i]
+        if not isinstance(m, SynapticCurrent):
+            out.append(leaves[i])
+            i += 1
+            continue
+        w_in = None
+        if out and isinstance(out[-1][1], Scale):
+            w_in = out.pop()[1]
+        j, gain = i + 1, None
+        if j < len(leaves) and isinstance(leaves[j][1], Scale):
+            gain, j = leaves[j][1], j + 1
+        if j >= len(leaves) or not isinstance(leaves[j][1], LIF):
+            after = type(leaves[j][1]).__name__ if j < len(leaves) else "nothing"
+            raise TypeError(f"{name}: SynapticCurrent exports only as the current of NIR's CubaLIF, so an LIF must follow it "
+                            f"(optionally after a Scale); it is followed by {after}")
+        out.append((leaves[j][0], _CubaChain(w_in, m, gain, leaves[j][1]), per_step))
+        i = j + 1
+    return out
+
+
 def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: bool, name: str):
     """``(node or None, output shape)`` of one layer; ``shape`` is the per-sample input shape."""
     if isinstance(m, (nn.Identity, nn.Dropout)):
         return None, shape
+    if isinstance(m, _CubaChain):
+        return _export_cuba_chain(m, shape, dt, name), shape
     if isinstance(m, LIF):
         return _export_neuron(m, shape, dt, name), shape
     if isinstance(m, Neuron):
+        if len(m.law.states) == 2:
+            return _export_cuba_definition(m, shape, dt, name), shape
         return _export_definition(m, shape, dt, name), shape
     if isinstance(m, Scale):
         return nir.Scale(scale=np.broadcast_to(_np(m.scale), shape).copy()), shape
@@ -226,7 +275,8 @@ def _export_layer(m: nn.Module, shape: tuple[int, ...], dt: float, per_step: boo
         out = (*shape[: start - lead], int(np.prod(shape[start - lead : end - lead + 1])), *shape[end - lead + 1 :])
         return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=start - lead, end_dim=-1 if end == rank - 1 else end - lead), out
     raise TypeError(f"{name}: {type(m).__name__} has no NIR export; supported: Linear, Conv1d, Conv2d, AvgPool2d, Flatten, Identity, "
-                    "Dropout, neuro.nn LIF / ParametricLIF / IF, Neuron (of a LIF or IF law), Scale, PerStep and Sequential of these")
+                    "Dropout, neuro.nn LIF / ParametricLIF / IF, SynapticCurrent followed by an LIF, Neuron (of a LIF, IF or "
+                    "current-based LIF law), Scale, PerStep and Sequential of these")
 
 
 def _export_avgpool(m: nn.AvgPool2d, shape: tuple[int, ...], name: str):
@@ -338,6 +388,107 @@ def _export_definition(m: Neuron, shape: tuple[int, ...], dt: float, name: str) 
         raise ValueError(f"{what}: the decay must be in [0, 1) for every neuron of an exported LIF, got [{beta.min()}, {beta.max()}]")
     tau = dt / (1.0 - beta)
     return nir.LIF(tau=tau, r=c * tau / dt, v_leak=d / (1.0 - beta), v_threshold=full(form.v_th), v_reset=full(form.v_reset), metadata=meta)
+
+
+def _export_cuba_chain(chain: _CubaChain, shape: tuple[int, ...], dt: float, name: str) -> nir.CubaLIF:
+    """``[Scale(w)], SynapticCurrent(alpha), [Scale(k)], LIF`` as NIR's CubaLIF: ``tau_syn = dt / (1 - alpha)``,
+    ``w_in = w``, and the LIF's ``tau_mem``, ``v_leak``, thresholds, with ``r`` times ``k``."""
+    lif = _export_neuron(chain.neuron, shape, dt, name)
+    if isinstance(lif, nir.IF):
+        raise ValueError(f"{name}: a synaptic current into a neuron without leak (beta = 1); NIR's CubaLIF always leaks")
+    alpha = np.broadcast_to(chain.current.alpha.detach().double().cpu().numpy(), shape).copy()
+    if np.any(alpha >= 1.0):
+        raise ValueError(f"{name}: SynapticCurrent alpha must be < 1 to export (tau_syn = dt / (1 - alpha)), got max {alpha.max()}")
+    ones = np.ones(shape, np.float64)
+    w_in = ones * chain.w_in.scale.detach().double().cpu().numpy() if chain.w_in is not None else ones
+    gain = ones * chain.gain.scale.detach().double().cpu().numpy() if chain.gain is not None else ones
+    return nir.CubaLIF(tau_syn=dt / (1.0 - alpha), tau_mem=lif.tau, r=lif.r * gain, v_leak=lif.v_leak, v_threshold=lif.v_threshold,
+                       v_reset=lif.v_reset, w_in=w_in, metadata=lif.metadata)
+
+
+def _export_cuba_definition(m: Neuron, shape: tuple[int, ...], dt: float, name: str) -> nir.CubaLIF:
+    r"""A :class:`~neuro.nn.Neuron` of two variables whose law is the current-based LIF step (whatever its names):
+
+    .. math::
+
+        i_t = a\, i_{t-1} + b\, x_t, \qquad h_t = \beta\, v_{t-1} + k\, i_t + d, \qquad \text{spike where } h_t \ge v_{th},
+        \ \ v_t = v_{reset}\ \text{(the current is not reset)}
+
+    as NIR's CubaLIF (its forward-Euler step, as :func:`import_nir` reads it): ``tau_syn = dt / (1 - a)``,
+    ``w_in = b / (1 - a)``, ``tau_mem = dt / (1 - beta)``, ``r = k / (1 - beta)``, ``v_leak = d / (1 - beta)``. The
+    coefficients are read per neuron from the definition's expressions and the layer's values (a continuous model's
+    propagators included)."""
+    law = m.law
+    what = f"{name}: Neuron of {law.name}"
+    new, f, reset = law.substituted
+    S, X = [sym(s) for s in law.states], INPUT
+    live = {*S, X}
+
+    def linear(e, part):
+        e = sympy.expand(e)
+        coef = [sympy.diff(e, z) for z in (*S, X)]
+        if any(live & c.free_symbols for c in coef):
+            raise ValueError(f"{what}: the {part} is not linear in {law.states[0]}, {law.states[1]} and the input; NIR's CubaLIF is")
+        return (*coef, e.xreplace({z: 0 for z in live}))
+
+    exprs = (*linear(new[law.states[0]], f"update of {law.states[0]}"), *linear(new[law.states[1]], f"update of {law.states[1]}"),
+             *linear(f, "threshold function"), *(c for s in law.states for c in linear(reset[s], f"reset of {s}")))
+    values = m.parameter_arrays(shape)
+    names = sorted({p.name for e in exprs for p in e.free_symbols})
+    missing = [p for p in names if p not in values]
+    if missing:
+        raise ValueError(f"{what}: {missing} are neither parameters nor the input")
+    n = math.prod(shape)
+    fn = sympy.lambdify([sym(p) for p in names], list(exprs), "numpy")
+    # rows: new state 0, new state 1, threshold function, reset of state 0, reset of state 1; columns: d/ds0, d/ds1, d/dx, constant
+    M = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in fn(*[values[k] for k in names])]).reshape(5, 4, n)
+
+    def same(u, w):
+        return np.allclose(u, w, rtol=1e-12, atol=1e-12)
+
+    # the current: the variable whose update does not read the other one
+    currents = [j for j in (0, 1) if same(M[j, 1 - j], 0.0)]
+    if len(currents) != 1:
+        raise ValueError(f"{what} has no NIR node: of its 2 state variables {list(law.states)} exactly one must be a synaptic current "
+                         "that the other does not drive (NIR's CubaLIF; its LIF and IF nodes have one variable)")
+    j = currents[0]
+    v_ = 1 - j
+    cur, mem = law.states[j], law.states[v_]
+    a, b, c0 = M[j, j], M[j, 2], M[j, 3]
+    beta, ki, kx, d = M[v_, v_], M[v_, j], M[v_, 2], M[v_, 3]
+    gv, gi, gx, r0 = M[2, v_], M[2, j], M[2, 2], M[2, 3]
+    rv_cur, rv_mem = M[3 + j], M[3 + v_]
+    if not same(rv_cur, M[j]):
+        raise ValueError(f"{what}: its reset writes the current {cur}; NIR's CubaLIF resets only the membrane")
+    if not (same(c0, 0.0) and np.all(b != 0)):
+        raise ValueError(f"{what}: the current {cur} must be a * {cur} + b * input with b != 0 (no constant drive); NIR's CubaLIF "
+                         "current is")
+    k = kx / b
+    if not same(ki, k * a):
+        raise ValueError(f"{what}: {mem} must read the current after its update ({mem} = beta * {mem} + k * {cur}_new + d); a membrane "
+                         "reading the previous current is not the CubaLIF step import_nir runs")
+    g = np.where(beta != 0, gv / np.where(beta != 0, beta, 1.0), gx / np.where(kx != 0, kx, 1.0))
+    if not (np.all(g > 0) and same(gv, g * beta) and same(gi, g * ki) and same(gx, g * kx)):
+        raise ValueError(f"{what}: the threshold is not a rising bound on {mem} after the update ({mem} >= v_th)")
+    theta = d - r0 / g
+    if not same(theta, theta[0]):
+        raise ValueError(f"{what}: its threshold differs between neurons; NIR's CubaLIF here takes one")
+    if not (same(rv_mem[:3], 0.0) and same(rv_mem[3], rv_mem[3][0])):
+        raise ValueError(f"{what}: its reset is not {mem} = one constant; NIR's CubaLIF resets to v_reset")
+    v_reset = float(rv_mem[3][0])
+    init = m.initial_values()
+    if init[mem] != v_reset or init[cur] != 0.0:
+        raise ValueError(f"{what}: it starts at {mem} = {init[mem]}, {cur} = {init[cur]}, not at {mem} = v_reset = {v_reset}, {cur} = 0; "
+                         "a NIR neuron has no initial state")
+    if np.any(a >= 1.0) or np.any(a < 0.0) or np.any(beta >= 1.0) or np.any(beta < 0.0):
+        raise ValueError(f"{what}: the decays of {cur} and {mem} must be in [0, 1), got [{a.min()}, {a.max()}] and "
+                         f"[{beta.min()}, {beta.max()}]")
+    full = lambda value: np.full(shape, value, np.float64)  # noqa: E731
+    meta = {"neuro.surrogate": m.surrogate, "neuro.alpha": m.alpha, "neuro.detach_reset": m.detach_reset,
+            "neuro.strict_threshold": law.strict, "neuro.reset_delay": False}
+    a, b, beta, k, d = (u.reshape(shape) for u in (a, b, beta, k, d))
+    return nir.CubaLIF(tau_syn=dt / (1.0 - a), tau_mem=dt / (1.0 - beta), r=k / (1.0 - beta), v_leak=d / (1.0 - beta),
+                       v_threshold=full(float(theta[0])), v_reset=full(v_reset), w_in=b / (1.0 - a), metadata=meta)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
