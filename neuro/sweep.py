@@ -30,6 +30,11 @@ interruption and the points found there are not run again; a checkpoint whose po
 the same name is not detected. Points that failed (``on_error="record"``) are not
 saved as done, so a rerun tries them again.
 
+Faults: a point whose worker process dies (a crash, ``os._exit``, the out-of-memory killer) is run again up to
+``retries`` times on a live worker (Dask's nanny restarts the dead one); after that its rows fail with
+``KilledWorker`` — recorded in the ``error`` column with ``on_error="record"`` while the other points finish, or raised
+as :class:`SweepError` naming the points. ``tests/test_sweep_faults.py`` kills workers on a 2-worker cluster.
+
 Example::
 
     from neuro.sweep import sweep
@@ -48,6 +53,7 @@ import itertools
 import os
 import pickle
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +66,7 @@ from . import tmpfiles
 __all__ = ["sweep", "sweep_network", "sweep_batched", "NetworkRun", "point_seeds", "SweepError"]
 
 _FORMAT = "neuro.sweep/1"
+_RESUBMIT_DELAY_S = 0.5  # before a task whose worker died is submitted again
 
 
 class SweepError(RuntimeError):
@@ -270,7 +277,15 @@ def sweep(fn: Callable, grid, *, fixed: Mapping | None = None, replicates: int =
         checkpoint: a file that keeps the finished rows; a rerun skips them.
         on_error: ``"raise"`` (the first failure stops the sweep: :class:`SweepError` naming the point, the finished rows
             kept in the checkpoint) or ``"record"`` (the row gets an ``error`` column and the others go on).
-        retries: times Dask reruns a task whose worker died.
+        retries: times a task is run again after its worker process died while running it (a crash, ``os._exit``, the
+            kernel's out-of-memory killer); after ``retries + 1`` deaths its rows fail with ``KilledWorker``, recorded with
+            ``on_error="record"`` (the other rows finish), else raised as :class:`SweepError`. An exception raised by
+            ``fn`` is not retried (it would be raised again). No more tasks are in flight than the live workers have
+            threads, so a worker holds only the task it runs and its death is charged to that task. The cluster started
+            with ``workers=N`` charges each death at once (its scheduler's ``allowed_failures`` is 0; the sweep resubmits,
+            after 0.5 s); a ``client``'s scheduler first reruns a task on its own up to its
+            ``distributed.scheduler.allowed-failures`` times (each counted here as a death too). A finished result lost
+            with its worker before it was gathered is computed again by Dask (same seed, same row).
         progress: a tqdm bar over rows.
         as_frame: ``None``: a ``pandas.DataFrame`` when pandas is installed, else a list of dicts; ``True`` / ``False``
             force one.
@@ -293,6 +308,8 @@ def sweep(fn: Callable, grid, *, fixed: Mapping | None = None, replicates: int =
         raise ValueError("give workers= (a LocalCluster started here) or client= (an existing Dask cluster), not both")
     if on_error not in ("raise", "record"):
         raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int | np.integer) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if as_frame and not _has_pandas():
         raise ImportError("as_frame=True needs pandas (pip install pandas); as_frame=None returns a list of dicts without it")
 
@@ -384,22 +401,48 @@ def _run_dask(fn, label, chunks, names, fixed, seed_arg, takes_seed, record, wor
         raise ImportError("workers= / client= need Dask distributed: pip install 'dask[distributed]' (or neuro-snn[sweep]); "
                           "workers=None runs the sweep here without it") from exc
     _check_picklable(fn, label, fixed)
+    from distributed.scheduler import KilledWorker
+
     cluster = own = None
     if client is None:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0")
+        # the scheduler gives up on a task at the first death of its worker: the sweep counts deaths and resubmits
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
+                               scheduler_kwargs={"allowed_failures": 0})
         client = own = Client(cluster)
-    futures = {}
+    futures: dict = {}  # future in flight -> (chunk, deaths so far)
+    waiting = [(0.0, chunk, 0) for chunk in chunks]  # (not before, chunk, deaths so far), in submission order
+    done_iter = as_completed([])
     try:
-        for chunk in chunks:
-            fut = client.submit(_run_chunk, fn, chunk, names, fixed, seed_arg, takes_seed, record, pure=False, retries=retries)
-            futures[fut] = chunk
-        for fut in as_completed(list(futures)):
+        while waiting or futures:
+            # no more tasks in flight than the live workers have threads: a worker holds only the task it runs, so
+            # its death is charged to that task and not to others queued behind it
+            free = sum(client.nthreads().values()) - len(futures)
+            now = time.monotonic()
+            for item in [w for w in waiting if w[0] <= now][:max(free, 0)]:
+                waiting.remove(item)
+                fut = client.submit(_run_chunk, fn, item[1], names, fixed, seed_arg, takes_seed, record, pure=False)
+                futures[fut] = item[1:]
+                done_iter.add(fut)
+            if not futures:  # workers restarting, or a retry waiting for its delay
+                time.sleep(0.05)
+                continue
+            fut = next(done_iter)
+            chunk, deaths = futures.pop(fut)
             try:
                 result = fut.result()
+            except KilledWorker as exc:
+                deaths += exc.allowed_failures + 1  # the scheduler's own reruns, each a death too
+                if deaths <= retries:
+                    # later, not at once: a worker that died at the same moment may not have been removed yet
+                    waiting.append((time.monotonic() + _RESUBMIT_DELAY_S, chunk, deaths))
+                    continue
+                if not record:
+                    raise _point_error(label, chunk, exc) from exc
+                text = (f"KilledWorker: the worker process died while running this point, {deaths} time(s) "
+                        f"(retries={retries}); the last one was {exc.last_worker.address}")
+                result = [{**r, "error": text} for r in chunk]
             except Exception as exc:
-                for other in futures:
-                    other.cancel()
-                raise _point_error(label, futures[fut], exc) from exc
+                raise _point_error(label, chunk, exc) from exc
             finished(result)
     except BaseException:
         for other in futures:
