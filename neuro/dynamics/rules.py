@@ -122,3 +122,114 @@ def teacher_gated_lif(**defaults) -> NeuronModel:
     """, threshold="v > v_th", reset="v = v_reset; count += 1", inputs={"exc": "g_e", "v": "v"},
         defaults={"v_rest": -60.0, "v_reset": -45.0, "v_th": -40.0, "E_exc": 0.0, "tau_m": 10.0, "tau_e": 1.0, "gate": 1.0,
                   "v": -60.0, **defaults}, name="teacher_gated_lif")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Bagley, Bordelon, Moseley & Wessel (2020), *Pre-Synaptic Pool Modification (PSPM): a supervised learning procedure
+# for recurrent spiking neural networks*, PLoS ONE 15(2):e0229083.
+
+
+def pspm_lif(**defaults) -> NeuronModel:
+    r"""The leaky integrate-and-fire neuron PSPM fits, with the bookkeeping its rule reads
+    (:func:`pspm_rule`): :math:`\tau_m \dot v = v_{rest} - v`, a spike when :math:`v > v_{th}`, then
+    :math:`v \leftarrow v_{reset}` and a refractory period ``t_ref`` (mV, ms). Synapses of receptor ``"v"`` make
+    :math:`v` jump by their weight (mV, current-based delta synapses).
+
+    The target: receptor ``"exc"`` counts the neuron's *target* spikes into ``n_target`` (a source replaying the recorded
+    train, one-to-one, weight 1). Each own spike adds 1 to ``n_own`` and sets ``t_own`` to its time. Without a teacher
+    the three variables are unused and the neuron is a plain LIF neuron (the ground-truth network of
+    ``examples/pspm.py`` is made of the same definition)."""
+    return NeuronModel("""
+        dv/dt = (v_rest - v) / tau_m : volt (unless refractory)
+        n_target : 1
+        n_own : 1
+        t_own : second
+        v_rest : volt (constant)
+        v_reset : volt (constant)
+        v_th : volt (constant)
+        tau_m : second (constant)
+        t_ref : second (constant)
+    """, threshold="v > v_th", reset="v = v_reset; n_own += 1; t_own = t", refractory="t_ref",
+        inputs={"v": "v", "exc": "n_target"},
+        defaults={"v_rest": -65.0, "v_reset": -65.0, "v_th": -50.0, "tau_m": 20.0, "t_ref": 2.0, "v": -65.0, "t_own": -1e9,
+                  **defaults}, name="pspm_lif")
+
+
+def pspm_rule(every: float = 0.1, **defaults) -> SynapseModel:
+    r"""Pre-synaptic pool modification (after Bagley et al. 2020), for synapses onto :func:`pspm_lif` neurons.
+
+    The *pool* of a postsynaptic event at time :math:`T` is the set of presynaptic neurons whose last spike reached the
+    synapse within ``window`` before it: :math:`P(T) = \{j : T - t_j < \text{window}\}`. A target spike of neuron
+    :math:`i` with no own spike of :math:`i` within :math:`\pm` ``delta`` is *missed*: every synapse of its pool is
+    potentiated by :math:`\eta`. An own spike with no target spike within :math:`\pm` ``delta`` is *extra*: its pool is
+    depressed by :math:`\eta`. Matched spikes change nothing. For the synapse :math:`j \to i`,
+
+    .. math::
+
+        \Delta w_{ji} = \eta \sum_{T \in \text{missed}_i} [T - t_j < \text{window}]
+        \; - \; \eta \sum_{S \in \text{extra}_i} [S - t_j < \text{window}], \qquad w_{ji} \in [w_{min}, w_{max}]
+
+    (mV, ms; weights may be negative: inhibition is learned too). Each event is judged ``delta`` after it, when the
+    window around it is complete; its pool is taken when it is seen. The events are read by periodic code every
+    ``every`` ms (give the network's ``dt``): the neuron counts its target and own spikes (``n_target``, ``n_own``), and
+    each synapse keeps its copy of that bookkeeping (``seen_*``: counts already seen; ``pend_*``, ``t_pend_*``,
+    ``pool_*``: an event waiting to be judged, its time and whether the synapse was in its pool; ``t_target``: the last
+    target spike; ``t_spike_in``: the last presynaptic spike; ``missed``, ``extra``: 1 in the step an event of the
+    synapse's pool is judged missed or extra). One event of each kind waits at a time, so ``delta``
+    must be shorter than the shortest interval between two target (or two own) spikes: the refractory period.
+
+    Differences from the paper: its updates are stochastic ("stochastic weight updates"; we could not read its exact
+    scheme), here every synapse of the pool moves by :math:`\eta`; its homeostatic variant is not included.
+
+    .. code-block:: python
+
+        model = sim.Population(n, pspm_lif())
+        sim.Projection(target_replay, model, weight=0.0, delay=1.0, receptor="v", autapses=False,
+                       plasticity=pspm_rule(every=dt)(eta=0.05))
+        sim.Projection(target_replay, model, "one_to_one", weight=1.0, receptor="exc")   # the teacher
+    """
+    return SynapseModel("""
+        w : volt
+        t_spike_in : second
+        t_target : second
+        seen_target : 1
+        seen_own : 1
+        pend_target : 1
+        pend_own : 1
+        t_pend_target : second
+        t_pend_own : second
+        pool_target : 1
+        pool_own : 1
+        due_target : 1
+        due_own : 1
+        new_target : 1
+        new_own : 1
+        missed : 1
+        extra : 1
+        eta : volt (constant)
+        window : second (constant)
+        delta : second (constant)
+        w_min : volt (constant)
+        w_max : volt (constant)
+    """, on_pre="t_spike_in = t",
+        periodic={"every": every, "code": """
+            due_target = pend_target * int(t - t_pend_target >= delta)
+            due_own = pend_own * int(t - t_pend_own >= delta)
+            missed = due_target * pool_target * int(t_own_post < t_pend_target - delta)
+            extra = due_own * pool_own * int(t_target < t_pend_own - delta)
+            w = clip(w + eta * (missed - extra), w_min, w_max)
+            pend_target = pend_target * (1 - due_target)
+            pend_own = pend_own * (1 - due_own)
+            new_target = int(n_target_post > seen_target)
+            new_own = int(n_own_post > seen_own)
+            t_target = t_target + new_target * (t - t_target)
+            t_pend_target = t_pend_target + new_target * (t - t_pend_target)
+            t_pend_own = t_pend_own + new_own * (t_own_post - t_pend_own)
+            pool_target = pool_target + new_target * (int(t - t_spike_in < window) - pool_target)
+            pool_own = pool_own + new_own * (int(t_own_post - t_spike_in < window) - pool_own)
+            pend_target = pend_target + new_target * (1 - pend_target)
+            pend_own = pend_own + new_own * (1 - pend_own)
+            seen_target = n_target_post
+            seen_own = n_own_post
+        """}, defaults={"eta": 0.05, "window": 5.0, "delta": 1.5, "w_min": -20.0, "w_max": 20.0, "t_spike_in": -1e9, "t_target": -1e9,
+                        **defaults}, name="pspm")
