@@ -277,33 +277,37 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = [("digits", "Digits (Poisson / direct coding)"), ("dvs_gesture", "DVS-Gesture-format fixture")]
+    sets = [("digits", "digits", "Poisson coding", "direct coding"),
+            ("dvs_gesture", "DVS-Gesture-format fixture", "frames", "events re-binned into T frames")]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for row, (key, title) in enumerate(sets):
+    for row, (key, name, dc_coding, iir_coding) in enumerate(sets):
         r = result[key]
         dc, iir = r["dynamic_confidence"], r["iir"]
         for col, metric in enumerate(("accuracy", "energy_mj")):
             ax = axes[row, col]
-            fx = dc["fixed_T"]
-            ax.plot([p["time_steps"] for p in fx], [p[metric] for p in fx], "o-", color="0.5", ms=3, label="fixed T (all samples stop at T)")
-            sw = dc["sweep"]
-            ax.plot([p["mean_steps"] for p in sw], [p[metric] for p in sw], "s-", color="tab:blue", ms=4, label="Dynamic Confidence (threshold sweep)")
-            t = dc["test"]
-            ax.plot([t["mean_steps"]], [t["accuracy" if metric == "accuracy" else "energy_mj"]], "*", color="tab:red", ms=14,
-                    label=f"calibrated threshold {dc['threshold']:.3f}")
-            st = iir["stages"]
-            ax.plot([s["time_steps"] for s in st], [s[metric] for s in st], "D--", color="tab:green", ms=5, label="IIR-SNN (direct coding)")
-            ax.plot([1], [iir["direct_T1"][metric]], "x", color="tab:purple", ms=9, mew=2, label="trained at T = 1 only")
+            k = 1.0 if metric == "accuracy" else 1e6  # mJ -> nJ
+            fx, sw, t, st = dc["fixed_T"], dc["sweep"], dc["test"], iir["stages"]
+            ax.plot([p["time_steps"] for p in fx], [k * p[metric] for p in fx], "o-", color="0.5", ms=3,
+                    label=f"every sample stops at step t (T = {t['time_steps']}, {dc_coding})")
+            ax.plot([p["mean_steps"] for p in sw], [k * p[metric] for p in sw], "s-", color="tab:blue", ms=4,
+                    label="Dynamic Confidence, threshold swept")
+            ax.plot([t["mean_steps"]], [k * t[metric]], "*", color="tab:red", ms=14,
+                    label=f"Dynamic Confidence, threshold {dc['threshold']:.3f} calibrated on held-out data")
+            ax.plot([s["time_steps"] for s in st], [k * s[metric] for s in st], "D--", color="tab:green", ms=5,
+                    label=f"IIR-SNN stages T = {st[0]['time_steps']}..1 ({iir_coding})")
+            ax.plot([1], [k * iir["direct_T1"][metric]], "x", color="tab:purple", ms=9, mew=2,
+                    label=f"trained at T = 1 only, {iir['direct_T1']['epochs']} epochs")
             if metric == "accuracy":
-                ax.axhline(iir["chance"], color="k", lw=0.8, ls=":", label="chance")
+                lo = min(p[metric] for p in fx + sw + st)
+                ax.set_ylim(max(0.0, lo - 0.05), 1.0)
                 ax.set_ylabel("test accuracy")
-                ax.set_ylim(0, 1.02)
+                ax.set_title(f"{name}: accuracy (untrained at T = 1: {iir['untrained_T1_accuracy']:.2f}, chance {iir['chance']:.2f})", fontsize=9)
             else:
-                ax.set_ylabel("energy per sample (mJ, counted ops, 45 nm)")
+                ax.set_ylim(0, None)
+                ax.set_ylabel("energy per test sample (nJ)")
+                ax.set_title(f"{name}: energy, counted operations, 45 nm", fontsize=9)
             ax.set_xlabel("mean time steps per sample")
-            ax.set_title(title, fontsize=10)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=7, loc="lower right")
+        axes[row, 0].legend(fontsize=6.5, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
