@@ -17,8 +17,11 @@ Otherwise ``--model MODULE:FACTORY`` (or ``path/to/file.py:FACTORY``) returns th
 ``spikformer-cifar10`` need this: ``neuro.data`` loads event data). A factory that takes an argument receives
 the :class:`~neuro.train.config.TrainConfig` (its ``extra`` dict carries recipe-specific settings). The model
 is built after seeding with ``seed``, so every process builds the same initial weights. Mixed precision
-(``amp``) is for CUDA: on the CPU the run is float32 and ``config.json`` says ``amp: false``. Launch with
-``torchrun`` for several processes (see :mod:`neuro.train`).
+(``amp``) is for CUDA: on the CPU the run is float32 and ``config.json`` says ``amp: false``.
+
+Several processes: ``--nproc N`` starts torchrun's agent here (``N`` processes of ``python -m neuro.train`` with the
+other options; gloo on CPU); ``--nnodes``, ``--node-rank``, ``--master-addr``/``--master-port`` or ``--rdzv-endpoint``
+extend it to several machines (see :mod:`neuro.train.distributed`). Under your own ``torchrun`` leave them out.
 """
 
 from __future__ import annotations
@@ -81,6 +84,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                    help="continue from the newest checkpoint in out_dir (or from CHECKPOINT)")
     p.add_argument("--check-only", action="store_true", help="run the pre-training checks and stop")
+    g = p.add_argument_group("several processes and machines (torchrun is started here; see docs/training.md)")
+    g.add_argument("--nproc", type=int, metavar="N", help="processes on this machine (gloo on CPU, one GPU each with CUDA)")
+    g.add_argument("--nnodes", metavar="N|MIN:MAX", help="machines taking part (default 1); run the same command on each")
+    g.add_argument("--node-rank", type=int, metavar="K", help="this machine's index (0 on the master's; needed with --master-addr)")
+    g.add_argument("--master-addr", metavar="HOST", help="static rendezvous: the machine of node rank 0")
+    g.add_argument("--master-port", type=int, metavar="PORT", help="its port (default 29500)")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="c10d rendezvous every machine reaches (instead of --master-addr)")
+    g.add_argument("--rdzv-id", metavar="ID", help="the job's name at the rendezvous (default neuro-train)")
+    g.add_argument("--max-restarts", type=int, default=0, metavar="N",
+                   help="restart every process up to N times after a failure (use with --resume to continue from the last checkpoint)")
+    g.add_argument("--dist-timeout", type=float, metavar="SECONDS",
+                   help="longest wait of a collective for the other processes (a hung peer ends the run after it)")
+
+
+_LAUNCH = ("nproc", "nnodes", "node_rank", "master_addr", "master_port", "rdzv_endpoint", "rdzv_id")
+
+
+def worker_args(args: argparse.Namespace) -> list[str]:
+    """The options of ``args`` other than the launch options, as each launched process receives them."""
+    out: list[str] = []
+    for name in ("config", "recipe", "model", "data", "dataset", "model_config", "out_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            out += [f"--{name.replace('_', '-')}", str(value)]
+    for name in ("model_arg", "set"):
+        for value in getattr(args, name, None) or []:
+            out += [f"--{name.replace('_', '-')}", value]
+    if args.resume is True:
+        out.append("--resume")
+    elif args.resume:
+        out += ["--resume", str(args.resume)]
+    if args.check_only:
+        out.append("--check-only")
+    return out
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``--nproc`` / ``--nnodes``: torchrun's agent runs here, each process being ``python -m neuro.train`` without them."""
+    import os
+
+    from .distributed import launch, torchrun_argv
+
+    if args.dist_timeout is not None:
+        if not args.dist_timeout > 0:
+            raise ValueError(f"--dist-timeout must be > 0 seconds, got {args.dist_timeout}")
+        os.environ["NEURO_DIST_TIMEOUT"] = str(args.dist_timeout)  # inherited by the processes torchrun starts
+    argv = torchrun_argv(args.nproc, worker_args(args), nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
+                         master_port=args.master_port, rdzv_endpoint=args.rdzv_endpoint, rdzv_id=args.rdzv_id,
+                         max_restarts=args.max_restarts)
+    return launch(argv)
 
 
 def _is_factory(spec: str) -> bool:
@@ -207,6 +260,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list_recipes:
         _print_recipes()
         return 0
+    if any(getattr(args, k, None) is not None for k in _LAUNCH) or getattr(args, "max_restarts", 0):
+        return _launch(args)
+    if getattr(args, "dist_timeout", None) is not None:
+        raise ValueError("--dist-timeout applies to runs started with --nproc/--nnodes (under your own torchrun: NEURO_DIST_TIMEOUT=SECONDS)")
     from .checkpoint import seed_everything
     from .config import TrainConfig, parse_override
     from .recipes import build_model, recipe_path
@@ -254,8 +311,15 @@ def run(args: argparse.Namespace) -> int:
         classes = trainer.check()
         print(json.dumps({"check": "ok", "classes": classes}))
         return 0
+    from .distributed import RankFailure, failure_report
+
     try:
-        result = trainer.fit(resume=args.resume)
+        try:
+            with failure_report():
+                result = trainer.fit(resume=args.resume)
+        except RankFailure as exc:
+            print(f"neuro train: error: {exc}", file=sys.stderr)
+            return 1
         if trainer.dist.is_main:
             text = json.dumps(result)
             # written whatever `progress` says: the run's outcome belongs in its folder, not only on the terminal
