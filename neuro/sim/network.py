@@ -493,8 +493,8 @@ class Network:
                 state.append(np.asarray(values.get(key, np.full(n, self.step * self.dt)), dtype=np.float64))
                 offset += n
             proj._rule_values = None
-            idx += [proj._order.astype(np.int64), proj.pre.start + proj.pre_index.astype(np.int64),
-                    proj.post.start + proj.post_index.astype(np.int64)]
+            idx += [proj._order.astype(np.int64), proj.pre.start + proj._pre.astype(np.int64),
+                    proj.post.start + proj._post.astype(np.int64)]
             proj._rule_idx = ioff
             ioff += 3 * n
             s.proj_par[k, 0], s.proj_par[k, 1], s.proj_par[k, 3], s.proj_par[k, 4] = slot_of[kid], tab, bool(model.clock_driven), n
@@ -756,7 +756,7 @@ class Network:
             raise ValueError(f"projection {self.projections[k].name}: a delay of {D} steps ({D * dt:g} ms) needs a delay table of "
                              f"{(D + 2) * max(n, 1) * 8 / 2**30:.1f} GiB for {n} neurons; delays that long are not supported")
         # CSR by pre, then delay; targets ascending inside a segment (np.lexsort((post, delay, pre)), by counting)
-        parts = [(proj.pre_index, proj.pre.start, proj._delay_ms, proj.post_index, proj.post.start,
+        parts = [(proj._pre, proj.pre.start, proj._delay_ms, proj._post, proj.post.start,
                   proj._w if proj._order is None else self._s.syn_w[proj._order], RECEPTORS[proj.receptor]) for proj in self.projections]
         inv, starts, s.syn_post, s.syn_w, s.syn_chan, s.syn_proj = _layout._synapse_layout(parts, max(n, 1), D, dt)
         base = 0
@@ -811,7 +811,7 @@ class Network:
             order = np.empty(S, np.int64)
             _layout._inverse(inv, order)
             src = order[plastic]
-            pre = np.concatenate([proj.pre.start + proj.pre_index for proj in self.projections])[src]
+            pre = np.concatenate([proj.pre.start + proj._pre.astype(np.int64) for proj in self.projections])[src]
             total = np.concatenate([proj.delay_steps(dt) for proj in self.projections])[src]
         dend = np.rint(fraction[s.syn_proj[plastic]] * total).astype(np.int64)
         axon = total - dend

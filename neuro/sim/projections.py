@@ -132,14 +132,15 @@ def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator
     ``pre == post`` are drawn and then left out (no autapses), as for any other rule.
     """
     total = n_pre * n_post
+    it = np.int32 if max(n_pre, n_post) < 2**31 else np.int64  # half the bytes to write per synapse where they fit
     if total == 0 or p <= 0.0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, it), np.zeros(0, it)
     if p >= 1.0:
-        pre, post = np.repeat(np.arange(n_pre, dtype=np.int64), n_post), np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+        pre, post = np.repeat(np.arange(n_pre, dtype=it), n_post), np.tile(np.arange(n_post, dtype=it), n_pre)
     else:
         lam = -math.log1p(-p)
         cap = int(total * p + 6.0 * math.sqrt(total * p) + 64)
-        pre, post = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        pre, post = np.empty(cap, it), np.empty(cap, it)
         buf = np.empty(min(cap, 1 << 20))
         count, row, col = 0, 0, -1  # the last pair considered: (row, col)
         while row < n_pre:
@@ -315,8 +316,8 @@ class Projection:
         pre, post, plasticity = self.pre, self.post, self.plasticity
         rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
         rule = rule if isinstance(rule, PairSTDP | TripletSTDP) else None  # user-defined rules have no built-in bounds
-        self.pre_index, self.post_index, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
-        n = self.pre_index.size
+        self._pre, self._post, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
+        n = self._pre.size
         if weight is None:
             if w_sparse is None:
                 raise ValueError("weight=None takes the weights from a sparse matrix; give weight= for other connect rules")
@@ -332,13 +333,24 @@ class Projection:
 
     def __getattr__(self, key):
         # only reached for attributes not set yet: the drawn ones before the projection is drawn
-        if key in ("pre_index", "post_index", "_w", "_delay_ms"):
+        if key in ("_pre", "_post", "_w", "_delay_ms"):
             raise RuntimeError(f"projection {self.__dict__.get('name', '?')} draws its synapses when it is added to a Network "
                                "(from the network's seed); add it first, or pass seed= to draw them now")
         raise AttributeError(key)
 
     def __len__(self) -> int:
-        return self.pre_index.size
+        return self._pre.size
+
+    @property
+    def pre_index(self) -> np.ndarray:
+        """Presynaptic neuron of each synapse (index in ``pre``), in creation order: a 64-bit copy (the projection may
+        keep its indices in 32 bits)."""
+        return self._pre.astype(np.int64)
+
+    @property
+    def post_index(self) -> np.ndarray:
+        """Postsynaptic neuron of each synapse (index in ``post``), in creation order: a 64-bit copy."""
+        return self._post.astype(np.int64)
 
     def delay_steps(self, dt: float) -> np.ndarray:
         steps = np.empty(self._delay_ms.size, np.int64)
@@ -373,11 +385,11 @@ class Projection:
         if not 0.0 < rate <= 1.0:
             raise ValueError(f"rate must be in (0, 1], got {rate}")
         w = self.weights
-        sums = np.bincount(self.post_index, weights=w, minlength=self.post.n)
+        sums = np.bincount(self._post, weights=w, minlength=self.post.n)
         factor = np.ones(self.post.n)
         has = sums > 0
         factor[has] = 1.0 + rate * (total / sums[has] - 1.0)
-        w = w * factor[self.post_index]
+        w = w * factor[self._post]
         rule = self.plasticity.stdp if isinstance(self.plasticity, RewardModulatedSTDP) else self.plasticity
         if isinstance(rule, PairSTDP | TripletSTDP):
             w = np.clip(w, rule.w_min, rule.w_max)
@@ -547,8 +559,10 @@ def _synapse_layout(parts, n_rows: int, D: int, dt: float):
     del last
     np.cumsum(starts, out=starts)
     pos = starts[:-1].copy()
-    inv = np.empty(S, np.int64)
-    syn_post, syn_w, syn_chan, syn_proj = np.empty(S, np.int64), np.empty(S, np.float64), np.zeros(S, np.int64), np.zeros(S, np.int64)
+    # 32-bit places and targets where they fit: fewer bytes of fresh memory to touch per synapse
+    inv = np.empty(S, np.int32 if S < 2**31 else np.int64)
+    syn_post = np.empty(S, np.int32 if n_rows < 2**31 else np.int64)
+    syn_w, syn_chan, syn_proj = np.empty(S, np.float64), np.zeros(S, np.int64), np.zeros(S, np.int64)
     for k, (pre, pre0, delay_ms, post, post0, w, chan) in enumerate(parts):
         sl = slice(bounds[k], bounds[k + 1])
         _place_synapses(pre, pre0, delay_ms, dt, steps[k], post, post0, w, width, k, chan, pos, inv[sl], syn_post, syn_w, syn_chan,

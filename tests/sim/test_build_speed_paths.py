@@ -436,7 +436,9 @@ def test_layout_equals_the_reference_construction(make, monkeypatch):
         ref = _layout(make())
     assert fast.keys() == ref.keys()
     for key in ref:
-        assert fast[key].dtype == ref[key].dtype, key
+        # the layout's targets and the synapses' places are kept in 32 bits since (the reference: 64)
+        narrowed = key == "syn_post" or key.startswith("order:")
+        assert fast[key].dtype == (np.int32 if narrowed else ref[key].dtype), key
         assert fast[key].shape == ref[key].shape, key
         np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
 
@@ -560,6 +562,24 @@ def test_fixed_probability_follows_its_seed():
     np.testing.assert_array_equal(p1.post_index, p2.post_index)
     np.testing.assert_array_equal(p1.weights, p2.weights)
     assert not np.array_equal(p1.post_index[:50], p3.post_index[:50])
+
+
+def test_compact_indices_inside_64_bit_copies_outside():
+    """Drawn pairs are kept in 32 bits (and the layout's targets and places), but ``pre_index`` / ``post_index`` hand out
+    64-bit copies: index arithmetic past 2**31 stays exact and writing to them changes nothing inside."""
+    a, b = sim.LIF(70_000), sim.LIF(50_000)
+    net = sim.Network(seed=2)
+    p = sim.Projection(a, b, sim.FixedProbability(2e-6), weight=0.1)
+    net.add(a, b, p)
+    assert p._pre.dtype == np.int32 and p.pre_index.dtype == np.int64 and p.post_index.dtype == np.int64
+    linear = p.pre_index * b.n + p.post_index  # up to 3.5e9: would wrap in 32 bits
+    assert linear.max() > 2**31 and np.all(linear // b.n == p._pre) and np.all(linear % b.n == p._post)
+    p.pre_index[:] = 0
+    assert p.pre_index.max() > 0
+    net.build()
+    s = net._s
+    assert s.syn_post.dtype == np.int32 and p._order.dtype == np.int32
+    np.testing.assert_array_equal(s.syn_post[p._order], b.start + p.post_index)
 
 
 def test_repeated_pairs_are_refused_in_any_order():
