@@ -236,7 +236,7 @@ def find_failed_ranks(rank: int, world_size: int, grace_s: float = _GRACE_S) -> 
             break
         time.sleep(0.05)
     if not failed:
-        failed = {r: f"sent no report (on host {host}): it died or lost its connection" for r, host in silent}
+        failed = {r: f"sent no report (on host {host}): it died, hangs or lost its connection" for r, host in silent}
     return failed
 
 
