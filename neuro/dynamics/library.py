@@ -149,3 +149,33 @@ def tsodyks_markram(**defaults) -> SynapseModel:
         tau_f : second (constant)
     """, on_pre="w = w0 * u * x; x -= u * x; u += U * (1 - u)",
         defaults={"U": 0.5, "tau_d": 200.0, "tau_f": 50.0, "x": 1.0, "u": 0.5, **defaults}, name="tsodyks_markram")
+
+
+def qif_adaptation(**defaults) -> NeuronModel:
+    r"""Quadratic integrate-and-fire neuron with an adaptation current: Izhikevich's (2007) "simple model"
+    (*Dynamical Systems in Neuroscience*, ch. 8), with his regular-spiking cortical pyramidal cell parameters.
+
+    .. math::
+
+        C \dot v = k (v - v_r)(v - v_t) - u + I, \qquad \dot u = a \big(b (v - v_r) - u\big), \qquad
+        v > v_{peak}:\ v \leftarrow c,\ u \leftarrow u + d
+
+    ``k`` in nS per mV (the quadratic term is written ``k (v - v_r)(v - v_t) / mV``), ``a`` in Hz (30 Hz is his
+    0.03 / ms). ``I`` is an injected current (pA); in the training layer give ``input="I"``
+    (``neuro.nn.Neuron(qif_adaptation(), dt=1.0, input="I")``); synapses of the simulator jump ``v``."""
+    return NeuronModel("""
+        dv/dt = (k * (v - v_r) * (v - v_t) / mV - u + I) / C : volt
+        du/dt = a * (b * (v - v_r) - u) : amp
+        I : amp               # injected current
+        C : farad (constant)
+        k : siemens (constant)
+        v_r : volt (constant)
+        v_t : volt (constant)
+        v_peak : volt (constant)
+        a : hertz (constant)
+        b : siemens (constant)
+        c : volt (constant)
+        d : amp (constant)
+    """, threshold="v > v_peak", reset="v = c; u += d", inputs={"v": "v"},
+        defaults={"C": 100.0, "k": 0.7, "v_r": -60.0, "v_t": -40.0, "v_peak": 35.0, "a": 30.0, "b": -2.0, "c": -50.0, "d": 100.0,
+                  "I": 0.0, "v": -60.0, "u": 0.0, **defaults}, name="qif_adaptation")
