@@ -54,8 +54,7 @@ def test_forward_equals_the_readable_reference_and_adapts():
 def test_trains_on_digits_above_chance():
     """64 pixels -> Linear -> fixed gain (pA) -> 48 QIF neurons with a learned spike-triggered adaptation increment d ->
     Linear on the spike counts; 3 epochs of 512 training digits in batches of 128, pixel intensities as constant currents
-    over 12 ms. Test
-    accuracy on 359 held-out digits measured 0.84 (chance 0.10); asserted >= 0.50, five times chance."""
+    over 12 ms. Test accuracy on 359 held-out digits measured 0.84 (chance 0.10); asserted >= 0.50, five times chance."""
     torch.manual_seed(0)
     xtr, ytr, xte, yte = load_digits_split(0)
     xtr, ytr = xtr[:512], ytr[:512]
