@@ -233,3 +233,68 @@ def pspm_rule(every: float = 0.1, **defaults) -> SynapseModel:
             seen_own = n_own_post
         """}, defaults={"eta": 0.05, "window": 5.0, "delta": 1.5, "w_min": -20.0, "w_max": 20.0, "t_spike_in": -1e9, "t_target": -1e9,
                         **defaults}, name="pspm")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Yamada & Chao (2025), *Joint encoding of "what" and "when" predictions through error-modulated plasticity in
+# reservoir spiking networks*, arXiv:2510.14382.
+
+
+def error_readout(**defaults) -> NeuronModel:
+    r"""A readout neuron that carries its own prediction error: a LIF neuron
+    (:math:`\tau_m \dot v = v_{rest} - v`, spike at :math:`v > v_{th}`, reset to :math:`v_{reset}`, refractory ``t_ref``;
+    receptor ``"v"``: jumps of :math:`v`) with two traces of equal time constant :math:`\tau_r`,
+
+    .. math::
+
+        \dot r = -r / \tau_r \;(r \mathrel{+}= 1 \text{ at each own spike}), \qquad
+        \dot s = -s / \tau_r \;(s \mathrel{+}= w \text{ at each stimulus spike, receptor } \texttt{"exc"}),
+
+    so that :math:`r` and :math:`s` are the readout's and the stimulus's rates times :math:`\tau_r`, and
+    :math:`s - r` is the readout's prediction error (:func:`gated_error_rule`). The stimulus only enters the error,
+    never :math:`v`: what the readout fires is its prediction. mV, ms."""
+    return NeuronModel("""
+        dv/dt = (v_rest - v) / tau_m : volt (unless refractory)
+        dr/dt = -r / tau_r : 1
+        ds/dt = -s / tau_r : 1
+        v_rest : volt (constant)
+        v_reset : volt (constant)
+        v_th : volt (constant)
+        tau_m : second (constant)
+        tau_r : second (constant)
+        t_ref : second (constant)
+    """, threshold="v > v_th", reset="v = v_reset; r += 1", refractory="t_ref", inputs={"v": "v", "exc": "s"},
+        defaults={"v_rest": -65.0, "v_reset": -65.0, "v_th": -50.0, "tau_m": 10.0, "tau_r": 20.0, "t_ref": 2.0, "v": -65.0,
+                  **defaults}, name="error_readout")
+
+
+def gated_error_rule(modulator: str = "attention", **defaults) -> SynapseModel:
+    r"""Error-modulated, attention-gated three-factor Hebbian rule (after Yamada & Chao 2025), for synapses from a
+    reservoir onto :func:`error_readout` neurons: each presynaptic spike changes the weight by
+
+    .. math::
+
+        \Delta w = \eta\; G(t)\; \big(s_{post}(t) - r_{post}(t)\big), \qquad w \in [w_{min}, w_{max}],
+
+    the presynaptic spike (Hebbian factor), the readout's prediction error :math:`s - r` (stimulus minus readout
+    activity, error factor) and the attention gate :math:`G`, the network neuromodulator named by ``modulator``
+    (third factor; 0 closes learning). On average :math:`\dot w \propto G\, \nu_{pre}\, (s - r)`: a delta rule on
+    the reservoir's activity, which drives the readout's rate at each moment of a trial towards the stimulus rate
+    expected at that moment, i.e. its probability times its rate. ``w`` in mV, ``eta`` in mV.
+
+    Differences from the paper: we could not read its equations (only the abstract and summaries), so this is the
+    closest rule we can state from its description; its offline "what" consolidation phase is not included.
+
+    .. code-block:: python
+
+        net.add_modulator("attention", tau=1e12)   # opened and closed by the experiment (net.release)
+        sim.Projection(reservoir, readouts, weight=0.0, receptor="v", plasticity=gated_error_rule()(eta=0.02))
+        sim.Projection(stimuli, readouts, "one_to_one", weight=1.0, receptor="exc")   # what actually happens
+    """
+    return SynapseModel("""
+        eta : volt (constant)
+        w_min : volt (constant)
+        w_max : volt (constant)
+        w : volt
+    """, on_pre=f"w = clip(w + eta * {modulator} * (s_post - r_post), w_min, w_max)", modulators=(modulator,),
+        defaults={"eta": 0.02, "w_min": -10.0, "w_max": 10.0, **defaults}, name="gated_error_rule")
