@@ -275,10 +275,11 @@ def failure_report() -> Iterator[None]:
             with contextlib.suppress(Exception):
                 store.set(f"{_KEY}/lost/{rank}", type(exc).__name__)
         failed = find_failed_ranks(rank, world)
-        what = "; ".join(f"rank {r} {why}" for r, why in sorted(failed.items())) or "no rank reported a failure"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RankFailure(f"rank {rank}: stopped because another process failed: {what} (here: {type(exc).__name__}: {first})",
-                          failed) from exc
+        here = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if not failed:  # e.g. the whole job stopped by its scheduler: every process got SIGTERM
+            raise RankFailure(f"rank {rank}: stopped ({here}); no other process reported a failure", failed) from exc
+        what = "; ".join(f"rank {r} {why}" for r, why in sorted(failed.items()))
+        raise RankFailure(f"rank {rank}: stopped because another process failed: {what} (here: {here})", failed) from exc
     finally:
         if previous is not None:
             with contextlib.suppress(ValueError):

@@ -223,3 +223,40 @@ def test_failed_ranks_are_found_from_the_store(monkeypatch):
     t0 = time.monotonic()
     assert D.find_failed_ranks(0, 2, grace_s=0.3) == {1: "sent no report (on host other-host): it died, hangs or lost its connection"}
     assert 0.3 <= time.monotonic() - t0 < 2.0
+
+
+def test_failure_report_records_errors_and_names_peers(monkeypatch):
+    """In one process with a 1-rank gloo group (WORLD_SIZE=2 in the environment, so it acts as a launched rank): its own
+    error is left in the store and raised as it is; a lost connection, or the launcher's SIGTERM, becomes a RankFailure."""
+    import signal
+
+    import torch.distributed as dist
+
+    from neuro.train import distributed as D
+
+    store = dist.HashStore()
+    monkeypatch.setattr(D, "_store", lambda: store)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    before = signal.getsignal(signal.SIGTERM)
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        with pytest.raises(ValueError, match="bad batch"), D.failure_report():
+            raise ValueError("bad batch")
+        assert store.get("neuro.train/failed/0") == b"ValueError: bad batch"
+        assert signal.getsignal(signal.SIGTERM) is not before  # left ignoring SIGTERM: this process is on its way out
+        signal.signal(signal.SIGTERM, before)
+        with pytest.raises(D.RankFailure, match=r"rank 0: stopped \(RuntimeError: Connection closed by peer \[127.0.0.1\]:1234\); no other process"):
+            with D.failure_report():
+                raise RuntimeError("Connection closed by peer [127.0.0.1]:1234")
+        signal.signal(signal.SIGTERM, before)
+        with pytest.raises(D.RankFailure, match=r"rank 0: stopped \(_LauncherStop: stopped by SIGTERM"):
+            with D.failure_report():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+        signal.signal(signal.SIGTERM, before)
+        with D.failure_report():
+            pass
+        assert signal.getsignal(signal.SIGTERM) is before  # restored after a run without a failure
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        dist.destroy_process_group()
