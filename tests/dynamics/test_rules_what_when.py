@@ -64,7 +64,7 @@ def test_readouts_predict_when_and_how_likely_and_adapt():
     # how likely: the likelier outcome's readout fires more, in both blocks, so the order reverses after the swap
     assert r["block1_rate_A_in_A"] > 2 * r["block1_rate_B_in_B"], r
     assert r["block2_rate_B_in_B"] > 2 * r["block2_rate_A_in_A"], r
-    assert r["block2_rate_A_in_A"] < 0.5 * r["block1_rate_A_in_A"], r
+    assert r["block2_rate_A_in_A"] < 0.7 * r["block1_rate_A_in_A"], r  # p: 0.8 -> 0.3
     assert r["trials_to_reverse"] is not None and r["trials_to_reverse"] <= 25, r
     control, _ = ex.run(cfg, progress=False, plastic=False)
     assert control["block1_rate_A_in_A"] == 0.0 and control["block2_rate_B_in_B"] == 0.0
