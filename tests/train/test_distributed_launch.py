@@ -5,7 +5,7 @@ end with identical weights equal to a single process trained on the same global 
 This file is also the model factory of the launched processes (``--model THIS_FILE:build_model``): with
 ``NEURO_TEST_DUMP=DIR`` each process writes there at exit its weights and the files it opened for writing, and with
 ``NEURO_TEST_DIE=RANK:STEP`` process RANK ends without a word (``os._exit(3)``) at its training step STEP of the first attempt (raises ``ValueError`` with
-``NEURO_TEST_DIE_HOW=raise``).
+``NEURO_TEST_DIE_HOW=raise``, sleeps an hour with ``hang``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def build_model(cfg):
                     Path(dump, "died_at").write_text(repr(time.time()))
                     if os.environ.get("NEURO_TEST_DIE_HOW") == "raise":
                         raise ValueError(f"rank {rank} fails at step {die_step}")
+                    if os.environ.get("NEURO_TEST_DIE_HOW") == "hang":
+                        time.sleep(3600)
                     os._exit(3)
 
         model.register_forward_pre_hook(count)
