@@ -213,16 +213,17 @@ def plot(result: dict, extra: dict, path: Path) -> None:
     cfg = result["config"]
     size = cfg["patch"]
     model = extra["models"]["learned_delays"]
-    d = model.synapses.integer_delays().float().reshape(len(DIRECTIONS), 2, size, size)
-    w = model.synapses.weight.detach().reshape(len(DIRECTIONS), 2, size, size)
+    d = model.synapses.integer_delays().reshape(len(DIRECTIONS), 2, size, size).numpy().astype(float)
+    w = model.synapses.weight.detach().reshape(len(DIRECTIONS), 2, size, size).numpy()
     fig = plt.figure(figsize=(18, 4.6))
     grid = fig.add_gridspec(2, 7, width_ratios=[1.3, 1, 1, 1, 1, 0.1, 1.3])
     ax = fig.add_subplot(grid[:, 0])
     for k, (ev, y) in enumerate(zip(extra["events"], extra["labels"])):
-        ax.scatter(ev["t"] / 1000.0, ev["x"] + 0.15 * k, s=12, marker="o^sv"[k], label=f"moving {NAMES[y]}")
+        pos = ev["x"] if DIRECTIONS[y][0] else ev["y"]
+        ax.scatter(ev["t"] / 1000.0, pos + 0.15 * k, s=12, marker="o^sv"[k], label=f"moving {NAMES[y]}")
     ax.set_xlabel("t (ms)")
-    ax.set_ylabel("x (px)")
-    ax.set_title("four test streams: dot path and noise events")
+    ax.set_ylabel("position along the motion's axis (px)")
+    ax.set_title("test streams (dot and noise)")
     ax.legend(fontsize=8)
     for k in range(len(DIRECTIONS)):
         a = fig.add_subplot(grid[0, 1 + k])
@@ -231,7 +232,7 @@ def plot(result: dict, extra: dict, path: Path) -> None:
         a.set_title(f"'{NAMES[k]}' neuron: delays\n(ON synapses, w > 0.3 max)", fontsize=9)
         a.axis("off")
         b = fig.add_subplot(grid[1, 1 + k])
-        b.imshow(w[k, 1], cmap="RdBu_r", vmin=-float(w.abs().max()), vmax=float(w.abs().max()))
+        b.imshow(w[k, 1], cmap="RdBu_r", vmin=-np.abs(w).max(), vmax=np.abs(w).max())
         b.set_title("ON weights", fontsize=9)
         b.axis("off")
     fig.colorbar(im, cax=fig.add_subplot(grid[0, 5]), label="delay (ms)")
