@@ -17,11 +17,13 @@ a threshold of :math:`a|P| - m`, so an input set :math:`X` makes the neuron fire
     a\,|X \cap P| - \beta\,|X \setminus P| > a\,|P| - m,
 
 which, with :math:`0 < m \le \min(a, \beta)`, holds for :math:`X = P` alone: the ideal detector of the paper's one
-pattern case, whatever :math:`|P|`. Taught several patterns, the threshold follows the last taught pattern's drive and
-the weights are the sum of the patterns' templates, so the neuron also answers inputs that mix the patterns: how many
-grows with their Hamming distance. ``examples/supervised_stdp_patterns.py`` measures both cases; the paper's exact
-equations and parameters were not available to us (see docs/reproductions.md), so this rule is a reconstruction from
-its description, not a transcription.
+pattern case, whatever :math:`|P|`. (The neuron reads a volley one step after its delivery, so both sides carry the
+factor :math:`e^{-dt/\tau_m}`: exactly, :math:`0 < m \le e^{-dt/\tau_m} \min(a, \beta)`.) Taught several patterns,
+the threshold follows the last taught pattern's drive and the weights are the sum of the patterns' templates, so the
+neuron also answers inputs that mix the patterns: how many grows with their Hamming distance.
+``examples/supervised_stdp_patterns.py`` measures both cases; the paper's exact equations and parameters were not
+available to us (see docs/reproductions.md), so this rule is a reconstruction from its description, not a
+transcription.
 """
 
 from __future__ import annotations
