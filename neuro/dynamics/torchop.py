@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..ops import buffers
-from ..ops._host import block_size, broadcast_scalar
+from ..ops._host import block_size, broadcast_scalar, threads_for
 from ..ops.surrogate.reference import heaviside
 from . import torchgen
 from .discrete import StepLaw
@@ -67,8 +67,9 @@ def _forward_op(x: torch.Tensor, z0: torch.Tensor, scal: torch.Tensor, arr: torc
     zseq = torch.empty((k, T, N) if need_states else (k, 0, N), dtype=x.dtype)
     fn = mod.forward_states if need_states else mod.forward
     kernel_calls["forward"] += 1
-    fn(_np(x), _np(z0.to(x.dtype)), _np(scal.to(x.dtype)).reshape(-1), _np(arr.to(x.dtype)).reshape(-1, N), s.numpy(), zT.numpy(),
-       zseq.numpy(), block_size(T, N, x.element_size(), tiles=k + 1))
+    with threads_for(T * N):
+        fn(_np(x), _np(z0.to(x.dtype)), _np(scal.to(x.dtype)).reshape(-1), _np(arr.to(x.dtype)).reshape(-1, N), s.numpy(), zT.numpy(),
+           zseq.numpy(), block_size(T, N, x.element_size(), tiles=k + 1))
     return s, zT, zseq
 
 
@@ -95,9 +96,10 @@ def _backward_op(gs: torch.Tensor, gzT: torch.Tensor, x: torch.Tensor, z0: torch
     else:
         fn, g = mod.backward, _np(gs.to(x.dtype))
     kernel_calls["backward"] += 1
-    fn(g, _np(gzT.to(x.dtype)), _np(x), _np(z0.to(x.dtype)), _np(scal.to(x.dtype)).reshape(-1), _np(arr.to(x.dtype)).reshape(-1, N),
-       (np.float32 if x.dtype == torch.float32 else np.float64)(alpha), gx.numpy(), gz0.numpy(), gscal.numpy(), garr.numpy(),
-       block_size(T, N, x.element_size(), tiles=k + 1))
+    with threads_for(T * N):
+        fn(g, _np(gzT.to(x.dtype)), _np(x), _np(z0.to(x.dtype)), _np(scal.to(x.dtype)).reshape(-1), _np(arr.to(x.dtype)).reshape(-1, N),
+           (np.float32 if x.dtype == torch.float32 else np.float64)(alpha), gx.numpy(), gz0.numpy(), gscal.numpy(), garr.numpy(),
+           block_size(T, N, x.element_size(), tiles=k + 1))
     return gx, gz0, gscal.sum(dim=1) if param_grads else torch.zeros(P, dtype=x.dtype), garr if param_grads else torch.zeros((Q, N), dtype=x.dtype)
 
 

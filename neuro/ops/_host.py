@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 import torch
 
@@ -49,3 +53,24 @@ def block_size(T: int, N: int, itemsize: int, tiles: int = 1, threads: int | Non
     n_blocks = -(-n_blocks // threads) * threads
     block = -(-N // n_blocks)
     return max(256, min(8192, -(-block // 16) * 16))
+
+
+#: elements (``T * N``) below which a multi-step kernel runs on the calling thread alone: waking a thread pool costs
+#: more than such a pass (tens of microseconds on a quiet machine; milliseconds where the cores are shared with
+#: other work, e.g. torch's own OpenMP threads, as the pool's workers spin before they sleep)
+SERIAL_BELOW = 1 << 16
+
+
+@contextmanager
+def threads_for(work: int) -> Iterator[None]:
+    """Numba's thread count for a multi-step kernel over ``work`` elements: 1 below :data:`SERIAL_BELOW`, else as set.
+    Numba's setting is per calling thread; it is restored on exit."""
+    prev = numba.get_num_threads()
+    if work >= SERIAL_BELOW or prev == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)

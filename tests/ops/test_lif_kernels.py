@@ -180,3 +180,34 @@ def test_shared_beta_kernel_equals_per_neuron_kernel():
         res.append((s, h, v, *torch.autograd.grad((s * h).sum() + v.sum(), x)))
     for a, b in zip(*res):
         assert torch.equal(a, b)
+
+
+def test_small_passes_run_on_the_calling_thread_with_the_same_bits(monkeypatch):
+    """Below ``SERIAL_BELOW`` elements the multi-step kernels run on one Numba thread (no pool wake-up); the setting is
+    restored afterwards, and the serial and parallel runs of one input agree bit for bit."""
+    import numba
+
+    from neuro.ops import _host
+
+    seen = []
+    real = _host.block_size
+
+    def spy(*args, **kwargs):
+        seen.append(numba.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cpu, "block_size", spy)
+    torch.manual_seed(3)
+    x = (torch.randn(12, 5000) * 1.1 + 0.6).requires_grad_(True)  # 60 000 elements: below the default bound
+    p = LIFParams(v_th=1.0, v_reset=0.0, surrogate="sigmoid", alpha=4.0)
+    before, default = numba.get_num_threads(), _host.SERIAL_BELOW
+    res = {}
+    for bound in (default, 1):  # serial, then parallel over the same input
+        monkeypatch.setattr(_host, "SERIAL_BELOW", bound)
+        seen.clear()
+        s, h, v = lif_multi_step(x, None, torch.tensor([0.8]), p, backend="numba")
+        res[bound] = (s, h, v, *torch.autograd.grad((s * h).sum() + v.sum(), x))
+        assert seen == [1, 1] if bound > 1 else seen == [before, before]  # forward and backward
+        assert numba.get_num_threads() == before
+    for a, b in zip(res[default], res[1]):
+        assert torch.equal(a, b)

@@ -26,7 +26,7 @@ from numba import njit, prange
 from ...backend import to_numpy
 from .. import buffers
 from .._host import as_array as _np
-from .._host import block_size
+from .._host import block_size, threads_for
 from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const
@@ -191,8 +191,10 @@ def multi_step_forward(x_seq, v0, a0, beta, rho, beta_a, v_th, v_reset, gamma, s
     v_last = torch.empty(n, dtype=work)
     a_last = torch.empty(n, dtype=work)
     f = x.dtype.type  # scalars in the working precision, so float32 math stays float32
-    _forward_kernel(soft_reset)(x, _np(v0.to(work)), _np(a0.to(work)), *_coefficients(beta, rho, beta_a, n, work, decay_input),
-                                f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last), block_size(*x.shape, x.itemsize, tiles=2))
+    with threads_for(x.size):
+        _forward_kernel(soft_reset)(x, _np(v0.to(work)), _np(a0.to(work)), *_coefficients(beta, rho, beta_a, n, work, decay_input),
+                                    f(v_th), f(v_reset), f(gamma), to_numpy(s_seq), to_numpy(v_last), to_numpy(a_last),
+                                    block_size(*x.shape, x.itemsize, tiles=2))
     return s_seq.to(x_seq.dtype), v_last.to(v0.dtype), a_last.to(a0.dtype)
 
 
@@ -207,9 +209,10 @@ def multi_step_backward(grad_s_seq, grad_v_last, grad_a_last, x_seq, v0, a0, bet
     f = x.dtype.type
     gs_scalar = _broadcast_scalar(grad_s_seq)
     gs = to_numpy(grad_s_seq.reshape(-1)[:1].to(work).contiguous().reshape(1, 1)) if gs_scalar else _np(grad_s_seq.to(work))
-    _backward_kernel(surrogate, soft_reset, detach_reset, detach_adaptation, gs_scalar)(
-        gs, _np(grad_v_last.to(work)), _np(grad_a_last.to(work)), x, _np(v0.to(work)), _np(a0.to(work)),
-        *_coefficients(beta, rho, beta_a, n, work, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
-        to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads), block_size(*x.shape, x.itemsize, tiles=2),
-    )
+    with threads_for(x.size):
+        _backward_kernel(surrogate, soft_reset, detach_reset, detach_adaptation, gs_scalar)(
+            gs, _np(grad_v_last.to(work)), _np(grad_a_last.to(work)), x, _np(v0.to(work)), _np(a0.to(work)),
+            *_coefficients(beta, rho, beta_a, n, work, decay_input), f(v_th), f(v_reset), f(gamma), f(alpha), f(1.0 if decay_input else 0.0),
+            to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_a0), *(to_numpy(g) for g in grads), block_size(*x.shape, x.itemsize, tiles=2),
+        )
     return grad_x.to(x_seq.dtype), grad_v0.to(v0.dtype), grad_a0.to(a0.dtype), *grads

@@ -22,7 +22,7 @@ from numba import njit, prange
 from ...backend import to_numpy
 from .. import buffers
 from .._host import as_array as _np
-from .._host import block_size
+from .._host import block_size, threads_for
 from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const
@@ -117,8 +117,9 @@ def multi_step_forward(x_seq, v0, beta, c, v_th, levels, norm, detach_reset, nee
     mask = torch.empty((T, n) if need_mask else (0, n), dtype=torch.uint8)
     f = np.dtype(str(work).removeprefix("torch.")).type  # scalars in the tensors' precision
     mask_np = to_numpy(mask) if need_mask else np.empty((1, 1), dtype=np.uint8)
-    _forward_kernel(need_mask)(_np(xw), _np(v0.to(work)), f(beta), f(c), f(v_th), int(levels), f(norm), to_numpy(y_seq), mask_np,
-                               to_numpy(v_last), block_size(T, n, work.itemsize))
+    with threads_for(T * n):
+        _forward_kernel(need_mask)(_np(xw), _np(v0.to(work)), f(beta), f(c), f(v_th), int(levels), f(norm), to_numpy(y_seq), mask_np,
+                                   to_numpy(v_last), block_size(T, n, work.itemsize))
     return y_seq.to(dtype), v_last.to(dtype), mask
 
 
@@ -133,6 +134,7 @@ def multi_step_backward(grad_y_seq, grad_v_last, mask, beta, c, v_th, norm, deta
     f = np.dtype(str(work).removeprefix("torch.")).type
     gs_scalar = _broadcast_scalar(grad_y_seq)
     gy = grad_y_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_y_seq.to(work).contiguous()
-    _backward_kernel(gs_scalar)(to_numpy(gy), _np(grad_v_last.to(work)), _np(mask), f(beta), f(c), f(v_th), f(norm), bool(detach_reset),
-                                to_numpy(grad_x), to_numpy(grad_v0), block_size(T, n, work.itemsize))
+    with threads_for(T * n):
+        _backward_kernel(gs_scalar)(to_numpy(gy), _np(grad_v_last.to(work)), _np(mask), f(beta), f(c), f(v_th), f(norm), bool(detach_reset),
+                                    to_numpy(grad_x), to_numpy(grad_v0), block_size(T, n, work.itemsize))
     return grad_x.to(dtype), grad_v0.to(dtype)

@@ -25,7 +25,7 @@ from numba import njit, prange
 from ...backend import to_numpy
 from .. import buffers
 from .._host import as_array as _np
-from .._host import block_size
+from .._host import block_size, threads_for
 from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const
@@ -165,8 +165,9 @@ def multi_step_forward(x_seq, v0, beta, v_th, v_reset, v_leak, soft_reset, decay
     v_last = torch.empty(v0.shape, dtype=work)
     bt, c, leak = _coefficients(beta, x_seq.shape[1], work, v_leak, decay_input)
     f = x.dtype.type  # scalars in the working precision, so float32 math stays float32
-    _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
-                                        to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), block_size(*x.shape, x.itemsize))
+    with threads_for(x.size):
+        _forward_kernel(soft_reset, need_h, bt.numel() == 1)(x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), f(v_th), f(v_reset),
+                                            to_numpy(s_seq), to_numpy(h_seq), to_numpy(v_last), block_size(*x.shape, x.itemsize))
     dtype = x_seq.dtype
     return s_seq.to(dtype), (h_seq.to(dtype) if need_h else None), v_last.to(v0.dtype)
 
@@ -182,8 +183,9 @@ def multi_step_backward(grad_s_seq, grad_h_in, grad_v_last, x_seq, v0, beta, v_t
     f = x.dtype.type  # scalars in the working precision, so float32 math stays float32 (exp included)
     gs, gs_scalar = _as_2d(grad_s_seq, work)
     gh, gh_scalar = _as_2d(grad_h_in, work)
-    _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar, bt.numel() == 1)(
-        gs, gh, _np(grad_v_last.to(work)), x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset),
-        f(alpha), to_numpy(out), to_numpy(grad_v0), block_size(*x.shape, x.itemsize),
-    )
+    with threads_for(x.size):
+        _backward_kernel(surrogate, soft_reset, detach_reset, gs_scalar, gh_scalar, bt.numel() == 1)(
+            gs, gh, _np(grad_v_last.to(work)), x, _np(v0.to(work)), to_numpy(bt), to_numpy(c), to_numpy(leak), to_numpy(scale), f(v_th), f(v_reset),
+            f(alpha), to_numpy(out), to_numpy(grad_v0), block_size(*x.shape, x.itemsize),
+        )
     return out.to(x_seq.dtype), grad_v0.to(grad_v_last.dtype)

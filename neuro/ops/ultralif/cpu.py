@@ -23,7 +23,7 @@ from numba import njit, prange
 from ...backend import to_numpy
 from .. import buffers
 from .._host import as_array as _np
-from .._host import block_size
+from .._host import block_size, threads_for
 from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const, fast_exp
@@ -138,8 +138,9 @@ def multi_step_forward(x_seq, v0, eps, beta, c, v_th, v_reset, soft_reset, need_
     v_last = torch.empty(n, dtype=work)
     f = _scalar_type(work)  # scalars in the tensors' precision, so float32 math stays float32
     h_np = to_numpy(h_seq) if need_h else np.empty((1, 1), dtype=f)
-    _forward_kernel(soft_reset, need_h)(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset),
-                                        to_numpy(s_seq), h_np, to_numpy(v_last), block_size(T, n, work.itemsize, tiles=2))
+    with threads_for(T * n):
+        _forward_kernel(soft_reset, need_h)(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset),
+                                            to_numpy(s_seq), h_np, to_numpy(v_last), block_size(T, n, work.itemsize, tiles=2))
     return s_seq.to(dtype), v_last.to(dtype), h_seq  # the charges stay in the working type (float32 for half tensors)
 
 
@@ -155,7 +156,8 @@ def multi_step_backward(grad_s_seq, grad_v_last, h_seq, eps, beta, c, v_th, v_re
     f = _scalar_type(work)
     gs_scalar = _broadcast_scalar(grad_s_seq)
     gs = grad_s_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_s_seq.to(work).contiguous()
-    _backward_kernel(soft_reset, gs_scalar)(to_numpy(gs), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
-                                            f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps),
-                                            block_size(T, n, work.itemsize, tiles=2))
+    with threads_for(T * n):
+        _backward_kernel(soft_reset, gs_scalar)(to_numpy(gs), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
+                                                f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps),
+                                                block_size(T, n, work.itemsize, tiles=2))
     return grad_x.to(dtype), grad_v0.to(dtype), grad_eps.to(dtype)
