@@ -155,6 +155,11 @@ class NeuronModel:
                 raise DefinitionError(f"inputs: {receptor!r} -> {var!r}, which is not a variable of the model")
             if var in declared and "constant" in declared[var].flags:
                 raise DefinitionError(f"inputs: {receptor!r} -> {var!r}, a (constant) parameter")
+        shared = sorted({v for v in inputs.values() if list(inputs.values()).count(v) > 1})
+        if shared:  # each receptor's input is kept in a variable of its own (the simulator's delivery rows)
+            both = [r for r, v in inputs.items() if v == shared[0]]
+            raise DefinitionError(f"inputs: {' and '.join(map(repr, both))} both -> {shared[0]!r}; give each receptor its own "
+                                  "variable (sum them in the equations), or use one receptor with signed weights")
         self.inputs = inputs
         self.discrete = [n for n in declared if n in written or n in inputs.values()]
         self.params = [n for n in declared if n not in self.discrete]

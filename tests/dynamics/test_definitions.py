@@ -62,6 +62,7 @@ def test_states_parameters_and_discrete_variables():
     ("tau : second", {}, r"no differential equation"),
     ("dv/dt = -v / tau : volt\ntau : second", {"inputs": {"exc": "w"}}, r"inputs: 'exc' -> 'w', which is not a variable"),
     ("dv/dt = -v / tau : volt\ntau : second", {"inputs": {"ampa": "v"}}, r"unknown receptor 'ampa'"),
+    ("dv/dt = -v / tau : volt\ntau : second", {"inputs": {"exc": "v", "inh": "v"}}, r"'exc' and 'inh' both -> 'v'"),
     ("dv/dt = -v / tau : volt\ntau : second", {"refractory": "v"}, r"refractory='v' must name a time parameter"),
 ])
 def test_bad_definitions_are_named(equations, kw, match):
