@@ -1,0 +1,140 @@
+"""SymbolicLight's spike-gated dual path: parallel = streaming, the attention's window and causality, binary gates,
+constant streaming memory, and a tiny model that learns."""
+
+import pytest
+import torch
+
+from neuro.nn.models.symboliclight import DecayAggregation, SpikeGatedLocalAttention, SymbolicLight, SymbolicLightConfig
+from neuro.nn.neurons import LIF
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # these tensors are tiny: on a loaded 2-core machine torch's thread pool costs 50x the work
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(**kw) -> SymbolicLight:
+    cfg = dict(vocab_size=20, n_layer=2, n_embd=32, n_head=4, ffn_dim=64, window=4)
+    return SymbolicLight(SymbolicLightConfig(**{**cfg, **kw}))
+
+
+@pytest.mark.parametrize("block_beta", [0.0, 0.5])
+def test_parallel_equals_streaming(block_beta):
+    torch.manual_seed(0)
+    model = tiny(block_beta=block_beta).double()
+    idx = torch.randint(0, 20, (2, 17))                   # longer than the window: the cache drops old tokens
+    with torch.no_grad():
+        parallel = model(idx)
+        state, steps = None, []
+        for t in range(idx.shape[1]):
+            logits, state = model.step(idx[:, t], state)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), parallel, rtol=0, atol=1e-10)
+
+
+def test_decay_path_is_the_recurrence():
+    torch.manual_seed(1)
+    decay = DecayAggregation(heads=3, decay_init=0.7).double()
+    with torch.no_grad():
+        decay.decay_raw.copy_(torch.tensor([-1.0, 0.5, 3.0]))
+    u = torch.randn(2, 9, 3, 5, dtype=torch.float64)
+    lam = torch.sigmoid(decay.decay_raw).view(1, 3, 1)
+    h, want = torch.zeros(2, 3, 5, dtype=torch.float64), []
+    for t in range(9):
+        h = lam * h + (1 - lam) * u[:, t]
+        want.append(h)
+    with torch.no_grad():
+        torch.testing.assert_close(decay(u), torch.stack(want, 1), rtol=0, atol=1e-12)
+
+
+def test_local_attention_sees_only_its_window_and_the_past():
+    torch.manual_seed(2)
+    attn = SpikeGatedLocalAttention(dim=16, heads=2, window=3).double()
+    x = torch.randn(1, 14, 16, dtype=torch.float64)
+    gate = torch.ones(1, 14, dtype=torch.float64)
+    p = 5
+    x2 = x.clone()
+    x2[0, p] += 3.0 * torch.randn(16, dtype=torch.float64)
+    with torch.no_grad():
+        y, y2 = attn(x, gate), attn(x2, gate)
+    changed = (y - y2).abs().amax(-1)[0] > 1e-9
+    # the tokens before p (future unseen) and after p + window (outside the window) do not move; p..p+window do
+    assert changed.tolist() == [p <= t <= p + 3 for t in range(14)]
+
+
+def test_local_attention_ignores_silent_tokens():
+    torch.manual_seed(3)
+    attn = SpikeGatedLocalAttention(dim=16, heads=2, window=6).double()
+    x = torch.randn(1, 10, 16, dtype=torch.float64)
+    gate = torch.ones(1, 10, dtype=torch.float64)
+    gate[0, 4] = 0.0                                     # token 4 did not spike: no key, no output
+    x2 = x.clone()
+    x2[0, 4] += 5.0
+    with torch.no_grad():
+        y, y2 = attn(x, gate), attn(x2, gate)
+    torch.testing.assert_close(y, y2, rtol=0, atol=1e-12)
+    assert y[0, 4].abs().max() == 0
+    with pytest.raises(ValueError, match="gate must be"):
+        attn(x, gate[:, :5])
+
+
+def test_spike_gates_are_binary_and_not_trivial():
+    torch.manual_seed(4)
+    model = tiny()
+    spikes, gates = [], []
+    for m in model.modules():
+        if isinstance(m, LIF):
+            m.register_forward_hook(lambda mod, inp, out: spikes.append(out))
+        if isinstance(m, SpikeGatedLocalAttention):
+            m.register_forward_hook(lambda mod, inp, out: gates.append(inp[1]))
+    model(torch.randint(0, 20, (3, 24)))
+    assert len(spikes) == 5 and len(gates) == 2           # encoder + 2 x (FFN, output); one gate per block
+    for s in spikes + gates:
+        assert set(s.unique().tolist()) <= {0.0, 1.0}
+    rates = [s.mean().item() for s in spikes]
+    assert all(0.0 < r < 0.5 for r in rates), rates       # sparse, and not silent
+
+
+def test_streaming_memory_is_constant():
+    torch.manual_seed(5)
+    model = tiny(window=4)
+    state, sizes = None, {}
+    with torch.no_grad():
+        for t in range(30):
+            _, state = model.step(torch.randint(0, 20, (2,)), state)
+            sizes[t + 1] = state.numel()
+    assert sizes[2] < sizes[4] == sizes[5] == sizes[30]   # grows until the window is full, then never again
+    assert state.blocks[0].keys.shape[2] == 4 and state.position == 30
+
+
+def test_tiny_model_learns_a_short_corpus():
+    torch.manual_seed(6)
+    text = "the quick brown fox jumps over the lazy dog. " * 20
+    vocab = sorted(set(text))
+    data = torch.tensor([vocab.index(ch) for ch in text])
+    model = tiny(vocab_size=len(vocab), n_layer=1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        starts = torch.randint(0, len(data) - 25, (8,))
+        batch = torch.stack([data[s:s + 25] for s in starts])
+        loss = torch.nn.functional.cross_entropy(model(batch[:, :-1]).flatten(0, 1), batch[:, 1:].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+    out = model.generate(data[None, :5], 8, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (1, 13)
+
+
+@pytest.mark.parametrize("kw, match", [(dict(n_embd=30, n_head=4), "n_embd"), (dict(window=0), "window"),
+                                       (dict(block_beta=1.5), "block_beta")])
+def test_config_errors_name_the_argument(kw, match):
+    with pytest.raises(ValueError, match=match):
+        SymbolicLightConfig(**kw)
