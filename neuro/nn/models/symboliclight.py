@@ -351,21 +351,27 @@ class SymbolicLight(nn.Module):
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample ``new_tokens`` after ``prompt`` (``[B, P]``, P >= 1) in the streaming form; returns ``[B, P + new]``."""
+        """Sample ``new_tokens`` after ``prompt`` ``[B, L0]`` in the streaming form (one step per token, constant memory);
+        returns the new tokens ``[B, new_tokens]``. ``temperature=0`` takes the most likely token."""
         self._check(prompt, 2)
         if prompt.shape[1] < 1:
-            raise ValueError("prompt must hold at least one token, got 0")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        state, out = None, [prompt]
+            raise ValueError(f"prompt must hold at least one token, got shape {tuple(prompt.shape)}")
+        if new_tokens < 0:
+            raise ValueError(f"new_tokens must be >= 0, got {new_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        state, out = None, []
         for t in range(prompt.shape[1]):
             logits, state = self.step(prompt[:, t], state)
         for _ in range(new_tokens):
-            logits = logits / temperature
-            if top_k is not None:
-                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            token = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)
+            if temperature == 0:
+                token = logits.argmax(-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                token = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)
             out.append(token)
             logits, state = self.step(token[:, 0], state)
-        return torch.cat(out, dim=1)
+        return torch.cat(out, dim=1) if out else prompt.new_zeros(prompt.shape[0], 0)
