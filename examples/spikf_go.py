@@ -159,7 +159,7 @@ def figure(path: Path, truth: np.ndarray, preds: dict, table: dict, variables=(0
             ax.plot(steps, p[:, v], lw=1, label=name)
         ax.set_xlabel("test step")
         ax.set_ylabel(f"variable {v} (standardised)")
-        ax.set_title(f"variable {v}: {preds and 'forecast'} at horizon {table['horizon']}")
+        ax.set_title(f"variable {v}: test targets {table['horizon']} steps ahead")
     axes[0].legend(fontsize=7, loc="upper right")
     axes[2].axis("off")
     rows = [[k, f"{r['mse']:.4f}", f"{r['mae']:.4f}"] for k, r in table["rows"].items()]
