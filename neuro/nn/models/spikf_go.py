@@ -44,7 +44,8 @@ the real-valued embedding (and ``T = 1``), the Complex LIF gate becomes :math:`\
 ReZero residuals (the official block is a fixed three-map ``E -> H -> E``, ``E -> E`` with two residuals and optional
 gated complex affines); no weight normalisation in the readout; no L0 penalty on the frequency gate in the loss
 (:meth:`SpikFGO.gate_density` gives it); no CPG positional encoding variant. LIF neurons: hard reset to 0, detached
-reset, ``tau = 2`` steps, atan surrogate with slope 4, as in the official code. No parameter count is claimed.
+reset, ``tau = 2`` steps, atan surrogate with slope 4, as in the official code; threshold 0.5 by default (the official
+code sets it by a command-line argument). ``backend`` is passed to every LIF. No parameter count is claimed.
 
 Example::
 
