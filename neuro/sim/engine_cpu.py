@@ -472,7 +472,7 @@ def run_steps(
     # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets,
     # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
     # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
-    off, syn_post, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
+    off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
