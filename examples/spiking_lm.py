@@ -18,8 +18,10 @@ the same non-spiking RWKV; the two then differ in parameter count (both are repo
     python examples/spiking_lm.py --quick              # < 1 min on 2 cores: 2 x 32, 120 steps each
     python examples/spiking_lm.py --out runs/lm        # 4 x 128, 1500 steps each (minutes)
 
-Writes ``result.json``, ``spiking_lm.png`` (loss curves), ``energy_spiking.{txt,json,png}``,
-``energy_rwkv.{txt,json,png}`` and the corpus files into ``--out``; prints one JSON line last.
+Writes ``result.json``, ``spiking_lm.png`` (loss curves), ``energy_<model>.{txt,json,png}``,
+``energy_rwkv.{txt,json,png}`` and the corpus files into ``--out`` (with ``--model symboliclight`` also
+``symboliclight_lm.png``: validation perplexity of both models over training and the spike rate per layer); prints one
+JSON line last.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def energy(model: SpikeGPT, x: torch.Tensor, out: Path | None, stem: str) -> dic
     return {"energy_per_sample_uj_convention": round(e.per_sample_mj() * 1e3, 4), "energy_per_sample_uj_memory": round(report.per_sample_mj("memory") * 1e3, 4),
             "energy_per_sample_uj_ops": round(report.per_sample_mj("ops") * 1e3, 4), "spike_rate": report.spike_rate(),
             "activation_sparsity": round(report.activation_sparsity(), 4), "synaptic_operations": report.synaptic_operations(),
+            "spike_rate_by_layer": {c.name: round(c.spikes / c.neuron_updates, 4) for c in report.layers if c.role == "neuron" and c.neuron_updates},
             "uncounted": report.uncounted}
 
 
@@ -181,6 +184,29 @@ def plot(results: dict, path: Path, title: str) -> None:
         ax.plot(steps, vals, "o-", color=color, label=f"{name} validation (ppl {r['val_perplexity']:.2f})")
     ax.set(xlabel="step", ylabel="cross-entropy per character (nats)", title=title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_rates(results: dict, spiking: str, path: Path, title: str) -> None:
+    """Validation perplexity per character over training (both models) and the spiking model's spike rate per layer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.8), gridspec_kw={"width_ratios": [1.2, 1]})
+    for name, color in zip(results, ("C0", "C1")):
+        steps, vals = zip(*results[name]["val_loss"])
+        left.plot(steps, [math.exp(v) for v in vals], "o-", color=color, label=f"{name} ({results[name]['params']:,} parameters)")
+    left.set(xlabel="step", ylabel="validation perplexity per character", title=title)
+    left.legend(fontsize=8)
+    rates = results[spiking]["spike_rate_by_layer"]
+    right.barh(range(len(rates)), list(rates.values()), color="C0")
+    right.set_yticks(range(len(rates)), list(rates), fontsize=8)
+    right.invert_yaxis()
+    right.set(xlabel="spikes per neuron per token (validation batch)", title=f"{spiking}: spike rate per layer")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -246,6 +272,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     title = f"{label} vs RWKV, {layers} x {width}, stdlib docstrings"
     plot(results, a.out / "spiking_lm.png", title)
+    if spiking_name == "symboliclight":
+        plot_rates(results, spiking_name, a.out / "symboliclight_lm.png", f"{label} vs RWKV, {layers} x {width}")
     summary = {"name": "spiking_lm", "quick": q, "config": {"n_layer": layers, "n_embd": width, "ctx_len": ctx, "steps": steps, "batch": a.batch, "lr": a.lr,
                                                            "seed": a.seed, "vocab_size": len(vocab), "model": a.model}
                | ({"window": a.window, "heads": a.heads} if a.model == "symboliclight" else {}),

@@ -4,7 +4,8 @@ constant streaming memory, and a tiny model that learns."""
 import pytest
 import torch
 
-from neuro.nn.models.symboliclight import DecayAggregation, SpikeGatedLocalAttention, SymbolicLight, SymbolicLightConfig
+from neuro.nn.models import count_parameters
+from neuro.nn.models.symboliclight import SYMBOLICLIGHT_CONFIGS, DecayAggregation, SpikeGatedLocalAttention, SymbolicLight, SymbolicLightConfig
 from neuro.nn.neurons import LIF
 
 
@@ -133,6 +134,41 @@ def test_tiny_model_learns_a_short_corpus():
     greedy = model.generate(data[None, :20], 10, temperature=0)
     assert greedy.shape == (1, 10)
     assert (greedy[0] == data[20:30]).float().mean() > 0.5   # it continues the text more often than not
+
+
+# The official counts: 873,668,135 is stated in model-08b/MODEL_CARD.md of github.com/SymbolicLight-AGI/SymbolicLight-V1
+# (commit 43b4ef9); 194,016,924 is what that repository's model-194m/code/model.py builds from its SymbolicLightConfig
+# defaults (no file states it; the paper says 194M). Both totals were also checked by building the official classes.
+@pytest.mark.parametrize("name, count", [("194m", 194_016_924), ("0.8b", 873_668_135)])
+def test_published_parameter_counts(name, count):
+    with torch.device("meta"):
+        model = SymbolicLight(SYMBOLICLIGHT_CONFIGS[name])
+    assert count_parameters(model) == count
+    with torch.device("meta"):  # the 0.8B head learns its prior weight: one parameter
+        fixed = SymbolicLight(SymbolicLightConfig(**{**SYMBOLICLIGHT_CONFIGS[name].__dict__, "learn_prior_weight": False}))
+    assert count_parameters(fixed) == count - (name == "0.8b")
+
+
+def test_learned_prior_weight_scales_the_prior():
+    torch.manual_seed(0)
+    model = tiny(learn_prior_weight=True)
+    idx = torch.randint(0, 20, (1, 6))
+    base = model(idx)
+    with torch.no_grad():
+        model.prior_weight.fill_(0.0)
+    assert not torch.allclose(base, model(idx))
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx), model.head(model.blocks[-1](*_encode(model, idx))[1]))
+
+
+def _encode(model: SymbolicLight, idx: torch.Tensor):
+    from neuro.nn.models.symboliclight import _over_tokens
+
+    x = model.ln_in(model.emb(idx))
+    s = _over_tokens(model.lif_in, x)
+    for block in model.blocks[:-1]:
+        s, x = block(s, x)
+    return s, x
 
 
 @pytest.mark.parametrize("kw, match", [(dict(n_embd=30, n_head=4), "n_embd"), (dict(window=0), "window"),

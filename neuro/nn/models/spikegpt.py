@@ -34,9 +34,12 @@ of the text. :meth:`SpikeGPT.scan` runs the parallel form from and to a state (a
 LIFs and of the binary embedding): the non-spiking model of the same size.
 
 Sizes (:data:`SPIKEGPT_CONFIGS`): ``"216m"`` is the official OpenWebText model (``run.py``: 18 layers, 768 wide, the
-GPT-NeoX 20B tokenizer's 50277 tokens): 215,399,424 parameters. ``"45m"`` is the paper's enwik8 model; the official
-code states no configuration for it, so its 12 layers, 512 wide and enwik8 character vocabulary of 6064 are
-**assumed** (47,173,632 parameters). Not reproduced: the ``RWKV-ffnPre`` variant, the CUDA wkv kernel, the
+GPT-NeoX 20B tokenizer's 50277 tokens): 215,399,424 parameters. ``"enwik8"`` is the official ``train.py`` as
+released (24 layers, 768 wide, context 1024, the vocabulary its ``Dataset`` builds from the characters of enwik8 read
+as UTF-8: 6064): 193,545,216 parameters, not a size the paper reports. ``"45m"`` stands for the paper's enwik8 model
+("45M" in arXiv v1 to v4, "46M" in v5 / TMLR); neither the paper's text nor the official code gives its layers or
+width, so its 12 layers, 512 wide and vocabulary of 6064 are **assumed**: 47,173,632 parameters, which is neither
+45M nor 46M (no 512-wide or 768-wide depth with this vocabulary gives 45.0M to 46.5M). Not reproduced: the ``RWKV-ffnPre`` variant, the CUDA wkv kernel, the
 ``L2Wrap`` logit penalty of the official loss and its ``RWKV_Init`` weight initialisation (PyTorch's defaults here;
 the time-mixing parameters get the official initial values).
 
@@ -94,10 +97,12 @@ class SpikeGPTConfig:
             raise ValueError(f"v_threshold must be > 0, got {self.v_threshold}")
 
 
-#: Published sizes. ``216m``: the official ``run.py`` OpenWebText model. ``45m``: the paper's enwik8 model, whose
-#: layers, width and vocabulary the official code does not state (assumed: 12 x 512, 6064 characters).
+#: Published sizes. ``216m``: the official ``run.py`` OpenWebText model. ``enwik8``: the official ``train.py`` settings
+#: (24 x 768, context 1024) with enwik8's 6064 characters. ``45m``: the paper's enwik8 model, whose layers and width
+#: neither the paper nor the official code states (assumed: 12 x 512, 6064 characters; 47.2M, not the paper's 45M/46M).
 SPIKEGPT_CONFIGS: dict[str, SpikeGPTConfig] = {
     "216m": SpikeGPTConfig(vocab_size=50277, n_layer=18, n_embd=768, ctx_len=1024),
+    "enwik8": SpikeGPTConfig(vocab_size=6064, n_layer=24, n_embd=768, ctx_len=1024),
     "45m": SpikeGPTConfig(vocab_size=6064, n_layer=12, n_embd=512, ctx_len=1024),
 }
 

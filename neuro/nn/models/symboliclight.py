@@ -54,7 +54,12 @@ train with an ATan surrogate (slope 2). Not reproduced: the official encoder's c
 may also attend to (they would break the strict window), dropout, the entropy early-exit gate, the bilingual tokenizer
 and the adaptive sampling temperature. The weights start at PyTorch's defaults: the official normal(0, 0.02)
 is sized for 768 channels, and at 64 it leaves the FFN's LIF silent (its input never nears the threshold).
-No parameter count is claimed for the published 194M / 0.8B models.
+**Published sizes** (:data:`SYMBOLICLIGHT_CONFIGS`): ``"194m"`` (12 x 768, 12 heads, FFN 4096, window 256, the 48K
+tokenizer: the defaults of the official ``model-194m/code/model.py`` ``SymbolicLightConfig``) has 194,016,924
+parameters, and ``"0.8b"`` (22 x 1536, 24 heads, FFN 6144, window 512, a 57,344-entry vocabulary:
+``model-08b/src/model.py``) has 873,668,135, the count of the official ``model-08b/MODEL_CARD.md``; the 0.8B head
+learns the prior's weight (``learn_prior_weight``, one parameter more), the 194M head fixes it at 0.1. The same
+layers and names count the same: both totals equal those of the official classes built from these configurations.
 
 Example::
 
@@ -77,7 +82,7 @@ from torch import nn
 from ...ops.lif.autograd import lif_multi_step
 from ..neurons import LIF
 
-__all__ = ["SymbolicLight", "SymbolicLightConfig", "SymbolicLightState", "DualPathState", "DualPathBlock",
+__all__ = ["SymbolicLight", "SymbolicLightConfig", "SymbolicLightState", "SYMBOLICLIGHT_CONFIGS", "DualPathState", "DualPathBlock",
            "DecayAggregation", "SpikeGatedLocalAttention", "TokenGateLIF"]
 
 
@@ -85,7 +90,8 @@ __all__ = ["SymbolicLight", "SymbolicLightConfig", "SymbolicLightState", "DualPa
 class SymbolicLightConfig:
     """Hyper-parameters of one SymbolicLight model. ``window`` in tokens (a query sees itself and ``window`` tokens
     before it); ``encoder_beta`` / ``block_beta``: per-token membrane decay of the encoder's and the blocks' LIFs;
-    ``decay_init``: the initial :math:`\\rho` of the decay path (:math:`\\lambda = \\sigma(3) = 0.953`)."""
+    ``decay_init``: the initial :math:`\\rho` of the decay path (:math:`\\lambda = \\sigma(3) = 0.953`);
+    ``learn_prior_weight``: the head's prior weight (0.1) is a parameter (the official 0.8B head's ``prior_weight``) or fixed."""
 
     vocab_size: int = 96
     n_layer: int = 2
@@ -99,6 +105,7 @@ class SymbolicLightConfig:
     decay_init: float = 3.0
     rope_theta: float = 10000.0
     prior: bool = True
+    learn_prior_weight: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "n_layer", "n_embd", "n_head", "ffn_dim", "window"):
@@ -112,6 +119,15 @@ class SymbolicLightConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.v_threshold > 0:
             raise ValueError(f"v_threshold must be > 0, got {self.v_threshold}")
+
+
+#: The two released models, from the official ``SymbolicLightConfig`` defaults (github.com/SymbolicLight-AGI/
+#: SymbolicLight-V1): ``model-194m/code/model.py`` and ``model-08b/src/model.py``.
+SYMBOLICLIGHT_CONFIGS: dict[str, SymbolicLightConfig] = {
+    "194m": SymbolicLightConfig(vocab_size=48000, n_layer=12, n_embd=768, n_head=12, ffn_dim=4096, window=256),
+    "0.8b": SymbolicLightConfig(vocab_size=57344, n_layer=22, n_embd=1536, n_head=24, ffn_dim=6144, window=512,
+                                learn_prior_weight=True),
+}
 
 
 class TokenGateLIF(LIF):
@@ -313,9 +329,10 @@ class SymbolicLight(nn.Module):
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.prior = nn.Sequential(nn.Linear(cfg.n_embd, max(cfg.n_embd // 4, 1), bias=False), nn.GELU(),
                                    nn.Linear(max(cfg.n_embd // 4, 1), cfg.vocab_size, bias=False)) if cfg.prior else None
+        self.prior_weight = nn.Parameter(torch.tensor(0.1)) if cfg.prior and cfg.learn_prior_weight else 0.1
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(x) if self.prior is None else self.head(x) + 0.1 * self.prior(x)
+        return self.head(x) if self.prior is None else self.head(x) + self.prior_weight * self.prior(x)
 
     def _check(self, idx: torch.Tensor, dims: int) -> None:
         if idx.dim() != dims or idx.dtype not in (torch.int32, torch.int64):
