@@ -10,6 +10,7 @@ Spikformer V2 (SCS stem)   Zhou et al., arXiv 2024 (SCS layout assumed)         
 :class:`QSDTransformer`    Qiu et al., ICLR 2025                                      :func:`qsd_transformer`
 :class:`MaxFormer`         Fang et al., 2025                                          :func:`maxformer`
 :class:`SpikeGPT`          Zhu et al., TMLR 2024 (spiking RWKV language model)        :func:`spikegpt`
+:class:`SpikePoint`        Ren et al., ICLR 2024 (point-based, event clouds)          :func:`spikepoint`
 =========================  =========================================================  ==========================
 
 Each builder takes a published size by name (``spikformer("cifar10-4-384")``; the ``*_CONFIGS``
@@ -33,6 +34,7 @@ from .qsd import QSD_CONFIGS, QSDTransformer, qsd_transformer
 from .quantization import QConv1d, QConv2d, QLinear, lsq_quantize
 from .spike_driven import SDT_CONFIGS, SDTConfig, SpikeDrivenTransformer, spike_driven_transformer
 from .spikegpt import SPIKEGPT_CONFIGS, SpikeGPT, SpikeGPTConfig, SpikeGPTState, spikegpt
+from .spikepoint import SPIKEPOINT_CONFIGS, SpikePoint, SpikePointConfig, spikepoint
 from .spikformer import SPIKFORMER_CONFIGS, Spikformer, SpikformerConfig, spikformer
 from .spikingbrain import AdaptiveSpikeCount, SpikingBrainBlock, SpikingLinearAttention, ternary_spike_train
 
@@ -48,4 +50,5 @@ __all__ = [
     "count_parameters",
     "SpikeGPT", "SpikeGPTConfig", "SpikeGPTState", "SPIKEGPT_CONFIGS", "spikegpt",
     "AdaptiveSpikeCount", "SpikingLinearAttention", "SpikingBrainBlock", "ternary_spike_train",
+    "SpikePoint", "SpikePointConfig", "SPIKEPOINT_CONFIGS", "spikepoint",
 ]
