@@ -178,7 +178,7 @@ def test_config_errors_name_the_argument(kw, match):
         SymbolicLightConfig(**kw)
 
 
-def test_spiking_lm_example_trains_symboliclight():
+def test_spiking_lm_example_trains_symboliclight(tmp_path):
     import sys
     from pathlib import Path
 
@@ -193,3 +193,8 @@ def test_spiking_lm_example_trains_symboliclight():
     assert isinstance(model, SymbolicLight) and len(result["train_loss"]) == 3 and result["params"] > 0
     report = spiking_lm.energy(model, data["val"][0], None, "sl")
     assert 0.0 < report["spike_rate"] < 1.0 and report["energy_per_sample_uj_ops"] > 0
+    rates = report["spike_rate_by_layer"]
+    assert list(rates) == ["lif_in", "blocks.0.lif_ffn", "blocks.0.lif_out"] and all(0.0 <= r <= 1.0 for r in rates.values())
+    result.update(report)
+    spiking_lm.plot_rates({"symboliclight": result, "rwkv": result}, "symboliclight", tmp_path / "sl.png", "test")
+    assert (tmp_path / "sl.png").stat().st_size > 10_000
