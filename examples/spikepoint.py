@@ -120,6 +120,8 @@ def figure(path: Path, log: dict, conf: np.ndarray, title: str) -> None:
     axes[1].legend(fontsize=8)
     axes[1].set_title("accuracy per epoch")
     im = axes[2].imshow(conf, cmap="Blues")
+    axes[2].set_xticks(range(len(conf)))
+    axes[2].set_yticks(range(len(conf)))
     axes[2].set_xlabel("predicted class")
     axes[2].set_ylabel("true class")
     axes[2].set_title("test confusion (last epoch)")
