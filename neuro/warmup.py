@@ -3,7 +3,8 @@
 The simulator's time loop is one large Numba function: compiling it takes 20-30 s on a 2-core machine,
 loading it from the cache well under a second. The first run on a machine pays the compile; this command
 pays it at setup instead, for the argument types ordinary networks and layers use (a network with
-every population model, synapse kind, plasticity rule and monitor; the LIF layer's float32 kernels).
+every population model, synapse kind, plasticity rule and monitor, and the threaded updates of ``Network(threads=2)``;
+the LIF layer's float32 kernels).
 Other types (float64 LIF layers, very large networks with 64-bit synapse indices) compile on first use.
 """
 
@@ -38,6 +39,15 @@ def warm_simulator() -> float:
     a, b = sim.LIF(16, name="a"), sim.PoissonInput(16, rate=50.0, name="b")
     plain.add(a, b, sim.Projection(b, a, sim.FixedProbability(0.5), weight=np.full(1, 1.0)[0], seed=0), sim.SpikeMonitor(a))
     plain.run(2.0, progress=False)
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS >= 2:  # the chunked updates of Network(threads=2): populations of 2 x 4096 neurons or more
+        big = sim.Network(dt=0.1, seed=0, threads=2)
+        from .dynamics import library
+
+        big.add(sim.LIF(8192, noise=1.0, name="lif"), sim.ConductanceLIF(8192, name="coba"), sim.Izhikevich(8192, name="izh"),
+                sim.Population(8192, library.eif(), name="eif"))
+        big.run(0.2, progress=False)
     return time.perf_counter() - t0
 
 

@@ -52,7 +52,7 @@ import inspect
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..ops.fastmath import exp64
 from ..ops.fnptr import call_event, call_kernel
@@ -386,10 +386,10 @@ def _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, theta_dec
 
 
 @njit(cache=True)
-def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_row, nspk):
+def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired):
     """One step of Izhikevich neurons lo..hi-1 (two half-steps for v as in his code, or Euler); clears ``isyn``.
 
-    Branch-free update loop (vectorises), then the spikes are collected from the ``fired`` flags.
+    Branch-free update loop (vectorises); spikes are flagged in ``fired`` and collected by :func:`_collect_spikes`.
     """
     half = 0.5 * dt
     vv, uu, isy, ie, xd, fr = v[lo:hi], u[lo:hi], isyn[lo:hi], i_ext[lo:hi], xdrive[lo:hi], fired[lo:hi]
@@ -411,7 +411,83 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
         vv[k] = c_[k] if fire else vi
         uu[k] = ui + d_[k] if fire else ui
         fr[k] = fire
-    return _collect_spikes(lo, hi, fired, hist_row, nspk)
+
+
+# ---- threads (Network.threads): a population's update cut into chunks of neurons, one per thread. Every neuron's
+# update reads and writes only its own state (its random numbers come from the counter (seed, step, stream, neuron)),
+# so the chunks give the bits of one pass whatever their number; the spikes are then collected in neuron order by
+# one thread, so the spike lists are the same too.
+_MIN_CHUNK = 4096  # neurons per thread below which one thread updates a population: a parallel region costs ~5-30 us
+_ALIGN = 64  # chunk boundaries on multiples of 64 neurons: two threads never write the same cache line of `fired`
+
+
+@njit(cache=True)
+def _n_chunks(size, n_threads):
+    """The number of chunks a population of ``size`` neurons is updated in: 1 (the calling thread) for small ones."""
+    if n_threads <= 1:
+        return 1
+    return max(1, min(n_threads, size // _MIN_CHUNK))
+
+
+@njit(cache=True)
+def _bound(lo, hi, c, n_chunks):
+    """Start of chunk ``c`` of ``n_chunks`` over neurons ``lo..hi-1`` (``c = n_chunks``: ``hi``), on a multiple of 64."""
+    if c <= 0:
+        return lo
+    if c >= n_chunks:
+        return hi
+    b = lo + (hi - lo) * c // n_chunks
+    return min(hi, (b + _ALIGN - 1) // _ALIGN * _ALIGN)
+
+
+@njit(parallel=True, cache=True)
+def _cuba_update_par(n_chunks, lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired):
+    """:func:`_cuba_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
+    for c in prange(n_chunks):
+        _cuba_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), par, v, theta, x1, x2, c1, c2, renorm, f1, f2,
+                     i_ext, xdrive, has_iext, has_extra, fired)
+
+
+@njit(parallel=True, cache=True)
+def _coba_update_par(n_chunks, lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired):
+    """:func:`_coba_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
+    for c in prange(n_chunks):
+        _coba_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
+
+
+@njit(parallel=True, cache=True)
+def _izhikevich_update_par(n_chunks, lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired):
+    """:func:`_izhikevich_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
+    for c in prange(n_chunks):
+        _izhikevich_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), dt, euler, v, u, isyn, i_ext, xdrive,
+                           na, nb, nc, nd, fired)
+
+
+@njit(parallel=True, cache=True)
+def _generic_update_par(n_chunks, fn, t, lo, hi, dt, seed, gen_tab, off, n_entries):
+    """A user-defined model's generated kernel (``neuro.dynamics.codegen``) over ``n_chunks`` chunks of neurons on Numba's
+    threads. The kernel reads its arrays from an address table (from the population's first neuron, ``gen_tab[off:]``);
+    each chunk gets the table moved to its first neuron: entry 0 (spike flags) by a byte per neuron, the others (refractory
+    counters, variables, parameters) by 8 bytes. Its random numbers are keyed by global neuron (``lo`` = the chunk's)."""
+    tabs = np.empty((n_chunks, n_entries), dtype=np.uint64)
+    for c in prange(n_chunks):
+        a = _bound(lo, hi, c, n_chunks)
+        b = _bound(lo, hi, c + 1, n_chunks)
+        shift = np.uint64(a - lo)
+        row = tabs[c]
+        row[0] = gen_tab[off] + shift
+        for j in range(1, n_entries):
+            row[j] = gen_tab[off + j] + shift * np.uint64(8)
+        call_kernel(fn, t, a, b - a, dt, seed, tabs.ctypes.data + np.uint64(8 * n_entries * c))
+    return tabs[0, 0]  # (a use of the tables after the loop: they live until every kernel has returned)
+
+
+@njit(parallel=True, cache=True)
+def _extra_drive_par(n_chunks, lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind, xdrive):
+    """:func:`_extra_drive` over ``n_chunks`` chunks of neurons on Numba's threads."""
+    for c in prange(n_chunks):
+        _extra_drive(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), t, seed, sigma, cur_col, cur_table, cur_t0,
+                     noise_kind, xdrive)
 
 
 @njit(inline="always", cache=True)
@@ -460,6 +536,8 @@ def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, 
 @njit(cache=True)
 def run_steps(
     t0, n_steps, dt, seed,
+    # threads for the neurons' updates (Network.threads; Numba's thread count is set by the caller)
+    n_threads,
     # populations
     pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop,
     # per-neuron state and parameters
@@ -479,7 +557,7 @@ def run_steps(
     # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
     pop_direct,
     # user-defined models (Network._layout_models): the addresses of their generated kernels (uint64, neuro.dynamics.codegen), the uint64 table of
-    # the addresses of their arrays (a population's kernel slot and table offset in pop_par[p, 0:2]), their spike flags
+    # the addresses of their arrays (a population's kernel slot, table offset and table length in pop_par[p, 0:3]), their spike flags
     # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
     gen_fns, gen_tab, gen_fired, gen_state,
     # user-defined plasticity rules (Network._layout_rules): the addresses of their generated event functions (on_pre of slot k at 2 k, on_post at
@@ -611,9 +689,13 @@ def run_steps(
             par = pop_par[p]
             lo = pop_start[p]
             hi = pop_end[p]
+            nch = _n_chunks(hi - lo, n_threads)
             if pop_extra[p] != 0:
                 # noise and injected currents, computed apart so the update loops stay tight
-                _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
+                if nch > 1:
+                    _extra_drive_par(nch, lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
+                else:
+                    _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
             if model == POISSON:
                 nspk = _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, hist_idx[slot], nspk)
             elif model == CUBA:
@@ -633,8 +715,12 @@ def run_steps(
                     c -= 1
                 if not parks and c > 0:
                     _hold_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, adaptive)
-                _cuba_update(lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
-                             fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
+                if nch > 1:
+                    _cuba_update_par(nch, lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
+                                     fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
+                else:
+                    _cuba_update(lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
+                                 fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
                 if not parks and c > 0:
                     _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, par[9], adaptive, fired)
                 nspk0 = nspk
@@ -655,14 +741,24 @@ def run_steps(
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
-                _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
+                if nch > 1:
+                    _coba_update_par(nch, lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
+                else:
+                    _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
                 nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
             elif model == GENERIC:
-                call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
+                if nch > 1:  # par[2]: the entries of its address table
+                    _generic_update_par(nch, gen_fns[int(par[0])], t, lo, hi, dt, seed, gen_tab, int(par[1]), int(par[2]))
+                else:
+                    call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
                 nspk = _collect_spikes(lo, hi, gen_fired, hist_idx[slot], nspk)
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
-                nspk = _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired, hist_idx[slot], nspk)
+                if nch > 1:
+                    _izhikevich_update_par(nch, lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
+                else:
+                    _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
+                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
         # clock-driven equations of user-defined rules, after the neurons' updates
         if any_clock:
             for pr in range(proj_kind.shape[0]):

@@ -17,6 +17,7 @@ dynamic state (atomically), so a run can be continued exactly later.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -51,6 +52,26 @@ _HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_o
              "proj_syn", "ntr", "tgt", "u", "refrac", "i_ext", "rate", "na", "nb", "nc", "nd", "hist_idx")
 _HUGE_PAGE = 2 << 20
 _OWN_HUGE = 4 << 20  # NumPy advises huge pages for allocations of this size or more (numpy/_core/src/multiarray/alloc.c)
+
+
+@contextlib.contextmanager
+def _numba_threads(n: int):
+    """Numba's thread count for the calling thread set to ``n`` (if it differs), then restored. One thread: Numba's pool is
+    not touched (the loop then enters no parallel region), so it is not started in processes that never use it."""
+    if n == 1:
+        yield
+        return
+    import numba
+
+    prev = numba.get_num_threads()
+    if prev == n:
+        yield
+        return
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
 
 
 def _into_huge_pages(s: SimpleNamespace, keys, min_bytes: int = 1 << 20) -> None:
@@ -99,7 +120,7 @@ class Network:
     _SPIKE_BUFFER_MIN = 1 << 15
     _SPIKE_BUFFER_PER_NEURON = 16
 
-    def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu"):
+    def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu", threads: int = 1):
         dt = to_ms(dt, "dt")  # a Brian2 / pint / brainunit time, checked and converted; a number is ms
         if isinstance(dt, bool) or not isinstance(dt, int | float | np.integer | np.floating) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 ms, got {dt!r}")
@@ -109,6 +130,7 @@ class Network:
             raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
         check_dt(float(dt))
         self.backend = backend
+        self.threads = threads
         self._engine = None
         self.dt = float(dt)
         self.seed = int(seed) & 0xFFFFFFFF
@@ -125,6 +147,24 @@ class Network:
     def t(self) -> float:
         """Current time (ms)."""
         return self.step * self.dt
+
+    @property
+    def threads(self) -> int:
+        """Threads of the CPU loop (default 1): each population of at least ``2 x 4096`` neurons is updated in chunks, one
+        per thread, on Numba's thread pool (at most ``NUMBA_NUM_THREADS``). The spikes and the state are the same bits
+        with any number of threads (tests/sim/test_threads.py). Settable between runs; the GPU engine ignores it."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        import numba
+
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {n!r}")
+        if n > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads = {n} is more than Numba's thread pool ({numba.config.NUMBA_NUM_THREADS}, NUMBA_NUM_THREADS; "
+                             "set that environment variable before Numba is imported to have more)")
+        self._threads = int(n)
 
     # ------------------------------------------------------------------ building
     def add(self, *objs):
@@ -379,7 +419,7 @@ class Network:
     def _layout_models(self, s) -> None:
         """Arrays and kernels of the user-defined models (:class:`ModelPopulation`): every array of a population's kernel
         (:func:`neuro.dynamics.codegen.layout`) other than the delivery-matrix rows gets a segment of ``s.gen_state``;
-        ``pop_par[p, 0]`` is the population's kernel slot, ``pop_par[p, 1]`` the offset of its address table in
+        ``pop_par[p, 0]`` is the population's kernel slot, ``pop_par[p, 2]`` the table's length, ``pop_par[p, 1]`` the offset of its address table in
         ``s.gen_tab`` (filled by :meth:`_model_table` before each run, as arrays may have moved)."""
         from ..dynamics import codegen
         from ..dynamics.codegen_support import SLOTS, noop_kernel
@@ -418,7 +458,9 @@ class Network:
                 segments.append(np.broadcast_to(np.asarray(values[key], dtype=np.float64), (pop.n,)))
                 offset += pop.n
             k = self.populations.index(pop)
-            s.pop_par[k, 0], s.pop_par[k, 1] = slot_of[kid], tab
+            s.pop_par[k, 0], s.pop_par[k, 1], s.pop_par[k, 2] = slot_of[kid], tab, len(names)
+            if names[0] != "_fired" or names[1] != "_refrac":  # engine_cpu._generic_update_par moves the table by these item sizes
+                raise AssertionError(f"the address table of {pop.name} does not start with the spike flags and counters: {names[:2]}")
             pop._tab = (tab, names)
             tab += len(names)
         s.gen_state = np.concatenate(segments) if segments else np.zeros(1)
@@ -965,10 +1007,11 @@ class Network:
             sm_out = np.zeros((k // s.sm_every + 2, s.sm_idx.size))
             sm_count = np.zeros(1, np.int64)
             # the loop's arguments by name (engine_cpu.LOOP_ARGS, its signature): this run's buffers, else the layout's arrays
-            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "tgt": s.tgt.reshape(-1), "spk_step": spk_step,
+            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": self._threads, "tgt": s.tgt.reshape(-1), "spk_step": spk_step,
                    "spk_idx": spk_idx, "spk_count": spk_count, "pop_counts": pop_counts, "ev_count": ev_count, "st_out": st_out,
                    "st_count": st_count, "sm_out": sm_out, "sm_count": sm_count}
-            got = E.run_steps(*[now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS])
+            with _numba_threads(self._threads):
+                got = E.run_steps(*[now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS])
             self.counts["synaptic_events"] += int(ev_count[0])
             self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])
             t_from = self.t
