@@ -23,6 +23,8 @@ factory like :func:`make_lif`) to build the same architecture on another neuron.
 The language model :class:`SpikeGPT` (:mod:`~neuro.nn.models.spikegpt`) takes token ids ``[B, L]`` (the tokens are
 the time steps) and returns logits ``[B, L, vocab]``, in a parallel and a recurrent form; the SpikingBrain-style block
 of :mod:`~neuro.nn.models.spikingbrain` (adaptive spike counts, causal linear attention) maps ``[B, L, C]`` to itself.
+The spiking diffusion model of :mod:`~neuro.nn.models.spiking_diffusion` (:class:`SpikingDenoiser`, :class:`DDPM`,
+:func:`threshold_guidance`; Cao et al., WACV 2024 and IEEE TAI) predicts the noise of images ``[B, C, H, W]``.
 """
 
 from ._layers import count_parameters
@@ -36,6 +38,7 @@ from .spike_driven import SDT_CONFIGS, SDTConfig, SpikeDrivenTransformer, spike_
 from .spikegpt import SPIKEGPT_CONFIGS, SpikeGPT, SpikeGPTConfig, SpikeGPTState, spikegpt
 from .spikepoint import SPIKEPOINT_CONFIGS, SpikePoint, SpikePointConfig, spikepoint
 from .spikformer import SPIKFORMER_CONFIGS, Spikformer, SpikformerConfig, spikformer
+from .spiking_diffusion import DDPM, SpikingDenoiser, threshold_guidance
 from .spikingbrain import AdaptiveSpikeCount, SpikingBrainBlock, SpikingLinearAttention, ternary_spike_train
 
 __all__ = [
@@ -51,4 +54,5 @@ __all__ = [
     "SpikeGPT", "SpikeGPTConfig", "SpikeGPTState", "SPIKEGPT_CONFIGS", "spikegpt",
     "AdaptiveSpikeCount", "SpikingLinearAttention", "SpikingBrainBlock", "ternary_spike_train",
     "SpikePoint", "SpikePointConfig", "SPIKEPOINT_CONFIGS", "spikepoint",
+    "SpikingDenoiser", "DDPM", "threshold_guidance",
 ]
