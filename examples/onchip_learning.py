@@ -15,7 +15,7 @@ chip's weight precision.
    (weights stay 0: it never fires; chance is 0.2).
 
     python examples/onchip_learning.py                 # 100 shots per class (about 30 s)
-    python examples/onchip_learning.py --quick         # 40 shots per class, for CI
+    python examples/onchip_learning.py --quick         # 32 hidden, 5 pre-training epochs, 20 shots per class (CI, < 10 s)
     python examples/onchip_learning.py --chip tinyodin --out runs/onchip
 
 Writes ``result.json`` and ``onchip_learning.png`` into ``--out``; prints the result as its last line (JSON).
@@ -59,7 +59,7 @@ class Config:
     seed: int = 0
 
 
-QUICK = Config(shots=40, test_per_class=20, epochs=10)
+QUICK = Config(hidden=32, epochs=5, shots=20, test_per_class=20)
 OLD, NEW = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 
 
@@ -231,7 +231,7 @@ def plot(result: dict, extra: dict, path: Path) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="40 shots per class (CI)")
+    ap.add_argument("--quick", action="store_true", help="32 hidden neurons, 5 pre-training epochs, 20 shots per class (CI)")
     ap.add_argument("--chip", default=None, help=f"processor profile: {', '.join(sorted(sim.PROFILES))}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("runs/onchip_learning"))
