@@ -41,6 +41,18 @@ their periods end, "parked" (potential kept aside, ``v = -inf``, which the updat
 fire), so the vectorised update loop reads and writes no counter and a refractory step costs nothing; the
 counters in ``refrac`` and the potentials are exact at every run's end.
 
+Threads (``Network(threads=N)``). Steps 1-2's update of each population of at least ``2 x 4096`` neurons is cut into
+up to N chunks of neurons, one per thread of Numba's pool (the chunks start on multiples of 64 neurons, so no two
+threads write one cache line of spike flags). Each neuron's update reads and writes only its own state, and its
+random numbers come from its own counter. Each chunk's spikes are collected on the thread that updated it (its
+flags are in that core's cache) and appended in chunk order, so in ascending neurons. Step 3b, in a step that visits
+2048 synapses or more, is partitioned by target neuron: thread ``p`` of ``N`` adds only into the synaptic variables
+of the ``p``-th ``N``-th of the neurons, finding its part of each segment by binary search (a segment's synapses
+ascend by target), so every target gets its inputs in one thread's order. Networks with fused plastic segments
+(``seg_code`` 6, 7) deliver on one thread; plasticity and monitors run on the calling thread. So the spikes and
+the state are the bits of one thread. A step waits for its slowest chunk: the threads help only where each gets a
+core of its own.
+
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
 filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
 its chunking, and a saved network resumes its random streams exactly.
@@ -418,6 +430,7 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
 # so the chunks give the bits of one pass whatever their number; the spikes are then collected in neuron order by
 # one thread, so the spike lists are the same too.
 _MIN_CHUNK = 4096  # neurons per thread below which one thread updates a population: a parallel region costs ~5-30 us
+_MIN_PAR_EVENTS = 2048  # synapses to visit in a step below which its delivery stays on the calling thread
 _ALIGN = 64  # chunk boundaries on multiples of 64 neurons: two threads never write the same cache line of `fired`
 
 
@@ -438,6 +451,36 @@ def _bound(lo, hi, c, n_chunks):
         return hi
     b = lo + (hi - lo) * c // n_chunks
     return min(hi, (b + _ALIGN - 1) // _ALIGN * _ALIGN)
+
+
+@njit(parallel=True, cache=True)
+def _collect_par(n_chunks, lo, hi, fired, buf, counts):
+    """:func:`_collect_spikes` per chunk, on the thread that updated it (its flags are in that core's cache; read from
+    another core they would cost a cache-line transfer per 64 neurons): chunk ``c``'s spikes go to ``buf`` from its first
+    neuron's place, their number to ``counts[c]``."""
+    for c in prange(n_chunks):
+        a = _bound(lo, hi, c, n_chunks)
+        counts[c] = _collect_spikes(a, _bound(lo, hi, c + 1, n_chunks), fired, buf[a:], 0)
+
+
+@njit(cache=True)
+def _gather_spikes(n_chunks, lo, hi, buf, counts, hist_row, nspk):
+    """The chunks' spikes (:func:`_collect_par`) appended to ``hist_row`` in chunk order: ascending neurons, as one pass."""
+    for c in range(n_chunks):
+        a = _bound(lo, hi, c, n_chunks)
+        for k in range(counts[c]):
+            hist_row[nspk] = buf[a + k]
+            nspk += 1
+    return nspk
+
+
+@njit(cache=True)
+def _collect(nch, lo, hi, fired, buf, counts, hist_row, nspk):
+    """The spikes of neurons ``lo..hi-1`` appended to ``hist_row``: by chunks on the threads (``nch`` > 1), else here."""
+    if nch > 1:
+        _collect_par(nch, lo, hi, fired, buf, counts)
+        return _gather_spikes(nch, lo, hi, buf, counts, hist_row, nspk)
+    return _collect_spikes(lo, hi, fired, hist_row, nspk)
 
 
 @njit(parallel=True, cache=True)
@@ -480,6 +523,82 @@ def _generic_update_par(n_chunks, fn, t, lo, hi, dt, seed, gen_tab, off, n_entri
             row[j] = gen_tab[off + j] + shift * np.uint64(8)
         call_kernel(fn, t, a, b - a, dt, seed, tabs.ctypes.data + np.uint64(8 * n_entries * c))
     return tabs[0, 0]  # (a use of the tables after the loop: they live until every kernel has returned)
+
+
+@njit(cache=True)
+def _pending_synapses(t, D, R, hist_step, hist_n, hist_idx, off):
+    """The synapses that step 3b visits at step ``t``: those of the spikes of steps ``t - d`` with delay ``d``."""
+    total = 0
+    for d in range(D + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] != t - d:
+            continue
+        for q in range(hist_n[src_slot]):
+            i = hist_idx[src_slot, q]
+            total += off[i, d + 1] - off[i, d]
+    return total
+
+
+@njit(cache=True)
+def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk,
+                  gk, tgt):
+    """Step 3b (segment codes 1-5) into the targets of neurons ``first .. last - 1`` only; ``whole_lo`` / ``whole_hi``:
+    no neuron below / above the range (no search on that side). Returns the synapses visited."""
+    ev = 0
+    for d in range(D + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] != t - d:
+            continue
+        for q in range(hist_n[src_slot]):
+            i = hist_idx[src_slot, q]
+            code = seg_code[i, d]
+            if code == 0:
+                continue
+            a0 = off[i, d]
+            b0 = off[i, d + 1]
+            a = a0 if whole_lo else a0 + np.searchsorted(syn_post[a0:b0], first)
+            b = b0 if whole_hi else a0 + np.searchsorted(syn_post[a0:b0], last)
+            if b <= a:
+                continue
+            ev += b - a
+            if code == 1:
+                for s in range(a, b):
+                    tgt[syn_tgt[s]] += syn_w[s]
+            elif code == 2:
+                base = syn_tgt[a]
+                dst = tgt[base : base + (b - a)]
+                src = syn_w[a:b]
+                for k in range(b - a):
+                    dst[k] += src[k]
+            elif code == 3:
+                g_seg = gk[syn_fk[a0]]
+                for s in range(a, b):
+                    tgt[syn_tgt[s]] += syn_w[s] * g_seg
+            elif code == 5:
+                for s in range(a, b):
+                    tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
+            else:  # 4: contiguous, one frame
+                g_seg = gk[syn_fk[a0]]
+                base = syn_tgt[a]
+                dst = tgt[base : base + (b - a)]
+                src = syn_w[a:b]
+                for k in range(b - a):
+                    dst[k] += src[k] * g_seg
+    return ev
+
+
+@njit(parallel=True, cache=True)
+def _deliver_par(n_parts, n_neurons, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk, gk, tgt):
+    """Step 3b (segment codes 1-5) on ``n_parts`` threads, partitioned by target neuron: thread ``p`` adds only into the
+    synaptic variables of neurons ``[n p / n_parts, n (p + 1) / n_parts)`` (:func:`_deliver_part`). Its part of a segment
+    is found by binary search, as a segment's synapses ascend by postsynaptic neuron (``projections._synapse_layout``).
+    Every target gets its inputs in the order of one thread (delays, then spikes, then synapses), so the sums are the
+    same bits. Returns the synapses visited."""
+    events = np.zeros(n_parts, dtype=np.int64)
+    for p in prange(n_parts):
+        events[p] = _deliver_part(n_neurons * p // n_parts, n_neurons * (p + 1) // n_parts, p == 0, p == n_parts - 1, t, D, R,
+                                  hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk, gk, tgt)
+    return events.sum()
 
 
 @njit(parallel=True, cache=True)
@@ -551,6 +670,8 @@ def run_steps(
     # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
     # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
     off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
+    # the postsynaptic neuron of each synapse (int32; ascending inside each segment): read by the threaded delivery only
+    syn_post,
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
@@ -605,6 +726,9 @@ def run_steps(
         if proj_kind[pr] == PL_GENERIC:
             any_clock = any_clock or proj_par[pr, 3] != 0.0
             any_periodic = any_periodic or proj_par[pr, 2] > 0.0
+    # the threaded delivery (n_threads > 1) takes the segments of codes 1-5; one with fused plastic events (6, 7) keeps
+    # the whole of step 3b on this thread
+    par_deliver = n_threads > 1 and not np.any(seg_code >= 6)
     any_pre_list = np.any(pre_code != 0)  # presynaptic events left to 3a (not run in the delivery pass, seg_code 6)
     any_late_list = any_pre_list and np.any(proj_par[:, 29] != 0.0)  # ... of rules delivering before their update (3c)
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
@@ -624,6 +748,9 @@ def run_steps(
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
     fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
+    # threads: each chunk's spikes, from its first neuron's place (_collect_par), and their numbers
+    chunk_buf = np.empty(v.shape[0] if n_threads > 1 else 1, dtype=hist_idx.dtype)
+    chunk_n = np.zeros(max(n_threads, 1), dtype=np.int64)
     # per step: the factor of each frame key for inputs arriving for the next step (key 0: 1)
     gk = np.ones(1 + 2 * fr_P.shape[0])
     # Refractory current-based LIF neurons: a queue per population (a ring in ref_i / ref_e [start .. end]) of
@@ -724,7 +851,7 @@ def run_steps(
                 if not parks and c > 0:
                     _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, par[9], adaptive, fired)
                 nspk0 = nspk
-                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
+                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
                 t_ref = int(par[3])
                 if t_ref > 0 or par[11] != 0.0:  # par[11]: inputs onto v in the spike step are lost (parked even at t_ref 0)
                     for q in range(nspk0, nspk):
@@ -745,20 +872,20 @@ def run_steps(
                     _coba_update_par(nch, lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
                 else:
                     _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
-                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
+                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
             elif model == GENERIC:
                 if nch > 1:  # par[2]: the entries of its address table
                     _generic_update_par(nch, gen_fns[int(par[0])], t, lo, hi, dt, seed, gen_tab, int(par[1]), int(par[2]))
                 else:
                     call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
-                nspk = _collect_spikes(lo, hi, gen_fired, hist_idx[slot], nspk)
+                nspk = _collect(nch, lo, hi, gen_fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
             elif model == IZHIKEVICH:
                 # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
                 if nch > 1:
                     _izhikevich_update_par(nch, lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
                 else:
                     _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
-                nspk = _collect_spikes(lo, hi, fired, hist_idx[slot], nspk)
+                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
         # clock-driven equations of user-defined rules, after the neurons' updates
         if any_clock:
             for pr in range(proj_kind.shape[0]):
@@ -809,7 +936,13 @@ def run_steps(
             ph = (t + 1) % fr_P[fi]
             gk[1 + 2 * fi] = fr_G[fi, 0, ph]
             gk[2 + 2 * fi] = fr_G[fi, 1, ph]
-        for d in range(D + 1):
+        if par_deliver and _pending_synapses(t, D, R, hist_step, hist_n, hist_idx, off) >= _MIN_PAR_EVENTS:
+            ev_count[0] += _deliver_par(n_threads, v.shape[0], t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt,
+                                        syn_post, syn_fk, gk, tgt)
+            D_seq = -1  # nothing left for the loop below
+        else:
+            D_seq = D
+        for d in range(D_seq + 1):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
                 continue

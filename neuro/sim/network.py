@@ -1007,7 +1007,8 @@ class Network:
             sm_out = np.zeros((k // s.sm_every + 2, s.sm_idx.size))
             sm_count = np.zeros(1, np.int64)
             # the loop's arguments by name (engine_cpu.LOOP_ARGS, its signature): this run's buffers, else the layout's arrays
-            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": self._threads, "tgt": s.tgt.reshape(-1), "spk_step": spk_step,
+            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": self._threads, "tgt": s.tgt.reshape(-1),
+                   "syn_post": self._syn_post32(s), "spk_step": spk_step,
                    "spk_idx": spk_idx, "spk_count": spk_count, "pop_counts": pop_counts, "ev_count": ev_count, "st_out": st_out,
                    "st_count": st_count, "sm_out": sm_out, "sm_count": sm_count}
             with _numba_threads(self._threads):
@@ -1028,6 +1029,17 @@ class Network:
             engine.download(s)
             self._check_finite(None, during=True)
         bar.close()
+
+    @staticmethod
+    def _syn_post32(s):
+        """The synapses' postsynaptic neurons as int32 (the loop's one signature; a layout built with 64-bit targets is copied once)."""
+        if s.syn_post.dtype == np.int32:
+            return s.syn_post
+        if getattr(s, "_syn_post32", None) is None or s._syn_post32.shape != s.syn_post.shape:
+            if s.syn_post.size and int(s.syn_post.max()) >= 2**31:
+                raise ValueError(f"the CPU loop indexes neurons with 32-bit integers; this network has {int(s.syn_post.max()) + 1} neurons")
+            s._syn_post32 = s.syn_post.astype(np.int32)
+        return s._syn_post32
 
     def _check_finite(self, t_from: float | None, during: bool = False) -> None:
         """Refuse NaN or infinite state: set before a run (``t_from`` None) or reached during the chunk from ``t_from``."""
