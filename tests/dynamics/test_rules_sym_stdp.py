@@ -1,10 +1,11 @@
 """Hao et al. (2020) as definitions (neuro.dynamics.rules): the symmetric STDP window against its closed form, the
-dopamine gate, the dynamic threshold's increment, the teacher gate of the label neuron, and a small run of
+dopamine gate, the dynamic threshold's increment, the teacher gate of the label neuron, and the --quick run of
 examples/sym_stdp_digits.py that learns the digits well above chance."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +81,15 @@ def test_label_neuron_ignores_the_hidden_layer_while_taught():
 
 
 def test_digits_learned_well_above_chance(tmp_path):
-    """A small network (20 hidden neurons, 150 training digits, one pass) labels 80 test digits; chance is 10 %."""
+    """The example's --quick run (20 hidden neurons, 150 training digits, one pass) labels 80 test digits at least 0.2
+    above chance (10 %). Its BPTT baseline is left out here (--no-bptt): it is neuro.demo.train_digits, which
+    tests/test_demo.py trains."""
     sys.path.insert(0, str(ROOT / "examples"))
     import sym_stdp_digits as ex
 
-    cfg = ex.Config(hidden=20, epochs=1, train_samples=150, test_samples=80)
-    result, model, extra = ex.run(cfg)
-    assert result["test_accuracy"] >= 0.3, result  # three times chance
+    result = ex.main(["--quick", "--no-bptt", "--out", str(tmp_path)])
+    assert result["config"] == asdict(ex.QUICK) and result["test_samples"] == 80
+    assert result["test_accuracy"] >= result["chance"] + 0.2, result
     assert result["test_silent_fraction"] < 0.2
-    assert extra["confusion"].sum() == 80
-    assert model.net.modulator("dopamine") == 0.0  # tested with the weights frozen
+    assert result["hidden_assignment_accuracy"] >= result["chance"] + 0.2, result  # the hidden layer alone, read out
+    assert (tmp_path / "result.json").is_file() and (tmp_path / "sym_stdp_digits.png").is_file()
