@@ -4,8 +4,9 @@ The simulator's time loop is one large Numba function: compiling it takes 20-30 
 loading it from the cache well under a second. The first run on a machine pays the compile; this command
 pays it at setup instead, for the argument types ordinary networks and layers use (a network with
 every population model, synapse kind, plasticity rule and monitor, and the threaded updates of ``Network(threads=2)``;
-the LIF layer's float32 kernels).
-Other types (float64 LIF layers, very large networks with 64-bit synapse indices) compile on first use.
+the LIF layer's float32 kernels; the default ALIF layer's kernels in float32 and float64).
+Other types (float64 LIF layers, ALIF layers with other switches, very large networks with 64-bit synapse indices)
+compile on first use.
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ def warm_lif() -> float:
     return time.perf_counter() - t0
 
 
+def warm_alif() -> float:
+    """Forward + backward of the default :class:`neuro.nn.ALIF` (soft reset, triangle surrogate) in float32 and float64,
+    with a full and with a broadcast output gradient: each of its kernels is compiled per switch combination and dtype."""
+    import torch
+
+    from .nn import ALIF
+
+    t0 = time.perf_counter()
+    layer = ALIF(backend="numba")
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(4, 2, 600, dtype=dtype, requires_grad=True)
+        layer(x).sum().backward()
+        s = layer(x)
+        s.backward(torch.ones_like(s))
+    return time.perf_counter() - t0
+
+
 def main() -> int:
     from . import backend
 
@@ -74,4 +92,5 @@ def main() -> int:
         return 0
     print(f"simulator time loop: {warm_simulator():.1f} s")
     print(f"LIF kernels:         {warm_lif():.1f} s")
+    print(f"ALIF kernels:        {warm_alif():.1f} s")
     return 0
