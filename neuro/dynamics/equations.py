@@ -25,7 +25,7 @@ FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": symp
              "floor": sympy.floor, "ceil": sympy.ceiling, "clip": lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
              "int": lambda c: sympy.Piecewise((1, c), (0, True)),  # a condition as 1 or 0
              "exprel": lambda x: sympy.Piecewise((1 + x / 2, sympy.Abs(x) < 1e-9), ((sympy.exp(x) - 1) / x, True))}
-FLAGS = {"unless refractory", "constant", "shared", "constant over dt", "event-driven", "clock-driven"}
+FLAGS = {"unless refractory", "constant", "shared", "constant over dt", "event-driven", "clock-driven", "summed"}
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\b")
 _DIFF = re.compile(r"^d(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*/\s*dt\s*=\s*(?P<expr>.+?)\s*:\s*(?P<unit>[^():]+?)\s*(\((?P<flags>[^()]*)\))?\s*$")
 _SUB = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*=\s*(?P<expr>.+?)\s*:\s*(?P<unit>[^():]+?)\s*(\((?P<flags>[^()]*)\))?\s*$")

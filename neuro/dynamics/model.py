@@ -50,12 +50,25 @@ class NeuronModel:
     inputs: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     name: str | None = None
+    #: declared parameters that synapses set every step (the targets of ``(summed)`` variables of a
+    #: :class:`~neuro.dynamics.SynapseModel`): integrated as inputs that change from step to step. The simulator sets
+    #: it (:meth:`driven_by`); a model written by hand leaves it empty.
+    driven: tuple = ()
+
+    def driven_by(self, names) -> NeuronModel:
+        """This model with ``names`` (declared parameters) set from outside every step (see :attr:`driven`)."""
+        names = tuple(sorted(set(self.driven) | set(names)))
+        if names == tuple(self.driven):
+            return self
+        return NeuronModel(self.equations, self.threshold, self.reset, self.refractory, self.method, dict(self.inputs), dict(self.defaults),
+                           self.name, names)
 
     def __post_init__(self):
+        self.driven = tuple(self.driven)
         eqs = parse(self.equations)
         for e in eqs:
-            if e.flags & {"event-driven", "clock-driven"}:
-                raise DefinitionError(f"line {e.line} ({e.text!r}): (event-driven) and (clock-driven) are flags of synaptic equations "
+            if e.flags & {"event-driven", "clock-driven", "summed"}:
+                raise DefinitionError(f"line {e.line} ({e.text!r}): (event-driven), (clock-driven) and (summed) are flags of synaptic equations "
                                       "(neuro.dynamics.SynapseModel), not of a neuron model")
         self._eqs = {e.name: e for e in eqs}
         self.diff = [e.name for e in eqs if e.kind == "diff"]
@@ -161,7 +174,11 @@ class NeuronModel:
             raise DefinitionError(f"inputs: {' and '.join(map(repr, both))} both -> {shared[0]!r}; give each receptor its own "
                                   "variable (sum them in the equations), or use one receptor with signed weights")
         self.inputs = inputs
-        self.discrete = [n for n in declared if n in written or n in inputs.values()]
+        for var in self.driven:
+            if var not in declared or "constant" in declared[var].flags:
+                raise DefinitionError(f"{var!r} is set by synapses ((summed)), so it must be a declared parameter of the model that is not "
+                                      f"(constant) (declared: {sorted(n for n in declared if 'constant' not in declared[n].flags)})")
+        self.discrete = [n for n in declared if n in written or n in inputs.values() or n in self.driven]
         self.params = [n for n in declared if n not in self.discrete]
         self.states = self.diff + self.discrete
         # refractory period: None, a time (ms or a quantity) or the name of a time parameter
@@ -204,7 +221,7 @@ class NeuronModel:
             if k not in self.params and k not in self.states:
                 raise DefinitionError(f"defaults: {k!r} is not a parameter or variable of the model")
         self.key = hashlib.sha256(repr((self.equations, self.threshold, self.reset, self.refractory, self.method,
-                                        sorted(self.inputs.items()))).encode()).hexdigest()[:16]
+                                        sorted(self.inputs.items())) + ((self.driven,) if self.driven else ())).encode()).hexdigest()[:16]
 
     def _numeric(self, expr):
         """Unit names replaced by their internal values."""

@@ -42,9 +42,16 @@ Differential equations carry a flag:
   each equation is linear in its own variable, else ``euler``; or ``rk2``, ``rk4``, ``heun``), after the neurons'
   updates of the step (so ``v_post`` is the membrane potential the step ends with).
 
+A subexpression flagged ``(summed)`` whose name is a postsynaptic neuron variable followed by ``_post`` sets that
+variable, every step, to the sum over each neuron's synapses (``Igap_post = g * (v_pre - v_post) : amp (summed)``, a
+gap junction): the target must be a declared, non-``(constant)`` parameter of a user-defined neuron model, which the
+neuron model then integrates as an input that changes from step to step; neurons without synapses in the projection
+get 0, and one projection's rule per target variable. The projection still delivers ``w`` to its receptor at each
+spike: a rule that only sums (gap junctions) takes ``weight=0``. (CPU loop only so far.)
+
 The order within a step: periodic code (``periodic={"every": ms, "code": ...}``, at the start of every step whose
-time is a multiple of ``every``, time 0 included, once the event-driven variables are brought to that time); the
-neurons' updates; clock-driven updates; presynaptic events (``on_pre``, when the spike reaches the synapse after its
+time is a multiple of ``every``, time 0 included, once the event-driven variables are brought to that time);
+(summed) variables; the neurons' updates; clock-driven updates; presynaptic events (``on_pre``, when the spike reaches the synapse after its
 axonal delay) before the delivery of ``w`` (``delivery="after_update"``) or after it (``"before_update"``);
 postsynaptic events (``on_post``, after the dendritic part of the delay, ``dendritic_fraction``).
 """
@@ -93,6 +100,13 @@ class SynapseModel:
         self._eqs = {e.name: e for e in eqs}
         for e in eqs:
             where = f"line {e.line} ({e.text!r})"
+            if "summed" in e.flags:
+                if e.kind != "sub":
+                    raise DefinitionError(f"{where}: only a subexpression (x_post = expression : unit) can be (summed)")
+                if not e.name.endswith("_post") or not _EXTERNAL.match(e.name):
+                    raise DefinitionError(f"{where}: a (summed) variable sums into a variable of the postsynaptic neurons: its name "
+                                          "must be that variable's followed by _post (e.g. Igap_post)")
+                continue
             if _EXTERNAL.match(e.name):
                 raise DefinitionError(f"{where}: names ending in _pre / _post read the neurons' variables; choose another name")
             if e.name in self.modulators:
@@ -108,11 +122,12 @@ class SynapseModel:
         if "w" in self.event_driven:
             raise DefinitionError("w cannot be (event-driven); write its changes in on_pre / on_post, or make it (clock-driven)")
         declared = {e.name: e for e in eqs if e.kind == "param"}
-        subs = {e.name: e for e in eqs if e.kind == "sub"}
+        subs = {e.name: e for e in eqs if e.kind == "sub" and "summed" not in e.flags}
+        summed_eqs = [e for e in eqs if "summed" in e.flags]
         self.w_dim = self._eqs["w"].dim if "w" in self._eqs else U.ONE
         if "w" in subs:
             raise DefinitionError(f"line {subs['w'].line}: w is the synapse's weight, not a subexpression")
-        dims = {e.name: e.dim for e in eqs}
+        dims = {e.name: e.dim for e in eqs if "summed" not in e.flags}
         dims.update(w=self.w_dim, t=U.SECOND, dt=U.SECOND, lastupdate=U.SECOND)
         for m in self.modulators:
             dims[m] = U.ONE
@@ -168,6 +183,21 @@ class SynapseModel:
             resolve(e.expr, where)
             self._checks.append((e.expr, e.dim / U.SECOND, where))
             rhs[name] = expand(e.expr)
+        # (summed): target_post = sum over the synapses onto each neuron, every step before the neurons' updates
+        self.summed: dict[str, sympy.Expr] = {}
+        for e in summed_eqs:
+            where = f"line {e.line} ({e.text!r})"
+            resolve(e.expr, where)
+            expr = expand(e.expr)
+            read = {s.name for s in expr.free_symbols}
+            if read & set(self.event_driven):
+                raise DefinitionError(f"{where}: a (summed) expression cannot read an (event-driven) variable ({sorted(read & set(self.event_driven))})")
+            if e.name in read:
+                raise DefinitionError(f"{where}: a (summed) expression cannot read its own target")
+            self._checks.append((e.expr, e.dim, where))
+            self._checks.append((sympy.Symbol(e.name, real=True), e.dim, where))  # the target's unit, known when the projection is built
+            self.external.add(e.name)
+            self.summed[e.name] = expr
         # the code blocks
         self._code: dict[str, list] = {}
         written: set[str] = set()
@@ -184,6 +214,8 @@ class SynapseModel:
             block = []
             for target, op, expr, src in statements(text or "", which):
                 where = f"{which} {src!r}"
+                if target in self.summed:
+                    raise DefinitionError(f"{where}: {target!r} is set by a (summed) variable every step; code cannot write it")
                 if _EXTERNAL.match(target) and target not in declared and target not in subs:
                     resolve(expr, where)
                     self.external.add(target)
@@ -212,8 +244,9 @@ class SynapseModel:
                 block.append((target, op, expand(expr)))
                 written.add(target)
             self._code[which] = block
-        if not any(self._code.values()) and not self.clock_driven:
-            raise DefinitionError("the synapse model changes nothing: give on_pre, on_post, periodic code or (clock-driven) equations")
+        if not any(self._code.values()) and not self.clock_driven and not self.summed:
+            raise DefinitionError("the synapse model changes nothing: give on_pre, on_post, periodic code, (clock-driven) equations or "
+                                  "(summed) variables")
         self.discrete = [n for n in declared if n in written and n != "w"]
         self.params = [n for n in declared if n not in written and n != "w"]
         self.states = self.event_driven + self.clock_driven + self.discrete
@@ -251,6 +284,7 @@ class SynapseModel:
             self._clock = I.update(crhs, self.clock_driven, method, where)
             self.method = method
         self._code = {k: [(t, op, self._numeric(e)) for t, op, e in v] for k, v in self._code.items()}
+        self.summed = {k: self._numeric(e) for k, e in self.summed.items()}
         self.dims = {n: dims[n] for n in self.states + self.params}
         self.dims["w"] = self.w_dim
         self._check_units({})
@@ -279,12 +313,18 @@ class SynapseModel:
             if want is not None and got != want and not expr.is_zero:
                 raise DefinitionError(f"{where}: the expression has the unit {got}, it must be {want}")
 
-    def bind(self, external: dict[str, U.Dim], where: str, writable: set | None = None) -> None:
+    def bind(self, external: dict[str, U.Dim], where: str, writable: set | None = None, summable: set | None = None) -> None:
         """Check the neuron variables read (``x_pre`` / ``x_post`` -> their dimensions, None when the neuron has no such
-        variable), those written (``writable``: the names that may be) and every unit that depends on them."""
+        variable), those written (``writable``: the names that may be), the targets of (summed) variables (``summable``:
+        the names that may be) and every unit that depends on them."""
         missing = sorted(n for n in self.external if external.get(n) is None)
         if missing:
             raise DefinitionError(f"{where}: the synapse model reads {missing}, which the neurons do not have")
+        bad = sorted(set(self.summed) - (summable or set()))
+        if bad:
+            raise DefinitionError(f"{where}: the synapse model sums into {bad}; the target of a (summed) variable must be a declared, "
+                                  "non-(constant) parameter of a user-defined neuron model (e.g. 'Igap : amp'), not a differential "
+                                  "variable nor a built-in neuron's")
         bad = sorted(self.writes - (writable or set()))
         if bad:
             raise DefinitionError(f"{where}: the synapse model writes {bad}; code can write the state variables of user-defined neuron "

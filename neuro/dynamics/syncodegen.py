@@ -2,14 +2,16 @@
 arrays) and Numba ``cfunc`` kernels that the simulator's compiled loop calls through function pointers, both from the
 same statements. Cached on disk like the neuron models' code (:func:`neuro.dynamics.codegen.import_generated`).
 
-Four functions per rule:
+Five functions per rule:
 
 * ``on_pre(t, dt, seed, table, s, k, i, j)`` / ``on_post(...)``: one event of synapse ``k`` of the projection (``s``
   its index in the network's weight array, ``i`` / ``j`` its pre- and postsynaptic neurons' global indices): the
   event-driven variables brought to time ``t dt`` from ``lastupdate``, then the statements in order;
 * ``clock(t, lo, n, dt, seed, table)``: one step of the clock-driven equations of the ``n`` synapses;
 * ``periodic(t, lo, n, dt, seed, table)``: the periodic statements for the ``n`` synapses (event-driven variables
-  brought to time ``t dt`` first).
+  brought to time ``t dt`` first);
+* ``summed(t, lo, n, dt, seed, table)``: each ``(summed)`` target set to 0 for every neuron of the postsynaptic
+  population, then each synapse's value added to its postsynaptic neuron's (in synapse order).
 
 The arrays come through a table of addresses (:func:`layout`): the network's weights (by ``s``), the synapses'
 weight index, pre and post neurons (int64), ``lastupdate`` (ms), the variables and parameters (by ``k``), the neuron
@@ -34,7 +36,10 @@ def layout(model) -> list[str]:
     names = ["_w", *INTS]
     if model.event_driven:
         names.append("_lastupdate")
-    return names + list(model.states) + list(model.params) + sorted(model.external) + list(model.modulators)
+    names += list(model.states) + list(model.params) + sorted(model.external) + list(model.modulators)
+    if model.summed:
+        names.append("_range")  # int64 [first, end) of the postsynaptic population (global indices): the targets zeroed
+    return names
 
 
 class _Event(PythonCodePrinter):
@@ -104,6 +109,8 @@ def _arrays(model, constants: dict, indent: str, n: str, table_len: int) -> list
             continue
         if name == "_w":
             lines.append(f"{indent}sw = carray(as_pointer(tab[{k}]), (_HUGE,), np.float64)")
+        elif name == "_range":
+            lines.append(f"{indent}a_range = carray(as_pointer(tab[{k}]), (2,), np.int64)")
         elif name in INTS:
             lines.append(f"{indent}a{name} = carray(as_pointer(tab[{k}]), ({n},), np.int64)")
         elif name in model.external:
@@ -142,6 +149,9 @@ def _ref_arrays(model, constants: dict) -> list[str]:
     for name in layout(model)[1:]:
         if name in constants:
             continue
+        if name == "_range":
+            lines.append("    a_range = A['_range']")
+            continue
         prefix = "a" if name in INTS else "e_" if name in model.external else "m_" if name in model.modulators else \
             "p_" if name in model.params else "a_"
         lines.append(f"    {prefix}{name} = A[{name!r}]")
@@ -149,15 +159,23 @@ def _ref_arrays(model, constants: dict) -> list[str]:
 
 
 def loop_source(model, which: str, constants: dict) -> str:
-    """``clock`` (the clock-driven equations) or ``periodic`` (the periodic statements) over all synapses."""
+    """``clock`` (the clock-driven equations), ``periodic`` (the periodic statements) or ``summed`` (the (summed)
+    variables: each target set to 0 for the whole postsynaptic population, then each synapse's value added) over all
+    synapses."""
     pr = _Scalar({"fully_qualified_modules": False}) if which == "clock" else _Event({"fully_qualified_modules": False})
     names = _names(model, constants)
     L = layout(model)
-    if not (model.clock_driven if which == "clock" else model._code["periodic"]):  # nothing to do: a function that does nothing
+    todo = {"clock": model.clock_driven, "periodic": model._code["periodic"], "summed": model.summed}[which]
+    if not todo:  # nothing to do: a function that does nothing
         return (f"@cfunc(SIG, cache=True)\ndef {which}(t, lo, n, dt, seed, table):\n    pass\n\n\n"
                 f"def ref_{which}(A, t, dt):\n    pass\n")
     inner = ["        s = a_s[k]", "        i = a_i[k]", "        j = a_j[k]"]
-    if which == "clock":
+    before = []
+    if which == "summed":
+        before = ["    for jj in range(a_range[0], a_range[1]):"] + [f"        e_{x}[jj] = 0.0" for x in model.summed]
+        for x, expr in model.summed.items():
+            inner.append(f"        {names[x]} += {_code(expr, names, pr)}")
+    elif which == "clock":
         new = model._clock
         for x in model.clock_driven:
             inner.append(f"        new_{x} = {_code(new[x], names, pr)}")
@@ -169,6 +187,7 @@ def loop_source(model, which: str, constants: dict) -> str:
               f"def {which}(t, lo, n, dt, seed, table):",
               *_arrays(model, constants, "    ", "n", len(L)),
               "    now = t * dt",
+              *before,
               "    for k in range(n):",
               *inner]
     ref = [f"def ref_{which}(A, t, dt):",
@@ -176,6 +195,7 @@ def loop_source(model, which: str, constants: dict) -> str:
            *_ref_arrays(model, constants),
            "    n = A['_s'].shape[0]",
            "    now = t * dt",
+           *before,
            "    for k in range(n):",
            *inner]
     return "\n".join(kernel) + "\n\n\n" + "\n".join(ref) + "\n"
@@ -197,13 +217,13 @@ _HUGE = 1 << 40  # views indexed by global neuron or synapse index (bounds are t
 def module_source(model, constants: dict) -> str:
     parts = [_HEADER.format(name=model.name or "unnamed", key=model.key)]
     parts += [event_source(model, w, constants) for w in ("on_pre", "on_post")]
-    parts += [loop_source(model, w, constants) for w in ("clock", "periodic")]
+    parts += [loop_source(model, w, constants) for w in ("clock", "periodic", "summed")]
     return "\n\n".join(parts)
 
 
 def load(model, constants: dict | None = None):
     """The generated module of ``model`` specialised to ``constants`` (parameters with one value for every synapse):
-    ``on_pre``, ``on_post``, ``clock``, ``periodic`` (cfuncs) and their ``ref_*`` references."""
+    ``on_pre``, ``on_post``, ``clock``, ``periodic``, ``summed`` (cfuncs) and their ``ref_*`` references."""
     constants = dict(sorted((constants or {}).items()))
     key = model.key + ("_" + hashlib.sha256(repr(constants).encode()).hexdigest()[:12] if constants else "")
     return import_generated("synapses", f"neuro_synapse_{key}", lambda: module_source(model, constants), repr(model))

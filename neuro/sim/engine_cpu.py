@@ -82,7 +82,8 @@ CH_EXC, CH_INH, CH_DIRECT = 0, 1, 2
 PL_NONE, PL_PAIR, PL_ELIGIBILITY, PL_TRIPLET = 0, 1, 2, 3
 # a user-defined rule (neuro.dynamics.SynapseModel): its generated functions, called through function pointers;
 # proj_par[pr]: 0 kernel slot, 1 offset of its address table in syn_tab, 2 period (steps, 0: none), 3 clock-driven (1/0),
-# 4 synapses, 29 delivery before the update (1/0)
+# 4 synapses, 5 (summed) variables (1/0), 29 delivery before the update (1/0); its loops are syn_loop_fns[3 slot + 0, 1, 2]
+# (clock-driven, periodic, summed)
 PL_GENERIC = 4
 # recordable variables
 VAR_V, VAR_U, VAR_X1, VAR_X2 = 0, 1, 2, 3
@@ -682,7 +683,7 @@ def run_steps(
     # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
     gen_fns, gen_tab, gen_fired, gen_state,
     # user-defined plasticity rules (Network._layout_rules): the addresses of their generated event functions (on_pre of slot k at 2 k, on_post at
-    # 2 k + 1), their loops (clock-driven at 2 k, periodic at 2 k + 1), the uint64 table of their arrays' addresses and the
+    # 2 k + 1), their loops (clock-driven at 3 k, periodic at 3 k + 1, summed at 3 k + 2), the uint64 table of their arrays' addresses and the
     # float64 block of their variables (read by synapse monitors)
     syn_ev_fns, syn_loop_fns, syn_tab, syn_state,
     # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
@@ -722,10 +723,12 @@ def run_steps(
     any_plastic = pre_ev.shape[0] > 0
     any_clock = False
     any_periodic = False
+    any_summed = False
     for pr in range(proj_kind.shape[0]):
         if proj_kind[pr] == PL_GENERIC:
             any_clock = any_clock or proj_par[pr, 3] != 0.0
             any_periodic = any_periodic or proj_par[pr, 2] > 0.0
+            any_summed = any_summed or proj_par[pr, 5] != 0.0
     # the threaded delivery (n_threads > 1) takes the segments of codes 1-5; one with fused plastic events (6, 7) keeps
     # the whole of step 3b on this thread
     par_deliver = n_threads > 1 and not np.any(seg_code >= 6)
@@ -802,9 +805,15 @@ def run_steps(
         if any_periodic:
             for pr in range(proj_kind.shape[0]):
                 if proj_kind[pr] == PL_GENERIC and proj_par[pr, 2] > 0.0 and t >= period_next[pr]:
-                    call_kernel(syn_loop_fns[2 * int(proj_par[pr, 0]) + 1], t, 0, int(proj_par[pr, 4]), dt, seed,
+                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 1], t, 0, int(proj_par[pr, 4]), dt, seed,
                                 syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
                     period_next[pr] += int(proj_par[pr, 2])
+        # (summed) variables of user-defined rules: their targets set from the synapses, before the neurons' updates
+        if any_summed:
+            for pr in range(proj_kind.shape[0]):
+                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 5] != 0.0:
+                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 2], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
         # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
         if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
             _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
@@ -890,7 +899,7 @@ def run_steps(
         if any_clock:
             for pr in range(proj_kind.shape[0]):
                 if proj_kind[pr] == PL_GENERIC and proj_par[pr, 3] != 0.0:
-                    call_kernel(syn_loop_fns[2 * int(proj_par[pr, 0])], t, 0, int(proj_par[pr, 4]), dt, seed,
+                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0])], t, 0, int(proj_par[pr, 4]), dt, seed,
                                 syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
         # generator spikes for this step
         g = gen_ptr[0]

@@ -161,10 +161,10 @@ class StateMonitor:
     """
 
     def __init__(self, pop: Population, var: str = "v", indices=None, every: float | None = None):
-        model_vars = getattr(getattr(pop, "definition", None), "states", None)
-        if model_vars is not None:  # a user-defined model (neuro.dynamics): its own variables
-            if var not in model_vars:
-                raise ValueError(f"{pop.name} has no variable {var!r}; its variables: {model_vars}")
+        definition = getattr(pop, "definition", None)
+        if definition is not None:  # a user-defined model (neuro.dynamics): its own variables and parameters
+            if var not in definition.states and var not in definition.params:
+                raise ValueError(f"{pop.name} has no variable {var!r}; its variables: {definition.states}, parameters: {definition.params}")
         elif var not in VARIABLES:
             raise ValueError(f"unknown state variable {var!r}; expected one of {sorted(VARIABLES)}")
         self.pop, self.var = pop, var

@@ -425,11 +425,12 @@ class Network:
         from ..dynamics.codegen_support import SLOTS, noop_kernel
 
         models = [p for p in self.populations if isinstance(p, ModelPopulation)]
+        driven = self._summed_targets()
         s.gen_fired = np.zeros((max(s.v.shape[0], 1) + 7) // 8 * 8 + 32, dtype=np.uint8)
         fns, slot_of, segments, tab = [], {}, [], 0
         offset = 0
         for pop in models:
-            model = pop.definition
+            model = pop.definition.driven_by(driven.get(id(pop), ()))  # targets of (summed) variables: inputs that change
             names = codegen.layout(model)
             values = dict(pop._values)
             steps = model.refractory_steps(values, self.dt)
@@ -485,6 +486,24 @@ class Network:
                     a, base = s.gen_state, pop._gen_offsets[key]
                 s.gen_tab[tab + j] = a.ctypes.data + base * a.itemsize
 
+    def _summed_targets(self) -> dict[int, set[str]]:
+        """The variables of each user-defined population (by ``id``) that the (summed) variables of a rule set; one rule per
+        variable (two would each set it to their own sum)."""
+        out: dict[int, set[str]] = {}
+        owner: dict[tuple[int, str], str] = {}
+        for proj in self.projections:
+            model = getattr(proj.plasticity, "model", None)
+            for name in getattr(model, "summed", None) or ():
+                var = name.rsplit("_", 1)[0]
+                key = (id(proj.post), var)
+                if key in owner:
+                    raise ValueError(f"projections {owner[key]} and {proj.name} both have a (summed) variable onto {var!r} of "
+                                     f"{proj.post.name}; sum both sets of synapses in one projection's rule, or give each its own variable")
+                owner[key] = proj.name
+                if isinstance(proj.post, ModelPopulation) and var in proj.post.definition.params:
+                    out.setdefault(id(proj.post), set()).add(var)
+        return out
+
     def _layout_rules(self, s) -> None:
         """Arrays and generated functions of the user-defined plasticity rules (:class:`neuro.dynamics.SynapseModel`):
         per projection a segment of ``s.syn_state`` for each variable and parameter (and ``lastupdate``), of ``s.syn_idx``
@@ -494,7 +513,7 @@ class Network:
         from ..dynamics.codegen_support import SLOTS, noop_event, noop_kernel
 
         rules = [p for k, p in enumerate(self.projections) if s.proj_kind[k] == E.PL_GENERIC]
-        ev, loops, slot_of, state, idx, tab = [], [], {}, [], [], 0
+        ev, loops, slot_of, state, idx, tab, ranges = [], [], {}, [], [], 0, []
         offset = ioff = 0
         for proj in rules:
             k = self.projections.index(proj)
@@ -506,7 +525,13 @@ class Network:
                 external[name] = self._neuron_dim(proj.pre if side == "pre" else proj.post, var)
             writable = {name for name in model.external if isinstance(pop_ := (proj.pre if name.endswith("_pre") else proj.post), ModelPopulation)
                         and name.rsplit("_", 1)[0] in pop_.definition.states}
-            model.bind(external, where, writable)
+            summable = {name for name in model.summed if isinstance(proj.post, ModelPopulation)
+                        and name.rsplit("_", 1)[0] in proj.post.definition.params
+                        and "constant" not in proj.post.definition._eqs[name.rsplit("_", 1)[0]].flags}
+            model.bind(external, where, writable, summable)
+            if model.summed and self.backend != "cpu":
+                raise NotImplementedError(f"{where}: (summed) variables ({sorted(model.summed)}) run on the CPU loop only so far; use "
+                                          "backend='cpu'")
             if model.writes and self.backend != "cpu":
                 raise NotImplementedError(f"{where}: a rule writing neuron variables ({sorted(model.writes)}) runs on the CPU loop only so "
                                           "far; use backend='cpu'")
@@ -528,7 +553,7 @@ class Network:
                 slot_of[kid] = len(slot_of)
                 mod = syncodegen.load(model, constants)
                 ev += [mod.on_pre, mod.on_post]
-                loops += [mod.clock, mod.periodic]
+                loops += [mod.clock, mod.periodic, mod.summed]
             proj._rule_offsets = {}
             for key in ["_lastupdate"] + model.states + model.params:
                 proj._rule_offsets[key] = offset
@@ -540,6 +565,9 @@ class Network:
             proj._rule_idx = ioff
             ioff += 3 * n
             s.proj_par[k, 0], s.proj_par[k, 1], s.proj_par[k, 3], s.proj_par[k, 4] = slot_of[kid], tab, bool(model.clock_driven), n
+            s.proj_par[k, 5] = bool(model.summed)
+            proj._range = len(ranges) // 2  # its postsynaptic population's [first, end): the (summed) targets set each step
+            ranges += [proj.post.start, proj.post.start + proj.post.n]
             if model.period is not None:
                 period = int(round(model.period / self.dt))
                 if period < 1 or abs(period * self.dt - model.period) > 1e-9 * max(1.0, model.period):
@@ -561,7 +589,8 @@ class Network:
         s.syn_idx = np.concatenate(idx) if idx else np.zeros(1, np.int64)
         s.syn_tab = np.zeros(max(tab, 1), dtype=np.uint64)
         s.syn_ev_fns = np.array([f.address for f in ev + [noop_event()] * (2 * SLOTS - len(ev))], dtype=np.uint64)
-        s.syn_loop_fns = np.array([f.address for f in loops + [noop_kernel()] * (2 * SLOTS - len(loops))], dtype=np.uint64)
+        s.syn_loop_fns = np.array([f.address for f in loops + [noop_kernel()] * (3 * SLOTS - len(loops))], dtype=np.uint64)
+        s.syn_range = np.array(ranges or [0, 0], dtype=np.int64)
         s.syn_kernels = ev + loops  # keeps them alive with the layout
         s.syn_rules = rules
 
@@ -585,6 +614,8 @@ class Network:
             for j, key in enumerate(names):
                 if key == "_w":
                     addr = s.syn_w.ctypes.data
+                elif key == "_range":
+                    addr = s.syn_range.ctypes.data + 16 * proj._range
                 elif key in ("_s", "_i", "_j"):
                     addr = s.syn_idx.ctypes.data + 8 * (proj._rule_idx + n * ("_s", "_i", "_j").index(key))
                 elif key in proj._rule_offsets:
