@@ -9,6 +9,15 @@ Importing ``neuro`` itself is light (no torch, no Numba): the layers load when f
 
 from __future__ import annotations
 
+import os as _os
+
+# GNU OpenMP (Numba's "omp" threading layer): a worker spins this many times after a parallel region before it
+# sleeps. libgomp's own default is 300000, but it drops to 100 when it counts more threads than cores, which it
+# does under Numba's pool on a 2-core machine: the workers then sleep between the CPU loop's regions and each wake-up
+# costs tens of microseconds (measured: a 2-thread region of 25 us of work took 105 us). Set before libgomp is
+# loaded; a value the user set wins.
+_os.environ.setdefault("GOMP_SPINCOUNT", "300000")
+
 DISTRIBUTION = "neuro-snn"
 """The name this package is installed under (``pip install neuro-snn``)."""
 

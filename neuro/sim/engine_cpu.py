@@ -399,6 +399,46 @@ def _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, theta_dec
 
 
 @njit(cache=True)
+def _cuba_chunk(lo, hi, t, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired, parks, ref_i, ref_e,
+                v_hold, th_hold, rq, hist_row, nspk):
+    """One step of the current-based LIF neurons ``lo..hi-1`` with their refractory queue (a ring in ``ref_i`` / ``ref_e``
+    over the same positions, its head and length in ``rq[0]``, ``rq[1]``; see run_steps): the periods ending now,
+    the update (:func:`_cuba_update`), the spikes appended to ``hist_row`` from ``nspk`` (returns the new count), and
+    the new spikes queued (and parked). Everything it touches belongs to these neurons: a chunk runs it on its thread."""
+    size = hi - lo
+    adaptive = par[10] != 0.0
+    h = rq[0]
+    c = rq[1]
+    while c > 0 and ref_e[lo + h] <= t:  # refractory periods ending now: integrate again
+        if parks:
+            i = ref_i[lo + h]
+            v[i] = v_hold[i]
+        h = h + 1 if h + 1 < size else 0
+        c -= 1
+    if not parks and c > 0:
+        _hold_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, adaptive)
+    _cuba_update(lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired)
+    if not parks and c > 0:
+        _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, theta, th_hold, par[9], adaptive, fired)
+    nspk0 = nspk
+    nspk = _collect_spikes(lo, hi, fired, hist_row, nspk)
+    t_ref = int(par[3])
+    if t_ref > 0 or par[11] != 0.0:  # par[11]: inputs onto v in the spike step are lost (parked even at t_ref 0)
+        for q in range(nspk0, nspk):
+            i = hist_row[q]
+            pos = _ring(lo, h, c, size)
+            ref_i[pos] = i
+            ref_e[pos] = t + t_ref
+            c += 1
+            if parks:
+                v_hold[i] = v[i]
+                v[i] = -np.inf
+    rq[0] = h
+    rq[1] = c
+    return nspk
+
+
+@njit(cache=True)
 def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired):
     """One step of Izhikevich neurons lo..hi-1 (two half-steps for v as in his code, or Euler); clears ``isyn``.
 
@@ -431,7 +471,7 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
 # so the chunks give the bits of one pass whatever their number; the spikes are then collected in neuron order by
 # one thread, so the spike lists are the same too.
 _MIN_CHUNK = 4096  # neurons per thread below which one thread updates a population: a parallel region costs ~5-30 us
-_MIN_PAR_EVENTS = 2048  # synapses to visit in a step below which its delivery stays on the calling thread
+_MIN_PAR_EVENTS = 256  # synapses to visit in a step below which its delivery stays on the calling thread
 _ALIGN = 64  # chunk boundaries on multiples of 64 neurons: two threads never write the same cache line of `fired`
 
 
@@ -485,11 +525,14 @@ def _collect(nch, lo, hi, fired, buf, counts, hist_row, nspk):
 
 
 @njit(parallel=True, cache=True)
-def _cuba_update_par(n_chunks, lo, hi, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired):
-    """:func:`_cuba_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
+def _cuba_chunks_par(n_chunks, lo, hi, t, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired, parks,
+                     ref_i, ref_e, v_hold, th_hold, rq, buf, counts):
+    """:func:`_cuba_chunk` over ``n_chunks`` chunks of neurons on Numba's threads (chunk ``c``'s queue in ``rq[c]``, its
+    spikes in ``buf`` from its first neuron's place and their number in ``counts[c]``)."""
     for c in prange(n_chunks):
-        _cuba_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), par, v, theta, x1, x2, c1, c2, renorm, f1, f2,
-                     i_ext, xdrive, has_iext, has_extra, fired)
+        a = _bound(lo, hi, c, n_chunks)
+        counts[c] = _cuba_chunk(a, _bound(lo, hi, c + 1, n_chunks), t, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive,
+                                has_iext, has_extra, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[c], buf[a:], 0)
 
 
 @njit(parallel=True, cache=True)
@@ -541,6 +584,18 @@ def _pending_synapses(t, D, R, hist_step, hist_n, hist_idx, off):
 
 
 @njit(cache=True)
+def _first_at_least(x, a, b, value):
+    """The first position in ``a .. b`` (ascending ``x[a:b]``) whose value is ``value`` or more (``b`` if none)."""
+    while a < b:
+        m = (a + b) >> 1
+        if x[m] < value:
+            a = m + 1
+        else:
+            b = m
+    return a
+
+
+@njit(cache=True)
 def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk,
                   gk, tgt):
     """Step 3b (segment codes 1-5) into the targets of neurons ``first .. last - 1`` only; ``whole_lo`` / ``whole_hi``:
@@ -557,8 +612,8 @@ def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, h
                 continue
             a0 = off[i, d]
             b0 = off[i, d + 1]
-            a = a0 if whole_lo else a0 + np.searchsorted(syn_post[a0:b0], first)
-            b = b0 if whole_hi else a0 + np.searchsorted(syn_post[a0:b0], last)
+            a = a0 if whole_lo else _first_at_least(syn_post, a0, b0, first)
+            b = b0 if whole_hi else _first_at_least(syn_post, a, b0, last)
             if b <= a:
                 continue
             ev += b - a
@@ -767,21 +822,23 @@ def run_steps(
     ref_e = np.zeros(v.shape[0], dtype=np.int64)
     v_hold = np.zeros(v.shape[0])
     th_hold = np.zeros(v.shape[0])
-    rq_head = np.zeros(n_pops, dtype=np.int64)
-    rq_count = np.zeros(n_pops, dtype=np.int64)
+    # one queue per chunk of a population (threads: see _cuba_chunk), over the chunk's own positions: rq[p, c] = (head, length)
+    rq = np.zeros((n_pops, max(n_threads, 1), 2), dtype=np.int64)
     for p in range(n_pops):
         if pop_model[p] == CUBA:
-            lo = pop_start[p]
-            cand = np.flatnonzero(refrac[lo : pop_end[p]] > 0) + lo
-            order = np.argsort(refrac[cand], kind="mergesort")  # by the step integration resumes: queue order
-            for q in range(cand.shape[0]):
-                i = cand[order[q]]
-                ref_i[lo + q] = i
-                ref_e[lo + q] = t0 - 1 + refrac[i]
-                if pop_direct[p] == 0:
-                    v_hold[i] = v[i]
-                    v[i] = -np.inf
-            rq_count[p] = cand.shape[0]
+            nch = _n_chunks(pop_end[p] - pop_start[p], n_threads)
+            for ch in range(nch):
+                lo = _bound(pop_start[p], pop_end[p], ch, nch)
+                cand = np.flatnonzero(refrac[lo : _bound(pop_start[p], pop_end[p], ch + 1, nch)] > 0) + lo
+                order = np.argsort(refrac[cand], kind="mergesort")  # by the step integration resumes: queue order
+                for q in range(cand.shape[0]):
+                    i = cand[order[q]]
+                    ref_i[lo + q] = i
+                    ref_e[lo + q] = t0 - 1 + refrac[i]
+                    if pop_direct[p] == 0:
+                        v_hold[i] = v[i]
+                        v[i] = -np.inf
+                rq[p, ch, 1] = cand.shape[0]
     # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule), and
     # its minimum per block of 64 neurons (other neurons: never)
     pnext = np.full(v.shape[0], NEVER_STEP, dtype=np.int64)
@@ -838,42 +895,17 @@ def run_steps(
                 fi = pop_fr[p]
                 P = fr_P[fi]
                 ph = t % P
-                adaptive = par[10] != 0.0
-                size = hi - lo
+                c1 = par[5] * fr_F[fi, 0, ph]
+                c2 = par[7] * fr_F[fi, 1, ph]
                 parks = pop_direct[p] == 0
-                h = rq_head[p]
-                c = rq_count[p]
-                while c > 0 and ref_e[lo + h] <= t:  # refractory periods ending now: integrate again
-                    if parks:
-                        i = ref_i[lo + h]
-                        v[i] = v_hold[i]
-                    h = h + 1 if h + 1 < size else 0
-                    c -= 1
-                if not parks and c > 0:
-                    _hold_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, adaptive)
                 if nch > 1:
-                    _cuba_update_par(nch, lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
-                                     fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
+                    _cuba_chunks_par(nch, lo, hi, t, par, v, u, x1, x2, c1, c2, ph == P - 1, fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive,
+                                     pop_iext[p] != 0, pop_extra[p] != 0, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[p], chunk_buf, chunk_n)
+                    nspk = _gather_spikes(nch, lo, hi, chunk_buf, chunk_n, hist_idx[slot], nspk)
                 else:
-                    _cuba_update(lo, hi, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1,
-                                 fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired)
-                if not parks and c > 0:
-                    _put_back_frozen(lo, size, h, c, ref_i, v, v_hold, u, th_hold, par[9], adaptive, fired)
-                nspk0 = nspk
-                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
-                t_ref = int(par[3])
-                if t_ref > 0 or par[11] != 0.0:  # par[11]: inputs onto v in the spike step are lost (parked even at t_ref 0)
-                    for q in range(nspk0, nspk):
-                        i = hist_idx[slot, q]
-                        pos = _ring(lo, h, c, size)
-                        ref_i[pos] = i
-                        ref_e[pos] = t + t_ref
-                        c += 1
-                        if parks:
-                            v_hold[i] = v[i]
-                            v[i] = -np.inf
-                rq_head[p] = h
-                rq_count[p] = c
+                    nspk = _cuba_chunk(lo, hi, t, par, v, u, x1, x2, c1, c2, ph == P - 1, fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive,
+                                       pop_iext[p] != 0, pop_extra[p] != 0, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[p, 0],
+                                       hist_idx[slot], nspk)
             elif model == DISCRETE_LIF:
                 nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
             elif model == COBA:
@@ -1121,16 +1153,18 @@ def run_steps(
             for i in range(pop_start[p], pop_end[p]):
                 refrac[i] = pnext[i] - t_last
         if pop_model[p] == CUBA:
-            lo = pop_start[p]
-            size = pop_end[p] - lo
-            for i in range(lo, pop_end[p]):
+            for i in range(pop_start[p], pop_end[p]):
                 refrac[i] = 0
-            for q in range(rq_count[p]):
-                pos = _ring(lo, rq_head[p], q, size)
-                i = ref_i[pos]
-                refrac[i] = ref_e[pos] - t_last
-                if pop_direct[p] == 0:
-                    v[i] = v_hold[i]
+            nch = _n_chunks(pop_end[p] - pop_start[p], n_threads)
+            for ch in range(nch):
+                lo = _bound(pop_start[p], pop_end[p], ch, nch)
+                size = _bound(pop_start[p], pop_end[p], ch + 1, nch) - lo
+                for q in range(rq[p, ch, 1]):
+                    pos = _ring(lo, rq[p, ch, 0], q, size)
+                    i = ref_i[pos]
+                    refrac[i] = ref_e[pos] - t_last
+                    if pop_direct[p] == 0:
+                        v[i] = v_hold[i]
     return done
 
 
