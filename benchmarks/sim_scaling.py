@@ -87,22 +87,12 @@ def run_ours(n, duration, seed, repeats=3, backend="cpu", k_exc=K_EXC, k_inh=K_I
             "neuron_steps": c["neuron_updates"], "rate_hz": c["spikes"] / n / (duration / 1000)}
 
 
-def run_brian2(n, duration, seed, target):
-    import brian2 as b2
-
-    warnings.filterwarnings("ignore")
-    standalone = target == "cpp_standalone"
-    if standalone:
-        b2.set_device("cpp_standalone", build_on_run=False)
-        b2.device.reinit()  # a fresh project for each size
-        b2.device.activate(build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = 0
-    else:
-        b2.prefs.codegen.target = target
+def brian2_network(b2, n, seed, k_exc=K_EXC, k_inh=K_INH):
+    """The same network in Brian2 (a fresh scope): ``(network, spike monitor)``."""
     b2.start_scope()
     ms, mV = b2.ms, b2.mV
     b2.defaultclock.dt = 0.1 * ms
-    v0, pre, post = connectivity(n, seed)
+    v0, pre, post = connectivity(n, seed, k_exc, k_inh)
     exc = pre < int(0.8 * n)
     eqs = """dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
              dge/dt = -ge/taue : volt
@@ -115,7 +105,23 @@ def run_brian2(n, duration, seed, target):
     ci = b2.Synapses(g, g, on_pre="gi += -9*mV")
     ci.connect(i=pre[~exc], j=post[~exc])
     mon = b2.SpikeMonitor(g, record=False)
-    net = b2.Network(g, ce, ci, mon)
+    return b2.Network(g, ce, ci, mon), mon
+
+
+def run_brian2(n, duration, seed, target):
+    import brian2 as b2
+
+    warnings.filterwarnings("ignore")
+    standalone = target == "cpp_standalone"
+    if standalone:
+        b2.set_device("cpp_standalone", build_on_run=False)
+        b2.device.reinit()  # a fresh project for each size
+        b2.device.activate(build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        b2.prefs.codegen.target = target
+    net, mon = brian2_network(b2, n, seed)
+    ms = b2.ms
     t0 = time.perf_counter()
     if standalone:  # one run of 1 ms + duration; the loop time is the binary's own (its code objects' profiled time)
         net.run((duration + 1.0) * ms, profile=True)

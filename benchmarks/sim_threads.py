@@ -32,7 +32,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._pairs import build_fields, interleave, standalone_build, standalone_rerun  # noqa: E402
-from benchmarks.sim_scaling import connectivity  # noqa: E402
+from benchmarks.sim_scaling import brian2_network, connectivity  # noqa: E402
 
 THREADS = 2
 
@@ -70,24 +70,8 @@ def build_brian2(n, duration, seed, threads):
     b2.device.reinit()
     b2.device.activate(build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
-    b2.start_scope()
-    ms, mV = b2.ms, b2.mV
-    b2.defaultclock.dt = 0.1 * ms
-    v0, pre, post = connectivity(n, seed)
-    exc = pre < int(0.8 * n)
-    eqs = """dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
-             dge/dt = -ge/taue : volt
-             dgi/dt = -gi/taui : volt"""
-    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV)
-    g = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact", namespace=ns)
-    g.v = v0 * mV
-    ce = b2.Synapses(g, g, on_pre="ge += 1.62*mV")
-    ce.connect(i=pre[exc], j=post[exc])
-    ci = b2.Synapses(g, g, on_pre="gi += -9*mV")
-    ci.connect(i=pre[~exc], j=post[~exc])
-    mon = b2.SpikeMonitor(g, record=False)
-    net = b2.Network(g, ce, ci, mon)
-    net.run(duration * ms, profile=True)
+    net, mon = brian2_network(b2, n, seed)
+    net.run(duration * b2.ms, profile=True)
     standalone_build(b2, f"sim_threads_{n}_{threads}")
     return standalone_rerun(b2, net), int(mon.num_spikes) / n / (duration / 1000)
 

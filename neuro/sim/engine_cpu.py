@@ -595,6 +595,36 @@ def _first_at_least(x, a, b, value):
     return a
 
 
+@njit(inline="always", cache=True)
+def _deliver_segment(code, a, b, a0, syn_w, syn_tgt, syn_fk, gk, tgt):
+    """Synapses ``a .. b - 1`` of a segment (first synapse ``a0``) of code 1-5 add their weights to their targets: 1 one
+    by one, 2 contiguous targets (a loop that vectorises), 3 scaled into one frame, 5 into several frames, 4 contiguous
+    and one frame (see run_steps)."""
+    if code == 1:
+        for s in range(a, b):
+            tgt[syn_tgt[s]] += syn_w[s]
+    elif code == 2:  # contiguous targets (all-to-all, blocks)
+        base = syn_tgt[a]
+        dst = tgt[base : base + (b - a)]
+        src = syn_w[a:b]
+        for k in range(b - a):
+            dst[k] += src[k]
+    elif code == 3:  # one frame: one factor
+        g_seg = gk[syn_fk[a0]]
+        for s in range(a, b):
+            tgt[syn_tgt[s]] += syn_w[s] * g_seg
+    elif code == 5:  # several frames
+        for s in range(a, b):
+            tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
+    else:  # 4: contiguous, one frame
+        g_seg = gk[syn_fk[a0]]
+        base = syn_tgt[a]
+        dst = tgt[base : base + (b - a)]
+        src = syn_w[a:b]
+        for k in range(b - a):
+            dst[k] += src[k] * g_seg
+
+
 @njit(cache=True)
 def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk,
                   gk, tgt):
@@ -617,29 +647,7 @@ def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, h
             if b <= a:
                 continue
             ev += b - a
-            if code == 1:
-                for s in range(a, b):
-                    tgt[syn_tgt[s]] += syn_w[s]
-            elif code == 2:
-                base = syn_tgt[a]
-                dst = tgt[base : base + (b - a)]
-                src = syn_w[a:b]
-                for k in range(b - a):
-                    dst[k] += src[k]
-            elif code == 3:
-                g_seg = gk[syn_fk[a0]]
-                for s in range(a, b):
-                    tgt[syn_tgt[s]] += syn_w[s] * g_seg
-            elif code == 5:
-                for s in range(a, b):
-                    tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
-            else:  # 4: contiguous, one frame
-                g_seg = gk[syn_fk[a0]]
-                base = syn_tgt[a]
-                dst = tgt[base : base + (b - a)]
-                src = syn_w[a:b]
-                for k in range(b - a):
-                    dst[k] += src[k] * g_seg
+            _deliver_segment(code, a, b, a0, syn_w, syn_tgt, syn_fk, gk, tgt)
     return ev
 
 
@@ -995,23 +1003,9 @@ def run_steps(
                 a = off[i, d]
                 b = off[i, d + 1]
                 ev_count[0] += b - a
-                if code == 1:
-                    for s in range(a, b):
-                        tgt[syn_tgt[s]] += syn_w[s]
-                elif code == 2:  # contiguous targets (all-to-all, blocks): a loop that vectorises
-                    base = syn_tgt[a]
-                    dst = tgt[base : base + (b - a)]
-                    src = syn_w[a:b]
-                    for k in range(b - a):
-                        dst[k] += src[k]
-                elif code == 3:  # one frame: one factor
-                    g_seg = gk[syn_fk[a]]
-                    for s in range(a, b):
-                        tgt[syn_tgt[s]] += syn_w[s] * g_seg
-                elif code == 5:  # several frames
-                    for s in range(a, b):
-                        tgt[syn_tgt[s]] += syn_w[s] * gk[syn_fk[s]]
-                elif code >= 6:  # plastic synapses whose presynaptic events are due now: each event, then its delivery (3a's law)
+                if code < 6:  # codes 1-5: weights added to their targets (_deliver_segment)
+                    _deliver_segment(code, a, b, a, syn_w, syn_tgt, syn_fk, gk, tgt)
+                else:  # plastic synapses whose presynaptic events are due now: each event, then its delivery (3a's law)
                     pr = seg_proj[i, d]
                     if pr != cur_pr:
                         cur_pr = pr
@@ -1038,13 +1032,6 @@ def run_steps(
                             tgt[k_t] += w0 * g_seg
                             w, _ = pair_on_pre(w0, 0.0, _seen(ntr[row + k_t], post_dec), pp)
                             syn_w[s] = w
-                else:  # contiguous, one frame
-                    g_seg = gk[syn_fk[a]]
-                    base = syn_tgt[a]
-                    dst = tgt[base : base + (b - a)]
-                    src = syn_w[a:b]
-                    for k in range(b - a):
-                        dst[k] += src[k] * g_seg
         # 3c. presynaptic events of rules that deliver the weight as it was before their update
         if any_late_list:
             _pre_events(True, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
