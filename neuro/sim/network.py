@@ -529,9 +529,6 @@ class Network:
                         and name.rsplit("_", 1)[0] in proj.post.definition.params
                         and "constant" not in proj.post.definition._eqs[name.rsplit("_", 1)[0]].flags}
             model.bind(external, where, writable, summable)
-            if model.summed and self.backend != "cpu":
-                raise NotImplementedError(f"{where}: (summed) variables ({sorted(model.summed)}) run on the CPU loop only so far; use "
-                                          "backend='cpu'")
             if model.writes and self.backend != "cpu":
                 raise NotImplementedError(f"{where}: a rule writing neuron variables ({sorted(model.writes)}) runs on the CPU loop only so "
                                           "far; use backend='cpu'")
