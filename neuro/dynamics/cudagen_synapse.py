@@ -7,7 +7,9 @@ The template ``kernels/synapse_model.cu.in`` is filled from the definition with 
   spike and its threads over that neuron's event list, each event the statements of ``on_pre`` / ``on_post``
   (event-driven variables brought from ``lastupdate`` to now first);
 * ``<name>_clock``: one step of the clock-driven equations, one thread per synapse;
-* ``<name>_periodic``: the periodic statements, one thread per synapse.
+* ``<name>_periodic``: the periodic statements, one thread per synapse;
+* ``<name>_summed``: the ``(summed)`` variables of one projection, one thread per postsynaptic neuron, which adds its
+  synapses' values in the CPU loop's order (see below) and sets its targets to the sums.
 
 Bits. The statements are ``syncodegen``'s sympy expressions printed by :class:`neuro.dynamics.cudagen.CPrinter`
 (the literals of the Python printer, integer powers as Numba's products, ``min`` / ``max`` as Numba's selects) with
@@ -20,6 +22,12 @@ still gives the CPU's bits.
 Order. A synapse is in one presynaptic and one postsynaptic event list, and a rule's code writes only ``w`` and its
 own synapse's variables, so one launch has one writer per synapse and events of different synapses run in parallel
 (rules whose code writes neuron variables, ``theta_post += ...``, are refused here: the CPU loop runs them).
+The CPU loop sets a (summed) target to 0 for every neuron of the postsynaptic population, then adds each synapse's value
+to its neuron's, in synapse order; on the GPU one thread per neuron walks its synapses in that order (a list of the
+projection's synapses sorted by postsynaptic neuron, stable in synapse order, built once by the engine) from 0.0 and
+stores the sum: the same additions in the same order, with no atomics, so the same bits. A (summed) expression that
+reads a target of its own rule (``x_pre`` / ``x_post`` of a variable the rule sums into) would read the CPU loop's
+partial sums: refused here.
 A presynaptic neuron listed several times in one step (a ``SpikeSource`` with ``repeats="multiplicity"``) is handled
 by the block of its first copy, which applies its events to each synapse one after another, as the CPU loop does:
 with ``delivery="after_update"`` all copies' events, then the delivery of the resulting weight for each copy; with
@@ -53,7 +61,7 @@ from .syncodegen import _advance as _py_advance
 from .syncodegen import _Scalar as _PyScalar
 from .syncodegen import _statements as _py_statements
 
-__all__ = ["kernel_source", "kernel_names", "key", "module_name", "write", "has_events", "TEMPLATE"]
+__all__ = ["kernel_source", "kernel_names", "summed_kernel_name", "key", "module_name", "write", "has_events", "TEMPLATE"]
 
 TEMPLATE = "synapse_model.cu.in"
 
@@ -95,6 +103,11 @@ def kernel_names(model, constants: dict | None = None) -> tuple[str, str, str]:
     """The ``extern "C"`` names of the events, clock and periodic kernels."""
     m = module_name(model, constants)
     return f"{m}_events", f"{m}_clock", f"{m}_periodic"
+
+
+def summed_kernel_name(model, constants: dict | None = None) -> str:
+    """The ``extern "C"`` name of the (summed) variables' kernel (every module has one; it does nothing without them)."""
+    return f"{module_name(model, constants)}_summed"
 
 
 def has_events(model, which: str) -> bool:
@@ -182,6 +195,49 @@ def _loop_body(model, which: str, constants: dict) -> str:
     return "\n".join(lines + code)
 
 
+def _summed_reads_targets(model) -> list[str]:
+    """The names read by the rule's (summed) expressions that are neuron variables it sums into (``x_pre`` or ``x_post``
+    with ``x`` a target): values the CPU loop reads half summed."""
+    targets = {name.rsplit("_", 1)[0] for name in model.summed}
+    read = {s.name for expr in model.summed.values() for s in expr.free_symbols}
+    return sorted(n for n in read if n in model.external and n.rsplit("_", 1)[0] in targets)
+
+
+def _summed_body(model, constants: dict) -> str:
+    """The body of ``<name>_summed``: for postsynaptic neuron ``j`` (one thread each), its synapses ``k`` in the CPU's
+    order (``sum_syn[sum_off[jj]] ..``), each one's value of every (summed) expression added to an accumulator that
+    starts at 0.0, as ``syncodegen``'s loop adds it to the target, then the sums stored."""
+    ind = " " * 4
+    if not model.summed:
+        return f"{ind}(void)t; (void)dt; (void)tab; (void)lo; (void)n_post; (void)off; (void)syn;  // (no summed variables)"
+    pr = _RulePrinter(clock=False)
+    names = _names(model, constants)
+    targets = list(model.summed)
+    acc = {x: f"acc_{x}" for x in targets}
+    adds = [f"{ind}        {acc[x]} += {_code(expr, names, pr)};" for x, expr in model.summed.items()]
+    stores = [f"{ind}    {names[x]} = {acc[x]};" for x in targets]
+    body = "\n".join(adds)
+    per_syn = [f"{ind}        const i64 {v} = a_{v}[k];" for v in ("s", "i") if re.search(rf"\b{v}\b", body)]
+    decls = _declarations(model, constants, "\n".join(per_syn + adds), ind)
+    decls += [f"{ind}double* {names[x].split('[')[0]} = (double*)tab[{layout(model).index(x)}];" for x in targets]
+    if re.search(r"\bnow\b", body):
+        decls.append(f"{ind}const double now = (double)t * dt;")
+    else:
+        decls.append(f"{ind}(void)t; (void)dt;")
+    loop = [f"{ind}for (i64 jj = GRID_START; jj < n_post; jj += GRID_STRIDE) {{",
+            f"{ind}    const i64 j = lo + jj;",
+            *[f"{ind}    double {acc[x]} = 0.0;" for x in targets],
+            f"{ind}    for (i64 q = off[jj]; q < off[jj + 1]; ++q) {{",
+            f"{ind}        const i64 k = syn[q];",
+            *per_syn, *adds,
+            f"{ind}    }}",
+            *stores,
+            f"{ind}}}"]
+    if not re.search(r"\bj\b", body):
+        loop.insert(2, f"{ind}    (void)j;")
+    return "\n".join(decls + loop)
+
+
 def kernel_source(model, constants: dict | None = None) -> str:
     """The CUDA C source of ``model``'s kernels (``kernels/synapse_model.cu.in`` filled in); ``constants``: parameters
     with one value over the projection, written in as literals (as ``syncodegen.load``)."""
@@ -190,9 +246,14 @@ def kernel_source(model, constants: dict | None = None) -> str:
         raise NotImplementedError(f"{model.name or 'the synapse model'} writes neuron variables ({sorted(model.writes)}): the events of "
                                   "several synapses would write one neuron's variable, in an order the GPU kernels do not keep; "
                                   "such rules run on the CPU loop only")
+    bad = _summed_reads_targets(model)
+    if bad:
+        raise NotImplementedError(f"{model.name or 'the synapse model'}: its (summed) expressions read {bad}, variables it sums into, "
+                                  "which the CPU loop reads half summed (in synapse order); such rules run on the CPU loop only")
     try:
         parts = {"on_pre": _event_body(model, "on_pre", constants), "on_post": _event_body(model, "on_post", constants),
-                 "clock": _loop_body(model, "clock", constants), "periodic": _loop_body(model, "periodic", constants)}
+                 "clock": _loop_body(model, "clock", constants), "periodic": _loop_body(model, "periodic", constants),
+                 "summed": _summed_body(model, constants)}
     except DefinitionError as err:
         raise DefinitionError(f"{model.name or 'the synapse model'}: {err}") from None
     definition = [f"//   {line.strip()}" for line in model.equations.strip().splitlines() if line.strip()]

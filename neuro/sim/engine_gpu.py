@@ -3,7 +3,7 @@ launched step after step from CUDA graphs, the state resident in device memory d
 
 One step is a fixed sequence of kernels (the order of :mod:`neuro.sim.engine_cpu`)::
 
-    step_begin  <rule>_periodic*  sample_synapses*  update_neurons  neuron_model_<key>*  <rule>_clock*  count_spikes
+    step_begin  <rule>_periodic*  <rule>_summed*  sample_synapses*  update_neurons  neuron_model_<key>*  <rule>_clock*  count_spikes
     write_spikes  decay_traces*  bump_traces*  plastic_events(pre)*  <rule>_events(pre)*  deliver_count  deliver_place
     deliver_scatter  deliver_sum  plastic_events(late)*  <rule>_events(late)*  plastic_events(post)*  <rule>_events(post)*
     periodic*  record_state*  step_end
@@ -15,10 +15,14 @@ an array moved), its variables and parameters in ``d.gen_state`` (or the deliver
 and writes its neurons' spike flags, so their spikes join the step's spike list as every other model's.
 ``<rule>_*`` are the kernels generated for a user-defined plasticity rule (:mod:`neuro.dynamics.cudagen_synapse`, one
 module per rule and parameter set, each launch covering the projections that use it, ``d.proj_slot``): at the points
-of the CPU loop's step (periodic code at its start, clock-driven equations after the neurons' updates, presynaptic
-events before the delivery or after it for ``delivery="before_update"``, postsynaptic events after it), reading the
-rule's arrays (``d.syn_state``, ``d.syn_idx``, the weights, neuron variables, modulators) through ``d.syn_tab``, the
-host table ``Network._rule_table`` made moved onto the device arrays.
+of the CPU loop's step (periodic code at its start, then the ``(summed)`` variables, one launch per projection in
+projection order, clock-driven equations after the neurons' updates, presynaptic events before the delivery or after it
+for ``delivery="before_update"``, postsynaptic events after it), reading the rule's arrays (``d.syn_state``,
+``d.syn_idx``, the weights, neuron variables, modulators) through ``d.syn_tab``, the host table
+``Network._rule_table`` made moved onto the device arrays. A (summed) target is a parameter of a user-defined
+population that the population's kernel then reads as an input (``NeuronModel.driven_by``, as the CPU loop's kernel);
+its sums are made per postsynaptic neuron over the projection's synapses sorted by that neuron (``d.sum_off``,
+``d.sum_syn``, built once), in synapse order: the CPU loop's additions in its order.
 
 Each kernel reads the step counter from a control block in device memory and does nothing once the run is
 halted, so the sequence of ``G`` steps is captured once as a CUDA graph and replayed: one graph launch per ``G``
@@ -38,6 +42,8 @@ What is promised. Nothing a step computes depends on the order in which GPU thre
   pass, ``Network._fuse_pre_events``, still delivers each copy's intermediate weight instead: a CPU-side
   inconsistency, tests/sim/test_gpu_engine.py marks it). The same holds for user-defined rules, whose code writes
   only its own synapse's variables and ``w``: their events run in parallel across synapses, in order within one;
+- a ``(summed)`` target is written by the one thread of its neuron, which adds its synapses' values in the CPU
+  loop's order (synapse order within the projection);
 - only integer counters use atomics (integer sums do not depend on their order).
 
 The price of ordered delivery: an event buffer of 8 bytes per synapse (plus the repeated spikes' worst case)
@@ -402,8 +408,9 @@ def _generated_kernels(s: SimpleNamespace, device) -> list[SimpleNamespace]:
     from ..dynamics.codegen import held
 
     out, loaded = [], set()
+    driven = _summed_targets(s)
     for pop in getattr(s, "gen_models", ()):
-        model = pop.definition
+        model = pop.definition.driven_by(driven.get(id(pop), ()))  # (summed) targets: inputs, never literals
         tab0, names = pop._tab
         hold = {f"_hold_{v}" for v in held(model)}
         constants = {}
@@ -421,6 +428,40 @@ def _generated_kernels(s: SimpleNamespace, device) -> list[SimpleNamespace]:
     return out
 
 
+def _summed_targets(s: SimpleNamespace) -> dict[int, set[str]]:
+    """The variables of each user-defined population (by ``id``) that (summed) variables set: those its kernel reads as
+    inputs (``Network._layout_models`` compiled the CPU's kernel so; the projections' rules were bound, so every target is
+    a non-constant parameter of the population's model)."""
+    out: dict[int, set[str]] = {}
+    for proj in getattr(s, "syn_rules", ()):
+        for name in proj.plasticity.model.summed:
+            out.setdefault(id(proj.post), set()).add(name.rsplit("_", 1)[0])
+    return out
+
+
+def _summed_lists(s: SimpleNamespace) -> tuple[list[SimpleNamespace], np.ndarray, np.ndarray]:
+    """Per projection with (summed) variables (in projection order, the CPU loop's): its synapses sorted by postsynaptic
+    neuron, stably (so each neuron's in synapse order, the order the CPU loop adds them in): ``sum_syn`` (the synapses'
+    places ``k`` in their projection) and, per postsynaptic neuron, where its run starts (``sum_off``, ``n_post + 1``
+    entries from ``off0``). Returns the projections' launch records and the two arrays."""
+    out, offs, syns, base = [], [], [], 0
+    for proj in getattr(s, "syn_rules", ()):
+        if not proj.plasticity.model.summed:
+            continue
+        n, n_post = len(proj), int(proj.post.n)
+        post = s.syn_idx[proj._rule_idx + 2 * n : proj._rule_idx + 3 * n] - proj.post.start
+        order = np.argsort(post, kind="stable")
+        counts = np.bincount(post, minlength=n_post) if n else np.zeros(n_post, np.int64)
+        out.append(SimpleNamespace(proj=proj, lo=np.int64(proj.post.start), n_post=np.int64(n_post),
+                                   off0=np.int64(sum(o.shape[0] for o in offs))))
+        offs.append(base + np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        syns.append(order.astype(np.int64))
+        base += n
+    sum_off = np.concatenate(offs) if offs else np.zeros(1, np.int64)
+    sum_syn = np.concatenate(syns) if syns and base else np.zeros(1, np.int64)
+    return out, sum_off, sum_syn
+
+
 def _generated_rules(s: SimpleNamespace, device) -> tuple[list[SimpleNamespace], np.ndarray]:
     """The generated CUDA kernels of every user-defined plasticity rule (:mod:`neuro.dynamics.cudagen_synapse`),
     compiled and loaded on ``device``: parameters with one value over a projection written in as literals, as the CPU
@@ -435,24 +476,26 @@ def _generated_rules(s: SimpleNamespace, device) -> tuple[list[SimpleNamespace],
         model, n = proj.plasticity.model, len(proj)
         tab0, _ = proj._tab
         pr = int(np.flatnonzero((s.proj_kind == 4) & (s.proj_par[:, 1] == tab0))[0])
-        if n == 0:
+        if n == 0 and not model.summed:  # (an empty projection still sets its (summed) targets to 0 every step)
             continue
         constants = {}
         for p in model.params:
             seg = s.syn_state[proj._rule_offsets[p] : proj._rule_offsets[p] + n]
-            if np.all(seg == seg[0]):
+            if n and np.all(seg == seg[0]):
                 constants[p] = float(seg[0])
         name = cg.module_name(model, constants)
         if name not in index:
-            device.load_generated(name, cg.write(model, constants), cg.kernel_names(model, constants))
+            device.load_generated(name, cg.write(model, constants), cg.kernel_names(model, constants) + (cg.summed_kernel_name(model, constants),))
             index[name] = len(out)
             events, clock, periodic = cg.kernel_names(model, constants)
-            out.append(SimpleNamespace(name=name, events=events, clock=clock, periodic=periodic, slot=np.int64(len(out)),
+            out.append(SimpleNamespace(name=name, events=events, clock=clock, periodic=periodic,
+                                       summed=cg.summed_kernel_name(model, constants), slot=np.int64(len(out)),
                                        on_pre=cg.has_events(model, "on_pre"), on_post=cg.has_events(model, "on_post"),
                                        has_clock=bool(model.clock_driven), has_periodic=model.period is not None,
-                                       early=False, late=False, n_max=0))
+                                       early=False, late=False, n_max=0, projections=[]))
         r = out[index[name]]
         slot[pr] = r.slot
+        r.projections.append((proj, np.int64(pr)))
         r.late |= bool(s.proj_par[pr, 29] != 0.0)
         r.early |= bool(s.proj_par[pr, 29] == 0.0)
         r.n_max = max(r.n_max, n)
@@ -555,6 +598,11 @@ class GPUEngine:
         self._tab_seen = None  # the addresses the device's table holds (see _model_table)
         d.proj_slot = up(proj_slot)
         d.syn_tab = up(np.zeros(max(1, s.syn_tab.shape[0]), np.uint64))
+        d.syn_range = up(np.asarray(getattr(s, "syn_range", np.zeros(2)), dtype=np.int64))
+        self.summed, sum_off, sum_syn = _summed_lists(s)
+        for m in self.summed:  # the module that runs each one and its projection index
+            m.rule, m.pr = next((r, pr) for r in self.rules for p, pr in r.projections if p is m.proj)
+        d.sum_off, d.sum_syn = up(sum_off), up(sum_syn)
         self._syn_tab_seen = None  # (see _rule_table)
         self._hist_seen = self._hist_used(s)  # the used part of the device's spike ring, as last transferred
         self._graph = None
@@ -604,6 +652,8 @@ class GPUEngine:
                     host, dev = s.syn_w, d.syn_w
                 elif key in ("_s", "_i", "_j"):
                     host, dev = s.syn_idx, d.syn_idx
+                elif key == "_range":
+                    host, dev = s.syn_range, d.syn_range
                 elif key in proj._rule_offsets:
                     host, dev = s.syn_state, d.syn_state
                 elif key in model.modulators:
@@ -726,6 +776,9 @@ class GPUEngine:
             if r.has_periodic:
                 L(r.name, r.periodic, min(4096, (r.n_max + 255) // 256), 256, (d.ctl, r.slot, self.P, d.proj_slot, d.proj_par, self.npar,
                                                                             d.period_next, self.dt, d.syn_tab))
+        for m in self.summed:  # (summed) variables, projection after projection as the CPU loop: before the neurons' updates
+            L(m.rule.name, m.rule.summed, min(4096, (int(m.n_post) + 255) // 256), 256, (d.ctl, m.pr, d.proj_par, self.npar, m.lo,
+                                                                                m.n_post, d.sum_off, d.sum_syn, m.off0, self.dt, d.syn_tab))
         if self.sampled:
             L("sim_synapses", "sample_synapses", 64, 128, (
                 d.ctl, d.cnt, d.sm_idx, d.sm_kind, d.sm_aux, i64(d.sm_idx.shape[0]), i64(sm_every), b.sm_out, d.syn_proj,

@@ -114,9 +114,4 @@ def test_misuse_is_refused():
             sim.Projection(pop, pop, "all_to_all", weight=0.0, plasticity=GAP(g=0.1), receptor="exc", name="b"))
     with pytest.raises(ValueError, match="both have a \\(summed\\) variable onto 'Igap'"):
         net.run(0.1, progress=False)
-    # the GPU engines refuse them with the projection named
-    net = sim.Network(backend="emulate")
-    pop = sim.Population(3, NEURON, v0=2.0, tau=10.0, Igap=0.0, name="neurons")
-    net.add(pop, sim.Projection(pop, pop, "all_to_all", weight=0.0, plasticity=GAP(g=0.1), receptor="exc", name="gaps"))
-    with pytest.raises(NotImplementedError, match="projection gaps: \\(summed\\) variables"):
-        net.run(0.1, progress=False)
+    # (the GPU engines run them: tests/dynamics/test_summed_gpu.py)
