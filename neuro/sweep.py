@@ -512,19 +512,25 @@ def sweep_batched(build: Callable, grid, duration: float, *, measure: Callable |
     """All points of a network sweep as independent copies in ONE network, run by one call of the compiled loop.
 
     ``build(**point, **fixed, seed=s)`` returns a :class:`~neuro.sim.Network` that has not been run (the same builders as
-    :func:`sweep_network`); the populations, projections and monitors of every point's network are moved into one
-    network of the same ``dt`` (seeded with ``seed``), which is run for ``duration`` ms; then each point is measured on
-    its own network object (``measure(net, duration)``, by default the mean rate of each of its
-    :class:`~neuro.sim.SpikeMonitor` as ``rate_<population name>``). Small networks then share one layout and one loop
-    instead of paying a build and a loop call each (``benchmarks/sweep_batched.py``).
+    :func:`sweep_network`). The points' networks are run as one network of the same ``dt`` (seeded with ``seed``) for
+    ``duration`` ms by :class:`neuro.sim.batch.Batch`: networks of one structure (the same populations, projections and
+    spike monitors; sizes and per-neuron / per-synapse values may differ, scalar parameters such as ``tau_m`` may not)
+    are merged into one population per role, one projection per role and one spike monitor per role, so the loop pays
+    its per-population costs once per role, not once per point; other networks (user-defined models, plasticity, state
+    monitors ...) are moved in as they are. Then each point is measured on its own network object
+    (``measure(net, duration)``, by default the mean rate of each of its :class:`~neuro.sim.SpikeMonitor` as
+    ``rate_<population name>``): its monitors hold its own spikes, its clock and its populations' state are those at the
+    end of the run (``benchmarks/sweep_batched.py``).
 
     What a point draws when it is built (connectivity, weights, delays, initial values: from its seed ``s``, as in
-    :func:`sweep_network`) is the same here; the run's own random numbers (Poisson spikes, noise) are drawn per neuron
-    of the merged network, so a point's spikes are another sample of the same law, not those of its separate run.
-    Networks with neuromodulators (whose names would collide) and networks already run are refused. Rows as
-    :func:`sweep`'s.
+    :func:`sweep_network`) is the same here, so on deterministic networks each point's measures equal those of its own
+    separate run (``tests/test_sweep_batched.py``, ``tests/sim/test_batch.py``); the run's own random numbers (Poisson
+    spikes, noise) are drawn per neuron of the batched network, so a point's spikes are another sample of the same law,
+    not those of its separate run. Networks with neuromodulators (whose names would collide) and networks already run
+    are refused. Rows as :func:`sweep`'s.
     """
     from .sim import Network, SpikeMonitor
+    from .sim.batch import Batch
 
     fixed = dict(fixed or {})
     if not callable(build):
@@ -562,12 +568,7 @@ def sweep_batched(build: Callable, grid, duration: float, *, measure: Callable |
             raise ValueError(f"point {row['point']}: dt = {net.dt} ms, backend {net.backend!r}; the first point's network has "
                              f"dt = {nets[0].dt} ms, backend {nets[0].backend!r} (one batched network has one of each)")
         nets.append(net)
-    big = Network(dt=nets[0].dt, seed=int(seed), backend=nets[0].backend)
-    for net in nets:
-        for obj in net.populations + net.projections:
-            obj.network = None  # moved: the merged network owns it now (the point's network still lists it, for measuring)
-        big.add(*net.populations, *net.projections, *net.monitors)
-    big.run(duration, progress=progress)
+    Batch(nets, seed=int(seed)).run(duration, progress=progress)
     table = []
     for row, net in zip(rows, nets):
         if measure is not None:
