@@ -176,8 +176,8 @@ class Network:
                 if obj.network is self:
                     continue
                 obj.network = self
-                # initial values given as f(rng, n): from this network's seed and the population's place
-                obj._draw_init(np.random.default_rng(np.random.SeedSequence([self.seed, _POPULATION_STREAM, len(self.populations)])))
+                if obj._random_init:  # initial values given as f(rng, n): from this network's seed and the population's place
+                    obj._draw_init(np.random.default_rng(np.random.SeedSequence([self.seed, _POPULATION_STREAM, len(self.populations)])))
                 self.populations.append(obj)
             elif isinstance(obj, Projection):
                 if obj.network is not None and obj.network is not self:
