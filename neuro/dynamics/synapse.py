@@ -47,7 +47,9 @@ variable, every step, to the sum over each neuron's synapses (``Igap_post = g * 
 gap junction): the target must be a declared, non-``(constant)`` parameter of a user-defined neuron model, which the
 neuron model then integrates as an input that changes from step to step; neurons without synapses in the projection
 get 0, and one projection's rule per target variable. The projection still delivers ``w`` to its receptor at each
-spike: a rule that only sums (gap junctions) takes ``weight=0``. (CPU loop only so far.)
+spike: a rule that only sums (gap junctions) takes ``weight=0``. The CPU loop and the GPU engine (one thread per
+postsynaptic neuron adding its synapses in synapse order, :mod:`neuro.dynamics.cudagen_synapse`) give the same bits
+(on a GPU, where the expression calls no libm function such as ``exp``: CUDA's may round an ulp away).
 
 The order within a step: periodic code (``periodic={"every": ms, "code": ...}``, at the start of every step whose
 time is a multiple of ``every``, time 0 included, once the event-driven variables are brought to that time);
