@@ -41,8 +41,6 @@ from .projections import Projection
 _MERGEABLE_POPULATIONS = (LIF, ConductanceLIF, Izhikevich, PoissonInput, SpikeSource)
 # attributes a population holds per neuron or per place in a network (the rest are its scalar parameters)
 _POPULATION_OWN = frozenset(("n", "name", "network", "start", "_init", "_random_init", "current_table", "times", "indices"))
-_PROJECTION_KNOWN = frozenset(("pre", "post", "receptor", "plasticity", "modulator", "name", "seed", "network", "_order", "_spec",
-                               "_drawn", "_pre", "_post", "_w", "_delay_ms"))
 _STATE = ("v", "u", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron state read back as is (x1, x2: as currents)
 
 
@@ -76,8 +74,8 @@ def structure(net: Network) -> tuple | None:
         pops.append(key)
     projs = []
     for proj in net.projections:
-        if (type(proj) is not Projection or proj.plasticity is not None or proj.modulator is not None or not proj._drawn
-                or proj._order is not None or set(vars(proj)) - _PROJECTION_KNOWN):
+        # drawn synapses (pairs, weights, delays) are all a projection without plasticity carries into the run
+        if type(proj) is not Projection or proj.plasticity is not None or proj.modulator is not None or not proj._drawn or proj._order is not None:
             return None
         projs.append((where[id(proj.pre)], where[id(proj.post)], proj.receptor))
     mons = []
@@ -177,6 +175,8 @@ class Batch:
                 raise ValueError(f"nets[{k}] has neuromodulators ({sorted(net.modulators)}), whose names would collide in one network")
             if net.built or net.step:
                 raise ValueError(f"nets[{k}] was already built or run; a batch needs fresh networks")
+            if getattr(net, "comm", None) is not None:
+                raise ValueError(f"nets[{k}] is a distributed network (comm=...); a batch runs networks in this process")
             if net.dt != nets[0].dt or net.backend != nets[0].backend:
                 raise ValueError(f"nets[{k}]: dt = {net.dt} ms, backend {net.backend!r}; nets[0] has dt = {nets[0].dt} ms, backend "
                                  f"{nets[0].backend!r} (one batched network has one of each)")

@@ -8,6 +8,7 @@ import pytest
 
 from neuro import sim
 from neuro.ops.stdp import PairSTDP
+from neuro.sim import engine_gpu
 from neuro.sim.batch import Batch, structure
 
 
@@ -111,3 +112,27 @@ def test_refusals():
     other = sim.Network(dt=0.2)
     with pytest.raises(ValueError, match=r"nets\[1\]: dt = 0.2 ms"):
         Batch([net_of(1.0), other])
+
+
+@pytest.mark.skipif(engine_gpu.HostEmulation.compiler() is None, reason="no C++ compiler")
+def test_merged_networks_on_the_gpu_engine_emulated():
+    """The GPU engine's kernels (compiled for this CPU: backend="emulate") run a merged batch to the spikes of the
+    networks' separate runs on that engine."""
+    def emulated(**spec):
+        net = net_of(**spec)
+        net.backend = "emulate"
+        return net
+
+    specs = [dict(weight=30.0, seed=1), dict(weight=15.5, seed=2, n=13)]
+    alone = [emulated(**k) for k in specs]
+    for net in alone:
+        net.run(50.0, progress=False)
+    nets = [emulated(**k) for k in specs]
+    batch = Batch(nets, seed=3)
+    assert batch.groups == [[0, 1]] and batch.network.backend == "emulate"
+    batch.run(50.0, progress=False)
+    for one, net in zip(alone, nets):
+        for m1, m2 in zip(one.monitors, net.monitors):
+            for a, b in zip(_spikes(m1), _spikes(m2)):
+                np.testing.assert_array_equal(a, b)
+    assert alone[0].monitors[0].count > 0
