@@ -110,9 +110,11 @@ def _check_device(cupy: Any, dev: int) -> None:
 
 
 def load_module(name: str, options: Sequence[str] = (), device: int | None = None) -> Any:
-    """The compiled ``cupy.RawModule`` of ``kernels/<name>.cu`` for ``options`` on ``device`` (cached)."""
+    """The compiled ``cupy.RawModule`` of ``kernels/<name>.cu`` for ``options`` on ``device`` (cached); ``name`` may
+    also be the absolute path of a generated source (:mod:`neuro.dynamics.torchgen_cuda`, named by a hash of its
+    text), which includes the sources of ``kernels/``."""
     cupy = _import_cupy()
-    path = kernel_source(name)
+    path = Path(name) if Path(name).is_absolute() else kernel_source(name)
     opts = tuple(options) + (f"-I{kernel_dir()}", "--std=c++17")
     dev = cupy.cuda.Device().id if device is None else int(device)
     key = (str(path), opts, dev)
@@ -133,7 +135,8 @@ def load_module(name: str, options: Sequence[str] = (), device: int | None = Non
 
 
 def get_kernel(name: str, function: str, options: Sequence[str] = (), device: int | None = None) -> Any:
-    """One ``__global__`` function of ``kernels/<name>.cu``, compiled for ``device`` (default: the current one)."""
+    """One ``__global__`` function of ``kernels/<name>.cu`` (or of a generated source's absolute path, as
+    :func:`load_module`), compiled for ``device`` (default: the current one)."""
     cupy = _import_cupy()
     dev = cupy.cuda.Device().id if device is None else int(device)
     module = load_module(name, options, dev)

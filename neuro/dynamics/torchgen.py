@@ -210,32 +210,44 @@ def _params(law: StepLaw) -> list[str]:
     return list(law.params) + list(law.derived)
 
 
-def _step_lines(law: StepLaw, printer, indent: str, tensors: bool) -> list[str]:
-    """The forward step: locals ``z_<state>`` (the state, updated in place), ``x_in``, ``p_<param>``; leaves ``f`` (the
-    threshold function), the spike (``fire`` in the kernel; ``s``, ``r`` in the reference) and the new state in ``z_*``."""
+def _step_parts(law: StepLaw, printer):
+    """The forward step as code of ``printer``, for any target to lay out: ``(update, f, resets, written)`` with
+    ``update`` the assignments ``(name, rhs)`` in order (``z_<state>``, temporaries ``t_<name>``, from ``x_in`` and
+    ``p_<param>``), ``f`` the threshold function, ``resets`` the reset's assignments ``(r_<target>, rhs)`` in order
+    and ``written`` the state variables the reset writes (each once)."""
     names = {s: f"z_{s}" for s in law.states}
     names.update({p: f"p_{p}" for p in _params(law)})
     names[INPUT.name] = "x_in"
-    out = []
+    update = []
     for target, expr in law.update:
         rhs = _code(expr, names, printer)
         if target not in law.states:
             names[target] = f"t_{target}"
-        out.append(f"{indent}{names[target]} = {rhs}")
-    out.append(f"{indent}f = {_code(law.threshold, names, printer)}")
+        update.append((names[target], rhs))
+    f = _code(law.threshold, names, printer)
+    reset_names = dict(names)
+    resets, written = [], []
+    for target, expr in law.reset:
+        rhs = _code(expr, reset_names, printer)
+        reset_names[target] = f"r_{target}"
+        resets.append((f"r_{target}", rhs))
+        written.append(target)
+    return update, f, resets, list(dict.fromkeys(written))
+
+
+def _step_lines(law: StepLaw, printer, indent: str, tensors: bool) -> list[str]:
+    """The forward step: locals ``z_<state>`` (the state, updated in place), ``x_in``, ``p_<param>``; leaves ``f`` (the
+    threshold function), the spike (``fire`` in the kernel; ``s``, ``r`` in the reference) and the new state in ``z_*``."""
+    update, f, resets, written = _step_parts(law, printer)
+    out = [f"{indent}{name} = {rhs}" for name, rhs in update]
+    out.append(f"{indent}f = {f}")
     if tensors:
         out.append(f"{indent}s = spike(f)")
         out.append(f"{indent}r = s.detach() if detach else s")
     else:
         out.append(f"{indent}fire = f {'>' if law.strict else '>='} {printer._num(0)}")
-    reset_names = dict(names)
-    written = []
-    for target, expr in law.reset:
-        rhs = _code(expr, reset_names, printer)
-        reset_names[target] = f"r_{target}"
-        out.append(f"{indent}r_{target} = {rhs}")
-        written.append(target)
-    for target in dict.fromkeys(written):
+    out += [f"{indent}{name} = {rhs}" for name, rhs in resets]
+    for target in written:
         if tensors:
             out.append(f"{indent}z_{target} = (1.0 - r) * z_{target} + r * r_{target}")
         else:
@@ -303,7 +315,13 @@ def _derivatives(law: StepLaw, v: Variant):
     return gs_tot, rows
 
 
-def _backward_lines(law: StepLaw, v: Variant, printer, indent: str) -> list[str]:
+def _backward_parts(law: StepLaw, v: Variant, printer):
+    """The backward step as code of ``printer``: ``(shared, gf, results)`` with ``shared`` the assignments
+    ``(k<n>, rhs)`` of the shared terms (``sympy.cse``), ``gf`` the threshold function's gradient before the factor
+    ``sg`` and ``results[(kind, name)]`` (kind ``state``, ``input`` or ``param``) the gradient of that argument as
+    ``(no_fire, fire, through_f)``: the code of the terms where the neuron did not fire and where it fired (``fire``
+    is ``None`` when both are equal, ``no_fire`` then ``None`` for a zero), and of the factor of ``gf`` (``None`` for a
+    zero)."""
     gs_tot, rows = _derivatives(law, v)
     names = {s: f"o_{s}" for s in law.states}
     names.update({p: f"p_{p}" for p in _params(law)})
@@ -315,25 +333,41 @@ def _backward_lines(law: StepLaw, v: Variant, printer, indent: str) -> list[str]
     repl, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_k", real=True))
     for s, _ in repl:
         names[s.name] = f"k{s.name[2:]}"
-    out = [f"{indent}{names[s.name]} = {_code(e, names, printer)}" for s, e in repl]
-    out.append(f"{indent}gf = ({_code(reduced[0], names, printer)}) * sg")
+    shared = [(names[s.name], _code(e, names, printer)) for s, e in repl]
+    gf = _code(reduced[0], names, printer)
     results = {}
     for k, (kind, name, _, _, _) in enumerate(rows):
         e0, e1, ef = reduced[1 + 3 * k: 4 + 3 * k]
-        parts = []
         if e0 == e1:
-            if e0 != 0:
-                parts.append(f"({_code(e0, names, printer)})")
+            no_fire, fire = (_code(e0, names, printer) if e0 != 0 else None), None
         else:
-            parts.append(f"(({_code(e1, names, printer)}) if fire else ({_code(e0, names, printer)}))")
-        if ef != 0:
-            parts.append(f"gf * ({_code(ef, names, printer)})")
-        results[(kind, name)] = " + ".join(parts) if parts else printer._num(0)
+            no_fire, fire = _code(e0, names, printer), _code(e1, names, printer)
+        results[(kind, name)] = (no_fire, fire, _code(ef, names, printer) if ef != 0 else None)
+    return shared, gf, results
+
+
+def _backward_lines(law: StepLaw, v: Variant, printer, indent: str) -> list[str]:
+    shared, gf, results = _backward_parts(law, v, printer)
+    out = [f"{indent}{name} = {rhs}" for name, rhs in shared]
+    out.append(f"{indent}gf = ({gf}) * sg")
+
+    def grad(key):
+        no_fire, fire, ef = results[key]
+        parts = []
+        if fire is None:
+            if no_fire is not None:
+                parts.append(f"({no_fire})")
+        else:
+            parts.append(f"(({fire}) if fire else ({no_fire}))")
+        if ef is not None:
+            parts.append(f"gf * ({ef})")
+        return " + ".join(parts) if parts else printer._num(0)
+
     for s in law.states:
-        out.append(f"{indent}ng_{s} = {results[('state', s)]}")
-    out.append(f"{indent}gx_t[j] = {results[('input', 'x')]}")
+        out.append(f"{indent}ng_{s} = {grad(('state', s))}")
+    out.append(f"{indent}gx_t[j] = {grad(('input', 'x'))}")
     for p in v.grads:
-        out.append(f"{indent}gp_{p}[j] += {results[('param', p)]}")
+        out.append(f"{indent}gp_{p}[j] += {grad(('param', p))}")
     for s in law.states:
         out.append(f"{indent}cg_{s}[j] = ng_{s}")
     return out

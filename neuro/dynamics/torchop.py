@@ -1,10 +1,13 @@
 r"""Multi-step runs of a neuron law (:class:`~neuro.dynamics.discrete.StepLaw`) on torch tensors: the fused Numba
 kernels as the torch custom op ``neuro::neuron_multi_step`` (with a fake implementation, so ``torch.compile`` traces
 it, and an autograd rule calling ``neuro::neuron_multi_step_backward``), and the generated torch reference, autograd
-through a loop over steps (double backward works there, not through the fused op).
+through a loop over steps (double backward works there, not through the fused op). On CUDA tensors the same ops run
+the generated CUDA kernels (:mod:`neuro.dynamics.torchgen_cuda`; float32, float64, and float16 / bfloat16 computed
+in float32).
 
 Shapes of the fused op: ``x [T, N]``, the initial state ``z0 [k, N]`` (one row per state variable), the parameters
-read once ``scal [P]`` and those read per neuron ``arr [Q, N]``. It returns the spikes ``[T, N]``, the final state
+read once ``scal [P]`` and those read per neuron ``arr [Q, N]`` (in the input's dtype, or float32 for float16 /
+bfloat16 inputs on CUDA; their gradients come back in their dtype). It returns the spikes ``[T, N]``, the final state
 ``[k, N]`` and, when asked, the state after every step ``[k, T, N]`` (a record: no gradient flows back through it).
 The kernels of a law are found through a string key (:func:`register`), as custom ops take no Python objects.
 
@@ -29,7 +32,7 @@ __all__ = ["register", "fused_multi_step", "reference_multi_step", "kernel_calls
 _REGISTRY: dict[str, tuple[StepLaw, tuple[str, ...], tuple[str, ...], int, bool]] = {}
 
 #: calls into the fused kernels by name (tests prove the kernel path ran; nothing reads it otherwise)
-kernel_calls: dict[str, int] = {"forward": 0, "backward": 0}
+kernel_calls: dict[str, int] = {"forward": 0, "backward": 0, "cuda_forward": 0, "cuda_backward": 0}
 
 
 def register(law: StepLaw, arrays: tuple[str, ...], grads: tuple[str, ...], surrogate: int, detach: bool) -> str:
@@ -41,11 +44,15 @@ def register(law: StepLaw, arrays: tuple[str, ...], grads: tuple[str, ...], surr
     return key
 
 
-def _kernels(key: str, dtype: torch.dtype, param_grads: bool):
+def _registered(key: str):
     try:
-        law, arrays, grads, kind, detach = _REGISTRY[key]
+        return _REGISTRY[key]
     except KeyError:
         raise RuntimeError(f"no neuron law registered under {key!r} in this process (build the layer first)") from None
+
+
+def _kernels(key: str, dtype: torch.dtype, param_grads: bool):
+    law, arrays, grads, kind, detach = _registered(key)
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"the fused neuron kernels compute in float32 or float64, got {dtype}")
     v = torchgen.Variant(arrays=arrays, grads=grads if param_grads else (), surrogate=kind, detach=detach, float32=dtype == torch.float32)
@@ -100,12 +107,41 @@ def _backward_op(gs: torch.Tensor, gzT: torch.Tensor, x: torch.Tensor, z0: torch
         fn(g, _np(gzT.to(x.dtype)), _np(x), _np(z0.to(x.dtype)), _np(scal.to(x.dtype)).reshape(-1), _np(arr.to(x.dtype)).reshape(-1, N),
            (np.float32 if x.dtype == torch.float32 else np.float64)(alpha), gx.numpy(), gz0.numpy(), gscal.numpy(), garr.numpy(),
            block_size(T, N, x.element_size(), tiles=k + 1))
-    return gx, gz0, gscal.sum(dim=1) if param_grads else torch.zeros(P, dtype=x.dtype), garr if param_grads else torch.zeros((Q, N), dtype=x.dtype)
+    return (gx, gz0, gscal.sum(dim=1).to(scal.dtype) if param_grads else torch.zeros(P, dtype=scal.dtype),
+            garr.to(arr.dtype) if param_grads else torch.zeros((Q, N), dtype=arr.dtype))
 
 
 @_backward_op.register_fake
 def _(gs, gzT, x, z0, scal, arr, law, alpha, param_grads):
-    return torch.empty_like(x), torch.empty_like(z0), x.new_empty(scal.shape[0]), torch.empty_like(arr)
+    return torch.empty_like(x), torch.empty_like(z0), scal.new_empty(scal.shape[0]), torch.empty_like(arr)
+
+
+# ------------------------------------------------------------------------------------------------------------ on CUDA
+def _cuda_variant(key: str, dtype: torch.dtype):
+    from . import torchgen_cuda
+
+    law, arrays, grads, kind, detach = _registered(key)
+    if dtype not in torchgen_cuda.SCALAR:
+        raise TypeError(f"the generated CUDA neuron kernels take {list(torchgen_cuda.SCALAR)}, got {dtype}")
+    return torchgen_cuda, law, torchgen.Variant(arrays=arrays, grads=grads, surrogate=kind, detach=detach, float32=False)
+
+
+@_forward_op.register_kernel("cuda")
+def _forward_cuda(x, z0, scal, arr, law, alpha, need_states):
+    gen, step_law, v = _cuda_variant(law, x.dtype)
+    kernel_calls["cuda_forward"] += 1
+    return gen.forward(step_law, v, x, z0, scal, arr, need_states)
+
+
+@_backward_op.register_kernel("cuda")
+def _backward_cuda(gs, gzT, x, z0, scal, arr, law, alpha, param_grads):
+    gen, step_law, v = _cuda_variant(law, x.dtype)
+    kernel_calls["cuda_backward"] += 1
+    gx, gz0, gscal, garr = gen.backward(step_law, v, gs, broadcast_scalar(gs), gzT, x, z0, scal, arr, alpha, param_grads)
+    P, Q, N = scal.numel(), arr.shape[0], x.shape[1]
+    if not param_grads:
+        return gx, gz0, scal.new_zeros(P), arr.new_zeros((Q, N))
+    return gx, gz0, gscal.sum(dim=1).to(scal.dtype), garr.to(arr.dtype)
 
 
 def _setup_context(ctx, inputs, output):
@@ -118,7 +154,7 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, gs, gzT, _gzseq):
     x, z0, scal, arr = ctx.saved_tensors
     if gs is None:
-        gs = torch.zeros((), dtype=x.dtype).expand_as(x)
+        gs = x.new_zeros(()).expand_as(x)
     if gzT is None:
         gzT = torch.zeros_like(z0)
     need = ctx.needs_input_grad

@@ -11,7 +11,10 @@ one step
 (update, threshold function :math:`f`, reset :math:`R`; :mod:`neuro.dynamics.discrete`), from which code is generated
 (:mod:`neuro.dynamics.torchgen`): a torch reference (autograd through the loop over steps; the spike's derivative is
 the named surrogate at :math:`f = 0`) and fused Numba kernels, forward over all T steps and backward from the symbolic
-derivatives of the step, as the torch custom op ``neuro::neuron_multi_step`` (:mod:`neuro.dynamics.torchop`).
+derivatives of the step, as the torch custom op ``neuro::neuron_multi_step`` (:mod:`neuro.dynamics.torchop`). On CUDA
+tensors the same op runs CUDA kernels generated from the same expressions (:mod:`neuro.dynamics.torchgen_cuda`, one
+thread per neuron, compiled by CuPy at first use): float32 and float64, and float16 / bfloat16 stored in their type and
+computed in float32.
 
 Example::
 
@@ -50,6 +53,7 @@ __all__ = ["Neuron", "LIFForm"]
 
 log = logging.getLogger(__name__)
 KINDS = ("shared", "neuron", "channel")
+_CUDA_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 @functools.cache
@@ -120,8 +124,9 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
             ``self.learned``; ``layer.double()`` makes them float64. Fixed values stay float64 numbers, cast to the
             input's dtype at each call.
         detach_reset: no gradient through the spike in the reset.
-        backend: ``None`` (fused Numba kernels for float32/float64 CPU tensors, the torch reference otherwise),
-            ``"numba"`` or ``"torch"``.
+        backend: ``None`` (fused Numba kernels for float32/float64 CPU tensors, fused CUDA kernels for float32,
+            float64, float16 and bfloat16 CUDA tensors where CuPy imports, the torch reference otherwise), ``"numba"``,
+            ``"cupy"`` or ``"torch"``.
         store_state: keep the state after every step of the last call in ``self.state_seq`` (name -> ``[T, B, ...]``,
             detached).
 
@@ -142,8 +147,8 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
         self.surrogate_kind = surrogate_id(surrogate)
         if not (math.isfinite(alpha) and alpha > 0):
             raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
-        if backend not in (None, "numba", "torch"):
-            raise ValueError(f"backend must be None, 'numba' or 'torch', got {backend!r}")
+        if backend not in (None, "numba", "cupy", "torch"):
+            raise ValueError(f"backend must be None, 'numba', 'cupy' or 'torch', got {backend!r}")
         self._surrogate, self.alpha = surrogate, float(alpha)
         self._detach_reset, self.backend, self.store_state = bool(detach_reset), backend, store_state
         learn = {name: "shared" for name in learnable} if not isinstance(learnable, dict) else dict(learnable)
@@ -249,10 +254,11 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
         return (f"{self.law.name}: states {list(self.law.states)}, parameters {list(self.law.params)}, learnable {learned}, "
                 f"surrogate={self.surrogate}, alpha={self.alpha:g}" + (", detach_reset=True" if self.detach_reset else ""))
 
-    def _param(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """Parameter ``name`` as a tensor of ``x``'s dtype broadcasting against one step ``[B, ...]`` of ``x``."""
+    def _param(self, name: str, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Parameter ``name`` as a tensor of ``dtype`` (default ``x``'s) broadcasting against one step ``[B, ...]`` of ``x``."""
+        dtype = dtype or x.dtype
         if name in self.learned:
-            p = self.learned[name].to(device=x.device, dtype=x.dtype)
+            p = self.learned[name].to(device=x.device, dtype=dtype)
             kind = self.learn[name]
             if kind == "neuron":
                 if tuple(x.shape[2:]) != self.shape:
@@ -263,8 +269,8 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
                 p = p.view(self.channels, *([1] * (x.dim() - 3)))
             return p
         if name in self._fixed:
-            return torch.tensor(self._fixed[name], dtype=x.dtype, device=x.device)
-        return getattr(self, f"fixed_{name}").to(device=x.device, dtype=x.dtype)
+            return torch.tensor(self._fixed[name], dtype=dtype, device=x.device)
+        return getattr(self, f"fixed_{name}").to(device=x.device, dtype=dtype)
 
     def values(self) -> dict[str, torch.Tensor | float]:
         """Every parameter's current value (learned ones as their ``nn.Parameter``)."""
@@ -376,11 +382,15 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
         if self.backend == "torch":
             return False
         if torch.compiler.is_compiling():  # the choice resolve() makes, without the environment look-ups
+            if x.device.type == "cuda":
+                return x.dtype in _CUDA_DTYPES and _backend.available("cupy")
             return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
         name = _backend.resolve(x.device, self.backend)
-        ok = name == "numba" and x.dtype in (torch.float32, torch.float64)
+        ok = (name == "numba" and x.dtype in (torch.float32, torch.float64)) or (name == "cupy" and x.dtype in _CUDA_DTYPES)
         if self.backend == "numba" and not ok:
             raise ValueError(f"backend 'numba' runs float32/float64 CPU tensors; got {x.dtype} on {x.device.type}")
+        if self.backend == "cupy" and not ok:
+            raise ValueError(f"backend 'cupy' runs float32/float64/float16/bfloat16 CUDA tensors; got {x.dtype} on {x.device.type}")
         if not ok:
             _log_reference(x.device.type, str(x.dtype))
         return ok
@@ -403,11 +413,15 @@ class Neuron(NonFiniteCheck, TimeMajorInput, nn.Module):
             if missing:
                 raise ValueError(f"state lacks {sorted(missing)} (states of {law.name}: {list(law.states)})")
             z0 = [torch.as_tensor(state[s], dtype=x.dtype, device=x.device).expand(step) for s in law.states]
-        params = {p: self._param(p, x) for p in self._scalars + self._per_neuron}
-        if self._fused(x):
+        fused = self._fused(x)
+        # float16 / bfloat16 kernels compute in float32: their parameters are not rounded to the storage type
+        pdtype = torch.float32 if fused and x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+        params = {p: self._param(p, x, pdtype) for p in self._scalars + self._per_neuron}
+        if fused:
             N = math.prod(step)
-            scal = torch.stack([params[p].reshape(()) for p in self._scalars]) if self._scalars else x.new_zeros(0)
-            arr = torch.stack([params[p].expand(step).reshape(N) for p in self._per_neuron]) if self._per_neuron else x.new_zeros((0, N))
+            scal = torch.stack([params[p].reshape(()) for p in self._scalars]) if self._scalars else x.new_zeros(0, dtype=pdtype)
+            arr = (torch.stack([params[p].expand(step).reshape(N) for p in self._per_neuron]) if self._per_neuron
+                   else x.new_zeros((0, N), dtype=pdtype))
             z0f = torch.stack([z.reshape(N) for z in z0])
             s, zT, zseq = fused_multi_step(self._key, x.reshape(T, N), z0f, scal, arr, self.alpha, need_states=self.store_state)
             s = s.reshape(x.shape)

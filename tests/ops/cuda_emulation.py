@@ -50,14 +50,17 @@ _LIBS: dict[str, ctypes.CDLL] = {}
 
 
 def _library(name: str, options: tuple[str, ...]) -> ctypes.CDLL:
-    src = kernel_dir() / f"{name}.cu"
+    # a name is a source of kernels/, or the absolute path of a generated one (neuro.dynamics.torchgen_cuda)
+    src = Path(name) if os.path.isabs(name) else kernel_dir() / f"{name}.cu"
     text = b"".join(p.read_bytes() for p in sorted(kernel_dir().glob("*.cu*"))) + SHIM.read_bytes()
+    if src.parent != kernel_dir():
+        text += src.read_bytes()
     key = hashlib.sha256(text + repr((name, options)).encode()).hexdigest()[:16]
     if key in _LIBS:
         return _LIBS[key]
     out_dir = Path(tempfile.gettempdir()) / "neuro_emulated_nn_kernels"
     out_dir.mkdir(exist_ok=True)
-    out = out_dir / f"{name}-{key}.so"
+    out = out_dir / f"{src.stem}-{key}.so"
     if not out.exists():
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
         # -ffp-contract=off: no fused a*b+c, as Numba computes without fastmath

@@ -1,0 +1,214 @@
+"""neuro.nn.Neuron's generated CUDA kernels (neuro.dynamics.torchgen_cuda) against its generated Numba kernels.
+
+Without a GPU the kernels run on the host (``tests/ops/cuda_emulation.py``: the generated ``.cu`` compiled by g++
+without fused multiply-adds, one call per thread): every call the layer makes into the fused op on the CPU (forward,
+backward with per-element and broadcast spike gradients, with and without parameter gradients) is replayed through the
+op's CUDA implementation (``torchop._forward_cuda`` / ``_backward_cuda``, launcher included) and must give the same
+bits in float64 and float32: spikes, final states, recorded states, gradients of the input, of the initial state and of
+the learned parameters (shared, per neuron, per channel). float16 inputs give the float32 kernels' results rounded once
+to float16 (the kernels compute in float32). Two shipped definitions (``qif_adaptation``, ``adex``: an exponential) and
+one written here. The ``gpu``-marked tests run the layer on a GPU against the CPU (skipped without one)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neuro.dynamics import library, torchgen_cuda, torchop
+from neuro.dynamics.discrete import DiscreteNeuron
+from neuro.nn import Neuron
+from neuro.nn import neuron as neuron_module
+from neuro.ops._host import broadcast_scalar
+
+from ..ops.cuda_emulation import compiler, emulate, has_half_types
+
+F64 = torch.float64
+
+# written as a user would: a nonlinear adaptive neuron (sqrt, abs, a square, a clip) with a learned threshold
+USER = DiscreteNeuron(update="v = beta * v + (1 - beta) * x - c * w; w = rho * w + 0.02 * abs(v) ** 2",
+                      threshold="v >= v_th + sqrt(1 + w)", reset="v = clip(v - v_th, -1, 1); w = w + gamma",
+                      parameters={"beta": 0.8, "rho": 0.9, "c": 0.2, "v_th": 0.6, "gamma": 0.2}, states=["v", "w"], name="user_adaptive")
+
+# (definition, layer options, input scale, input offset); shape [T, 3, 4]
+CASES = {
+    "qif_adaptation": (library.qif_adaptation(), dict(dt=1.0, input="I", learnable={"a": "shared", "d": "neuron", "k": "shared"},
+                                                      shape=(3, 4), alpha=0.5), 400.0, 0.0),
+    "adex_detached": (library.adex(), dict(dt=0.25, input="I", learnable={"b": "channel", "a": "shared"}, channels=3,
+                                           surrogate="erf", alpha=0.2, detach_reset=True, store_state=True), 3000.0, 300.0),
+    "user": (USER, dict(learnable={"beta": "neuron", "v_th": "shared", "gamma": "shared"}, shape=(3, 4), surrogate="atan", alpha=2.0),
+             6.0, 0.0),
+}
+
+
+def _clone(v):
+    if isinstance(v, torch.Tensor):
+        if broadcast_scalar(v):  # keep a broadcast spike gradient broadcast (the kernels read one value then)
+            return v.reshape(-1)[:1].detach().clone().expand(v.shape)
+        return v.detach().clone()
+    if isinstance(v, (tuple, list)):
+        return type(v)(_clone(x) for x in v)
+    return v
+
+
+def _record(monkeypatch):
+    """The arguments and outputs of every call into the fused op (the CPU kernels), in order."""
+    calls = []
+    fwd, bwd = neuron_module.fused_multi_step, torchop._backward_op
+
+    def forward(key, x, z0, scal, arr, alpha, need_states=False):
+        out = fwd(key, x, z0, scal, arr, alpha, need_states)
+        calls.append(("forward", _clone((x, z0, scal, arr, key, float(alpha), bool(need_states))), _clone(out)))
+        return out
+
+    def backward(*args):
+        out = bwd(*args)
+        calls.append(("backward", _clone(args), _clone(out)))
+        return out
+
+    monkeypatch.setattr(neuron_module, "fused_multi_step", forward)
+    monkeypatch.setattr(torchop, "_backward_op", backward)
+    return calls
+
+
+def _train_calls(monkeypatch, case, dtype, x_dtype=None):
+    """Forward + backward of a layer of ``case`` on the CPU kernels: a weighted loss on spikes and final state, then,
+    with the learned parameters frozen, a spike count (its gradient one broadcast value; the input's gradient only).
+    Inputs and the loss's weights are ``x_dtype``-representable (float16 for the half test)."""
+    definition, opts, scale, offset = CASES[case]
+    g = torch.Generator().manual_seed(7)
+    x = ((torch.rand(24, 3, 3, 4, generator=g) * scale + offset).to(x_dtype or dtype).to(dtype))
+    layer = Neuron(definition, backend="numba", dtype=dtype, **opts)
+    state = {k: (v + 0.05 * torch.randn(v.shape, generator=g, dtype=dtype) * (1 + v.abs())).to(x_dtype or dtype).to(dtype)
+             for k, v in layer.initial_state(x[0]).items()}
+    with torch.no_grad():
+        for p in layer.learned.values():
+            p.mul_(1 + 0.1 * torch.rand(p.shape, generator=g, dtype=dtype))
+    calls = _record(monkeypatch)
+    w = [torch.randn(x.shape if j == 0 else x.shape[1:], generator=g, dtype=dtype).to(x_dtype or dtype).to(dtype) for j in range(3)]
+    x.requires_grad_()
+    for v in state.values():
+        v.requires_grad_()
+    s, final = layer.run(x, state)
+    loss = (s * w[0]).sum() + sum((v * wj).sum() for v, wj in zip(final.values(), w[1:]))
+    torch.autograd.grad(loss, [x, *state.values(), *layer.learned.values()])
+    layer.requires_grad_(False)
+    torch.autograd.grad(layer(x).sum(), [x])
+    assert 0.02 < float(s.detach().mean()) < 0.9, "the case must spike, and not always"
+    assert [c[0] for c in calls] == ["forward", "backward"] * 2
+    assert calls[1][1][-1] and broadcast_scalar(calls[3][1][0]) and not calls[3][1][-1]  # the variants the replay must cover
+    return calls
+
+
+def _replay(monkeypatch, calls, cast=None):
+    """Each call through the op's CUDA implementation on the host; returns ``(kind, got, want)`` per call."""
+    kernels = emulate(monkeypatch, torchgen_cuda)
+    out = []
+    for kind, args, want in calls:
+        if cast is not None:
+            args = cast(kind, args)
+        got = (torchop._forward_cuda if kind == "forward" else torchop._backward_cuda)(*args)
+        out.append((kind, got, want))
+    assert kernels and all(k.calls == 1 for k in kernels)  # the emulated kernels really ran, once per call
+    return out
+
+
+def _bits(got, want, where):
+    assert got.dtype == want.dtype and got.shape == want.shape, where
+    assert torch.equal(got, want), f"{where}: max difference {float((got.double() - want.double()).abs().max())}"
+
+
+needs_cxx = pytest.mark.skipif(compiler() is None, reason="the host emulation needs a C++ compiler")
+
+
+@needs_cxx
+@pytest.mark.parametrize("case,dtype", [("qif_adaptation", F64), ("adex_detached", F64), ("user", torch.float32)])
+def test_emulated_cuda_kernels_give_the_numba_kernels_bits(monkeypatch, case, dtype):
+    calls = _train_calls(monkeypatch, case, dtype)
+    before = dict(torchop.kernel_calls)
+    for n, (kind, got, want) in enumerate(_replay(monkeypatch, calls)):
+        for j, (g, w) in enumerate(zip(got, want)):
+            _bits(g, w, f"{case} {kind} (call {n}) output {j}")
+    assert torchop.kernel_calls["cuda_forward"] == before["cuda_forward"] + 2
+    assert torchop.kernel_calls["cuda_backward"] == before["cuda_backward"] + 2
+    gx, gz0, gscal, garr = calls[1][2]
+    assert float(gx.abs().max()) > 0 and float(gz0.abs().max()) > 0
+    assert float(gscal.abs().max()) > 0 and (garr.numel() == 0 or float(garr.abs().max()) > 0), "learned parameters get gradients"
+
+
+@needs_cxx
+@pytest.mark.skipif(not has_half_types(), reason="the host compiler has no _Float16 for the emulated half types")
+def test_emulated_float16_is_the_float32_kernels_rounded_once(monkeypatch):
+    calls = _train_calls(monkeypatch, "user", torch.float32, x_dtype=torch.float16)
+
+    def half(kind, args):  # the storage tensors in float16 (exact: the values are float16's), the parameters float32
+        if kind == "forward":
+            x, z0, *rest = args
+            return (x.half(), z0.half(), *rest)
+        gs, gzT, x, z0, *rest = args
+        return (gs.half(), gzT.half(), x.half(), z0.half(), *rest)
+
+    for n, (kind, got, want) in enumerate(_replay(monkeypatch, calls, cast=half)):
+        for j, (g, w) in enumerate(zip(got, want)):
+            where = f"float16 {kind} (call {n}) output {j}"
+            if kind == "backward" and j >= 2:  # parameter gradients: float32 sums, not rounded to float16
+                _bits(g, w, where)
+            else:
+                _bits(g, w.half(), where)
+
+
+def test_cuda_source_is_readable_and_refuses_what_it_cannot_compute():
+    layer = Neuron(USER, learnable={"beta": "neuron", "v_th": "shared"}, shape=(4,))
+    v = torchop._cuda_variant(layer._key, torch.float32)[2]
+    src = torchgen_cuda.kernel_source(layer.law, v)
+    assert "nn_backward_nograd" in src and "nn_sqrt(" in src and "nn_min(nn_max(" in src
+    assert "//   if spike: v =" in src  # the law is written at the top
+    with pytest.raises(TypeError, match="int32"):
+        torchop._cuda_variant(layer._key, torch.int32)
+    mod = DiscreteNeuron(update="v = v + x", threshold="v >= 1", reset="v = v % 1", name="modulo")
+    with pytest.raises(Exception, match="%"):
+        torchgen_cuda.kernel_source(Neuron(mod).law, v.__class__((), (), 0, False, False))
+
+
+# --------------------------------------------------------------------------------------------------------------- on a GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("case,dtype", [("qif_adaptation", F64), ("adex_detached", F64), ("user", F64), ("user", torch.float32)])
+def test_gpu_layer_equals_the_cpu_kernels(case, dtype):
+    definition, opts, scale, offset = CASES[case]
+    g = torch.Generator().manual_seed(9)
+    x = torch.rand(40, 8, 3, 4, generator=g, dtype=dtype) * scale + offset
+    w = torch.randn(x.shape, generator=g, dtype=dtype)
+    out = {}
+    for device in ("cpu", "cuda"):
+        layer = Neuron(definition, dtype=dtype, **opts).to(device)
+        xd = x.to(device).requires_grad_()
+        before = dict(torchop.kernel_calls)
+        s, final = layer.run(xd)
+        loss = (s * w.to(device)).sum() + sum(v.square().sum() for v in final.values())
+        grads = torch.autograd.grad(loss, [xd, *layer.learned.values()])
+        if device == "cuda":
+            assert torchop.kernel_calls["cuda_forward"] > before["cuda_forward"] and torchop.kernel_calls["cuda_backward"] > before["cuda_backward"]
+        out[device] = [s, *final.values(), *grads]
+    assert torch.equal(out["cpu"][0], out["cuda"][0].cpu())  # the same spikes
+    # the same arithmetic; the GPU's libm exp (erf surrogate in float64) and the order of the parameters' sums over
+    # neurons may differ in the last bits
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == F64 else dict(rtol=1e-5, atol=1e-6)
+    for a, b in zip(out["cpu"][1:], out["cuda"][1:]):
+        torch.testing.assert_close(b.cpu(), a, **tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_gpu_half_layer_spikes_are_the_float32_kernels(dtype):
+    g = torch.Generator().manual_seed(10)
+    x = (torch.rand(40, 8, 3, 4, generator=g) * 3.0).to(dtype)
+    opts = CASES["user"][1]
+    spikes = {}
+    for device, xd in (("cpu", x.float()), ("cuda", x.to("cuda"))):
+        layer = Neuron(USER, **opts).to(device)
+        xd = xd.requires_grad_()
+        s = layer(xd)
+        (gx,) = torch.autograd.grad(s.sum(), [xd])
+        assert s.dtype == gx.dtype == xd.dtype
+        spikes[device] = (s.float().cpu(), gx.float().cpu())
+    assert torch.equal(spikes["cpu"][0], spikes["cuda"][0])
+    torch.testing.assert_close(spikes["cuda"][1], spikes["cpu"][1].to(dtype).float(), rtol=0, atol=0)
