@@ -52,7 +52,7 @@ def _run(backend, inputs, p, grads):
     return (s, v, *torch.autograd.grad(loss, inputs))
 
 
-# (beta, decay_input, v_th, v_reset, per-neuron eps): both resets (each a kernel of its own to compile), decayed input,
+# (beta, decay_input, v_th, v_reset, per-neuron eps): both resets (runtime switches of one compiled kernel), decayed input,
 # shared and per-neuron temperatures.
 OPTIONS = [
     (0.5, False, 1.0, None, False),
@@ -125,21 +125,33 @@ def test_module_fused_equals_torch_loop(dtype, kw):
 
 def test_broadcast_spike_gradient_is_read_as_a_scalar(monkeypatch):
     seen = []
-    real = cpu._backward_kernel
+    real = cpu._backward_kernel()
 
-    def spy(*key):
-        seen.append(key[-1])
-        return real(*key)
+    def spy(gs, gs_scalar, *args):
+        seen.append((gs_scalar, gs.shape == (1, 1)))
+        return real(gs, gs_scalar, *args)
 
-    monkeypatch.setattr(cpu, "_backward_kernel", spy)
+    monkeypatch.setattr(cpu, "_backward_kernel", lambda: spy)
     torch.manual_seed(4)
     x = (torch.rand(20, 8, 70) * 1.5).requires_grad_(True)
     neuron = snn.UltraLIF(tau=2.0)
     (g_scalar,) = torch.autograd.grad(neuron(x).sum(), x)
     s = neuron(x)
     (g_full,) = torch.autograd.grad(s, x, grad_outputs=torch.ones_like(s))
-    assert seen == [True, False]
+    assert seen == [(True, True), (False, False)]
     torch.testing.assert_close(g_scalar, g_full, rtol=0, atol=0)
+
+
+def test_switches_are_runtime_arguments_of_one_compiled_kernel():
+    """The other reset, no charges (no gradient) and a full or broadcast spike gradient compile no new kernel."""
+    x = (torch.rand(9, 3, 40) * 1.5).requires_grad_(True)
+    snn.UltraLIF(tau=2.0, backend="numba")(x).sum().backward()
+    compiled = (len(cpu._forward.signatures), len(cpu._backward.signatures))
+    s = snn.UltraLIF(tau=2.0, v_reset=0.0, backend="numba")(x)
+    s.backward(torch.rand_like(s))
+    with torch.no_grad():
+        snn.UltraLIF(tau=2.0, backend="numba")(x)
+    assert (len(cpu._forward.signatures), len(cpu._backward.signatures)) == compiled
 
 
 def test_backward_keeps_only_the_charges():

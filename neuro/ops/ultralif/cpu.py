@@ -1,8 +1,9 @@
 r"""Numba CPU kernels of the multi-step UltraLIF law (see ``reference.py`` for the equations).
 
 The layout of :mod:`neuro.ops.alif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
-the time loop is outermost and the neuron loop innermost, so memory is read contiguously. Each kernel
-is compiled per reset mode (a constant of the loop). float32 and float64 each get their own compiled
+the time loop is outermost and the neuron loop innermost, so memory is read contiguously. The reset mode, whether
+the charges are written and a broadcast spike gradient are runtime arguments (loop-invariant selects), so each kernel is
+compiled once per dtype, not once per switch combination. float32 and float64 each get their own compiled
 signature and float32 math stays float32 (the sigmoid's exponential is
 :func:`neuro.ops.fastmath.fast_exp`, so the loops vectorise); float16 and bfloat16 tensors are computed
 in float32 and the results cast back.
@@ -28,95 +29,76 @@ from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const, fast_exp
 
-_FORWARD: dict = {}
-_BACKWARD: dict = {}
+
+@njit(parallel=True, cache=True)
+def _forward(x, v0, eps, beta, c, v_th, v_reset, soft, write_h, s_out, h_out, v_out, block):
+    T, N = x.shape
+    one = const(v_th, 1.0)
+    n_blocks = (N + block - 1) // block
+    for blk in prange(n_blocks):
+        lo = blk * block
+        hi = min(N, lo + block)
+        v = v0[lo:hi].copy()
+        et = eps[lo:hi]
+        # without write_h, the charges go to a block-local row that is overwritten every step (a store, not a branch)
+        h_row = np.empty(0 if write_h else hi - lo, dtype=v0.dtype)
+        for t in range(T):
+            xt = x[t, lo:hi]
+            st = s_out[t, lo:hi]
+            ht = h_out[t, lo:hi] if write_h else h_row
+            for j in range(hi - lo):
+                h = beta * v[j] + c * xt[j]
+                s = one / (one + fast_exp(-((h - v_th) / et[j])))
+                st[j] = s
+                ht[j] = h
+                v[j] = h - v_th * s if soft else h * (one - s) + v_reset * s
+        v_out[lo:hi] = v
 
 
-def _forward_kernel(soft: bool, write_h: bool):
-    key = (bool(soft), bool(write_h))
-    kernel = _FORWARD.get(key)
-    if kernel is not None:
-        return kernel
-    SOFT, WRITE_H = key
-
-    @njit(parallel=True, cache=True)
-    def forward(x, v0, eps, beta, c, v_th, v_reset, s_out, h_out, v_out, block):
-        T, N = x.shape
-        one = const(v_th, 1.0)
-        n_blocks = (N + block - 1) // block
-        for blk in prange(n_blocks):
-            lo = blk * block
-            hi = min(N, lo + block)
-            v = v0[lo:hi].copy()
-            et = eps[lo:hi]
-            for t in range(T):
-                xt = x[t, lo:hi]
-                st = s_out[t, lo:hi]
-                if WRITE_H:
-                    ht = h_out[t, lo:hi]
-                for j in range(hi - lo):
-                    h = beta * v[j] + c * xt[j]
-                    s = one / (one + fast_exp(-((h - v_th) / et[j])))
-                    st[j] = s
-                    if WRITE_H:
-                        ht[j] = h
-                    if SOFT:
-                        v[j] = h - v_th * s
-                    else:
-                        v[j] = h * (one - s) + v_reset * s
-            v_out[lo:hi] = v
-
-    _FORWARD[key] = forward
-    return forward
+@njit(parallel=True, cache=True)
+def _backward(gs, gs_scalar, gv_last, h_seq, eps, beta, c, v_th, v_reset, soft, gx_out, gv0_out, geps_out, block):
+    T, N = h_seq.shape
+    one = const(v_th, 1.0)
+    n_blocks = (N + block - 1) // block
+    for blk in prange(n_blocks):
+        lo = blk * block
+        hi = min(N, lo + block)
+        n = hi - lo
+        gv = gv_last[lo:hi].copy()
+        g_eps = np.zeros(n, dtype=gv.dtype)
+        et = eps[lo:hi]
+        # a broadcast spike gradient (gs is [1, 1]) is read from a row filled with its one value
+        gs_row = np.empty(n if gs_scalar else 0, dtype=gv.dtype)
+        if gs_scalar:
+            gs_row[:] = gs[0, 0]
+        for t in range(T - 1, -1, -1):
+            ht = h_seq[t, lo:hi]
+            ot = gx_out[t, lo:hi]
+            gst = gs_row if gs_scalar else gs[t, lo:hi]
+            for j in range(n):
+                h = ht[j]
+                e = et[j]
+                z = (h - v_th) / e
+                s = one / (one + fast_exp(-z))
+                g_spike = gst[j] - v_th * gv[j] if soft else gst[j] + (v_reset - h) * gv[j]
+                gz = g_spike * (s * (one - s))
+                gh = gz / e + gv[j] if soft else gz / e + gv[j] * (one - s)
+                g_eps[j] -= gz * z / e
+                ot[j] = c * gh
+                gv[j] = beta * gh
+        gv0_out[lo:hi] = gv
+        geps_out[lo:hi] = g_eps
 
 
-def _backward_kernel(soft: bool, gs_scalar: bool):
-    """The backward kernel for one reset mode, reading the spike gradient per element or, broadcast, as one value."""
-    key = (bool(soft), bool(gs_scalar))
-    kernel = _BACKWARD.get(key)
-    if kernel is not None:
-        return kernel
-    SOFT, GS_SCALAR = key
+def _forward_kernel():
+    """The compiled forward kernel, the same for both resets and with or without the charges (the launchers call it
+    through here, so that a test can count the calls into it)."""
+    return _forward
 
-    @njit(parallel=True, cache=True)
-    def backward(gs, gv_last, h_seq, eps, beta, c, v_th, v_reset, gx_out, gv0_out, geps_out, block):
-        T, N = h_seq.shape
-        one = const(v_th, 1.0)
-        n_blocks = (N + block - 1) // block
-        for blk in prange(n_blocks):
-            lo = blk * block
-            hi = min(N, lo + block)
-            n = hi - lo
-            gv = gv_last[lo:hi].copy()
-            g_eps = np.zeros(n, dtype=gv.dtype)
-            et = eps[lo:hi]
-            for t in range(T - 1, -1, -1):
-                ht = h_seq[t, lo:hi]
-                ot = gx_out[t, lo:hi]
-                gst = gs[0, 0:1] if GS_SCALAR else gs[t, lo:hi]
-                for j in range(n):
-                    h = ht[j]
-                    e = et[j]
-                    z = (h - v_th) / e
-                    s = one / (one + fast_exp(-z))
-                    g_spike = gst[0] if GS_SCALAR else gst[j]
-                    if SOFT:
-                        g_spike = g_spike - v_th * gv[j]
-                    else:
-                        g_spike = g_spike + (v_reset - h) * gv[j]
-                    gz = g_spike * (s * (one - s))
-                    if SOFT:
-                        gh = gz / e + gv[j]
-                    else:
-                        gh = gz / e + gv[j] * (one - s)
-                    g_eps[j] -= gz * z / e
-                    ot[j] = c * gh
-                    gv[j] = beta * gh
-            gv0_out[lo:hi] = gv
-            geps_out[lo:hi] = g_eps
 
-    _BACKWARD[key] = backward
-    return backward
+def _backward_kernel():
+    """The compiled backward kernel, the same for both resets and a full or broadcast spike gradient."""
+    return _backward
 
 
 def _scalar_type(dtype: torch.dtype):
@@ -139,8 +121,8 @@ def multi_step_forward(x_seq, v0, eps, beta, c, v_th, v_reset, soft_reset, need_
     f = _scalar_type(work)  # scalars in the tensors' precision, so float32 math stays float32
     h_np = to_numpy(h_seq) if need_h else np.empty((1, 1), dtype=f)
     with threads_for(T * n):
-        _forward_kernel(soft_reset, need_h)(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset),
-                                            to_numpy(s_seq), h_np, to_numpy(v_last), block_size(T, n, work.itemsize, tiles=2))
+        _forward_kernel()(_np(xw), _np(v0.to(work)), _per_neuron(eps, n, work), f(beta), f(c), f(v_th), f(v_reset), bool(soft_reset),
+                          bool(need_h), to_numpy(s_seq), h_np, to_numpy(v_last), block_size(T, n, work.itemsize, tiles=2))
     return s_seq.to(dtype), v_last.to(dtype), h_seq  # the charges stay in the working type (float32 for half tensors)
 
 
@@ -157,7 +139,7 @@ def multi_step_backward(grad_s_seq, grad_v_last, h_seq, eps, beta, c, v_th, v_re
     gs_scalar = _broadcast_scalar(grad_s_seq)
     gs = grad_s_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_s_seq.to(work).contiguous()
     with threads_for(T * n):
-        _backward_kernel(soft_reset, gs_scalar)(to_numpy(gs), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
-                                                f(c), f(v_th), f(v_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps),
-                                                block_size(T, n, work.itemsize, tiles=2))
+        _backward_kernel()(to_numpy(gs), bool(gs_scalar), _np(grad_v_last.to(work)), _np(h_seq.to(work)), _per_neuron(eps, n, work), f(beta),
+                           f(c), f(v_th), f(v_reset), bool(soft_reset), to_numpy(grad_x), to_numpy(grad_v0), to_numpy(grad_eps),
+                           block_size(T, n, work.itemsize, tiles=2))
     return grad_x.to(dtype), grad_v0.to(dtype), grad_eps.to(dtype)
