@@ -25,6 +25,10 @@ def _name(prefix: str, name: str | None) -> str:
 
 
 def _per_neuron(value, n: int, what: str) -> np.ndarray:
+    if type(value) is float or type(value) is int:  # the common case, without converting and checking n values
+        x = float(value) if abs(value) < 2.0**1023 else math.inf
+        if math.isfinite(x):
+            return np.full(n, x)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -64,6 +68,8 @@ def _reset_below_threshold(name: str, v_th: float, v_reset: float) -> None:
 
 def _noise(value, n: int) -> np.ndarray:
     arr = _per_neuron(value, n, "noise")
+    if (type(value) is float or type(value) is int) and value >= 0:
+        return arr
     if np.any(arr < 0):
         raise ValueError(f"noise is a standard deviation and must be >= 0 mV, got {arr[arr < 0][:3]}")
     return arr
