@@ -15,7 +15,8 @@ their objects moved into the batched network (and so still each their own popula
 After :meth:`Batch.run`, a merged network reads as if it had run itself for the purpose of measuring it: its clock
 (``net.t``) is at the end of the run, its spike monitors hold its own spikes (indices in its own populations), and its
 populations' ``v``, ``u``, currents etc. read the final state. The synapses' delay buffers and refractory counters
-are not handed back: such a network is measured, not continued. What each network drew when it was built
+are not handed back: such a network is measured, not continued; nor are the event counts (``net.counts`` stays
+zero; the batched network's are ``batch.network.counts``). What each network drew when it was built
 (connectivity, weights, delays, initial values) is its own; what the run draws (Poisson spikes, noise) is drawn per
 neuron of the batched network from ``seed``, as for any network of that size.
 
@@ -41,24 +42,18 @@ from .projections import Projection
 _MERGEABLE_POPULATIONS = (LIF, ConductanceLIF, Izhikevich, PoissonInput, SpikeSource)
 # attributes a population holds per neuron or per place in a network (the rest are its scalar parameters)
 _POPULATION_OWN = frozenset(("n", "name", "network", "start", "_init", "_random_init", "current_table", "times", "indices"))
-_STATE = ("v", "u", "i_ext", "sigma", "rate", "na", "nb", "nc", "nd")  # per-neuron state read back as is (x1, x2: as currents)
-
-
-def _scalar(v) -> bool:
-    return v is None or isinstance(v, bool | int | float | str | np.integer | np.floating | np.bool_)
+# the per-neuron state a run changes, handed back (x1, x2 as currents); i_ext, sigma, rate, na .. nd stay as given
+_STATE = ("v", "u")
+_SCALARS = (bool, int, float, str, np.integer, np.floating, np.bool_, type(None))
 
 
 def _population_key(pop) -> tuple | None:
     if type(pop) not in _MERGEABLE_POPULATIONS or pop.current_table is not None or pop._random_init:
         return None
-    rest = []
-    for k, v in sorted(vars(pop).items()):
-        if k in _POPULATION_OWN:
-            continue
-        if not _scalar(v):
-            return None
-        rest.append((k, v))
-    return (type(pop), tuple(rest))
+    rest = tuple((k, v) for k, v in vars(pop).items() if k not in _POPULATION_OWN)  # in the order the constructor set them
+    if not all(isinstance(v, _SCALARS) for _, v in rest):
+        return None
+    return (type(pop), rest)
 
 
 def structure(net: Network) -> tuple | None:
@@ -123,8 +118,9 @@ class _Group:
             members = [net.projections[j] for net in nets]
             m = copy.copy(proj0)
             m.pre, m.post, m.network, m._order, m.name = self.pops[a], self.pops[b], None, None, f"{proj0.name}[batch {label}]"
-            m._pre = np.concatenate([p._pre.astype(np.int64) + o for p, o in zip(members, self.offsets[a][:-1])])
-            m._post = np.concatenate([p._post.astype(np.int64) + o for p, o in zip(members, self.offsets[b][:-1])])
+            sizes = [p._pre.size for p in members]
+            m._pre = np.concatenate([p._pre for p in members]).astype(np.int64) + np.repeat(self.offsets[a][:-1], sizes)
+            m._post = np.concatenate([p._post for p in members]).astype(np.int64) + np.repeat(self.offsets[b][:-1], sizes)
             m._w = _concat([p._w for p in members])
             m._delay_ms = _concat([p._delay_ms for p in members])
             big.add(m)
