@@ -1,6 +1,7 @@
 """(summed) variables of a SynapseModel on the GPU engine (``<rule>_summed`` of kernels/synapse_model.cu.in) against the
 CPU loop, bit for bit, through the host emulation (``backend="emulate"``: the generated CUDA compiled as C++ for this
-CPU) and on a GPU (``@pytest.mark.gpu``; the rules here call no libm function, so a GPU gives the CPU's bits too).
+CPU), compiled by nvcc where installed, and on a GPU (``@pytest.mark.gpu``; the rules here call no libm function, so
+a GPU gives the CPU's bits too).
 
 The CPU loop sets each target to 0 for the whole postsynaptic population, then adds each synapse's value in synapse
 (creation) order; the GPU kernel runs one thread per postsynaptic neuron over its synapses in that order. Checked: the
@@ -13,6 +14,9 @@ that never reached them cannot pass.
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +24,8 @@ import numpy as np
 import pytest
 
 from neuro import sim
-from neuro.dynamics import NeuronModel, SynapseModel
+from neuro.dynamics import NeuronModel, SynapseModel, cudagen_synapse
+from neuro.paths import kernel_dir
 from neuro.sim import engine_gpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -152,6 +157,19 @@ def test_rule_reading_its_own_target_is_refused_on_the_gpu():
         else:
             with pytest.raises(NotImplementedError, match=r"reads_target: its \(summed\) expressions read \['Igap_pre'\]"):
                 net.run(0.5, progress=False)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
+def test_summed_kernel_compiles_with_nvcc_for_sm90_without_fma(tmp_path):
+    """The gap-junction rule's module (per-synapse conductances) compiles for a Hopper GPU with the engine's options; its
+    _summed kernel is in the PTX, with no fused multiply-add anywhere (so a GPU adds as the CPU does)."""
+    out = tmp_path / "gap.ptx"
+    cmd = [shutil.which("nvcc"), "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", "-DTGT_T=int", "-DEV_T=int", f"-I{kernel_dir()}",
+           "-o", str(out), str(cudagen_synapse.write(GAP))]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ptx = out.read_text()
+    assert f".entry {cudagen_synapse.summed_kernel_name(GAP)}(" in ptx and not re.search(r"\bfma\.", ptx)
 
 
 @pytest.mark.gpu
