@@ -4,12 +4,17 @@ Without a GPU the kernels run on the host (``tests/ops/cuda_emulation.py``: the 
 without fused multiply-adds, one call per thread): every call the layer makes into the fused op on the CPU (forward,
 backward with per-element and broadcast spike gradients, with and without parameter gradients) is replayed through the
 op's CUDA implementation (``torchop._forward_cuda`` / ``_backward_cuda``, launcher included) and must give the same
-bits in float64 and float32: spikes, final states, recorded states, gradients of the input, of the initial state and of
-the learned parameters (shared, per neuron, per channel). float16 inputs give the float32 kernels' results rounded once
-to float16 (the kernels compute in float32). Two shipped definitions (``qif_adaptation``, ``adex``: an exponential) and
-one written here. The ``gpu``-marked tests run the layer on a GPU against the CPU (skipped without one)."""
+bits, in float64 (the shipped definitions) and float32 (the one written here): spikes, final states, recorded states,
+gradients of the input, of the initial state and of the learned parameters (shared, per neuron, per channel). float16
+inputs give the float32 kernels' results rounded once to float16 (the kernels compute in float32). Two shipped
+definitions (``qif_adaptation``, ``adex``: an exponential) and one written here. The ``gpu``-marked tests run the layer
+on a GPU against the CPU (skipped without one)."""
 
 from __future__ import annotations
+
+import re
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -19,6 +24,7 @@ from neuro.dynamics.discrete import DiscreteNeuron
 from neuro.nn import Neuron
 from neuro.nn import neuron as neuron_module
 from neuro.ops._host import broadcast_scalar
+from neuro.paths import kernel_dir
 
 from ..ops.cuda_emulation import compiler, emulate, has_half_types
 
@@ -71,9 +77,10 @@ def _record(monkeypatch):
 
 
 def _train_calls(monkeypatch, case, dtype, x_dtype=None):
-    """Forward + backward of a layer of ``case`` on the CPU kernels: a weighted loss on spikes and final state, then,
-    with the learned parameters frozen, a spike count (its gradient one broadcast value; the input's gradient only).
-    Inputs and the loss's weights are ``x_dtype``-representable (float16 for the half test)."""
+    """Forward + backward of a layer of ``case`` on the CPU kernels: a weighted loss on spikes and final state, then
+    (``user`` only: each variant is a Numba compile of its own) with the learned parameters frozen, a spike count (its
+    gradient one broadcast value; the input's gradient only). Inputs and the loss's weights are ``x_dtype``-representable
+    (float16 for the half test)."""
     definition, opts, scale, offset = CASES[case]
     g = torch.Generator().manual_seed(7)
     x = ((torch.rand(24, 3, 3, 4, generator=g) * scale + offset).to(x_dtype or dtype).to(dtype))
@@ -91,11 +98,13 @@ def _train_calls(monkeypatch, case, dtype, x_dtype=None):
     s, final = layer.run(x, state)
     loss = (s * w[0]).sum() + sum((v * wj).sum() for v, wj in zip(final.values(), w[1:]))
     torch.autograd.grad(loss, [x, *state.values(), *layer.learned.values()])
-    layer.requires_grad_(False)
-    torch.autograd.grad(layer(x).sum(), [x])
     assert 0.02 < float(s.detach().mean()) < 0.9, "the case must spike, and not always"
-    assert [c[0] for c in calls] == ["forward", "backward"] * 2
-    assert calls[1][1][-1] and broadcast_scalar(calls[3][1][0]) and not calls[3][1][-1]  # the variants the replay must cover
+    assert [c[0] for c in calls] == ["forward", "backward"] and calls[1][1][-1]  # with the parameters' gradients
+    if case == "user":
+        layer.requires_grad_(False)
+        torch.autograd.grad(layer(x).sum(), [x])
+        assert [c[0] for c in calls] == ["forward", "backward"] * 2
+        assert broadcast_scalar(calls[3][1][0]) and not calls[3][1][-1]  # the variants the replay must cover
     return calls
 
 
@@ -128,8 +137,8 @@ def test_emulated_cuda_kernels_give_the_numba_kernels_bits(monkeypatch, case, dt
     for n, (kind, got, want) in enumerate(_replay(monkeypatch, calls)):
         for j, (g, w) in enumerate(zip(got, want)):
             _bits(g, w, f"{case} {kind} (call {n}) output {j}")
-    assert torchop.kernel_calls["cuda_forward"] == before["cuda_forward"] + 2
-    assert torchop.kernel_calls["cuda_backward"] == before["cuda_backward"] + 2
+    assert torchop.kernel_calls["cuda_forward"] == before["cuda_forward"] + len(calls) // 2
+    assert torchop.kernel_calls["cuda_backward"] == before["cuda_backward"] + len(calls) // 2
     gx, gz0, gscal, garr = calls[1][2]
     assert float(gx.abs().max()) > 0 and float(gz0.abs().max()) > 0
     assert float(gscal.abs().max()) > 0 and (garr.numel() == 0 or float(garr.abs().max()) > 0), "learned parameters get gradients"
@@ -167,6 +176,25 @@ def test_cuda_source_is_readable_and_refuses_what_it_cannot_compute():
     mod = DiscreteNeuron(update="v = v + x", threshold="v >= 1", reset="v = v % 1", name="modulo")
     with pytest.raises(Exception, match="%"):
         torchgen_cuda.kernel_source(Neuron(mod).law, v.__class__((), (), 0, False, False))
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
+def test_generated_source_compiles_for_sm90_without_fused_multiply_adds(tmp_path):
+    """What NVRTC gets (``--fmad=false``) compiled by nvcc in float64: the entry points take what the launchers pass
+    (pointers, int32 flags and sizes, a float64 slope), and a law of + - * /, sqrt, abs, powers and clip with the atan
+    surrogate has no fused multiply-add left: the Numba kernels' roundings."""
+    layer = Neuron(USER, **CASES["user"][1])
+    path = torchgen_cuda.write(layer.law, torchop._cuda_variant(layer._key, F64)[2])
+    out = tmp_path / "double.ptx"
+    cmd = ["nvcc", "-arch=sm_90", "-ptx", "--std=c++17", "--fmad=false", f"-I{kernel_dir()}", "-DSCALAR_T=double", "-o", str(out), str(path)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-1500:]
+    text = out.read_text()
+    params = {fn: re.findall(r"\.param \.(\w+)", re.search(rf"\.entry {fn}\((.*?)\)", text, flags=re.S).group(1))
+              for fn in ("nn_forward", "nn_backward", "nn_backward_nograd")}
+    assert params["nn_forward"] == ["u64"] * 7 + ["u32"] * 3
+    assert params["nn_backward"] == params["nn_backward_nograd"] == ["u64", "u32"] + ["u64"] * 5 + ["f64"] + ["u64"] * 5 + ["u32"] * 2
+    assert "fma" not in text
 
 
 # --------------------------------------------------------------------------------------------------------------- on a GPU
