@@ -15,10 +15,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+import types
 
 import pytest
 import torch
 
+from neuro import backend as nb
+from neuro import kernel_loader
 from neuro.dynamics import library, torchgen_cuda, torchop
 from neuro.dynamics.discrete import DiscreteNeuron
 from neuro.nn import Neuron
@@ -27,6 +31,7 @@ from neuro.ops._host import broadcast_scalar
 from neuro.paths import kernel_dir
 
 from ..ops.cuda_emulation import compiler, emulate, has_half_types
+from ..ops.fake_cupy import FakeCupy
 
 F64 = torch.float64
 
@@ -165,7 +170,7 @@ def test_emulated_float16_is_the_float32_kernels_rounded_once(monkeypatch):
                 _bits(g, w.half(), where)
 
 
-def test_cuda_source_is_readable_and_refuses_what_it_cannot_compute():
+def test_cuda_source_is_readable_and_refuses_what_it_cannot_run():
     layer = Neuron(USER, learnable={"beta": "neuron", "v_th": "shared"}, shape=(4,))
     v = torchop._cuda_variant(layer._key, torch.float32)[2]
     src = torchgen_cuda.kernel_source(layer.law, v)
@@ -173,9 +178,44 @@ def test_cuda_source_is_readable_and_refuses_what_it_cannot_compute():
     assert "//   if spike: v =" in src  # the law is written at the top
     with pytest.raises(TypeError, match="int32"):
         torchop._cuda_variant(layer._key, torch.int32)
+    with pytest.raises(nb.BackendUnavailableError, match="'cupy'"):  # CuPy missing, or the tensors on the CPU
+        Neuron(USER, backend="cupy")(torch.rand(3, 2, 4))
     mod = DiscreteNeuron(update="v = v + x", threshold="v >= 1", reset="v = v % 1", name="modulo")
     with pytest.raises(Exception, match="%"):
         torchgen_cuda.kernel_source(Neuron(mod).law, v.__class__((), (), 0, False, False))
+
+
+def test_launch_path_compiles_the_generated_file_once_without_fma_on_torchs_stream(monkeypatch):
+    """With CuPy replaced by ``FakeCupy``: the generated source goes to NVRTC from its cache file (``#line`` names it,
+    so compile errors point there) with ``--fmad=false``, the storage type and ``kernels/`` on the include path, once
+    per options; each kernel runs one thread per neuron on torch's current stream, with the launcher's arguments."""
+    fake = FakeCupy(capabilities=("90",))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: types.SimpleNamespace(cuda_stream=0x7E57))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torchgen_cuda, "to_cupy", lambda t: nb._cupy_view(fake, t.detach()))
+    codes = []
+    raw = fake.RawModule
+    monkeypatch.setattr(fake, "RawModule", lambda code, options=(): codes.append(code) or raw(code, options))
+    kernel_loader.clear_cache()
+    try:
+        layer = Neuron(USER, **CASES["user"][1])
+        N = 300
+        x, z0 = torch.rand(5, N), torch.zeros(2, N)
+        scal, arr = torch.rand(4), torch.rand(1, N)
+        for _ in range(2):
+            torchop._forward_cuda(x, z0, scal, arr, layer._key, 2.0, False)
+        torchop._backward_cuda(torch.ones(()).expand(5, N), z0, x, z0, scal, arr, layer._key, 2.0, True)
+    finally:
+        kernel_loader.clear_cache()
+    path = torchgen_cuda.write(layer.law, torchop._cuda_variant(layer._key, torch.float32)[2])
+    assert len(codes) == 1 and codes[0].startswith(f'#line 1 "{path}"\n') and codes[0].endswith(path.read_text())
+    (compiled,) = fake.calls("compile")
+    assert {"--fmad=false", "-DSCALAR_T=float", f"-I{kernel_dir()}"} <= set(compiled[1])
+    calls = fake.calls("call")
+    assert [c[1] for c in calls] == ["nn_forward", "nn_forward", "nn_backward"]
+    assert all(c[3] == 0x7E57 and c[4] == (2,) and c[5] == (256,) for c in calls)  # 300 neurons: 2 blocks of 256 threads
+    assert [len(c[6]) for c in calls] == [10, 10, 15] and calls[2][6][1] == 1  # the broadcast spike gradient read once
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
