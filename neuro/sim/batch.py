@@ -70,12 +70,13 @@ def structure(net: Network) -> tuple | None:
     projs = []
     for proj in net.projections:
         # drawn synapses (pairs, weights, delays) are all a projection without plasticity carries into the run
-        if type(proj) is not Projection or proj.plasticity is not None or proj.modulator is not None or not proj._drawn or proj._order is not None:
-            return None
+        if (type(proj) is not Projection or proj.plasticity is not None or proj.modulator is not None or not proj._drawn
+                or proj._order is not None or id(proj.pre) not in where or id(proj.post) not in where):
+            return None  # (a population outside the network: left to the network's own error)
         projs.append((where[id(proj.pre)], where[id(proj.post)], proj.receptor))
     mons = []
     for mon in net.monitors:
-        if type(mon) is not SpikeMonitor or mon.h5 is not None or mon.indices is not None or mon.count or mon._t:
+        if type(mon) is not SpikeMonitor or mon.h5 is not None or mon.indices is not None or mon.count or mon._t or id(mon.pop) not in where:
             return None
         mons.append(where[id(mon.pop)])
     return (tuple(pops), tuple(projs), tuple(mons))

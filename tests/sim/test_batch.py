@@ -136,3 +136,11 @@ def test_merged_networks_on_the_gpu_engine_emulated():
             for a, b in zip(_spikes(m1), _spikes(m2)):
                 np.testing.assert_array_equal(a, b)
     assert alone[0].monitors[0].count > 0
+
+
+def test_a_monitor_of_a_population_outside_its_network_gets_the_networks_error():
+    net = net_of(1.0)
+    net.add(sim.SpikeMonitor(sim.LIF(3, name="stray")))
+    assert structure(net) is None
+    with pytest.raises(ValueError, match="a monitor watches stray, which is not in this network"):
+        Batch([net_of(2.0), net]).run(1.0, progress=False)
