@@ -287,6 +287,11 @@ def _acc(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def _arg(t: torch.Tensor):
+    """``t`` for a kernel; an empty one (no parameter of that kind) as one unread element, never a null view."""
+    return to_cupy(t if t.numel() else t.new_zeros(1))
+
+
 def forward(law: StepLaw, v: Variant, x: torch.Tensor, z0: torch.Tensor, scal: torch.Tensor, arr: torch.Tensor, need_states: bool):
     """``(spikes [T, N], final state [k, N], states [k, T, N] or [k, 0, N])`` (the fused op's forward on CUDA)."""
     import numpy as np
@@ -301,8 +306,8 @@ def forward(law: StepLaw, v: Variant, x: torch.Tensor, z0: torch.Tensor, scal: t
     if N == 0 or T == 0:
         zT.copy_(z0)
         return s, zT, zseq
-    args = (to_cupy(x), to_cupy(z0.to(x.dtype).contiguous()), to_cupy(scal.to(acc).reshape(-1).contiguous()),
-            to_cupy(arr.to(acc).reshape(-1, N).contiguous()), to_cupy(s), to_cupy(zT), to_cupy(zseq if need_states else zT),
+    args = (to_cupy(x), to_cupy(z0.to(x.dtype).contiguous()), _arg(scal.to(acc).reshape(-1).contiguous()),
+            _arg(arr.to(acc).reshape(-1, N).contiguous()), to_cupy(s), to_cupy(zT), to_cupy(zseq if need_states else zT),
             np.int32(T), np.int32(N), np.int32(bool(need_states)))
     _launch(_kernel(law, v, "nn_forward", x.dtype, x.device), N, x.device, args)
     return s, zT, zseq
@@ -331,8 +336,8 @@ def backward(law: StepLaw, v: Variant, gs: torch.Tensor, gs_bcast: bool, gzT: to
     g = gs.reshape(-1)[:1].to(x.dtype).contiguous() if gs_bcast else gs.to(x.dtype).contiguous()
     function = "nn_backward" if param_grads or not v.grads else "nn_backward_nograd"
     args = (to_cupy(g), np.int32(bool(gs_bcast)), to_cupy(gzT.to(x.dtype).contiguous()), to_cupy(x), to_cupy(z0.to(x.dtype).contiguous()),
-            to_cupy(scal.to(acc).reshape(-1).contiguous()), to_cupy(arr.to(acc).reshape(-1, N).contiguous()), np.float64(alpha),
-            to_cupy(zs), to_cupy(gx), to_cupy(gz0), to_cupy(gscal if param_grads else zs), to_cupy(garr if param_grads else zs),
+            _arg(scal.to(acc).reshape(-1).contiguous()), _arg(arr.to(acc).reshape(-1, N).contiguous()), np.float64(alpha),
+            to_cupy(zs), to_cupy(gx), to_cupy(gz0), _arg(gscal if param_grads else zs), _arg(garr if param_grads else zs),
             np.int32(T), np.int32(N))
     _launch(_kernel(law, v, function, x.dtype, x.device), N, x.device, args)
     return gx, gz0, gscal, garr
