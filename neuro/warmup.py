@@ -4,9 +4,8 @@ The simulator's time loop is one large Numba function: compiling it takes 20-30 
 loading it from the cache well under a second. The first run on a machine pays the compile; this command
 pays it at setup instead, for the argument types ordinary networks and layers use (a network with
 every population model, synapse kind, plasticity rule and monitor, and the threaded updates of ``Network(threads=2)``;
-the LIF layer's float32 kernels; the default ALIF layer's kernels in float32 and float64).
-Other types (float64 LIF layers, ALIF layers with other switches, very large networks with 64-bit synapse indices)
-compile on first use.
+the LIF layer's float32 kernels; the ALIF layer's kernels in float32 and float64, which serve every reset, surrogate and
+detach switch). Other types (float64 LIF layers, very large networks with 64-bit synapse indices) compile on first use.
 """
 
 from __future__ import annotations
@@ -68,8 +67,8 @@ def warm_lif() -> float:
 
 
 def warm_alif() -> float:
-    """Forward + backward of the default :class:`neuro.nn.ALIF` (soft reset, triangle surrogate) in float32 and float64,
-    with a full and with a broadcast output gradient: each of its kernels is compiled per switch combination and dtype."""
+    """Forward + backward of :class:`neuro.nn.ALIF` in float32 and float64: one compiled kernel per direction and dtype,
+    whatever the layer's reset, surrogate, detach flags or output gradient (full or broadcast); runtime arguments."""
     import torch
 
     from .nn import ALIF

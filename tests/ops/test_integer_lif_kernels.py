@@ -125,21 +125,33 @@ def test_module_fused_equals_torch_loop(dtype, make):
 
 def test_broadcast_output_gradient_is_read_as_a_scalar(monkeypatch):
     seen = []
-    real = cpu._backward_kernel
+    real = cpu._backward_kernel()
 
-    def spy(*key):
-        seen.append(key[-1])
-        return real(*key)
+    def spy(gy, gs_scalar, *args):
+        seen.append((gs_scalar, gy.shape == (1, 1)))
+        return real(gy, gs_scalar, *args)
 
-    monkeypatch.setattr(cpu, "_backward_kernel", spy)
+    monkeypatch.setattr(cpu, "_backward_kernel", lambda: spy)
     torch.manual_seed(4)
     x = (torch.rand(20, 8, 70) * 1.5).requires_grad_(True)
     neuron = snn.IELIF(levels=4)
     (g_scalar,) = torch.autograd.grad(neuron(x).sum(), x)
     y = neuron(x)
     (g_full,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y))
-    assert seen == [True, False]
+    assert seen == [(True, True), (False, False)]
     torch.testing.assert_close(g_scalar, g_full, rtol=0, atol=0)
+
+
+def test_switches_are_runtime_arguments_of_one_compiled_kernel():
+    """No mask (no gradient), detach_reset and a full or broadcast output gradient compile no new kernel."""
+    x = (torch.rand(9, 3, 40) * 1.5).requires_grad_(True)
+    snn.IELIF(levels=4, backend="numba")(x).sum().backward()
+    compiled = (len(cpu._forward.signatures), len(cpu._backward.signatures))
+    y = snn.IELIF(levels=4, detach_reset=True, backend="numba")(x)
+    y.backward(torch.rand_like(y))
+    with torch.no_grad():
+        snn.IELIF(levels=4, backend="numba")(x)
+    assert (len(cpu._forward.signatures), len(cpu._backward.signatures)) == compiled
 
 
 def test_backward_keeps_only_the_mask():

@@ -1,7 +1,8 @@
 r"""Numba CPU kernels of the multi-step integer LIF law (see ``reference.py`` for the equations).
 
 The layout of :mod:`neuro.ops.alif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
-the time loop is outermost and the neuron loop innermost, so memory is read contiguously. float32 and
+the time loop is outermost and the neuron loop innermost, so memory is read contiguously. Writing the mask, the
+detach flag and a broadcast output gradient are runtime arguments, so each kernel compiles once per dtype. float32 and
 float64 each get their own compiled signature and float32 math stays float32; float16 and bfloat16
 tensors are computed in float32 and the results cast back.
 
@@ -27,84 +28,75 @@ from .._host import broadcast_scalar as _broadcast_scalar
 from .._host import work_dtype as _work
 from ..fastmath import const
 
-_FORWARD: dict = {}
-_BACKWARD: dict = {}
+
+@njit(parallel=True, cache=True)
+def _forward(x, v0, beta, c, v_th, levels, norm, write_mask, y_out, mask_out, v_out, block):
+    T, N = x.shape
+    zero = const(v_th, 0.0)
+    half = const(v_th, 0.5)
+    top = const(v_th, levels)
+    one8 = np.uint8(1)
+    zero8 = np.uint8(0)
+    n_blocks = (N + block - 1) // block
+    for blk in prange(n_blocks):
+        lo = blk * block
+        hi = min(N, lo + block)
+        v = v0[lo:hi].copy()
+        # without write_mask, the mask goes to a block-local row that is overwritten every step (a store, not a branch)
+        m_row = np.empty(0 if write_mask else hi - lo, dtype=np.uint8)
+        for t in range(T):
+            xt = x[t, lo:hi]
+            yt = y_out[t, lo:hi]
+            mt = mask_out[t, lo:hi] if write_mask else m_row
+            for j in range(hi - lo):
+                h = beta * v[j] + c * xt[j]
+                u = h / v_th
+                # clip by selects, not min/max (which keep LLVM from vectorising); NaN stays NaN, as in torch.clamp
+                uc = zero if u < zero else u
+                uc = top if uc > top else uc
+                k = np.floor(uc + half)
+                yt[j] = k / norm
+                v[j] = h - v_th * k
+                mt[j] = one8 if (u > zero) & (u < top) else zero8
+        v_out[lo:hi] = v
 
 
-def _forward_kernel(write_mask: bool):
-    key = bool(write_mask)
-    kernel = _FORWARD.get(key)
-    if kernel is not None:
-        return kernel
-    WRITE_MASK = key
-
-    @njit(parallel=True, cache=True)
-    def forward(x, v0, beta, c, v_th, levels, norm, y_out, mask_out, v_out, block):
-        T, N = x.shape
-        zero = const(v_th, 0.0)
-        half = const(v_th, 0.5)
-        top = const(v_th, levels)
-        one8 = np.uint8(1)
-        zero8 = np.uint8(0)
-        n_blocks = (N + block - 1) // block
-        for blk in prange(n_blocks):
-            lo = blk * block
-            hi = min(N, lo + block)
-            v = v0[lo:hi].copy()
-            for t in range(T):
-                xt = x[t, lo:hi]
-                yt = y_out[t, lo:hi]
-                if WRITE_MASK:
-                    mt = mask_out[t, lo:hi]
-                for j in range(hi - lo):
-                    h = beta * v[j] + c * xt[j]
-                    u = h / v_th
-                    # clip by selects, not min/max (which keep LLVM from vectorising); NaN stays NaN, as in torch.clamp
-                    uc = zero if u < zero else u
-                    uc = top if uc > top else uc
-                    k = np.floor(uc + half)
-                    yt[j] = k / norm
-                    v[j] = h - v_th * k
-                    if WRITE_MASK:
-                        mt[j] = one8 if (u > zero) & (u < top) else zero8
-            v_out[lo:hi] = v
-
-    _FORWARD[key] = forward
-    return forward
+@njit(parallel=True, cache=True)
+def _backward(gy, gs_scalar, gv_last, mask, beta, c, v_th, norm, detach_reset, gx_out, gv0_out, block):
+    T, N = gx_out.shape
+    zero = const(v_th, 0.0)
+    n_blocks = (N + block - 1) // block
+    for blk in prange(n_blocks):
+        lo = blk * block
+        hi = min(N, lo + block)
+        gv = gv_last[lo:hi].copy()
+        # a broadcast output gradient (gy is [1, 1]) is read from a row filled with its one value
+        gy_row = np.empty(hi - lo if gs_scalar else 0, dtype=gv.dtype)
+        if gs_scalar:
+            gy_row[:] = gy[0, 0]
+        for t in range(T - 1, -1, -1):
+            mt = mask[t, lo:hi]
+            ot = gx_out[t, lo:hi]
+            gyt = gy_row if gs_scalar else gy[t, lo:hi]
+            for j in range(hi - lo):
+                gk = gyt[j] / norm
+                if not detach_reset:
+                    gk = gk - v_th * gv[j]
+                gh = (gk / v_th if mt[j] != 0 else zero) + gv[j]
+                ot[j] = c * gh
+                gv[j] = beta * gh
+        gv0_out[lo:hi] = gv
 
 
-def _backward_kernel(gs_scalar: bool):
-    """The backward kernel, reading the output gradient per element or, broadcast, as one value."""
-    key = bool(gs_scalar)
-    kernel = _BACKWARD.get(key)
-    if kernel is not None:
-        return kernel
-    GS_SCALAR = key
+def _forward_kernel():
+    """The compiled forward kernel, the same with or without the mask (the launchers call it through here, so that a test
+    can count the calls into it)."""
+    return _forward
 
-    @njit(parallel=True, cache=True)
-    def backward(gy, gv_last, mask, beta, c, v_th, norm, detach_reset, gx_out, gv0_out, block):
-        T, N = gx_out.shape
-        zero = const(v_th, 0.0)
-        n_blocks = (N + block - 1) // block
-        for blk in prange(n_blocks):
-            lo = blk * block
-            hi = min(N, lo + block)
-            gv = gv_last[lo:hi].copy()
-            for t in range(T - 1, -1, -1):
-                mt = mask[t, lo:hi]
-                ot = gx_out[t, lo:hi]
-                gyt = gy[0, 0:1] if GS_SCALAR else gy[t, lo:hi]
-                for j in range(hi - lo):
-                    gk = (gyt[0] if GS_SCALAR else gyt[j]) / norm
-                    if not detach_reset:
-                        gk = gk - v_th * gv[j]
-                    gh = (gk / v_th if mt[j] != 0 else zero) + gv[j]
-                    ot[j] = c * gh
-                    gv[j] = beta * gh
-            gv0_out[lo:hi] = gv
 
-    _BACKWARD[key] = backward
-    return backward
+def _backward_kernel():
+    """The compiled backward kernel, the same for a full or a broadcast output gradient."""
+    return _backward
 
 
 def multi_step_forward(x_seq, v0, beta, c, v_th, levels, norm, detach_reset, need_mask=True):
@@ -118,8 +110,8 @@ def multi_step_forward(x_seq, v0, beta, c, v_th, levels, norm, detach_reset, nee
     f = np.dtype(str(work).removeprefix("torch.")).type  # scalars in the tensors' precision
     mask_np = to_numpy(mask) if need_mask else np.empty((1, 1), dtype=np.uint8)
     with threads_for(T * n):
-        _forward_kernel(need_mask)(_np(xw), _np(v0.to(work)), f(beta), f(c), f(v_th), int(levels), f(norm), to_numpy(y_seq), mask_np,
-                                   to_numpy(v_last), block_size(T, n, work.itemsize))
+        _forward_kernel()(_np(xw), _np(v0.to(work)), f(beta), f(c), f(v_th), int(levels), f(norm), bool(need_mask), to_numpy(y_seq), mask_np,
+                          to_numpy(v_last), block_size(T, n, work.itemsize))
     return y_seq.to(dtype), v_last.to(dtype), mask
 
 
@@ -135,6 +127,6 @@ def multi_step_backward(grad_y_seq, grad_v_last, mask, beta, c, v_th, norm, deta
     gs_scalar = _broadcast_scalar(grad_y_seq)
     gy = grad_y_seq.reshape(-1)[:1].to(work).reshape(1, 1).contiguous() if gs_scalar else grad_y_seq.to(work).contiguous()
     with threads_for(T * n):
-        _backward_kernel(gs_scalar)(to_numpy(gy), _np(grad_v_last.to(work)), _np(mask), f(beta), f(c), f(v_th), f(norm), bool(detach_reset),
-                                    to_numpy(grad_x), to_numpy(grad_v0), block_size(T, n, work.itemsize))
+        _backward_kernel()(to_numpy(gy), bool(gs_scalar), _np(grad_v_last.to(work)), _np(mask), f(beta), f(c), f(v_th), f(norm),
+                           bool(detach_reset), to_numpy(grad_x), to_numpy(grad_v0), block_size(T, n, work.itemsize))
     return grad_x.to(dtype), grad_v0.to(dtype)
