@@ -8,10 +8,11 @@ the inhibitory weight and the input rate (200 networks), 200 ms each (``--quick`
 same ``build`` for every point, from the same seeds (what a user writes for either); the batched side merges the 200
 networks, all of one structure, into 3 populations and 6 projections (``neuro.sim.batch``). Its run draws its Poisson
 spikes per neuron of the merged network, so the two give rates from the same law (their median relative difference is
-reported), not the same spikes. Both sides' JIT is loaded by a warm-up sweep before timing. ``ratio`` = batched / one
-at a time (the issue's goal: <= 0.3); ``build_s`` is the time the 200 calls of ``build`` take alone, a part of both.
+reported), not the same spikes. Both sides' JIT is loaded by a warm-up sweep before timing. The two sides alternate
+for ``--rounds`` pairs; ``ratio`` = batched / one at a time, the median of the pairs' ratios (the issue's goal:
+<= 0.3); ``build_s`` is the time the 200 calls of ``build`` take alone, a part of both sides.
 
-    python benchmarks/sweep_batched.py [--quick] [--points 200]
+    python benchmarks/sweep_batched.py [--quick] [--points 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ def build(g, rate, seed):
 
 
 def main(argv=None):
+    from benchmarks._pairs import interleave, summary_fields
     from neuro.sweep import point_seeds, sweep_batched, sweep_network
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="100 ms per point (under a minute)")
     ap.add_argument("--points", type=int, default=200, help="networks in the sweep (default 200)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved pairs of runs (default 3)")
     args = ap.parse_args(argv)
     duration = 100.0 if args.quick else 200.0
     n_g = 10
@@ -61,12 +64,19 @@ def main(argv=None):
     warm = {"g": [4.0, 5.0], "rate": [200.0]}  # two points: the merged projections' weights are then per-synapse arrays, as timed
     sweep_network(build, warm, 10.0, progress=False, as_frame=False)  # JIT and disk caches loaded
     sweep_batched(build, warm, 10.0, as_frame=False)
-    t0 = time.perf_counter()
-    one = sweep_network(build, grid, duration, seed=1, progress=False, as_frame=False)
-    t_one = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    batched = sweep_batched(build, grid, duration, seed=1, as_frame=False)
-    t_batched = time.perf_counter() - t0
+    tables = {}
+
+    def timed(key, fn):
+        def go() -> float:
+            t0 = time.perf_counter()
+            tables[key] = fn(build, grid, duration, seed=1, as_frame=False, **({"progress": False} if key == "one" else {}))
+            return time.perf_counter() - t0
+        return go
+
+    # the two sides alternate (batched, one at a time, batched, ...): the ratio is the median of the pairs' ratios, each
+    # pair measured under about the same load of this shared machine (benchmarks/_pairs.py)
+    res = interleave(timed("batched", sweep_batched), timed("one", sweep_network), args.rounds)
+    one, batched = tables["one"], tables["batched"]
     points = [{"g": g, "rate": rate} for g in grid["g"] for rate in grid["rate"]]
     t0 = time.perf_counter()
     for p, s in zip(points, point_seeds(1, len(points))):
@@ -76,11 +86,11 @@ def main(argv=None):
     r2 = np.array([r["rate_exc"] for r in batched])
     busy = (r1 > 1.0) & (r2 > 1.0)
     rel = float(np.median(np.abs(r2[busy] - r1[busy]) / r1[busy])) if busy.any() else float("nan")
-    print(f"{len(one)} networks x {duration:.0f} ms: one at a time {t_one:.2f} s, batched {t_batched:.2f} s "
-          f"(ratio {t_batched / t_one:.3f}; the builds alone {t_build:.2f} s); excitatory rates {r1.min():.1f}-{r1.max():.1f} Hz, "
-          f"median relative difference {rel:.3f}")
-    print(json.dumps({"name": "sweep_batched", "ours_s": round(t_batched, 3), "peer": "neuro.sweep_network (one network at a time)",
-                      "peer_s": round(t_one, 3), "ratio": round(t_batched / t_one, 3), "build_s": round(t_build, 3), "networks": len(one), "neurons_each": 150,
+    print(f"{len(one)} networks x {duration:.0f} ms, {len(res['ratios'])} pairs: one at a time {res['peer_s']:.2f} s, batched "
+          f"{res['ours_s']:.2f} s (medians; ratio {res['ratio']:.3f}, median of the pairs'); the builds alone {t_build:.2f} s; "
+          f"excitatory rates {r1.min():.1f}-{r1.max():.1f} Hz, median relative difference {rel:.3f}")
+    print(json.dumps({"name": "sweep_batched", "peer": "neuro.sweep_network (one network at a time)", **summary_fields(res, 1.0, 3),
+                      "build_s": round(t_build, 3), "networks": len(one), "neurons_each": 150,
                       "biological_ms": duration, "rate_exc_hz_range": [round(float(r1.min()), 2), round(float(r1.max()), 2)],
                       "rate_median_relative_difference": round(rel, 4), "threads": 1, "quick": args.quick,
                       "load_average_1min": round(os.getloadavg()[0], 2)}))
