@@ -122,8 +122,8 @@ def _compare(build, duration: float, **kw) -> dict:
 
 def test_gap_junctions_equal_the_cpu_loop(monkeypatch):
     launches = _counting(monkeypatch)
-    out = _compare(gap_network, 50.0)
-    assert sum(launches.values()) >= 500  # one per step (and per step of a graph past the run's end, which does nothing)
+    out = _compare(gap_network, 30.0)
+    assert sum(launches.values()) >= 300  # one per step (and per step of a graph past the run's end, which does nothing)
     assert out["spikes.i"].size > 20 and np.abs(out["Igap"]).max() > 0.05  # the neurons fire and the current is not nothing
 
 
