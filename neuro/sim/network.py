@@ -114,13 +114,17 @@ class Network:
     :mod:`neuro.sim.engine_gpu`, needs CuPy and a GPU) or ``"emulate"`` (those CUDA kernels compiled as C++
     and run sequentially on the CPU: slow, for testing the GPU path on a machine without one). The
     random streams are the same function of (seed, step, neuron) on every backend.
+
+    ``comm``: an MPI communicator (mpi4py's ``MPI.COMM_WORLD``) to run the network across its ranks under
+    ``mpirun -n N``, each rank simulating its part, with the spikes of the single process (:mod:`neuro.sim.distributed`);
+    ``timeout``: the seconds a rank waits for the others at a spike exchange before it reports and ends the run.
     """
 
     # a run's spike buffer: the loop stops before a step whose spikes might not fit, and the run goes on with a doubled buffer
     _SPIKE_BUFFER_MIN = 1 << 15
     _SPIKE_BUFFER_PER_NEURON = 16
 
-    def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu", threads: int = 1):
+    def __init__(self, dt: float = 0.1, seed: int = 0, backend: str = "cpu", threads: int = 1, comm=None, timeout: float = 120.0):
         dt = to_ms(dt, "dt")  # a Brian2 / pint / brainunit time, checked and converted; a number is ms
         if isinstance(dt, bool) or not isinstance(dt, int | float | np.integer | np.floating) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 ms, got {dt!r}")
@@ -142,6 +146,18 @@ class Network:
         self.built = False
         self._s = SimpleNamespace()
         self.counts = {"steps": 0, "neuron_updates": 0, "synaptic_events": 0, "spikes": 0}
+        if comm is not None and not all(hasattr(comm, a) for a in ("Get_rank", "Get_size", "Iallgatherv")):
+            raise TypeError(f"comm must be an MPI communicator (mpi4py's MPI.COMM_WORLD) or None, got {type(comm).__name__}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        self.comm, self.timeout = comm, float(timeout)
+        self._dist = None  # the rank's side of a distributed run (neuro.sim.distributed), made by the first run
+
+    @property
+    def distributed(self) -> bool:
+        """True when the network runs across the ranks of ``comm`` (more than one)."""
+        return self.comm is not None and self.comm.Get_size() > 1
+
 
     @property
     def t(self) -> float:
@@ -169,6 +185,8 @@ class Network:
     # ------------------------------------------------------------------ building
     def add(self, *objs):
         """Add populations, projections and monitors; returns the (last) object added."""
+        if self._dist is not None:
+            raise RuntimeError("a distributed network cannot be changed after its first run (each rank has built its part)")
         for obj in objs:
             if isinstance(obj, Population):
                 if obj.network is not None and obj.network is not self:
@@ -184,8 +202,9 @@ class Network:
                     raise ValueError(f"projection {obj.name} already belongs to another network")
                 if obj.network is self:
                     continue
-                if not obj._drawn:  # its random draws come from this network's seed and its place among the projections
-                    obj._draw(np.random.default_rng(np.random.SeedSequence([self.seed, _PROJECTION_STREAM, len(self.projections)])))
+                obj._key = [self.seed, _PROJECTION_STREAM, len(self.projections)]
+                if not obj._drawn and not self.distributed:  # its random draws come from this network's seed and its place among the
+                    obj._draw(obj._key)  # projections (distributed: each rank draws the synapses onto its neurons, on the first run)
                 self.projections.append(obj)
                 obj.network = self
             elif isinstance(obj, SpikeMonitor | StateMonitor | PopulationRateMonitor | SynapseMonitor | ModulatorMonitor):
@@ -221,6 +240,9 @@ class Network:
 
     def build(self) -> None:
         """Lay out the flat arrays of the compiled loop (done by :meth:`run` when needed)."""
+        if self.distributed:
+            raise RuntimeError("a distributed network (comm with more than one rank) is laid out by each rank for its own neurons on the "
+                               "first run(); its state lives on the ranks: read it with monitors or neuro.sim.distributed.gather_synapses")
         old = self._s if hasattr(self._s, "v") else None
         dt = self.dt
         if old is not None:
@@ -985,6 +1007,15 @@ class Network:
         n_steps = int(round(duration / self.dt))
         if duration < 0 or abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
             raise ValueError(f"duration must be a non-negative multiple of dt = {self.dt} ms, got {duration}{too_short_run(duration, self.dt)}")
+        if self.distributed:
+            if reward is not None:
+                raise NotImplementedError("reward callbacks are not distributed yet (run without comm, or release modulators between runs)")
+            from .distributed import Distributed
+
+            if self._dist is None:
+                self._dist = Distributed(self, self.comm, self.timeout)
+            self._dist.run(n_steps)
+            return
         self._ensure_built()
         s = self._prepare_run()
         self._check_finite(None)

