@@ -163,7 +163,47 @@ def _bernoulli_pairs(p: float, n_pre: int, n_post: int, rng: np.random.Generator
     return pre, post
 
 
-TARGET_BLOCK = 256  # postsynaptic neurons per random stream of FixedProbability / FixedInDegree (Projection._draw)
+TARGET_BLOCK = 1024  # postsynaptic neurons per random stream of FixedProbability / FixedInDegree (Projection._draw)
+
+
+class _BlockWalk:
+    """:func:`_bernoulli_pairs` block after block of targets (``0 < p < 1``), each block from its own generator, into one
+    pair of growing arrays (the blocks' pairs one after the other) and one buffer of exponentials: fresh memory is
+    touched once, as by one walk over the whole matrix."""
+
+    def __init__(self, p: float, n_pre: int, n_cols: int, n_blocks: int, drop_diagonal: bool):
+        self.p, self.n_pre, self.drop = p, n_pre, drop_diagonal
+        self.lam = -math.log1p(-p)
+        total = n_pre * n_cols
+        cap = int(total * p + 6.0 * math.sqrt(total * p) + 64 * max(n_blocks, 1))
+        it = np.int32 if max(n_pre, n_cols + 1) < 2**31 else np.int64
+        self.pre, self.post = np.empty(cap, it), np.empty(cap, it)
+        self.buf = np.empty(min(cap, 1 << 20))
+        self.count = 0
+
+    def block(self, rng: np.random.Generator, c0: int, c1: int):
+        """The pairs onto targets ``c0 .. c1 - 1`` (views into the walk's arrays; ``post`` counted from 0 of the population)."""
+        p, n_pre, width = self.p, self.n_pre, c1 - c0
+        start = self.count
+        count, row, col = start, 0, -1
+        while row < n_pre:
+            left = (n_pre - row) * width - col - 1
+            m = min(int(left * p + 6.0 * math.sqrt(left * p) + 64), self.buf.size)
+            if count + m > self.pre.size:
+                grow = max(count + m, 2 * self.pre.size)
+                self.pre, self.post = np.resize(self.pre, grow), np.resize(self.post, grow)
+            expo = self.buf[:m]
+            rng.standard_exponential(out=expo)
+            count, row, col = _geometric_walk(expo, self.lam, n_pre, width, row, col, self.pre, self.post, count)
+        pre, post = self.pre[start:count], self.post[start:count]
+        post += c0
+        if self.drop:
+            keep = pre != post
+            k = int(keep.sum())
+            pre[:k], post[:k] = pre[keep], post[keep]
+            count = start + k
+        self.count = count
+        return self.pre[start:count], self.post[start:count]
 
 
 def _in_degree_pairs(k: int, n_pre: int, c0: int, c1: int, rng: np.random.Generator, no_autapses: bool, multapses: bool):
@@ -390,10 +430,16 @@ class Projection:
             if not multapses and k > limit:
                 raise ValueError(f"FixedInDegree(k={k}) needs 0 <= k <= {limit} without multapses")
         pres, posts, ws, ds = [], [], [], []
+        walk = None
+        if isinstance(connect, FixedProbability) and 0.0 < connect.p < 1.0:
+            cols = min(blocks[-1] * TARGET_BLOCK + TARGET_BLOCK, n_post) - blocks[0] * TARGET_BLOCK if len(blocks) else 0
+            walk = _BlockWalk(connect.p, n_pre, cols, len(blocks), same and not autapses)
         for b in blocks:
             rng = np.random.default_rng(np.random.SeedSequence(key, spawn_key=(b,)))
             c0, c1 = b * TARGET_BLOCK, min((b + 1) * TARGET_BLOCK, n_post)
-            if isinstance(connect, FixedProbability):
+            if walk is not None:
+                p_b, q_b = walk.block(rng, c0, c1)
+            elif isinstance(connect, FixedProbability):
                 p_b, q_b = _bernoulli_pairs(connect.p, n_pre, c1 - c0, rng, col0=c0, drop_diagonal=same and not autapses)
             else:
                 p_b, q_b = _in_degree_pairs(k, n_pre, c0, c1, rng, same and not autapses, multapses)
@@ -410,8 +456,11 @@ class Projection:
         if not pres:
             it = np.int32 if max(n_pre, n_post) < 2**31 else np.int64
             pres, posts = [np.zeros(0, it)], [np.zeros(0, it)]
-        pre_all = np.concatenate(pres) if len(pres) != 1 else pres[0]
-        post_all = np.concatenate(posts) if len(posts) != 1 else posts[0]
+        if walk is not None and post_range is None:  # the blocks lie one after the other in the walk's arrays: no copy
+            pre_all, post_all = walk.pre[: walk.count], walk.post[: walk.count]
+        else:
+            pre_all = np.concatenate(pres) if len(pres) != 1 else pres[0]
+            post_all = np.concatenate(posts) if len(posts) != 1 else posts[0]
         n = pre_all.size
         w = (np.concatenate(ws) if ws else np.zeros(0)) if callable(weight) else _values(weight, n, None, f"{self.name} weight")
         d = (np.concatenate(ds) if ds else np.zeros(0)) if callable(delay) else _values(delay, n, None, f"{self.name} delay")

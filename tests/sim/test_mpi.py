@@ -80,7 +80,7 @@ def test_a_dying_rank_ends_the_run_with_an_error_on_the_others(job):
                          ids=["probability", "in-degree", "out-degree", "all-to-all"])
 def test_the_synapses_onto_any_range_of_targets_are_those_of_the_whole_draw(rule):
     """A rank draws the synapses onto its neurons only; they must be the single process's, in its order."""
-    pre, post = sim.LIF(300), sim.LIF(700)
+    pre, post = sim.LIF(120), sim.LIF(2500)  # blocks of TARGET_BLOCK = 1024 targets: 0-1023, 1024-2047, 2048-2499
 
     def draw(post_range=None):
         proj = sim.Projection(pre, post, rule, weight=lambda rng, n: rng.normal(1.0, 0.2, n),
@@ -90,7 +90,7 @@ def test_the_synapses_onto_any_range_of_targets_are_those_of_the_whole_draw(rule
 
     whole = draw()
     assert len(whole) > 1000
-    for lo, hi in [(0, 700), (0, 1), (100, 400), (255, 257), (256, 512), (699, 700), (300, 300)]:
+    for lo, hi in [(0, 2500), (0, 1), (100, 400), (1023, 1025), (1024, 2048), (1000, 2100), (2499, 2500), (300, 300)]:
         part = draw((lo, hi))
         keep = (whole._post >= lo) & (whole._post < hi)
         for a, b in ((part._pre, whole._pre[keep]), (part._post, whole._post[keep]), (part._w, whole._w[keep]),
