@@ -1,14 +1,25 @@
-"""neuro.nn.Neuron's generated CUDA kernels (neuro.dynamics.torchgen_cuda) against its generated Numba kernels.
+"""neuro.nn.Neuron's generated CUDA kernels (neuro.dynamics.torchgen_cuda), run on the host.
 
 Without a GPU the kernels run on the host (``tests/ops/cuda_emulation.py``: the generated ``.cu`` compiled by g++
-without fused multiply-adds, one call per thread): every call the layer makes into the fused op on the CPU (forward,
-backward with per-element and broadcast spike gradients, with and without parameter gradients) is replayed through the
-op's CUDA implementation (``torchop._forward_cuda`` / ``_backward_cuda``, launcher included) and must give the same
-bits, in float64 (the shipped definitions) and float32 (the one written here): spikes, final states, recorded states,
-gradients of the input, of the initial state and of the learned parameters (shared, per neuron, per channel). float16
-inputs give the float32 kernels' results rounded once to float16 (the kernels compute in float32). Two shipped
-definitions (``qif_adaptation``, ``adex``: an exponential) and one written here. The ``gpu``-marked tests run the layer
-on a GPU against the CPU (skipped without one)."""
+without fused multiply-adds, one call per thread). Two kinds of check, chosen so that this file compiles no Numba
+kernel of its own (each generated Numba variant costs 10-60 s on a cold cache):
+
+* **the Numba kernels' bits**: every call a layer makes into the fused op on the CPU is replayed through the op's CUDA
+  implementation (``torchop._forward_cuda`` / ``_backward_cuda``, launcher included) and must give the same bits:
+  spikes, final states, gradients of the input, of the initial state and of the learned parameters. Only on the
+  definitions and variants ``tests/nn/test_neuron_definitions.py`` already compiles (imported from there: the same
+  law, learned set, surrogate, reset and dtype): its adaptive LIF in float64 (parameters shared and per neuron, full
+  and broadcast spike gradients), its QIF in float64 with a detached reset and in float32 (per-neuron ``tau``);
+  float16 inputs give those float32 kernels' results rounded once to float16 (the kernels compute in float32).
+* **autograd through the generated torch reference** (float64, no Numba): the layer's fused path runs on the
+  emulated CUDA kernels and is compared with the same layer on ``backend="torch"``: ``adex`` (an exponential; a
+  detached reset, parameters per channel, the recorded states) and a definition written here (sqrt, abs, a square, a
+  clip; with frozen parameters, the broadcast spike gradient without parameter gradients). Spikes must be equal; states
+  and gradients agree to the tolerances ``test_neuron_definitions.py`` holds the Numba kernels to (states 1e-12,
+  gradients rtol 1e-9 / atol 1e-10), not to the bit: the kernels evaluate the ``sympy.cse``'d derivatives, autograd
+  the chain rule through the step, in another order.
+
+The ``gpu``-marked tests run the layer on a GPU against the CPU (skipped without one)."""
 
 from __future__ import annotations
 
@@ -32,6 +43,8 @@ from neuro.paths import kernel_dir
 
 from ..ops.cuda_emulation import compiler, emulate, has_half_types
 from ..ops.fake_cupy import FakeCupy
+from .test_neuron_definitions import CASES as DEFINITION_CASES
+from .test_neuron_definitions import QIF
 
 F64 = torch.float64
 
@@ -40,7 +53,21 @@ USER = DiscreteNeuron(update="v = beta * v + (1 - beta) * x - c * w; w = rho * w
                       threshold="v >= v_th + sqrt(1 + w)", reset="v = clip(v - v_th, -1, 1); w = w + gamma",
                       parameters={"beta": 0.8, "rho": 0.9, "c": 0.2, "v_th": 0.6, "gamma": 0.2}, states=["v", "w"], name="user_adaptive")
 
-# (definition, layer options, input scale, input offset); shape [T, 3, 4]
+# Numba variants test_neuron_definitions.py compiles anyway: (definition, layer options, input scale, dtype, spike-sum call)
+_ADAPTIVE, _ADAPTIVE_OPTS, _ADAPTIVE_SCALE = DEFINITION_CASES["adaptive"]
+_QIF_OPTS, _QIF_SCALE = DEFINITION_CASES["qif"][1:]
+SHARED = {
+    # test_fused_kernel_equals_autograd_through_the_reference[adaptive-False] and the spike-sum test (backward_gs1)
+    "adaptive": (_ADAPTIVE, _ADAPTIVE_OPTS, _ADAPTIVE_SCALE, F64, True),
+    # test_fused_kernel_equals_autograd_through_the_reference[qif-True]
+    "qif_detached": (QIF, dict(_QIF_OPTS, detach_reset=True), _QIF_SCALE, F64, False),
+    # test_qif_with_adaptation_adapts_and_trains (float32, tau per neuron)
+    "qif_float32": (QIF, dict(dt=1.0, input="I", learnable={"tau": "neuron", "b": "shared"}, shape=(8,), surrogate="fast_sigmoid", alpha=2.0),
+                    1.5, torch.float32, False),
+}
+
+# (definition, layer options, input scale, input offset); shape [T, 3, 3, 4]. On the host: adex and user against the torch
+# reference; the launch-path and nvcc tests read the user one's sources; the gpu tests run all on a GPU against the CPU
 CASES = {
     "qif_adaptation": (library.qif_adaptation(), dict(dt=1.0, input="I", learnable={"a": "shared", "d": "neuron", "k": "shared"},
                                                       shape=(3, 4), alpha=0.5), 400.0, 0.0),
@@ -49,6 +76,7 @@ CASES = {
     "user": (USER, dict(learnable={"beta": "neuron", "v_th": "shared", "gamma": "shared"}, shape=(3, 4), surrogate="atan", alpha=2.0),
              6.0, 0.0),
 }
+REFERENCE = ("adex_detached", "user")
 
 
 def _clone(v):
@@ -81,14 +109,17 @@ def _record(monkeypatch):
     return calls
 
 
-def _train_calls(monkeypatch, case, dtype, x_dtype=None):
-    """Forward + backward of a layer of ``case`` on the CPU kernels: a weighted loss on spikes and final state, then
-    (``user`` only: each variant is a Numba compile of its own) with the learned parameters frozen, a spike count (its
-    gradient one broadcast value; the input's gradient only). Inputs and the loss's weights are ``x_dtype``-representable
-    (float16 for the half test)."""
-    definition, opts, scale, offset = CASES[case]
+def _shape(opts):
+    return (3, *opts.get("shape", (5,)))
+
+
+def _train_calls(monkeypatch, case, x_dtype=None):
+    """Forward + backward of a layer of the shared variant ``case`` on the CPU kernels: a weighted loss on spikes and
+    final state, with the learned parameters' gradients; then (``adaptive``) a spike count (its gradient one broadcast
+    value). Inputs and the loss's weights are ``x_dtype``-representable (float16 for the half test)."""
+    definition, opts, scale, dtype, spike_sum = SHARED[case]
     g = torch.Generator().manual_seed(7)
-    x = ((torch.rand(24, 3, 3, 4, generator=g) * scale + offset).to(x_dtype or dtype).to(dtype))
+    x = (torch.rand(24, *_shape(opts), generator=g) * scale).to(x_dtype or dtype).to(dtype)
     layer = Neuron(definition, backend="numba", dtype=dtype, **opts)
     state = {k: (v + 0.05 * torch.randn(v.shape, generator=g, dtype=dtype) * (1 + v.abs())).to(x_dtype or dtype).to(dtype)
              for k, v in layer.initial_state(x[0]).items()}
@@ -105,11 +136,11 @@ def _train_calls(monkeypatch, case, dtype, x_dtype=None):
     torch.autograd.grad(loss, [x, *state.values(), *layer.learned.values()])
     assert 0.02 < float(s.detach().mean()) < 0.9, "the case must spike, and not always"
     assert [c[0] for c in calls] == ["forward", "backward"] and calls[1][1][-1]  # with the parameters' gradients
-    if case == "user":
-        layer.requires_grad_(False)
-        torch.autograd.grad(layer(x).sum(), [x])
+    assert not broadcast_scalar(calls[1][1][0])
+    if spike_sum:
+        torch.autograd.grad(layer(x).sum(), [x, *layer.learned.values()])
         assert [c[0] for c in calls] == ["forward", "backward"] * 2
-        assert broadcast_scalar(calls[3][1][0]) and not calls[3][1][-1]  # the variants the replay must cover
+        assert broadcast_scalar(calls[3][1][0]) and calls[3][1][-1]  # the broadcast spike gradient, parameters' gradients
     return calls
 
 
@@ -135,9 +166,9 @@ needs_cxx = pytest.mark.skipif(compiler() is None, reason="the host emulation ne
 
 
 @needs_cxx
-@pytest.mark.parametrize("case,dtype", [("qif_adaptation", F64), ("adex_detached", F64), ("user", torch.float32)])
-def test_emulated_cuda_kernels_give_the_numba_kernels_bits(monkeypatch, case, dtype):
-    calls = _train_calls(monkeypatch, case, dtype)
+@pytest.mark.parametrize("case", list(SHARED))
+def test_emulated_cuda_kernels_give_the_numba_kernels_bits(monkeypatch, case):
+    calls = _train_calls(monkeypatch, case)
     before = dict(torchop.kernel_calls)
     for n, (kind, got, want) in enumerate(_replay(monkeypatch, calls)):
         for j, (g, w) in enumerate(zip(got, want)):
@@ -152,7 +183,7 @@ def test_emulated_cuda_kernels_give_the_numba_kernels_bits(monkeypatch, case, dt
 @needs_cxx
 @pytest.mark.skipif(not has_half_types(), reason="the host compiler has no _Float16 for the emulated half types")
 def test_emulated_float16_is_the_float32_kernels_rounded_once(monkeypatch):
-    calls = _train_calls(monkeypatch, "user", torch.float32, x_dtype=torch.float16)
+    calls = _train_calls(monkeypatch, "qif_float32", x_dtype=torch.float16)
 
     def half(kind, args):  # the storage tensors in float16 (exact: the values are float16's), the parameters float32
         if kind == "forward":
@@ -168,6 +199,77 @@ def test_emulated_float16_is_the_float32_kernels_rounded_once(monkeypatch):
                 _bits(g, w, where)
             else:
                 _bits(g, w.half(), where)
+
+
+class _EmulatedOp(torch.autograd.Function):
+    """The fused op with its CUDA implementation (host-emulated) on CPU tensors, and the op's own autograd rule."""
+
+    @staticmethod
+    def forward(x, z0, scal, arr, key, alpha, need_states):
+        return torchop._forward_cuda(x, z0, scal, arr, key, alpha, need_states)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        torchop._setup_context(ctx, inputs, output)
+        ctx.mark_non_differentiable(output[2])
+
+    @staticmethod
+    def backward(ctx, gs, gzT, gzseq):
+        return torchop._backward(ctx, gs, gzT, gzseq)
+
+
+def _emulated_layers(monkeypatch):
+    kernels = emulate(monkeypatch, torchgen_cuda)
+    monkeypatch.setattr(neuron_module, "fused_multi_step",
+                        lambda key, x, z0, scal, arr, alpha, need_states=False: _EmulatedOp.apply(x, z0, scal, arr, key, float(alpha),
+                                                                                                  bool(need_states)))
+    monkeypatch.setattr(torchop, "_backward_op", torchop._backward_cuda)
+    return kernels
+
+
+def _close(got, want, where, **tol):
+    assert got.dtype == want.dtype == F64 and got.shape == want.shape, where
+    torch.testing.assert_close(got, want, **tol, msg=lambda m: f"{where}: {m}")
+
+
+@needs_cxx
+@pytest.mark.parametrize("case", REFERENCE)
+def test_emulated_cuda_kernels_match_autograd_through_the_reference(monkeypatch, case):
+    definition, opts, scale, offset = CASES[case]
+    g = torch.Generator().manual_seed(8)
+    x = torch.rand(24, 3, 3, 4, generator=g, dtype=F64) * scale + offset
+    kernels = _emulated_layers(monkeypatch)
+    cuda = Neuron(definition, backend="numba", dtype=F64, **opts)  # the fused path, here the emulated CUDA kernels
+    ref = Neuron(definition, backend="torch", dtype=F64, **opts)
+    with torch.no_grad():
+        for p in cuda.learned.values():
+            p.mul_(1 + 0.1 * torch.rand(p.shape, generator=g, dtype=F64))
+    ref.load_state_dict(cuda.state_dict())
+    state0 = {k: v + 0.05 * torch.randn(v.shape, generator=g, dtype=F64) * (1 + v.abs()) for k, v in cuda.initial_state(x[0]).items()}
+    w = [torch.randn(x.shape if j == 0 else x.shape[1:], generator=g, dtype=F64) for j in range(3)]
+    out = {}
+    before = dict(torchop.kernel_calls)
+    for name, layer in (("cuda", cuda), ("ref", ref)):
+        xl = x.clone().requires_grad_()
+        state = {k: v.clone().requires_grad_() for k, v in state0.items()}
+        s, final = layer.run(xl, state)
+        loss = (s * w[0]).sum() + sum((v * wj).sum() for v, wj in zip(final.values(), w[1:]))
+        grads = torch.autograd.grad(loss, [xl, *state.values(), *layer.learned.values()])
+        out[name] = (s, list(final.values()), list(layer.state_seq.values()) if layer.store_state else [], grads)
+        if case == "user":  # parameters frozen, a spike count: the broadcast spike gradient, no parameters' gradients
+            layer.requires_grad_(False)
+            out[name] += (torch.autograd.grad(layer(xl).sum(), [xl])[0],)
+    assert torchop.kernel_calls["cuda_forward"] == before["cuda_forward"] + (2 if case == "user" else 1)
+    assert torchop.kernel_calls["cuda_backward"] == before["cuda_backward"] + (2 if case == "user" else 1)
+    assert kernels and all(k.calls == 1 for k in kernels)
+    (s, final, seq, grads, *more), (rs, rfinal, rseq, rgrads, *rmore) = out["cuda"], out["ref"]
+    assert 0.02 < float(s.detach().mean()) < 0.9, "the case must spike, and not always"
+    assert torch.equal(s, rs), f"{case}: spikes differ"
+    for j, (a, b) in enumerate(zip(final + seq, rfinal + rseq)):
+        _close(a, b, f"{case} state {j}", rtol=1e-12, atol=1e-12)
+    for j, (a, b) in enumerate(zip(grads + tuple(more), rgrads + tuple(rmore))):
+        _close(a, b, f"{case} gradient {j}", rtol=1e-9, atol=1e-10)
+    assert all(float(a.abs().max()) > 0 for a in grads), "every input, state and learned parameter gets a gradient"
 
 
 def test_cuda_source_is_readable_and_refuses_what_it_cannot_run():
