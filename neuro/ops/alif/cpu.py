@@ -2,9 +2,11 @@ r"""Numba CPU kernels of the multi-step ALIF law (see ``reference.py`` for the e
 
 The layout of :mod:`neuro.ops.lif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
 the time loop is outermost and the neuron loop innermost, so memory is read contiguously. The switches (reset,
-detach flags, surrogate, a broadcast spike gradient) are runtime arguments of one compiled kernel per direction: each
-is loop-invariant, a select in the neuron loop (the surrogate: one vectorised loop per kind, chosen once per row), so
-no switch combination costs a compile of its own (each cost 10-14 s on a 2-core machine when they were constants).
+detach flags, surrogate, a broadcast spike gradient) are runtime arguments of one compiled kernel per direction and
+dtype, so no switch combination costs a compile of its own (each cost 10-14 s on a 2-core machine when they were
+constants). The forward's reset and the detach flags are loop-invariant selects; the surrogate, and in the backward
+recursion the reset and the gradient kind, pick once per row one of several copies of a loop inlined with them as
+constants, each vectorised as the kernel specialised to them was.
 float32 and float64 each get their own compiled signature; float32 math stays float32. float16 and bfloat16 tensors
 (storage types NumPy cannot hand to Numba) are computed in float32, parameters included, and the results cast back
 to the tensors' dtypes; parameter gradients stay in float32.

@@ -61,30 +61,36 @@ def _forward(x, v0, beta, c, v_th, levels, norm, write_mask, y_out, mask_out, v_
         v_out[lo:hi] = v
 
 
+@njit(inline="always", cache=True)
+def _recursion_row(mt, ot, gyt, gv, beta, c, v_th, norm, detach_reset, n, gs_scalar):
+    """One step of the backward recursion over a block's neurons (the input gradient into ``ot``)."""
+    zero = const(v_th, 0.0)
+    for j in range(n):
+        gk = (gyt[0] if gs_scalar else gyt[j]) / norm
+        if not detach_reset:
+            gk = gk - v_th * gv[j]
+        gh = (gk / v_th if mt[j] != 0 else zero) + gv[j]
+        ot[j] = c * gh
+        gv[j] = beta * gh
+
+
 @njit(parallel=True, cache=True)
 def _backward(gy, gs_scalar, gv_last, mask, beta, c, v_th, norm, detach_reset, gx_out, gv0_out, block):
     T, N = gx_out.shape
-    zero = const(v_th, 0.0)
     n_blocks = (N + block - 1) // block
     for blk in prange(n_blocks):
         lo = blk * block
         hi = min(N, lo + block)
         gv = gv_last[lo:hi].copy()
-        # a broadcast output gradient (gy is [1, 1]) is read from a row filled with its one value
-        gy_row = np.empty(hi - lo if gs_scalar else 0, dtype=gv.dtype)
-        if gs_scalar:
-            gy_row[:] = gy[0, 0]
         for t in range(T - 1, -1, -1):
             mt = mask[t, lo:hi]
             ot = gx_out[t, lo:hi]
-            gyt = gy_row if gs_scalar else gy[t, lo:hi]
-            for j in range(hi - lo):
-                gk = gyt[j] / norm
-                if not detach_reset:
-                    gk = gk - v_th * gv[j]
-                gh = (gk / v_th if mt[j] != 0 else zero) + gv[j]
-                ot[j] = c * gh
-                gv[j] = beta * gh
+            gyt = gy[0, 0:1] if gs_scalar else gy[t, lo:hi]  # a broadcast output gradient (gy is [1, 1]): its one value
+            # one copy of the loop per gradient kind, a constant inlined, rather than a select in one loop
+            if gs_scalar:
+                _recursion_row(mt, ot, gyt, gv, beta, c, v_th, norm, detach_reset, hi - lo, True)
+            else:
+                _recursion_row(mt, ot, gyt, gv, beta, c, v_th, norm, detach_reset, hi - lo, False)
         gv0_out[lo:hi] = gv
 
 

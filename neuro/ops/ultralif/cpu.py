@@ -2,8 +2,9 @@ r"""Numba CPU kernels of the multi-step UltraLIF law (see ``reference.py`` for t
 
 The layout of :mod:`neuro.ops.alif.cpu`: parallel (``prange``) over blocks of neurons; inside a block
 the time loop is outermost and the neuron loop innermost, so memory is read contiguously. The reset mode, whether
-the charges are written and a broadcast spike gradient are runtime arguments (loop-invariant selects), so each kernel is
-compiled once per dtype, not once per switch combination. float32 and float64 each get their own compiled
+the charges are written and a broadcast spike gradient are runtime arguments, so each kernel is compiled once per dtype,
+not once per switch combination (the forward: loop-invariant selects; the backward: its loop inlined once per reset and
+gradient kind, chosen per row). float32 and float64 each get their own compiled
 signature and float32 math stays float32 (the sigmoid's exponential is
 :func:`neuro.ops.fastmath.fast_exp`, so the loops vectorise); float16 and bfloat16 tensors are computed
 in float32 and the results cast back.
@@ -55,10 +56,33 @@ def _forward(x, v0, eps, beta, c, v_th, v_reset, soft, write_h, s_out, h_out, v_
         v_out[lo:hi] = v
 
 
+@njit(inline="always", cache=True)
+def _recursion_row(ht, ot, gst, et, gv, g_eps, beta, c, v_th, v_reset, n, soft, gs_scalar):
+    """One step of the backward recursion over a block's neurons (the input gradient into ``ot``)."""
+    one = const(v_th, 1.0)
+    for j in range(n):
+        h = ht[j]
+        e = et[j]
+        z = (h - v_th) / e
+        s = one / (one + fast_exp(-z))
+        g_spike = gst[0] if gs_scalar else gst[j]
+        if soft:
+            g_spike = g_spike - v_th * gv[j]
+        else:
+            g_spike = g_spike + (v_reset - h) * gv[j]
+        gz = g_spike * (s * (one - s))
+        if soft:
+            gh = gz / e + gv[j]
+        else:
+            gh = gz / e + gv[j] * (one - s)
+        g_eps[j] -= gz * z / e
+        ot[j] = c * gh
+        gv[j] = beta * gh
+
+
 @njit(parallel=True, cache=True)
 def _backward(gs, gs_scalar, gv_last, h_seq, eps, beta, c, v_th, v_reset, soft, gx_out, gv0_out, geps_out, block):
     T, N = h_seq.shape
-    one = const(v_th, 1.0)
     n_blocks = (N + block - 1) // block
     for blk in prange(n_blocks):
         lo = blk * block
@@ -67,25 +91,19 @@ def _backward(gs, gs_scalar, gv_last, h_seq, eps, beta, c, v_th, v_reset, soft, 
         gv = gv_last[lo:hi].copy()
         g_eps = np.zeros(n, dtype=gv.dtype)
         et = eps[lo:hi]
-        # a broadcast spike gradient (gs is [1, 1]) is read from a row filled with its one value
-        gs_row = np.empty(n if gs_scalar else 0, dtype=gv.dtype)
-        if gs_scalar:
-            gs_row[:] = gs[0, 0]
         for t in range(T - 1, -1, -1):
             ht = h_seq[t, lo:hi]
             ot = gx_out[t, lo:hi]
-            gst = gs_row if gs_scalar else gs[t, lo:hi]
-            for j in range(n):
-                h = ht[j]
-                e = et[j]
-                z = (h - v_th) / e
-                s = one / (one + fast_exp(-z))
-                g_spike = gst[j] - v_th * gv[j] if soft else gst[j] + (v_reset - h) * gv[j]
-                gz = g_spike * (s * (one - s))
-                gh = gz / e + gv[j] if soft else gz / e + gv[j] * (one - s)
-                g_eps[j] -= gz * z / e
-                ot[j] = c * gh
-                gv[j] = beta * gh
+            gst = gs[0, 0:1] if gs_scalar else gs[t, lo:hi]  # a broadcast spike gradient (gs is [1, 1]): its one value
+            # one copy of the loop per (reset, broadcast gradient), constants inlined, rather than selects in one loop
+            if soft and gs_scalar:
+                _recursion_row(ht, ot, gst, et, gv, g_eps, beta, c, v_th, v_reset, n, True, True)
+            elif soft:
+                _recursion_row(ht, ot, gst, et, gv, g_eps, beta, c, v_th, v_reset, n, True, False)
+            elif gs_scalar:
+                _recursion_row(ht, ot, gst, et, gv, g_eps, beta, c, v_th, v_reset, n, False, True)
+            else:
+                _recursion_row(ht, ot, gst, et, gv, g_eps, beta, c, v_th, v_reset, n, False, False)
         gv0_out[lo:hi] = gv
         geps_out[lo:hi] = g_eps
 
