@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 OUT = DOCS / "_build" / "pages"
 # the pages with placeholders, filled by docs/conf.py at build time
-PAGES = ("simulator", "plasticity", "training", "data", "energy", "reproductions", "paradigms")
+PAGES = ("simulator", "plasticity", "training", "data", "energy", "reproductions", "paradigms", "scaling")
 RESULTS = ROOT / "benchmarks" / "results"
 PLACEHOLDER = re.compile(r"^\{\{(doc|tests|bench|figure):([^}]+)\}\}\s*$")
 MAX_CHECKS, MAX_CHECK_CHARS = 6, 150

@@ -23,7 +23,7 @@ _spec = importlib.util.spec_from_file_location("docs_build", ROOT / "docs" / "bu
 build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
-PAGES = ("simulator", "plasticity", "training", "data", "energy", "reproductions", "paradigms")
+PAGES = ("simulator", "plasticity", "training", "data", "energy", "reproductions", "paradigms", "scaling")
 
 
 def _fake_scripts(folder: Path) -> list[Path]:

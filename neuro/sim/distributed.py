@@ -4,7 +4,7 @@ The script is the single-process one; every rank runs it. Each population is cut
 ``r`` simulating part ``r`` of every population, and building only the synapses onto its own neurons (from the
 network's seed: :meth:`~neuro.sim.Projection._draw` draws random connectivity per block of targets, so a rank draws
 the blocks of its neurons and the single process draws the same blocks). The ranks exchange their spikes once per
-minimum delay :math:`D` (steps), as NEST does: a spike emitted at step :math:`s` cannot reach any target before
+minimum delay :math:`D` (steps; the scheme of Morrison et al. 2005): a spike emitted at step :math:`s` cannot reach any target before
 :math:`s + D`, so the ranks run :math:`D` steps, gather the spikes of those steps (an ``Allgatherv`` of
 (step, neuron) pairs) and go on.
 
