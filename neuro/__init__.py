@@ -13,7 +13,7 @@ import os as _os
 
 # GNU OpenMP (Numba's "omp" threading layer): a worker spins this many times after a parallel region before it
 # sleeps. libgomp's own default is 300000, but it drops to 100 when it counts more threads than cores, which it
-# does under Numba's pool on a 2-core machine: the workers then sleep between the CPU loop's regions and each wake-up
+# does under Numba's pool on a 2-core machine: the workers then sleep between back-to-back regions and each wake-up
 # costs tens of microseconds (measured: a 2-thread region of 25 us of work took 105 us). Set before libgomp is
 # loaded; a value the user set wins.
 _os.environ.setdefault("GOMP_SPINCOUNT", "300000")

@@ -41,17 +41,18 @@ their periods end, "parked" (potential kept aside, ``v = -inf``, which the updat
 fire), so the vectorised update loop reads and writes no counter and a refractory step costs nothing; the
 counters in ``refrac`` and the potentials are exact at every run's end.
 
-Threads (``Network(threads=N)``). Steps 1-2's update of each population of at least ``2 x 4096`` neurons is cut into
-up to N chunks of neurons, one per thread of Numba's pool (the chunks start on multiples of 64 neurons, so no two
-threads write one cache line of spike flags). Each neuron's update reads and writes only its own state, and its
-random numbers come from its own counter. Each chunk's spikes are collected on the thread that updated it (its
-flags are in that core's cache) and appended in chunk order, so in ascending neurons. Step 3b, in a step that visits
-2048 synapses or more, is partitioned by target neuron: thread ``p`` of ``N`` adds only into the synaptic variables
-of the ``p``-th ``N``-th of the neurons, finding its part of each segment by binary search (a segment's synapses
-ascend by target), so every target gets its inputs in one thread's order. Networks with fused plastic segments
-(``seg_code`` 6, 7) deliver on one thread; plasticity and monitors run on the calling thread. So the spikes and
-the state are the bits of one thread. A step waits for its slowest chunk: the threads help only where each gets a
-core of its own.
+Threads (``Network(threads=N)``, :func:`run_threads`). N workers, one thread each for the whole run, run the step
+loop together and meet at spin barriers between its phases (no parallel region is opened per phase). Steps 1-2:
+each population of at least ``2 x 4096`` neurons is cut into up to N chunks of neurons (on multiples of 64 neurons,
+so no two threads write one cache line of spike flags), chunk ``c`` on worker ``c``; smaller populations are one
+chunk each, spread over the workers. Each neuron's update reads and writes only its own state, and its random
+numbers come from its own counter; each chunk's spikes are collected on its worker and appended in population and
+chunk order, so in the order of one thread. Step 3b is partitioned by target neuron: worker ``p`` adds only into the
+synaptic variables of the ``p``-th N-th of the neurons (those it has just updated, in its core's cache), finding
+its part of each segment by binary search (a segment's synapses ascend by target), so every target gets its inputs
+in one thread's order. Networks with fused plastic segments (``seg_code`` 6, 7) deliver on worker 0; spike sources,
+recording, plasticity and monitors run on worker 0 while the others wait. So the spikes and the state are the bits of
+one thread. A step waits for its slowest worker: the threads help only where each gets a core of its own.
 
 Random numbers come from a counter-based hash of (seed, step, stream, neuron) (:mod:`neuro.ops.rng_cpu`,
 filled for a whole population per step in a vectorised loop), so a run gives the same spikes whatever
@@ -64,8 +65,9 @@ import inspect
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from ..ops.atomics import barrier
 from ..ops.fastmath import exp64
 from ..ops.fnptr import call_event, call_kernel
 from ..ops.lif.step_cpu import discrete_lif_update
@@ -466,18 +468,29 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
         fr[k] = fire
 
 
-# ---- threads (Network.threads): a population's update cut into chunks of neurons, one per thread. Every neuron's
-# update reads and writes only its own state (its random numbers come from the counter (seed, step, stream, neuron)),
-# so the chunks give the bits of one pass whatever their number; the spikes are then collected in neuron order by
-# one thread, so the spike lists are the same too.
-_MIN_CHUNK = 4096  # neurons per thread below which one thread updates a population: a parallel region costs ~5-30 us
-_MIN_PAR_EVENTS = 256  # synapses to visit in a step below which its delivery stays on the calling thread
+# ---- threads (Network.threads). The run is ONE parallel region: a worker per thread runs the step loop (_steps) and
+# the workers meet at spin barriers (neuro.ops.atomics) between the phases of a step; opening a region per phase
+# (about 7 us each here) cost a fifth of a 64k-neuron step. Phases of step t (thread 0 alone where no chunk is named):
+#   head: stop check (spike buffer), periodic and summed code, synapse samples  | barrier
+#   integrate: every thread updates its chunks of neurons and collects their spikes into its chunk's place in
+#     chunk_buf (a population of at least 2 x 4096 neurons is cut into up to N chunks on multiples of 64 neurons,
+#     chunk ch on thread ch % N; a smaller one is one chunk)                     | barrier
+#   mid: the chunks' spikes appended to the step's spike list in population and chunk order (ascending neurons:
+#     the list of one thread), clock-driven code, spike sources, recording, traces, presynaptic events (3a)
+#   deliver (3b): partitioned by target neuron (thread p adds only into the synaptic variables of the p-th N-th of
+#     the neurons, finding its part of each segment by binary search: a segment's synapses ascend by target), so
+#     every target gets its inputs in one thread's order                          | barriers before and after
+#   tail: 3c, postsynaptic events (4), periodic rules, modulators, state recording.
+# Networks with fused plastic segments (seg_code 6, 7) deliver on thread 0. Every neuron's update reads and writes
+# only its own state and its random numbers come from the counter (seed, step, stream, neuron), so the spikes and
+# the state are the bits of one thread whatever the number of threads.
+_MIN_CHUNK = 4096  # neurons per thread below which a population is one chunk (a chunk this small is not worth a core)
 _ALIGN = 64  # chunk boundaries on multiples of 64 neurons: two threads never write the same cache line of `fired`
 
 
 @njit(cache=True)
 def _n_chunks(size, n_threads):
-    """The number of chunks a population of ``size`` neurons is updated in: 1 (the calling thread) for small ones."""
+    """The number of chunks a population of ``size`` neurons is updated in: 1 for small ones."""
     if n_threads <= 1:
         return 1
     return max(1, min(n_threads, size // _MIN_CHUNK))
@@ -494,93 +507,90 @@ def _bound(lo, hi, c, n_chunks):
     return min(hi, (b + _ALIGN - 1) // _ALIGN * _ALIGN)
 
 
-@njit(parallel=True, cache=True)
-def _collect_par(n_chunks, lo, hi, fired, buf, counts):
-    """:func:`_collect_spikes` per chunk, on the thread that updated it (its flags are in that core's cache; read from
-    another core they would cost a cache-line transfer per 64 neurons): chunk ``c``'s spikes go to ``buf`` from its first
-    neuron's place, their number to ``counts[c]``."""
-    for c in prange(n_chunks):
-        a = _bound(lo, hi, c, n_chunks)
-        counts[c] = _collect_spikes(a, _bound(lo, hi, c + 1, n_chunks), fired, buf[a:], 0)
+@njit(cache=True)
+def _pop_chunks(model, size, n_threads):
+    """Chunks of a population: Poisson and discrete-LIF populations are one (they append their spikes as they go, and
+    Poisson neurons share blocks of 64 across populations)."""
+    if model == POISSON or model == DISCRETE_LIF:
+        return 1
+    return _n_chunks(size, n_threads)
 
 
 @njit(cache=True)
-def _gather_spikes(n_chunks, lo, hi, buf, counts, hist_row, nspk):
-    """The chunks' spikes (:func:`_collect_par`) appended to ``hist_row`` in chunk order: ascending neurons, as one pass."""
-    for c in range(n_chunks):
-        a = _bound(lo, hi, c, n_chunks)
-        for k in range(counts[c]):
-            hist_row[nspk] = buf[a + k]
-            nspk += 1
-    return nspk
-
-
-@njit(cache=True)
-def _collect(nch, lo, hi, fired, buf, counts, hist_row, nspk):
-    """The spikes of neurons ``lo..hi-1`` appended to ``hist_row``: by chunks on the threads (``nch`` > 1), else here."""
+def _owner(p, model, ch, nch, n_par):
+    """The worker that updates chunk ``ch`` of population ``p``: ``ch`` for a cut population (its neurons' state stays
+    in that core's cache for the delivery into the same neurons), one by population for the others (Poisson and
+    discrete-LIF populations on worker 0, see _pop_chunks)."""
     if nch > 1:
-        _collect_par(nch, lo, hi, fired, buf, counts)
-        return _gather_spikes(nch, lo, hi, buf, counts, hist_row, nspk)
-    return _collect_spikes(lo, hi, fired, hist_row, nspk)
-
-
-@njit(parallel=True, cache=True)
-def _cuba_chunks_par(n_chunks, lo, hi, t, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive, has_iext, has_extra, fired, parks,
-                     ref_i, ref_e, v_hold, th_hold, rq, buf, counts):
-    """:func:`_cuba_chunk` over ``n_chunks`` chunks of neurons on Numba's threads (chunk ``c``'s queue in ``rq[c]``, its
-    spikes in ``buf`` from its first neuron's place and their number in ``counts[c]``)."""
-    for c in prange(n_chunks):
-        a = _bound(lo, hi, c, n_chunks)
-        counts[c] = _cuba_chunk(a, _bound(lo, hi, c + 1, n_chunks), t, par, v, theta, x1, x2, c1, c2, renorm, f1, f2, i_ext, xdrive,
-                                has_iext, has_extra, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[c], buf[a:], 0)
-
-
-@njit(parallel=True, cache=True)
-def _coba_update_par(n_chunks, lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired):
-    """:func:`_coba_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
-    for c in prange(n_chunks):
-        _coba_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
-
-
-@njit(parallel=True, cache=True)
-def _izhikevich_update_par(n_chunks, lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired):
-    """:func:`_izhikevich_update` over ``n_chunks`` chunks of neurons on Numba's threads."""
-    for c in prange(n_chunks):
-        _izhikevich_update(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), dt, euler, v, u, isyn, i_ext, xdrive,
-                           na, nb, nc, nd, fired)
-
-
-@njit(parallel=True, cache=True)
-def _generic_update_par(n_chunks, fn, t, lo, hi, dt, seed, gen_tab, off, n_entries):
-    """A user-defined model's generated kernel (``neuro.dynamics.codegen``) over ``n_chunks`` chunks of neurons on Numba's
-    threads. The kernel reads its arrays from an address table (from the population's first neuron, ``gen_tab[off:]``);
-    each chunk gets the table moved to its first neuron: entry 0 (spike flags) by a byte per neuron, the others (refractory
-    counters, variables, parameters) by 8 bytes. Its random numbers are keyed by global neuron (``lo`` = the chunk's)."""
-    tabs = np.empty((n_chunks, n_entries), dtype=np.uint64)
-    for c in prange(n_chunks):
-        a = _bound(lo, hi, c, n_chunks)
-        b = _bound(lo, hi, c + 1, n_chunks)
-        shift = np.uint64(a - lo)
-        row = tabs[c]
-        row[0] = gen_tab[off] + shift
-        for j in range(1, n_entries):
-            row[j] = gen_tab[off + j] + shift * np.uint64(8)
-        call_kernel(fn, t, a, b - a, dt, seed, tabs.ctypes.data + np.uint64(8 * n_entries * c))
-    return tabs[0, 0]  # (a use of the tables after the loop: they live until every kernel has returned)
+        return ch % n_par
+    if model == POISSON or model == DISCRETE_LIF:
+        return 0
+    return p % n_par
 
 
 @njit(cache=True)
-def _pending_synapses(t, D, R, hist_step, hist_n, hist_idx, off):
-    """The synapses that step 3b visits at step ``t``: those of the spikes of steps ``t - d`` with delay ``d``."""
-    total = 0
-    for d in range(D + 1):
-        src_slot = (t - d) % R
-        if hist_step[src_slot] != t - d:
+def _integrate_chunk(p, ch, nch, t, dt, seed, pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, v, u, x1, x2, isyn, xdrive,
+                     refrac, i_ext, sigma, rate, na, nb, nc, nd, cur_col, cur_table, cur_t0, pop_fr, fr_P, fr_F, pop_direct, gen_fns,
+                     gen_tab, gen_fired, ctab, fired, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, out, n_out):
+    """Steps 1-2 for chunk ``ch`` of ``nch`` of population ``p``: its drive, its update, its spikes appended to ``out``
+    from ``n_out`` in ascending neurons (returns the new count). It touches only the chunk's neurons (and its own
+    refractory queue ``rq[p, ch]``), so chunks may run on different threads."""
+    model = pop_model[p]
+    par = pop_par[p]
+    lo = _bound(pop_start[p], pop_end[p], ch, nch)
+    hi = _bound(pop_start[p], pop_end[p], ch + 1, nch)
+    if pop_extra[p] != 0:  # noise and injected currents, computed apart so the update loops stay tight
+        _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
+    if model == POISSON:
+        return _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, out, n_out)
+    if model == CUBA:
+        fi = pop_fr[p]
+        P = fr_P[fi]
+        ph = t % P
+        return _cuba_chunk(lo, hi, t, par, v, u, x1, x2, par[5] * fr_F[fi, 0, ph], par[7] * fr_F[fi, 1, ph], ph == P - 1, fr_F[fi, 0, P],
+                           fr_F[fi, 1, P], i_ext, xdrive, pop_iext[p] != 0, pop_extra[p] != 0, fired, pop_direct[p] == 0, ref_i, ref_e,
+                           v_hold, th_hold, rq[p, ch], out, n_out)
+    if model == DISCRETE_LIF:
+        return discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, out, n_out)
+    if model == COBA:
+        _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
+        return _collect_spikes(lo, hi, fired, out, n_out)
+    if model == GENERIC:  # its generated kernel, through its address table (moved to the chunk's first neuron, _chunk_tables)
+        if nch == 1:
+            tab = gen_tab.ctypes.data + np.uint64(8 * int(par[1]))
+        else:
+            tab = ctab.ctypes.data + np.uint64(8 * ctab.shape[2] * (p * ctab.shape[1] + ch))
+        call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, tab)
+        return _collect_spikes(lo, hi, gen_fired, out, n_out)
+    if model == IZHIKEVICH:  # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
+        _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
+        return _collect_spikes(lo, hi, fired, out, n_out)
+    return n_out
+
+
+@njit(cache=True)
+def _chunk_tables(n_threads, pop_start, pop_end, pop_model, pop_par, gen_tab):
+    """The address tables of the chunks of user-defined populations: ``[pop, chunk, entry]``, each the population's table
+    (``gen_tab[off:]``, ``par[2]`` entries) moved to the chunk's first neuron: entry 0 (spike flags) by a byte per neuron,
+    the others (refractory counters, variables, parameters) by 8 bytes. The kernel keys its random numbers by the
+    global neuron (``lo``: the chunk's first)."""
+    width = 1
+    for p in range(pop_start.shape[0]):
+        if pop_model[p] == GENERIC:
+            width = max(width, int(pop_par[p, 2]))
+    ctab = np.zeros((pop_start.shape[0], max(n_threads, 1), width), dtype=np.uint64)
+    for p in range(pop_start.shape[0]):
+        if pop_model[p] != GENERIC:
             continue
-        for q in range(hist_n[src_slot]):
-            i = hist_idx[src_slot, q]
-            total += off[i, d + 1] - off[i, d]
-    return total
+        off = int(pop_par[p, 1])
+        nch = _pop_chunks(GENERIC, pop_end[p] - pop_start[p], n_threads)
+        for ch in range(nch):
+            shift = np.uint64(_bound(pop_start[p], pop_end[p], ch, nch) - pop_start[p])
+            ctab[p, ch, 0] = gen_tab[off] + shift
+            for j in range(1, int(pop_par[p, 2])):
+                ctab[p, ch, j] = gen_tab[off + j] + shift * np.uint64(8)
+    return ctab
+
 
 
 @njit(cache=True)
@@ -651,28 +661,6 @@ def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, h
     return ev
 
 
-@njit(parallel=True, cache=True)
-def _deliver_par(n_parts, n_neurons, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk, gk, tgt):
-    """Step 3b (segment codes 1-5) on ``n_parts`` threads, partitioned by target neuron: thread ``p`` adds only into the
-    synaptic variables of neurons ``[n p / n_parts, n (p + 1) / n_parts)`` (:func:`_deliver_part`). Its part of a segment
-    is found by binary search, as a segment's synapses ascend by postsynaptic neuron (``projections._synapse_layout``).
-    Every target gets its inputs in the order of one thread (delays, then spikes, then synapses), so the sums are the
-    same bits. Returns the synapses visited."""
-    events = np.zeros(n_parts, dtype=np.int64)
-    for p in prange(n_parts):
-        events[p] = _deliver_part(n_neurons * p // n_parts, n_neurons * (p + 1) // n_parts, p == 0, p == n_parts - 1, t, D, R,
-                                  hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk, gk, tgt)
-    return events.sum()
-
-
-@njit(parallel=True, cache=True)
-def _extra_drive_par(n_chunks, lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, noise_kind, xdrive):
-    """:func:`_extra_drive` over ``n_chunks`` chunks of neurons on Numba's threads."""
-    for c in prange(n_chunks):
-        _extra_drive(_bound(lo, hi, c, n_chunks), _bound(lo, hi, c + 1, n_chunks), t, seed, sigma, cur_col, cur_table, cur_t0,
-                     noise_kind, xdrive)
-
-
 @njit(inline="always", cache=True)
 def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind, proj_bank,
                 rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab):
@@ -716,73 +704,40 @@ def _pre_events(late, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, 
                     syn_w[s], _, _ = triplet_on_pre(syn_w[s], 0.0, r2, x_post, 0.0, pp)
 
 
-@njit(cache=True)
-def run_steps(
-    t0, n_steps, dt, seed,
-    # threads for the neurons' updates (Network.threads; Numba's thread count is set by the caller)
-    n_threads,
-    # populations
+@njit(cache=True, nogil=True)
+def _steps(
+    c, n_par,
+    t0, n_steps, dt, seed, n_threads,
     pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop,
-    # per-neuron state and parameters
     v, u, x1, x2, isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd,
-    # external current per step, for neurons with a current array: (column index or -1), table [T_total, n_cols]
     cur_col, cur_table, cur_t0,
-    # spike generators: sorted steps and neuron indices, read pointer (1-element array)
     gen_steps, gen_idx, gen_ptr,
-    # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
-    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets,
-    # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
-    # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
     off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
-    # the postsynaptic neuron of each synapse (int32; ascending inside each segment): read by the threaded delivery only
     syn_post,
-    # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
-    # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
-    # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
     pop_direct,
-    # user-defined models (Network._layout_models): the addresses of their generated kernels (uint64, neuro.dynamics.codegen), the uint64 table of
-    # the addresses of their arrays (a population's kernel slot, table offset and table length in pop_par[p, 0:3]), their spike flags
-    # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
     gen_fns, gen_tab, gen_fired, gen_state,
-    # user-defined plasticity rules (Network._layout_rules): the addresses of their generated event functions (on_pre of slot k at 2 k, on_post at
-    # 2 k + 1), their loops (clock-driven at 3 k, periodic at 3 k + 1, summed at 3 k + 2), the uint64 table of their arrays' addresses and the
-    # float64 block of their variables (read by synapse monitors)
     syn_ev_fns, syn_loop_fns, syn_tab, syn_state,
-    # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
-    # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
-    #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
-    # post_off[post, d] .. : rows of post_ev for the synapses reached by a spike of `post` after dendritic delay d:
-    #   (synapse, projection, the presynaptic neuron's index in its bank, the synapse's axonal delay)
-    # One row per event, its four fields side by side: a spike's run of events is one or two cache lines, not four
-    # separate arrays' worth (the event lists outgrow L2 in plastic networks; each run starts with cache misses)
-    # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
-    # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
-    # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
-    # proj_shift[pr]: a synapse's flat target index minus this is its postsynaptic neuron's place in the post trace bank
-    # (segments of seg_code 6 run their presynaptic events in the delivery pass, Network._fuse_pre_events)
     proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank, proj_shift,
-    # post_one[post, d]: the projection of a list whose events all belong to one pair / eligibility projection, read in
-    # compact form: post_pk[e] = axonal delay << 24 | presynaptic neuron's place in its bank, post_syn[e] the synapse
-    # (Network._compact_post_events); -1: the rows of post_ev
     pre_off, pre_code, pre_ev, post_off, post_ev, post_one, post_pk, post_syn,
     ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
     modulator, mod_decay, period_next, period_last,
-    # ring buffer of the last D + 1 steps' spikes
     hist_idx, hist_n, hist_step,
-    # outputs
     rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
     st_idx, st_var, st_every, st_out, st_count,
-    # synapse / modulator sampling: (synapse position or modulator index, SV_* kind), every sm_every steps
     sm_idx, sm_kind, sm_aux, sm_every, sm_out, sm_count,
+    # the run's workspace (run_steps): spike flags, the chunks' spikes and their counts [pop, chunk], frame gains,
+    # refractory queues, Poisson schedules, eligibility scales, trace rows, chunk address tables, control, barrier
+    fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl, evs, bar,
 ):
-    """Advance ``n_steps`` from global step ``t0``; returns the number of steps done (< n_steps when the spike buffer filled)."""
+    """The step loop of worker ``c`` of ``n_par`` (see the threads section above; ``n_par = 1``: the whole loop on the
+    calling thread). ``ctl[0]``: the steps done (set when the spike buffer fills)."""
     n_pops = pop_start.shape[0]
     R = hist_idx.shape[0]
     D = off.shape[1] - 2
     cap = spk_step.shape[0]
-    # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
-    elig_scale = np.ones(proj_kind.shape[0])
+    lead = c == 0
+    many = n_par > 1
     any_plastic = pre_ev.shape[0] > 0
     any_clock = False
     any_periodic = False
@@ -792,9 +747,9 @@ def run_steps(
             any_clock = any_clock or proj_par[pr, 3] != 0.0
             any_periodic = any_periodic or proj_par[pr, 2] > 0.0
             any_summed = any_summed or proj_par[pr, 5] != 0.0
-    # the threaded delivery (n_threads > 1) takes the segments of codes 1-5; one with fused plastic events (6, 7) keeps
-    # the whole of step 3b on this thread
-    par_deliver = n_threads > 1 and not np.any(seg_code >= 6)
+    # the partitioned delivery takes the segments of codes 1-5; one with fused plastic events (6, 7) keeps the whole of
+    # step 3b on worker 0
+    par_deliver = many and not np.any(seg_code >= 6)
     any_pre_list = np.any(pre_code != 0)  # presynaptic events left to 3a (not run in the delivery pass, seg_code 6)
     any_late_list = any_pre_list and np.any(proj_par[:, 29] != 0.0)  # ... of rules delivering before their update (3c)
     # the plastic loops' current projection: its parameter row, kind and trace banks (views made on change only)
@@ -807,191 +762,128 @@ def run_steps(
     post_dec = 1.0
     sign_pre = -1.0
     g = 1.0
-    # per step: offsets of each bank's rows of steps t - k and t - 1 - k (k up to the longest ring)
-    n_rows = bank_len.max() if bank_len.shape[0] > 0 else 1
-    rows_now = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
-    rows_prev = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
-    fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
-    # threads: each chunk's spikes, from its first neuron's place (_collect_par), and their numbers
-    chunk_buf = np.empty(v.shape[0] if n_threads > 1 else 1, dtype=hist_idx.dtype)
-    chunk_n = np.zeros(max(n_threads, 1), dtype=np.int64)
-    # per step: the factor of each frame key for inputs arriving for the next step (key 0: 1)
-    gk = np.ones(1 + 2 * fr_P.shape[0])
-    # Refractory current-based LIF neurons: a queue per population (a ring in ref_i / ref_e [start .. end]) of
-    # (neuron, step its integration resumes), in spike order, so the update loop reads and writes no counter. A queued
-    # neuron is "parked": its potential is kept in v_hold and v set to -inf, which the update leaves at -inf (or NaN)
-    # and never lets fire, so a frozen step costs nothing; it is put back when its period ends. Populations with
-    # synapses onto v itself (pop_direct) cannot park (a jump during the refractory period must apply): their queued
-    # neurons' potentials are saved before the update and put back after it, every step. The counters in `refrac`
-    # are read here and written back at the end (and v of parked neurons), so the state between runs is as always.
-    ref_i = np.zeros(v.shape[0], dtype=np.int64)
-    ref_e = np.zeros(v.shape[0], dtype=np.int64)
-    v_hold = np.zeros(v.shape[0])
-    th_hold = np.zeros(v.shape[0])
-    # one queue per chunk of a population (threads: see _cuba_chunk), over the chunk's own positions: rq[p, c] = (head, length)
-    rq = np.zeros((n_pops, max(n_threads, 1), 2), dtype=np.int64)
-    for p in range(n_pops):
-        if pop_model[p] == CUBA:
-            nch = _n_chunks(pop_end[p] - pop_start[p], n_threads)
-            for ch in range(nch):
-                lo = _bound(pop_start[p], pop_end[p], ch, nch)
-                cand = np.flatnonzero(refrac[lo : _bound(pop_start[p], pop_end[p], ch + 1, nch)] > 0) + lo
-                order = np.argsort(refrac[cand], kind="mergesort")  # by the step integration resumes: queue order
-                for q in range(cand.shape[0]):
-                    i = cand[order[q]]
-                    ref_i[lo + q] = i
-                    ref_e[lo + q] = t0 - 1 + refrac[i]
-                    if pop_direct[p] == 0:
-                        v_hold[i] = v[i]
-                        v[i] = -np.inf
-                rq[p, ch, 1] = cand.shape[0]
-    # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule), and
-    # its minimum per block of 64 neurons (other neurons: never)
-    pnext = np.full(v.shape[0], NEVER_STEP, dtype=np.int64)
-    for p in range(n_pops):
-        if pop_model[p] == POISSON:
-            for i in range(pop_start[p], pop_end[p]):
-                pnext[i] = min(t0 - 1 + refrac[i], NEVER_STEP)
-    pblk = np.full((v.shape[0] + _PB - 1) // _PB, NEVER_STEP, dtype=np.int64)
-    for i in range(v.shape[0]):
-        pblk[i // _PB] = min(pblk[i // _PB], pnext[i])
-    done = n_steps
+    part_lo = v.shape[0] * c // n_par  # this worker's part of the targets in the partitioned delivery
+    part_hi = v.shape[0] * (c + 1) // n_par
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
-        # the worst case of one step's recorded spikes must still fit
-        if spk_count[0] + hist_idx.shape[1] > cap:  # a row holds a step's spikes: n, plus repeated source spikes
-            done = k
-            break
-        nspk = 0
-        # periodic code of user-defined rules, at the start of the steps whose time is a multiple of their period
-        if any_periodic:
-            for pr in range(proj_kind.shape[0]):
-                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 2] > 0.0 and t >= period_next[pr]:
-                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 1], t, 0, int(proj_par[pr, 4]), dt, seed,
-                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
-                    period_next[pr] += int(proj_par[pr, 2])
-        # (summed) variables of user-defined rules: their targets set from the synapses, before the neurons' updates
-        if any_summed:
-            for pr in range(proj_kind.shape[0]):
-                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 5] != 0.0:
-                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 2], t, 0, int(proj_par[pr, 4]), dt, seed,
-                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
-        # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
-        if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
-            _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos, modulator,
-                             period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, syn_state, sm_out[sm_count[0]])
-            sm_count[0] += 1
-        # ---- 1-2: integrate, threshold, reset (model branch outside the neuron loop so the loops compile tight)
-        for p in range(n_pops):
-            model = pop_model[p]
-            par = pop_par[p]
-            lo = pop_start[p]
-            hi = pop_end[p]
-            nch = _n_chunks(hi - lo, n_threads)
-            if pop_extra[p] != 0:
-                # noise and injected currents, computed apart so the update loops stay tight
-                if nch > 1:
-                    _extra_drive_par(nch, lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
-                else:
-                    _extra_drive(lo, hi, t, seed, sigma, cur_col, cur_table, cur_t0, pop_extra[p], xdrive)
-            if model == POISSON:
-                nspk = _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, hist_idx[slot], nspk)
-            elif model == CUBA:
-                fi = pop_fr[p]
-                P = fr_P[fi]
-                ph = t % P
-                c1 = par[5] * fr_F[fi, 0, ph]
-                c2 = par[7] * fr_F[fi, 1, ph]
-                parks = pop_direct[p] == 0
-                if nch > 1:
-                    _cuba_chunks_par(nch, lo, hi, t, par, v, u, x1, x2, c1, c2, ph == P - 1, fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive,
-                                     pop_iext[p] != 0, pop_extra[p] != 0, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[p], chunk_buf, chunk_n)
-                    nspk = _gather_spikes(nch, lo, hi, chunk_buf, chunk_n, hist_idx[slot], nspk)
-                else:
-                    nspk = _cuba_chunk(lo, hi, t, par, v, u, x1, x2, c1, c2, ph == P - 1, fr_F[fi, 0, P], fr_F[fi, 1, P], i_ext, xdrive,
-                                       pop_iext[p] != 0, pop_extra[p] != 0, fired, parks, ref_i, ref_e, v_hold, th_hold, rq[p, 0],
-                                       hist_idx[slot], nspk)
-            elif model == DISCRETE_LIF:
-                nspk = discrete_lif_update(lo, hi, par, v, u, x1, x2, na, i_ext, xdrive, pop_extra[p] != 0, hist_idx[slot], nspk)
-            elif model == COBA:
-                if nch > 1:
-                    _coba_update_par(nch, lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
-                else:
-                    _coba_update(lo, hi, dt, par, v, x1, x2, refrac, i_ext, xdrive, fired)
-                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
-            elif model == GENERIC:
-                if nch > 1:  # par[2]: the entries of its address table
-                    _generic_update_par(nch, gen_fns[int(par[0])], t, lo, hi, dt, seed, gen_tab, int(par[1]), int(par[2]))
-                else:
-                    call_kernel(gen_fns[int(par[0])], t, lo, hi - lo, dt, seed, gen_tab.ctypes.data + np.uint64(8 * int(par[1])))
-                nspk = _collect(nch, lo, hi, gen_fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
-            elif model == IZHIKEVICH:
-                # par: scheme (0 = Izhikevich's two half-steps, 1 = Euler)
-                if nch > 1:
-                    _izhikevich_update_par(nch, lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
-                else:
-                    _izhikevich_update(lo, hi, dt, par[0] != 0.0, v, u, isyn, i_ext, xdrive, na, nb, nc, nd, fired)
-                nspk = _collect(nch, lo, hi, fired, chunk_buf, chunk_n, hist_idx[slot], nspk)
-        # clock-driven equations of user-defined rules, after the neurons' updates
-        if any_clock:
-            for pr in range(proj_kind.shape[0]):
-                if proj_kind[pr] == PL_GENERIC and proj_par[pr, 3] != 0.0:
-                    call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0])], t, 0, int(proj_par[pr, 4]), dt, seed,
-                                syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
-        # generator spikes for this step
-        g = gen_ptr[0]
-        while g < gen_steps.shape[0] and gen_steps[g] < t:
-            g += 1
-        while g < gen_steps.shape[0] and gen_steps[g] == t:
-            hist_idx[slot, nspk] = gen_idx[g]
-            nspk += 1
-            g += 1
-        gen_ptr[0] = g
-        hist_n[slot] = nspk
-        hist_step[slot] = t
-        # record spikes and population counts
-        for q in range(nspk):
-            i = hist_idx[slot, q]
-            pop_counts[k, npop[i]] += 1
-            if rec_mask[i]:
-                c = spk_count[0]
-                spk_step[c] = t
-                spk_idx[c] = i
-                spk_count[0] = c + 1
-        # ---- 3: delivery of spikes emitted at t - d, for every delay d
         now = t * dt
-        for pr in range(proj_kind.shape[0]):
-            if proj_kind[pr] == PL_ELIGIBILITY:
-                # periodic decay (pp[28]): increments add undecayed until the next update
-                elig_scale[pr] = 1.0 if proj_par[pr, 28] != 0.0 else math.exp((now - period_last[pr]) / proj_par[pr, 10])
-        # the per-neuron traces move to step t (decay, then this step's spikes)
-        if any_plastic:
-            _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_idx[slot], nspk)
-            _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev)
-            cur_pr = -1  # the cached rows and gains below are this step's
-        # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
-        # so a synapse whose delay is all axonal delivers the weight its own arrival just changed (delivery
-        # "after_update"; rules delivering "before_update" run theirs after 3b). The postsynaptic trace seen now:
-        # the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
-        if any_pre_list:
-            _pre_events(False, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
-                        proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab)
-        # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse (codes 3, 4: the weight
-        # scaled into its target's frame for step t + 1)
-        for fi in range(fr_P.shape[0]):
-            ph = (t + 1) % fr_P[fi]
-            gk[1 + 2 * fi] = fr_G[fi, 0, ph]
-            gk[2 + 2 * fi] = fr_G[fi, 1, ph]
-        if par_deliver and _pending_synapses(t, D, R, hist_step, hist_n, hist_idx, off) >= _MIN_PAR_EVENTS:
-            ev_count[0] += _deliver_par(n_threads, v.shape[0], t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt,
-                                        syn_post, syn_fk, gk, tgt)
-            D_seq = -1  # nothing left for the loop below
-        else:
-            D_seq = D
-        for d in range(D_seq + 1):
+        if lead:
+            # the worst case of one step's recorded spikes must still fit
+            if spk_count[0] + hist_idx.shape[1] > cap:  # a row holds a step's spikes: n, plus repeated source spikes
+                ctl[0] = k
+                ctl[1] = 1
+            else:
+                # periodic code of user-defined rules, at the start of the steps whose time is a multiple of their period
+                if any_periodic:
+                    for pr in range(proj_kind.shape[0]):
+                        if proj_kind[pr] == PL_GENERIC and proj_par[pr, 2] > 0.0 and t >= period_next[pr]:
+                            call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 1], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                        syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+                            period_next[pr] += int(proj_par[pr, 2])
+                # (summed) variables of user-defined rules: their targets set from the synapses, before the neurons' updates
+                if any_summed:
+                    for pr in range(proj_kind.shape[0]):
+                        if proj_kind[pr] == PL_GENERIC and proj_par[pr, 5] != 0.0:
+                            call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0]) + 2], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                        syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+                # synapse / modulator samples are the state at time t dt, before this step (as Brian2 records at a step's start)
+                if sm_idx.shape[0] > 0 and t % sm_every == 0 and sm_count[0] < sm_out.shape[0]:
+                    _sample_synapses(t, sm_idx, sm_kind, sm_aux, syn_w, syn_proj, proj_kind, proj_par, elig, elig_post, syn_postpos,
+                                     modulator, period_last, dt, ntr, bank_base, bank_len, bank_n, bank_decay, syn_state,
+                                     sm_out[sm_count[0]])
+                    sm_count[0] += 1
+        if many:
+            barrier(bar, n_par)
+        if ctl[1] != 0:
+            break
+        # ---- 1-2: integrate, threshold, reset: each worker its chunks (one worker: the spikes straight into the step's list)
+        nspk = 0
+        for p in range(n_pops):
+            nch = _pop_chunks(pop_model[p], pop_end[p] - pop_start[p], n_threads)
+            for ch in range(nch):
+                if _owner(p, pop_model[p], ch, nch, n_par) != c:
+                    continue
+                out = hist_idx[slot] if not many else chunk_buf[_bound(pop_start[p], pop_end[p], ch, nch):]
+                n_out = 0 if many else nspk
+                got = _integrate_chunk(p, ch, nch, t, dt, seed, pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, v, u, x1, x2,
+                                       isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd, cur_col, cur_table, cur_t0, pop_fr, fr_P,
+                                       fr_F, pop_direct, gen_fns, gen_tab, gen_fired, ctab, fired, ref_i, ref_e, v_hold, th_hold, rq, pnext,
+                                       pblk, out, n_out)
+                if many:
+                    chunk_n[p, ch] = got
+                else:
+                    nspk = got
+        if many:
+            barrier(bar, n_par)
+        if lead:
+            if many:  # the chunks' spikes in population and chunk order: ascending neurons, the list of one worker
+                for p in range(n_pops):
+                    nch = _pop_chunks(pop_model[p], pop_end[p] - pop_start[p], n_threads)
+                    for ch in range(nch):
+                        a = _bound(pop_start[p], pop_end[p], ch, nch)
+                        for q in range(chunk_n[p, ch]):
+                            hist_idx[slot, nspk] = chunk_buf[a + q]
+                            nspk += 1
+            # clock-driven equations of user-defined rules, after the neurons' updates
+            if any_clock:
+                for pr in range(proj_kind.shape[0]):
+                    if proj_kind[pr] == PL_GENERIC and proj_par[pr, 3] != 0.0:
+                        call_kernel(syn_loop_fns[3 * int(proj_par[pr, 0])], t, 0, int(proj_par[pr, 4]), dt, seed,
+                                    syn_tab.ctypes.data + np.uint64(8 * int(proj_par[pr, 1])))
+            # generator spikes for this step
+            gp = gen_ptr[0]
+            while gp < gen_steps.shape[0] and gen_steps[gp] < t:
+                gp += 1
+            while gp < gen_steps.shape[0] and gen_steps[gp] == t:
+                hist_idx[slot, nspk] = gen_idx[gp]
+                nspk += 1
+                gp += 1
+            gen_ptr[0] = gp
+            hist_n[slot] = nspk
+            hist_step[slot] = t
+            # record spikes and population counts
+            for q in range(nspk):
+                i = hist_idx[slot, q]
+                pop_counts[k, npop[i]] += 1
+                if rec_mask[i]:
+                    r = spk_count[0]
+                    spk_step[r] = t
+                    spk_idx[r] = i
+                    spk_count[0] = r + 1
+            # ---- 3: delivery of spikes emitted at t - d, for every delay d
+            for pr in range(proj_kind.shape[0]):
+                if proj_kind[pr] == PL_ELIGIBILITY:
+                    # periodic decay (pp[28]): increments add undecayed until the next update
+                    elig_scale[pr] = 1.0 if proj_par[pr, 28] != 0.0 else math.exp((now - period_last[pr]) / proj_par[pr, 10])
+            # the per-neuron traces move to step t (decay, then this step's spikes)
+            if any_plastic:
+                _advance_traces(t, ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest, hist_idx[slot], nspk)
+                _row_tables(t, bank_base, bank_len, bank_n, rows_now, rows_prev)
+                cur_pr = -1  # the cached rows and gains below are this step's
+            # 3a. presynaptic side of plasticity, when the spike reaches the synapse (axonal delay); before delivery,
+            # so a synapse whose delay is all axonal delivers the weight its own arrival just changed (delivery
+            # "after_update"; rules delivering "before_update" run theirs after 3b). The postsynaptic trace seen now:
+            # the post spikes that reached the synapse before this step (emitted up to t - 1 - dendritic).
+            if any_pre_list:
+                _pre_events(False, t, DA, R, hist_step, hist_n, hist_idx, pre_code, pre_off, pre_ev, syn_w, elig, ntr, proj_par, proj_kind,
+                            proj_bank, rows_now, rows_prev, bank_decay, bank_lo, elig_scale, dt, seed, syn_ev_fns, syn_tab)
+            # 3b. delivery of spikes emitted at t - d (total delay d): one indexed add per synapse (codes 3, 4: the weight
+            # scaled into its target's frame for step t + 1)
+            for fi in range(fr_P.shape[0]):
+                ph = (t + 1) % fr_P[fi]
+                gk[1 + 2 * fi] = fr_G[fi, 0, ph]
+                gk[2 + 2 * fi] = fr_G[fi, 1, ph]
+        if par_deliver:  # every worker into its part of the targets
+            barrier(bar, n_par)
+            evs[8 * c] += _deliver_part(part_lo, part_hi, c == 0, c == n_par - 1, t, D, R, hist_step, hist_n, hist_idx, seg_code, off,
+                                        syn_w, syn_tgt, syn_post, syn_fk, gk, tgt)
+            barrier(bar, n_par)
+        if not lead:
+            continue
+        for d in range(D + 1 if not par_deliver else 0):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
                 continue
@@ -1096,14 +988,14 @@ def run_steps(
                 for e in range(proj_ptr[pr], proj_ptr[pr + 1]):
                     s = proj_syn[e]
                     pos = syn_postpos[s]
-                    c = elig[s] + elig_post[pos]  # the two sides' increments, merged once per period
+                    ce = elig[s] + elig_post[pos]  # the two sides' increments, merged once per period
                     elig_post[pos] = 0.0
                     if periodic:  # Izhikevich's order: use the eligibility, then decay it by one period
-                        elig[s] = c * f_period
+                        elig[s] = ce * f_period
                     else:
-                        c = c * f
-                        elig[s] = c
-                    w = syn_w[s] + pp[24] + gain * c
+                        ce = ce * f
+                        elig[s] = ce
+                    w = syn_w[s] + pp[24] + gain * ce
                     syn_w[s] = min(max(w, pp[25]), pp[26])
                 period_last[pr] = now
                 period_next[pr] += int(pp[11])
@@ -1113,26 +1005,103 @@ def run_steps(
         if st_idx.shape[0] > 0 and t % st_every == 0:
             r = st_count[0]
             if r < st_out.shape[0]:
-                for c in range(st_idx.shape[0]):
-                    i = st_idx[c]
-                    var = st_var[c]
+                for col in range(st_idx.shape[0]):
+                    i = st_idx[col]
+                    var = st_var[col]
                     if var == VAR_V:
                         val = v[i]
                         if not (val > -np.inf) and pop_model[npop[i]] == CUBA and pop_direct[npop[i]] == 0:
                             val = v_hold[i]  # a parked refractory neuron
-                        st_out[r, c] = val
+                        st_out[r, col] = val
                     elif var == VAR_U:
-                        st_out[r, c] = u[i]
+                        st_out[r, col] = u[i]
                     elif var == VAR_GEN:
-                        st_out[r, c] = gen_state[i]
+                        st_out[r, col] = gen_state[i]
                     else:  # a synaptic current: in its frame for step t + 1 where its population has one
                         ch = 0 if var == VAR_X1 else 1
                         val = x1[i] if ch == 0 else x2[i]
                         fi = pop_fr[npop[i]]
                         if fi >= 0:
                             val *= fr_F[fi, ch, (t + 1) % fr_P[fi]]
-                        st_out[r, c] = val
+                        st_out[r, col] = val
                 st_count[0] = r + 1
+
+
+@njit(cache=True)
+def _workspace(t0, n_steps, n_threads, pop_start, pop_end, pop_model, pop_par, v, refrac, pop_direct, gen_tab, fr_P, proj_kind, bank_len,
+               hist_idx):
+    """The arrays a run's workers share besides the layout (the last arguments of :func:`_steps`), the refractory queues
+    and Poisson schedules read from the counters in ``refrac``."""
+    n_pops = pop_start.shape[0]
+    n_threads = max(n_threads, 1)
+    # per projection: exp((now - period_last) / tau_c), the weight of an eligibility increment made now (one exp per step)
+    elig_scale = np.ones(proj_kind.shape[0])
+    # per step: offsets of each bank's rows of steps t - k and t - 1 - k (k up to the longest ring)
+    n_rows = bank_len.max() if bank_len.shape[0] > 0 else 1
+    rows_now = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
+    rows_prev = np.zeros((max(bank_len.shape[0], 1), n_rows), dtype=np.int64)
+    fired = np.zeros((v.shape[0] + 7) // 8 * 8, dtype=np.uint8)  # spike flags of one step (see _collect_spikes)
+    # threads: each chunk's spikes, from its first neuron's place, and their numbers [pop, chunk]
+    chunk_buf = np.empty(v.shape[0] if n_threads > 1 else 1, dtype=hist_idx.dtype)
+    chunk_n = np.zeros((n_pops, n_threads), dtype=np.int64)
+    ctab = _chunk_tables(n_threads, pop_start, pop_end, pop_model, pop_par, gen_tab)
+    # per step: the factor of each frame key for inputs arriving for the next step (key 0: 1)
+    gk = np.ones(1 + 2 * fr_P.shape[0])
+    # Refractory current-based LIF neurons: a queue per population (a ring in ref_i / ref_e [start .. end]) of
+    # (neuron, step its integration resumes), in spike order, so the update loop reads and writes no counter. A queued
+    # neuron is "parked": its potential is kept in v_hold and v set to -inf, which the update leaves at -inf (or NaN)
+    # and never lets fire, so a frozen step costs nothing; it is put back when its period ends. Populations with
+    # synapses onto v itself (pop_direct) cannot park (a jump during the refractory period must apply): their queued
+    # neurons' potentials are saved before the update and put back after it, every step. The counters in `refrac`
+    # are read here and written back at the end (and v of parked neurons), so the state between runs is as always.
+    ref_i = np.zeros(v.shape[0], dtype=np.int64)
+    ref_e = np.zeros(v.shape[0], dtype=np.int64)
+    v_hold = np.zeros(v.shape[0])
+    th_hold = np.zeros(v.shape[0])
+    # one queue per chunk of a population (see _cuba_chunk), over the chunk's own positions: rq[p, c] = (head, length)
+    rq = np.zeros((n_pops, n_threads, 2), dtype=np.int64)
+    for p in range(n_pops):
+        if pop_model[p] == CUBA:
+            nch = _pop_chunks(CUBA, pop_end[p] - pop_start[p], n_threads)
+            for ch in range(nch):
+                lo = _bound(pop_start[p], pop_end[p], ch, nch)
+                cand = np.flatnonzero(refrac[lo : _bound(pop_start[p], pop_end[p], ch + 1, nch)] > 0) + lo
+                order = np.argsort(refrac[cand], kind="mergesort")  # by the step integration resumes: queue order
+                for q in range(cand.shape[0]):
+                    i = cand[order[q]]
+                    ref_i[lo + q] = i
+                    ref_e[lo + q] = t0 - 1 + refrac[i]
+                    if pop_direct[p] == 0:
+                        v_hold[i] = v[i]
+                        v[i] = -np.inf
+                rq[p, ch, 1] = cand.shape[0]
+    # Poisson neurons: the step of their next spike (their refrac counts the steps to it, see poisson_schedule), and
+    # its minimum per block of 64 neurons (other neurons: never)
+    pnext = np.full(v.shape[0], NEVER_STEP, dtype=np.int64)
+    for p in range(n_pops):
+        if pop_model[p] == POISSON:
+            for i in range(pop_start[p], pop_end[p]):
+                pnext[i] = min(t0 - 1 + refrac[i], NEVER_STEP)
+    pblk = np.full((v.shape[0] + _PB - 1) // _PB, NEVER_STEP, dtype=np.int64)
+    for i in range(v.shape[0]):
+        pblk[i // _PB] = min(pblk[i // _PB], pnext[i])
+    ctl = np.zeros(8, dtype=np.int64)
+    ctl[0] = n_steps
+    evs = np.zeros(8 * n_threads, dtype=np.int64)  # the partitioned delivery's synapses visited, per worker (a line apart)
+    bar = np.zeros(16, dtype=np.int64)
+    return (fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl,
+            evs, bar)
+
+
+@njit(cache=True)
+def _finish(t0, n_threads, pop_start, pop_end, pop_model, pop_direct, v, refrac, ev_count, ws):
+    """After the loop: the synapses the workers visited counted, the refractory queues back into the counters (steps
+    left after the last step done), parked potentials back; returns the steps done."""
+    n_pops = pop_start.shape[0]
+    n_threads = max(n_threads, 1)
+    ref_i, ref_e, v_hold, rq, pnext, ctl, evs = ws[4], ws[5], ws[6], ws[8], ws[9], ws[15], ws[16]
+    ev_count[0] += evs.sum()
+    done = ctl[0]
     # the refractory queues back into the counters (steps left after the last step done), parked potentials back
     t_last = t0 + done - 1
     for p in range(n_pops):
@@ -1142,7 +1111,7 @@ def run_steps(
         if pop_model[p] == CUBA:
             for i in range(pop_start[p], pop_end[p]):
                 refrac[i] = 0
-            nch = _n_chunks(pop_end[p] - pop_start[p], n_threads)
+            nch = _pop_chunks(CUBA, pop_end[p] - pop_start[p], n_threads)
             for ch in range(nch):
                 lo = _bound(pop_start[p], pop_end[p], ch, nch)
                 size = _bound(pop_start[p], pop_end[p], ch + 1, nch) - lo
@@ -1155,5 +1124,105 @@ def run_steps(
     return done
 
 
+
+
+@njit(cache=True)
+def run_steps(
+    t0, n_steps, dt, seed,
+    # threads (Network.threads; Numba's thread count is set by the caller): the loop's workers, see the threads section
+    n_threads,
+    # populations
+    pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop,
+    # per-neuron state and parameters
+    v, u, x1, x2, isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd,
+    # external current per step, for neurons with a current array: (column index or -1), table [T_total, n_cols]
+    cur_col, cur_table, cur_t0,
+    # spike generators: sorted steps and neuron indices, read pointer (1-element array)
+    gen_steps, gen_idx, gen_ptr,
+    # synapses (CSR by pre, then delay): off[pre, d] .. off[pre, d + 1]; synapse s adds syn_w[s] to tgt[syn_tgt[s]],
+    # tgt being the rows x1, x2, isyn, v of one matrix, flattened; seg_code[pre, d]: 0 no synapse, 1 some, 2 contiguous targets,
+    # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
+    # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
+    off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
+    # the postsynaptic neuron of each synapse (int32; ascending inside each segment): read by the partitioned delivery only
+    syn_post,
+    # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
+    # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
+    pop_fr, fr_P, fr_F, fr_G, syn_fk,
+    # per population: 1 where synapses add to v directly (its refractory neurons cannot be parked, see below)
+    pop_direct,
+    # user-defined models (Network._layout_models): the addresses of their generated kernels (uint64, neuro.dynamics.codegen), the uint64 table of
+    # the addresses of their arrays (a population's kernel slot, table offset and table length in pop_par[p, 0:3]), their spike flags
+    # (uint8, by global neuron) and the float64 block of their variables and parameters (read by state monitors)
+    gen_fns, gen_tab, gen_fired, gen_state,
+    # user-defined plasticity rules (Network._layout_rules): the addresses of their generated event functions (on_pre of slot k at 2 k, on_post at
+    # 2 k + 1), their loops (clock-driven at 3 k, periodic at 3 k + 1, summed at 3 k + 2), the uint64 table of their arrays' addresses and the
+    # float64 block of their variables (read by synapse monitors)
+    syn_ev_fns, syn_loop_fns, syn_tab, syn_state,
+    # plasticity: the traces are per neuron (trace banks, see the module doc); the events list plastic synapses
+    # pre_off[pre, a] .. : rows of pre_ev for the synapses reached by a spike of `pre` after axonal delay a; a row is
+    #   (synapse, projection, the postsynaptic neuron's index in its bank, the synapse's dendritic delay)
+    # post_off[post, d] .. : rows of post_ev for the synapses reached by a spike of `post` after dendritic delay d:
+    #   (synapse, projection, the presynaptic neuron's index in its bank, the synapse's axonal delay)
+    # One row per event, its four fields side by side: a spike's run of events is one or two cache lines, not four
+    # separate arrays' worth (the event lists outgrow L2 in plastic networks; each run starts with cache misses)
+    # proj_bank[proj, m]: trace bank of trace m of the projection (pair: 0 pre, 1 post; triplet: r1, r2, o1, o2)
+    # elig: eligibility increments of presynaptic events (by synapse); elig_post: of postsynaptic events (by position in
+    # post_syn, so those events write sequentially); syn_postpos[s]: synapse s's position there. The periodic rule sums them.
+    # proj_shift[pr]: a synapse's flat target index minus this is its postsynaptic neuron's place in the post trace bank
+    # (segments of seg_code 6 run their presynaptic events in the delivery pass, Network._fuse_pre_events)
+    proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post, syn_postpos, proj_bank, proj_shift,
+    # post_one[post, d]: the projection of a list whose events all belong to one pair / eligibility projection, read in
+    # compact form: post_pk[e] = axonal delay << 24 | presynaptic neuron's place in its bank, post_syn[e] the synapse
+    # (Network._compact_post_events); -1: the rows of post_ev
+    pre_off, pre_code, pre_ev, post_off, post_ev, post_one, post_pk, post_syn,
+    ntr, bank_base, bank_len, bank_n, bank_lo, bank_decay, bank_nearest,
+    modulator, mod_decay, period_next, period_last,
+    # ring buffer of the last D + 1 steps' spikes
+    hist_idx, hist_n, hist_step,
+    # outputs
+    rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count,
+    st_idx, st_var, st_every, st_out, st_count,
+    # synapse / modulator sampling: (synapse position or modulator index, SV_* kind), every sm_every steps
+    sm_idx, sm_kind, sm_aux, sm_every, sm_out, sm_count,
+):
+    """Advance ``n_steps`` from global step ``t0`` on the calling thread; returns the number of steps done (< n_steps
+    when the spike buffer filled). :func:`run_threads` runs the same loop on ``n_threads`` threads."""
+    ws = _workspace(t0, n_steps, n_threads, pop_start, pop_end, pop_model, pop_par, v, refrac, pop_direct, gen_tab, fr_P, proj_kind,
+                    bank_len, hist_idx)
+    (fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl, evs,
+     bar) = ws
+    _steps(0, 1, t0, n_steps, dt, seed, n_threads, pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop, v, u, x1, x2, isyn,
+           xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd, cur_col, cur_table, cur_t0, gen_steps, gen_idx, gen_ptr, off, syn_w,
+           syn_tgt, syn_proj, tgt, seg_code, seg_proj, syn_post, pop_fr, fr_P, fr_F, fr_G, syn_fk, pop_direct, gen_fns, gen_tab, gen_fired,
+           gen_state, syn_ev_fns, syn_loop_fns, syn_tab, syn_state, proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post,
+           syn_postpos, proj_bank, proj_shift, pre_off, pre_code, pre_ev, post_off, post_ev, post_one, post_pk, post_syn, ntr, bank_base,
+           bank_len, bank_n, bank_lo, bank_decay, bank_nearest, modulator, mod_decay, period_next, period_last, hist_idx, hist_n,
+           hist_step, rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count, st_idx, st_var, st_every, st_out, st_count, sm_idx,
+           sm_kind, sm_aux, sm_every, sm_out, sm_count, fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk,
+           elig_scale, rows_now, rows_prev, ctab, ctl, evs, bar)
+    return _finish(t0, n_threads, pop_start, pop_end, pop_model, pop_direct, v, refrac, ev_count, ws)
+
+
 # the names of run_steps' arguments, in order: Network.run passes each by name (its layout's array, or a per-run buffer)
 LOOP_ARGS = tuple(inspect.signature(run_steps.py_func).parameters)
+
+
+def run_threads(n_threads: int, args) -> int:
+    """:func:`run_steps` on ``n_threads`` threads: the loop's arguments ``args`` (in :data:`LOOP_ARGS` order) shared by
+    ``n_threads`` workers (:func:`_steps`, compiled without the GIL), worker 0 on the calling thread, the others on
+    threads of their own started for the run (about 0.1 ms), which meet at spin barriers between the phases of each
+    step (see the threads section). Returns the steps done."""
+    import threading
+
+    a = dict(zip(LOOP_ARGS, args))
+    ws = _workspace(a["t0"], a["n_steps"], n_threads, a["pop_start"], a["pop_end"], a["pop_model"], a["pop_par"], a["v"], a["refrac"],
+                    a["pop_direct"], a["gen_tab"], a["fr_P"], a["proj_kind"], a["bank_len"], a["hist_idx"])
+    full = (*args, *ws)
+    workers = [threading.Thread(target=_steps, args=(c, n_threads, *full), name=f"neuro-sim-{c}", daemon=True) for c in range(1, n_threads)]
+    for w in workers:
+        w.start()
+    _steps(0, n_threads, *full)
+    for w in workers:
+        w.join()
+    return _finish(a["t0"], n_threads, a["pop_start"], a["pop_end"], a["pop_model"], a["pop_direct"], a["v"], a["refrac"], a["ev_count"], ws)

@@ -17,7 +17,6 @@ dynamic state (atomically), so a run can be continued exactly later.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
@@ -52,26 +51,6 @@ _HOT_KEYS = ("syn_w", "syn_tgt", "syn_fk", "off", "seg_code", "seg_proj", "pre_o
              "proj_syn", "ntr", "tgt", "u", "refrac", "i_ext", "rate", "na", "nb", "nc", "nd", "hist_idx")
 _HUGE_PAGE = 2 << 20
 _OWN_HUGE = 4 << 20  # NumPy advises huge pages for allocations of this size or more (numpy/_core/src/multiarray/alloc.c)
-
-
-@contextlib.contextmanager
-def _numba_threads(n: int):
-    """Numba's thread count for the calling thread set to ``n`` (if it differs), then restored. One thread: Numba's pool is
-    not touched (the loop then enters no parallel region), so it is not started in processes that never use it."""
-    if n == 1:
-        yield
-        return
-    import numba
-
-    prev = numba.get_num_threads()
-    if prev == n:
-        yield
-        return
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(prev)
 
 
 def _into_huge_pages(s: SimpleNamespace, keys, min_bytes: int = 1 << 20) -> None:
@@ -166,20 +145,19 @@ class Network:
 
     @property
     def threads(self) -> int:
-        """Threads of the CPU loop (default 1): each population of at least ``2 x 4096`` neurons is updated in chunks, one
-        per thread, on Numba's thread pool (at most ``NUMBA_NUM_THREADS``). The spikes and the state are the same bits
-        with any number of threads (tests/sim/test_threads.py). Settable between runs; the GPU engine ignores it."""
+        """Threads of the CPU loop (default 1, at most the cores this process may use): each population of at least
+        ``2 x 4096`` neurons is updated in chunks, one per thread, and the delivery is partitioned by target neuron
+        (``engine_cpu.run_threads``). The spikes and the state are the same bits with any number of threads
+        (tests/sim/test_threads.py). Settable between runs; the GPU engine ignores it."""
         return self._threads
 
     @threads.setter
     def threads(self, n: int) -> None:
-        import numba
-
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"threads must be an integer >= 1, got {n!r}")
-        if n > numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"threads = {n} is more than Numba's thread pool ({numba.config.NUMBA_NUM_THREADS}, NUMBA_NUM_THREADS; "
-                             "set that environment variable before Numba is imported to have more)")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if n > cores:  # the workers wait for each other at every step, spinning: one without a core stalls them all
+            raise ValueError(f"threads = {n} is more than the {cores} cores this process may use")
         self._threads = int(n)
 
     # ------------------------------------------------------------------ building
@@ -1070,8 +1048,8 @@ class Network:
                    "syn_post": self._syn_post32(s), "spk_step": spk_step,
                    "spk_idx": spk_idx, "spk_count": spk_count, "pop_counts": pop_counts, "ev_count": ev_count, "st_out": st_out,
                    "st_count": st_count, "sm_out": sm_out, "sm_count": sm_count}
-            with _numba_threads(self._threads):
-                got = E.run_steps(*[now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS])
+            args = [now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS]
+            got = E.run_threads(self._threads, args) if self._threads > 1 else E.run_steps(*args)
             self.counts["synaptic_events"] += int(ev_count[0])
             self._collect(got, spk_step[: spk_count[0]], spk_idx[: spk_count[0]], pop_counts[:got], st_out[: st_count[0]], sm_out[: sm_count[0]])
             t_from = self.t
