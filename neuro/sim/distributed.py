@@ -127,13 +127,17 @@ def _rank_class():
 
         def _collect(self, steps_done, spk_step, spk_idx, *rest):
             self.spikes.append((spk_step.copy(), spk_idx.copy()))
-            super()._collect(steps_done, spk_step, spk_idx, *rest)
+            if self.monitors:  # state monitors of the rank's neurons
+                super()._collect(steps_done, spk_step, spk_idx, *rest)
+            else:  # the counts only (the spikes are counted by the distributed network from the gathered ones)
+                self.counts["steps"] += int(steps_done)
 
         def begin(self) -> None:
             """Before the intervals of one run of the user's: the per-run preparation and checks of :meth:`Network.run`."""
             self._ensure_built()
             self._prepare_run()
             self._check_finite(None)
+            self._args = None  # the loop's arguments, made by the first interval of this run
 
         def interval_run(self, k: int) -> None:
             """``k`` steps (at most one exchange interval): :meth:`Network.run`'s CPU path without its per-run preparation,
@@ -145,20 +149,23 @@ def _rank_class():
                 self.run(k * self.dt, progress=False)
                 return
             s = self._s
-            row = s.hist_idx.shape[1]
-            if getattr(self, "_bufs", None) is None or self._bufs[0].size < (k + 1) * row:
-                cap = (self.interval + 1) * row
-                self._bufs = (np.empty(cap, np.int64), np.empty(cap, np.int64))
-            spk_step, spk_idx = self._bufs
-            counters = np.zeros(5, np.int64)  # spikes, synaptic events, state rows, synapse rows (views below)
-            pop_counts = np.zeros((k, max(1, len(self.populations))), np.int64)
-            st_out = np.zeros((k // s.st_every + 2, s.st_idx.size))
-            sm_out = np.zeros((k // s.sm_every + 2, s.sm_idx.size))
-            now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": 1, "tgt": s.tgt.reshape(-1),
-                   "syn_post": self._syn_post32(s), "spk_step": spk_step, "spk_idx": spk_idx, "spk_count": counters[0:1],
-                   "pop_counts": pop_counts, "ev_count": counters[1:2], "st_out": st_out, "st_count": counters[2:3], "sm_out": sm_out,
-                   "sm_count": counters[3:4]}
-            got = E.run_steps(*[now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS])
+            if self._args is None or self._args[1] != k:  # the arguments by name (engine_cpu.LOOP_ARGS), buffers for k steps
+                cap = (max(k, self.interval) + 1) * s.hist_idx.shape[1]
+                counters = np.zeros(4, np.int64)  # spikes, synaptic events, state rows, synapse rows (views below)
+                now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": 1, "tgt": s.tgt.reshape(-1),
+                       "syn_post": self._syn_post32(s), "spk_step": np.empty(cap, np.int64), "spk_idx": np.empty(cap, np.int64),
+                       "spk_count": counters[0:1], "pop_counts": np.zeros((k, max(1, len(self.populations))), np.int64),
+                       "ev_count": counters[1:2], "st_out": np.zeros((k // s.st_every + 2, s.st_idx.size)), "st_count": counters[2:3],
+                       "sm_out": np.zeros((k // s.sm_every + 2, s.sm_idx.size)), "sm_count": counters[3:4]}
+                self._args = [now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS]
+                self._at = {name: E.LOOP_ARGS.index(name) for name in ("t0", "gen_steps", "gen_idx", "gen_ptr")}
+                self._out = (counters, now["spk_step"], now["spk_idx"], now["pop_counts"], now["st_out"], now["sm_out"])
+            args, at = self._args, self._at
+            counters, spk_step, spk_idx, pop_counts, st_out, sm_out = self._out
+            counters[:] = 0
+            pop_counts[:] = 0
+            args[at["t0"]], args[at["gen_steps"]], args[at["gen_idx"]], args[at["gen_ptr"]] = self.step, s.gen_steps, s.gen_idx, s.gen_ptr
+            got = E.run_steps(*args)
             if got != k:
                 raise AssertionError(f"the loop stopped after {got} of {k} steps (spike buffer of {spk_step.size})")
             self.counts["synaptic_events"] += int(counters[1])
