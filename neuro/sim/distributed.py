@@ -20,7 +20,9 @@ How a rank runs (``_RankNetwork``, an ordinary :class:`~neuro.sim.Network` with 
   inputs in the same order and the sums are the same bits: the spikes are identical (``tests/sim/test_mpi.py``).
 
 Monitors are filled on rank 0 (spike and rate monitors from the gathered spikes, state monitors gathered at the end
-of each run); on the other ranks they stay empty. :func:`gather_synapses` collects a projection's weights.
+of each run); on the other ranks they stay empty. A spike monitor streaming to one HDF5 file is written by rank 0
+alone: give ``h5=`` on rank 0 only (``SpikeMonitor(pop, h5=path if rank == 0 else None)``: two processes creating one
+file race for its lock). :func:`gather_synapses` collects a projection's weights.
 
 Not distributed (refused with an error naming the object): monitors of synapses or modulators, ``reward`` callbacks,
 reward-modulated STDP, plasticity with a dendritic delay fraction, user-defined rules reading or writing presynaptic

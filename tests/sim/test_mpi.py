@@ -1,8 +1,9 @@
 """One network across MPI ranks (neuro.sim.distributed): ``mpirun -n 2`` gives the spikes of the single process.
 
-The networks are in ``tests/sim/mpi_scripts/networks.py`` (deterministic; random connectivity with Poisson inputs and
-noise; pair STDP and a user-defined rule); one ``mpirun -n 2`` runs them all, distributed, and rank 0 runs each again in
-one process. The per-block draws that make connectivity decomposable, the refusals and a dying rank are tested here.
+The networks are in ``tests/sim/mpi_scripts/networks.py`` (deterministic, one spike monitor streamed to HDF5 by rank 0;
+random connectivity with Poisson inputs and noise; pair STDP and a user-defined rule); one ``mpirun -n 2`` runs them
+all, distributed, and rank 0 runs each again in one process. The per-block draws that make connectivity decomposable,
+the refusals and a dying rank are tested here.
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ def deterministic(comm):
                            delay=np.where(np.arange(37) % 2, 1.0, 2.0)),
             sim.Projection(exc, izh, "all_to_all", weight=0.05, delay=3.0),
             sim.Projection(izh, exc, "all_to_all", weight=-0.2, delay=1.5, receptor="inh"))
-    mons = {name: net.add(sim.SpikeMonitor(p)) for name, p in (("src", src), ("exc", exc), ("izh", izh))}
+    mons = {name: net.add(sim.SpikeMonitor(p)) for name, p in (("src", src), ("exc", exc))}
+    rank = 0 if comm is None else comm.Get_rank()  # izh's spikes streamed to one HDF5 file, by rank 0
+    mons["izh"] = net.add(sim.SpikeMonitor(izh, h5=f"{OUT}.izh_{'one' if comm is None else 'mpi'}.h5" if rank == 0 else None))
     rates = {"exc": net.add(sim.PopulationRateMonitor(exc))}
     states = {"exc_v": net.add(sim.StateMonitor(exc, "v", indices=[0, 5, 20, 36]))}
     return net, mons, rates, states, [], 60.0
@@ -90,6 +92,7 @@ def plastic(comm):
 
 
 KINDS = {"deterministic": deterministic, "random": random, "plastic": plastic}
+OUT = "runs"  # the output path (main)
 
 
 def results(build, comm) -> dict[str, np.ndarray]:
@@ -122,6 +125,8 @@ def die(comm) -> None:
 
 
 def main(path: str, kinds: list[str], then_die: bool) -> None:
+    global OUT
+    OUT = path
     comm = MPI.COMM_WORLD
     saved = {}
     for kind in kinds:
