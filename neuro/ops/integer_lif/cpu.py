@@ -29,35 +29,43 @@ from .._host import work_dtype as _work
 from ..fastmath import const
 
 
+@njit(inline="always", cache=True)
+def _forward_row(xt, yt, mt, v, beta, c, v_th, top, norm, n, write_mask):
+    """One step of a block's neurons: counts into ``yt``, potentials updated in ``v``, the mask into ``mt`` if asked."""
+    zero = const(v_th, 0.0)
+    half = const(v_th, 0.5)
+    one8 = np.uint8(1)
+    zero8 = np.uint8(0)
+    for j in range(n):
+        h = beta * v[j] + c * xt[j]
+        u = h / v_th
+        # clip by selects, not min/max (which keep LLVM from vectorising); NaN stays NaN, as in torch.clamp
+        uc = zero if u < zero else u
+        uc = top if uc > top else uc
+        k = np.floor(uc + half)
+        yt[j] = k / norm
+        v[j] = h - v_th * k
+        if write_mask:
+            mt[j] = one8 if (u > zero) & (u < top) else zero8
+
+
 @njit(parallel=True, cache=True)
 def _forward(x, v0, beta, c, v_th, levels, norm, write_mask, y_out, mask_out, v_out, block):
     T, N = x.shape
-    zero = const(v_th, 0.0)
-    half = const(v_th, 0.5)
     top = const(v_th, levels)
-    one8 = np.uint8(1)
-    zero8 = np.uint8(0)
     n_blocks = (N + block - 1) // block
     for blk in prange(n_blocks):
         lo = blk * block
         hi = min(N, lo + block)
         v = v0[lo:hi].copy()
-        # without write_mask, the mask goes to a block-local row that is overwritten every step (a store, not a branch)
-        m_row = np.empty(0 if write_mask else hi - lo, dtype=np.uint8)
         for t in range(T):
             xt = x[t, lo:hi]
             yt = y_out[t, lo:hi]
-            mt = mask_out[t, lo:hi] if write_mask else m_row
-            for j in range(hi - lo):
-                h = beta * v[j] + c * xt[j]
-                u = h / v_th
-                # clip by selects, not min/max (which keep LLVM from vectorising); NaN stays NaN, as in torch.clamp
-                uc = zero if u < zero else u
-                uc = top if uc > top else uc
-                k = np.floor(uc + half)
-                yt[j] = k / norm
-                v[j] = h - v_th * k
-                mt[j] = one8 if (u > zero) & (u < top) else zero8
+            # one copy of the loop with the mask's store, one without (a constant inlined), chosen per row
+            if write_mask:
+                _forward_row(xt, yt, mask_out[t, lo:hi], v, beta, c, v_th, top, norm, hi - lo, True)
+            else:
+                _forward_row(xt, yt, mask_out[0, 0:1], v, beta, c, v_th, top, norm, hi - lo, False)
         v_out[lo:hi] = v
 
 
