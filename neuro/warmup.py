@@ -39,9 +39,9 @@ def warm_simulator() -> float:
     a, b = sim.LIF(16, name="a"), sim.PoissonInput(16, rate=50.0, name="b")
     plain.add(a, b, sim.Projection(b, a, sim.FixedProbability(0.5), weight=np.full(1, 1.0)[0], seed=0), sim.SpikeMonitor(a))
     plain.run(2.0, progress=False)
-    import numba
+    import os
 
-    if numba.config.NUMBA_NUM_THREADS >= 2:  # the chunked updates of Network(threads=2): populations of 2 x 4096 neurons or more
+    if len(os.sched_getaffinity(0)) >= 2:  # the workers of Network(threads=2): populations of 2 x 4096 neurons or more
         big = sim.Network(dt=0.1, seed=0, threads=2)
         from .dynamics import library
 

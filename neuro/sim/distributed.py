@@ -155,7 +155,7 @@ def _rank_class():
                 cap = (max(k, self.interval) + 1) * s.hist_idx.shape[1]
                 counters = np.zeros(4, np.int64)  # spikes, synaptic events, state rows, synapse rows (views below)
                 now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": 1, "tgt": s.tgt.reshape(-1),
-                       "syn_post": self._syn_post32(s), "spk_step": np.empty(cap, np.int64), "spk_idx": np.empty(cap, np.int64),
+                       "syn_split": self._delivery_splits(s), "spk_step": np.empty(cap, np.int64), "spk_idx": np.empty(cap, np.int64),
                        "spk_count": counters[0:1], "pop_counts": np.zeros((k, max(1, len(self.populations))), np.int64),
                        "ev_count": counters[1:2], "st_out": np.zeros((k // s.st_every + 2, s.st_idx.size)), "st_count": counters[2:3],
                        "sm_out": np.zeros((k // s.sm_every + 2, s.sm_idx.size)), "sm_count": counters[3:4]}

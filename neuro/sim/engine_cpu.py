@@ -221,6 +221,16 @@ _PB = 64  # Poisson neurons per block of the next-spike minimum
 
 
 @njit(cache=True)
+def all_finite(a, allow_neg_inf):
+    """Whether every value of ``a`` is finite (``-inf`` allowed with ``allow_neg_inf``: parked refractory neurons); one
+    pass, no temporaries (Network checks the state after every chunk of steps)."""
+    for x in a:
+        if not (abs(x) < np.inf or (allow_neg_inf and x == -np.inf)):
+            return False
+    return True
+
+
+@njit(cache=True)
 def _poisson_update(lo, hi, t, seed, dt, rate, pnext, pblk, hist_row, nspk):
     """Poisson neurons ``lo..hi-1``: those whose next spike is drawn for step ``t`` (``pnext``) fire and draw the next
     one, ``t + 1 + g`` with ``g`` geometric of success ``rate dt`` (stream 0 of the counter at step ``t``): the
@@ -636,11 +646,57 @@ def _deliver_segment(code, a, b, a0, syn_w, syn_tgt, syn_fk, gk, tgt):
 
 
 @njit(cache=True)
-def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_w, syn_tgt, syn_post, syn_fk,
-                  gk, tgt):
-    """Step 3b (segment codes 1-5) into the targets of neurons ``first .. last - 1`` only; ``whole_lo`` / ``whole_hi``:
-    no neuron below / above the range (no search on that side). Returns the synapses visited."""
-    ev = 0
+def delivery_splits(off, syn_post, n_neurons, n_threads):
+    """Where each segment (presynaptic neuron, delay) is cut between the workers of the partitioned delivery: for worker
+    ``c >= 1`` of ``n_threads``, ``split[i, d, c - 1]`` is the place (from the segment's first synapse) of its first
+    synapse onto a neuron of ``c``'s part, ``n_neurons c / n_threads`` and up (a segment's synapses ascend by target).
+    Made once per layout and thread count (Network), so a step's delivery does no search: a binary search per spike
+    and worker was a chain of dependent loads from memory, most of the delivery's time on 2 threads."""
+    nd = off.shape[1] - 1
+    split = np.zeros((off.shape[0], nd, max(n_threads - 1, 1)), dtype=np.int32)
+    for i in range(off.shape[0]):
+        for d in range(nd):
+            a0 = off[i, d]
+            b0 = off[i, d + 1]
+            a = a0
+            for c in range(1, n_threads):
+                a = _first_at_least(syn_post, a, b0, n_neurons * c // n_threads)
+                split[i, d, c - 1] = a - a0
+    return split
+
+
+@njit(cache=True)
+def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt):
+    """Reads, before step 3b, what it will read first for each spike, spike after spike: the segment's bounds, then the
+    first synapse of this worker's part of it. Each is a cache miss (a spiking neuron's rows are far apart in memory);
+    as loads that do not depend on each other the CPU runs them at once, where in 3b each spike's misses would come
+    one after the other, behind that spike's additions. Returns a value that is never negative (so that the reads
+    are used)."""
+    acc = 0
+    for d in range(D + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] == t - d:
+            for q in range(hist_n[src_slot]):
+                i = hist_idx[src_slot, q]
+                acc += off[i, d] + seg_code[i, d]
+    for d in range(D + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] == t - d:
+            for q in range(hist_n[src_slot]):
+                i = hist_idx[src_slot, q]
+                if seg_code[i, d] == 0:
+                    continue
+                a = off[i, d] if c == 0 else off[i, d] + syn_split[i, d, c - 1]
+                if a < off[i, d + 1]:
+                    acc += syn_tgt[a] + (syn_w[a] != 0.0)
+    return acc
+
+
+@njit(cache=True)
+def _deliver_part(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, syn_fk, gk, tgt):
+    """Step 3b (segment codes 1-5) by worker ``c`` of ``n_par``: into the synaptic variables of its part of the neurons
+    only, the part of each segment given by :func:`delivery_splits`. Returns the synapses visited."""
+    ev = 0 if _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt) >= 0 else -1
     for d in range(D + 1):
         src_slot = (t - d) % R
         if hist_step[src_slot] != t - d:
@@ -651,9 +707,8 @@ def _deliver_part(first, last, whole_lo, whole_hi, t, D, R, hist_step, hist_n, h
             if code == 0:
                 continue
             a0 = off[i, d]
-            b0 = off[i, d + 1]
-            a = a0 if whole_lo else _first_at_least(syn_post, a0, b0, first)
-            b = b0 if whole_hi else _first_at_least(syn_post, a, b0, last)
+            a = a0 if c == 0 else a0 + syn_split[i, d, c - 1]
+            b = off[i, d + 1] if c == n_par - 1 else a0 + syn_split[i, d, c]
             if b <= a:
                 continue
             ev += b - a
@@ -713,7 +768,7 @@ def _steps(
     cur_col, cur_table, cur_t0,
     gen_steps, gen_idx, gen_ptr,
     off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
-    syn_post,
+    syn_split,
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
     pop_direct,
     gen_fns, gen_tab, gen_fired, gen_state,
@@ -727,8 +782,10 @@ def _steps(
     st_idx, st_var, st_every, st_out, st_count,
     sm_idx, sm_kind, sm_aux, sm_every, sm_out, sm_count,
     # the run's workspace (run_steps): spike flags, the chunks' spikes and their counts [pop, chunk], frame gains,
-    # refractory queues, Poisson schedules, eligibility scales, trace rows, chunk address tables, control, barrier
+    # refractory queues, Poisson schedules, eligibility scales, trace rows, chunk address tables, control, barrier, and per
+    # population whether its spikes are recorded (0 none, 1 all, 2 those in rec_mask)
     fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl, evs, bar,
+    rec_pop,
 ):
     """The step loop of worker ``c`` of ``n_par`` (see the threads section above; ``n_par = 1``: the whole loop on the
     calling thread). ``ctl[0]``: the steps done (set when the spike buffer fills)."""
@@ -764,8 +821,6 @@ def _steps(
     g = 1.0
     DA = pre_off.shape[1] - 2  # largest axonal delay of a plastic synapse
     DD = post_off.shape[1] - 2  # largest dendritic delay
-    part_lo = v.shape[0] * c // n_par  # this worker's part of the targets in the partitioned delivery
-    part_hi = v.shape[0] * (c + 1) // n_par
     for k in range(n_steps):
         t = t0 + k
         slot = t % R
@@ -812,9 +867,8 @@ def _steps(
                                        isyn, xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd, cur_col, cur_table, cur_t0, pop_fr, fr_P,
                                        fr_F, pop_direct, gen_fns, gen_tab, gen_fired, ctab, fired, ref_i, ref_e, v_hold, th_hold, rq, pnext,
                                        pblk, out, n_out)
-                if many:
-                    chunk_n[p, ch] = got
-                else:
+                chunk_n[p, ch] = got - n_out
+                if not many:
                     nspk = got
         if many:
             barrier(bar, n_par)
@@ -844,8 +898,25 @@ def _steps(
             gen_ptr[0] = gp
             hist_n[slot] = nspk
             hist_step[slot] = t
-            # record spikes and population counts
-            for q in range(nspk):
+            # record spikes and population counts: the populations' spikes counted from their chunks and recorded whole
+            # where every neuron is (rec_pop, no lookup per spike); then the spike sources'
+            q0 = 0
+            for p in range(n_pops):
+                cnt = 0
+                for ch in range(_pop_chunks(pop_model[p], pop_end[p] - pop_start[p], n_threads)):
+                    cnt += chunk_n[p, ch]
+                pop_counts[k, p] += cnt
+                if rec_pop[p] != 0:
+                    r = spk_count[0]
+                    for q in range(q0, q0 + cnt):
+                        i = hist_idx[slot, q]
+                        if rec_pop[p] == 1 or rec_mask[i]:
+                            spk_step[r] = t
+                            spk_idx[r] = i
+                            r += 1
+                    spk_count[0] = r
+                q0 += cnt
+            for q in range(q0, nspk):
                 i = hist_idx[slot, q]
                 pop_counts[k, npop[i]] += 1
                 if rec_mask[i]:
@@ -878,11 +949,13 @@ def _steps(
                 gk[2 + 2 * fi] = fr_G[fi, 1, ph]
         if par_deliver:  # every worker into its part of the targets
             barrier(bar, n_par)
-            evs[8 * c] += _deliver_part(part_lo, part_hi, c == 0, c == n_par - 1, t, D, R, hist_step, hist_n, hist_idx, seg_code, off,
-                                        syn_w, syn_tgt, syn_post, syn_fk, gk, tgt)
+            evs[8 * c] += _deliver_part(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, syn_fk,
+                                        gk, tgt)
             barrier(bar, n_par)
         if not lead:
             continue
+        if not par_deliver and _touch_segments(0, 1, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt) < 0:
+            ev_count[0] -= 1  # (never: the reads must be used)
         for d in range(D + 1 if not par_deliver else 0):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
@@ -1029,7 +1102,7 @@ def _steps(
 
 @njit(cache=True)
 def _workspace(t0, n_steps, n_threads, pop_start, pop_end, pop_model, pop_par, v, refrac, pop_direct, gen_tab, fr_P, proj_kind, bank_len,
-               hist_idx):
+               hist_idx, rec_mask):
     """The arrays a run's workers share besides the layout (the last arguments of :func:`_steps`), the refractory queues
     and Poisson schedules read from the counters in ``refrac``."""
     n_pops = pop_start.shape[0]
@@ -1089,8 +1162,15 @@ def _workspace(t0, n_steps, n_threads, pop_start, pop_end, pop_model, pop_par, v
     ctl[0] = n_steps
     evs = np.zeros(8 * n_threads, dtype=np.int64)  # the partitioned delivery's synapses visited, per worker (a line apart)
     bar = np.zeros(16, dtype=np.int64)
+    rec_pop = np.zeros(n_pops, dtype=np.int64)
+    for p in range(n_pops):
+        m = rec_mask[pop_start[p] : pop_end[p]]
+        if m.shape[0] > 0 and m.all():
+            rec_pop[p] = 1
+        elif m.any():
+            rec_pop[p] = 2
     return (fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl,
-            evs, bar)
+            evs, bar, rec_pop)
 
 
 @njit(cache=True)
@@ -1144,8 +1224,8 @@ def run_steps(
     # 3 / 4 the same scaled into one current frame, 5 scaled into several (Network._segment_codes)
     # 6 / 7 plastic synapses of projection seg_proj[pre, d] whose presynaptic events run in the delivery pass (Network._fuse_pre_events)
     off, syn_w, syn_tgt, syn_proj, tgt, seg_code, seg_proj,
-    # the postsynaptic neuron of each synapse (int32; ascending inside each segment): read by the partitioned delivery only
-    syn_post,
+    # the partitioned delivery's cut of each segment between the workers (delivery_splits; threads only)
+    syn_split,
     # current frames of current-based LIF populations (Network._build_frames): frame of each population (-1 none),
     # periods, factors F[f, channel, phase] and 1 / F; syn_fk[s]: 0 or the frame key 1 + 2 f + channel of synapse s
     pop_fr, fr_P, fr_F, fr_G, syn_fk,
@@ -1189,18 +1269,18 @@ def run_steps(
     """Advance ``n_steps`` from global step ``t0`` on the calling thread; returns the number of steps done (< n_steps
     when the spike buffer filled). :func:`run_threads` runs the same loop on ``n_threads`` threads."""
     ws = _workspace(t0, n_steps, n_threads, pop_start, pop_end, pop_model, pop_par, v, refrac, pop_direct, gen_tab, fr_P, proj_kind,
-                    bank_len, hist_idx)
+                    bank_len, hist_idx, rec_mask)
     (fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk, elig_scale, rows_now, rows_prev, ctab, ctl, evs,
-     bar) = ws
+     bar, rec_pop) = ws
     _steps(0, 1, t0, n_steps, dt, seed, n_threads, pop_start, pop_end, pop_model, pop_par, pop_extra, pop_iext, npop, v, u, x1, x2, isyn,
            xdrive, refrac, i_ext, sigma, rate, na, nb, nc, nd, cur_col, cur_table, cur_t0, gen_steps, gen_idx, gen_ptr, off, syn_w,
-           syn_tgt, syn_proj, tgt, seg_code, seg_proj, syn_post, pop_fr, fr_P, fr_F, fr_G, syn_fk, pop_direct, gen_fns, gen_tab, gen_fired,
+           syn_tgt, syn_proj, tgt, seg_code, seg_proj, syn_split, pop_fr, fr_P, fr_F, fr_G, syn_fk, pop_direct, gen_fns, gen_tab, gen_fired,
            gen_state, syn_ev_fns, syn_loop_fns, syn_tab, syn_state, proj_kind, proj_par, proj_ptr, proj_syn, elig, elig_post,
            syn_postpos, proj_bank, proj_shift, pre_off, pre_code, pre_ev, post_off, post_ev, post_one, post_pk, post_syn, ntr, bank_base,
            bank_len, bank_n, bank_lo, bank_decay, bank_nearest, modulator, mod_decay, period_next, period_last, hist_idx, hist_n,
            hist_step, rec_mask, spk_step, spk_idx, spk_count, pop_counts, ev_count, st_idx, st_var, st_every, st_out, st_count, sm_idx,
            sm_kind, sm_aux, sm_every, sm_out, sm_count, fired, chunk_buf, chunk_n, gk, ref_i, ref_e, v_hold, th_hold, rq, pnext, pblk,
-           elig_scale, rows_now, rows_prev, ctab, ctl, evs, bar)
+           elig_scale, rows_now, rows_prev, ctab, ctl, evs, bar, rec_pop)
     return _finish(t0, n_threads, pop_start, pop_end, pop_model, pop_direct, v, refrac, ev_count, ws)
 
 
@@ -1217,7 +1297,8 @@ def run_threads(n_threads: int, args) -> int:
 
     a = dict(zip(LOOP_ARGS, args))
     ws = _workspace(a["t0"], a["n_steps"], n_threads, a["pop_start"], a["pop_end"], a["pop_model"], a["pop_par"], a["v"], a["refrac"],
-                    a["pop_direct"], a["gen_tab"], a["fr_P"], a["proj_kind"], a["bank_len"], a["hist_idx"])
+                    a["pop_direct"], a["gen_tab"], a["fr_P"], a["proj_kind"], a["bank_len"], a["hist_idx"],
+                    a["rec_mask"])
     full = (*args, *ws)
     workers = [threading.Thread(target=_steps, args=(c, n_threads, *full), name=f"neuro-sim-{c}", daemon=True) for c in range(1, n_threads)]
     for w in workers:

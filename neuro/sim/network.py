@@ -137,7 +137,6 @@ class Network:
         """True when the network runs across the ranks of ``comm`` (more than one)."""
         return self.comm is not None and self.comm.Get_size() > 1
 
-
     @property
     def t(self) -> float:
         """Current time (ms)."""
@@ -1045,7 +1044,7 @@ class Network:
             sm_count = np.zeros(1, np.int64)
             # the loop's arguments by name (engine_cpu.LOOP_ARGS, its signature): this run's buffers, else the layout's arrays
             now = {"t0": self.step, "n_steps": k, "dt": self.dt, "seed": self.seed, "n_threads": self._threads, "tgt": s.tgt.reshape(-1),
-                   "syn_post": self._syn_post32(s), "spk_step": spk_step,
+                   "syn_split": self._delivery_splits(s), "spk_step": spk_step,
                    "spk_idx": spk_idx, "spk_count": spk_count, "pop_counts": pop_counts, "ev_count": ev_count, "st_out": st_out,
                    "st_count": st_count, "sm_out": sm_out, "sm_count": sm_count}
             args = [now[name] if name in now else getattr(s, name) for name in E.LOOP_ARGS]
@@ -1066,6 +1065,16 @@ class Network:
             engine.download(s)
             self._check_finite(None, during=True)
         bar.close()
+
+    def _delivery_splits(self, s):
+        """The threaded delivery's cut of every segment between the workers (``engine_cpu.delivery_splits``), made once per
+        layout and thread count; one thread: a placeholder the loop does not read."""
+        if self._threads == 1:
+            return np.zeros((1, 1, 1), dtype=np.int32)
+        key = (self._threads, s.off.shape, s.syn_post.shape)
+        if getattr(s, "_splits", (None,))[0] != key:
+            s._splits = (key, E.delivery_splits(s.off, self._syn_post32(s), s.v.shape[0], self._threads))
+        return s._splits[1]
 
     @staticmethod
     def _syn_post32(s):
@@ -1088,6 +1097,8 @@ class Network:
             for key, what in (("v", "v"), ("u", "u"), ("x1", "synaptic variable x1 (i_e / g_e)"), ("x2", "synaptic variable x2 (i_i / g_i)"),
                               ("isyn", "synaptic input")):
                 a = getattr(s, key)[sl]
+                if E.all_finite(a, key == "v" and pop.model == E.CUBA):
+                    continue
                 bad = ~np.isfinite(a)
                 if key == "v" and pop.model == E.CUBA:  # parked refractory neurons hold v = -inf inside a run only
                     bad &= ~(a == -np.inf)
