@@ -95,7 +95,8 @@ def sched_yield(typingctx):
     return types.void(), codegen
 
 
-_SPINS = 2000  # pause-spins before a waiting thread starts yielding its core
+_SPINS = 200_000  # pause-spins (about a millisecond) before a waiting thread starts yielding its core: a worker that
+# yields at a barrier on a busy machine gives its core away for a time slice and the others then wait for it
 
 
 @njit(cache=True)

@@ -478,20 +478,21 @@ def _izhikevich_update(lo, hi, dt, euler, v, u, isyn, i_ext, xdrive, na, nb, nc,
         fr[k] = fire
 
 
-# ---- threads (Network.threads). The run is ONE parallel region: a worker per thread runs the step loop (_steps) and
-# the workers meet at spin barriers (neuro.ops.atomics) between the phases of a step; opening a region per phase
-# (about 7 us each here) cost a fifth of a 64k-neuron step. Phases of step t (thread 0 alone where no chunk is named):
+# ---- threads (Network.threads, run_threads). A worker per thread runs the step loop (_steps) for the whole run, and
+# the workers meet at spin barriers (neuro.ops.atomics) between the phases of a step; opening a Numba parallel region
+# per phase (about 7 us each here) cost a fifth of a 64k-neuron step. Phases of step t (worker 0 alone where no
+# chunk is named):
 #   head: stop check (spike buffer), periodic and summed code, synapse samples  | barrier
-#   integrate: every thread updates its chunks of neurons and collects their spikes into its chunk's place in
+#   integrate: every worker updates its chunks of neurons and collects their spikes into its chunk's place in
 #     chunk_buf (a population of at least 2 x 4096 neurons is cut into up to N chunks on multiples of 64 neurons,
-#     chunk ch on thread ch % N; a smaller one is one chunk)                     | barrier
+#     chunk ch on worker ch % N; a smaller one is one chunk)                     | barrier
 #   mid: the chunks' spikes appended to the step's spike list in population and chunk order (ascending neurons:
 #     the list of one thread), clock-driven code, spike sources, recording, traces, presynaptic events (3a)
-#   deliver (3b): partitioned by target neuron (thread p adds only into the synaptic variables of the p-th N-th of
-#     the neurons, finding its part of each segment by binary search: a segment's synapses ascend by target), so
-#     every target gets its inputs in one thread's order                          | barriers before and after
+#   deliver (3b): partitioned by target neuron (worker p adds only into the synaptic variables of the p-th N-th of
+#     the neurons, its part of each segment cut once per layout by delivery_splits: a segment's synapses ascend by
+#     target), so every target gets its inputs in one thread's order             | barriers before and after
 #   tail: 3c, postsynaptic events (4), periodic rules, modulators, state recording.
-# Networks with fused plastic segments (seg_code 6, 7) deliver on thread 0. Every neuron's update reads and writes
+# Networks with fused plastic segments (seg_code 6, 7) deliver on worker 0. Every neuron's update reads and writes
 # only its own state and its random numbers come from the counter (seed, step, stream, neuron), so the spikes and
 # the state are the bits of one thread whatever the number of threads.
 _MIN_CHUNK = 4096  # neurons per thread below which a population is one chunk (a chunk this small is not worth a core)

@@ -1111,11 +1111,14 @@ class Network:
         for pop in s.gen_models:
             for key, off in pop._gen_offsets.items():
                 a = s.gen_state[off : off + pop.n]
-                if not np.all(np.isfinite(a)):
+                if not E.all_finite(a, False):
                     idx = np.flatnonzero(~np.isfinite(a))
                     raise FloatingPointError(f"{pop.name}.{key} {when} at {idx.size} of {pop.n} neurons (first {idx[:5].tolist()}: "
                                              f"{a[idx[:5]].tolist()})")
-        if s.syn_w.size and not np.all(np.isfinite(s.syn_w)):
+        # weights change during a run only through plasticity: static ones are checked before the run only (all of them
+        # is a pass over memory as long as the step loop's own ~1000 steps of a sparse network)
+        plastic = any(p.plasticity is not None for p in self.projections)
+        if s.syn_w.size and (t_from is None or plastic) and not E.all_finite(s.syn_w, False):
             for proj in self.projections:
                 w = s.syn_w[proj._order]
                 if not np.all(np.isfinite(w)):
@@ -1123,7 +1126,7 @@ class Network:
         for proj in s.syn_rules:
             for key, off in proj._rule_offsets.items():
                 a = s.syn_state[off : off + len(proj)]
-                if not np.all(np.isfinite(a)):
+                if not E.all_finite(a, False):
                     idx = np.flatnonzero(~np.isfinite(a))
                     raise FloatingPointError(f"{proj.name}: the rule's {key} {when} at {idx.size} of {len(proj)} synapses "
                                              f"(first {idx[:5].tolist()}: {a[idx[:5]].tolist()})")
