@@ -667,12 +667,12 @@ def delivery_splits(off, syn_post, n_neurons, n_threads):
 
 
 @njit(cache=True)
-def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt):
-    """Reads, before step 3b, what it will read first for each spike, spike after spike: the segment's bounds, then the
-    first synapse of this worker's part of it. Each is a cache miss (a spiking neuron's rows are far apart in memory);
-    as loads that do not depend on each other the CPU runs them at once, where in 3b each spike's misses would come
-    one after the other, behind that spike's additions. Returns a value that is never negative (so that the reads
-    are used)."""
+def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, tgt, out):
+    """Reads, before step 3b, what it will read for each spike, spike after spike: the segment's bounds, then the first
+    synapse of this worker's part of it, then its targets' synaptic variables. Each is a cache miss (a spiking
+    neuron's rows are far apart in memory, its targets spread over the network); as loads that do not depend on each
+    other the CPU runs many at once, where in 3b each spike's misses would wait behind that spike's additions. The
+    sum of what was read goes to ``out[0]`` (so that the reads are kept)."""
     acc = 0
     for d in range(D + 1):
         src_slot = (t - d) % R
@@ -685,19 +685,30 @@ def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, of
         if hist_step[src_slot] == t - d:
             for q in range(hist_n[src_slot]):
                 i = hist_idx[src_slot, q]
-                if seg_code[i, d] == 0:
-                    continue
-                a = off[i, d] if c == 0 else off[i, d] + syn_split[i, d, c - 1]
-                if a < off[i, d + 1]:
-                    acc += syn_tgt[a] + (syn_w[a] != 0.0)
-    return acc
+                if seg_code[i, d] != 0:
+                    a = off[i, d] if c == 0 else off[i, d] + syn_split[i, d, c - 1]
+                    if a < off[i, d + 1]:
+                        acc += syn_tgt[a] + (syn_w[a] != 0.0)
+    x = 0.0
+    for d in range(D + 1):
+        src_slot = (t - d) % R
+        if hist_step[src_slot] == t - d:
+            for q in range(hist_n[src_slot]):
+                i = hist_idx[src_slot, q]
+                if seg_code[i, d] != 0:
+                    a0 = off[i, d]
+                    a = a0 if c == 0 else a0 + syn_split[i, d, c - 1]
+                    b = off[i, d + 1] if c == n_par - 1 else a0 + syn_split[i, d, c]
+                    for s in range(a, b):
+                        x += tgt[syn_tgt[s]]
+    out[0] = acc + (x != 0.0)
 
 
 @njit(cache=True)
 def _deliver_part(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, syn_fk, gk, tgt):
     """Step 3b (segment codes 1-5) by worker ``c`` of ``n_par``: into the synaptic variables of its part of the neurons
     only, the part of each segment given by :func:`delivery_splits`. Returns the synapses visited."""
-    ev = 0 if _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt) >= 0 else -1
+    ev = 0
     for d in range(D + 1):
         src_slot = (t - d) % R
         if hist_step[src_slot] != t - d:
@@ -950,13 +961,14 @@ def _steps(
                 gk[2 + 2 * fi] = fr_G[fi, 1, ph]
         if par_deliver:  # every worker into its part of the targets
             barrier(bar, n_par)
+            _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, tgt, evs[8 * c + 1 :])
             evs[8 * c] += _deliver_part(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, syn_fk,
                                         gk, tgt)
             barrier(bar, n_par)
         if not lead:
             continue
-        if not par_deliver and _touch_segments(0, 1, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt) < 0:
-            ev_count[0] -= 1  # (never: the reads must be used)
+        if not par_deliver:
+            _touch_segments(0, 1, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, tgt, evs[1:])
         for d in range(D + 1 if not par_deliver else 0):
             src_slot = (t - d) % R
             if hist_step[src_slot] != t - d:
@@ -1181,7 +1193,7 @@ def _finish(t0, n_threads, pop_start, pop_end, pop_model, pop_direct, v, refrac,
     n_pops = pop_start.shape[0]
     n_threads = max(n_threads, 1)
     ref_i, ref_e, v_hold, rq, pnext, ctl, evs = ws[4], ws[5], ws[6], ws[8], ws[9], ws[15], ws[16]
-    ev_count[0] += evs.sum()
+    ev_count[0] += evs[::8].sum()  # (evs[8 c + 1]: _touch_segments' scratch)
     done = ctl[0]
     # the refractory queues back into the counters (steps left after the last step done), parked potentials back
     t_last = t0 + done - 1
