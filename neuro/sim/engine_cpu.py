@@ -666,6 +666,9 @@ def delivery_splits(off, syn_post, n_neurons, n_threads):
     return split
 
 
+_TOUCH_TARGETS = 16384  # neurons per worker above which the delivery's pre-pass reads the targets too (rows of 128 KB)
+
+
 @njit(cache=True)
 def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, off, syn_split, syn_w, syn_tgt, tgt, out):
     """Reads, before step 3b, what it will read for each spike, spike after spike: the segment's bounds, then the first
@@ -690,7 +693,7 @@ def _touch_segments(c, n_par, t, D, R, hist_step, hist_n, hist_idx, seg_code, of
                     if a < off[i, d + 1]:
                         acc += syn_tgt[a] + (syn_w[a] != 0.0)
     x = 0.0
-    for d in range(D + 1):
+    for d in range(D + 1 if (tgt.shape[0] // 4) // n_par > _TOUCH_TARGETS else 0):  # (targets that stay in cache: no need)
         src_slot = (t - d) % R
         if hist_step[src_slot] == t - d:
             for q in range(hist_n[src_slot]):
