@@ -48,7 +48,30 @@ __all__ = ["CPrinter", "kernel_name", "kernel_source", "key", "write", "TEMPLATE
 TEMPLATE = "neuron_model.cu.in"
 
 
-class CPrinter(C99CodePrinter):
+class CBooleans:
+    """Comparisons and boolean logic printed as C (``&&``, ``||``, ``!``, ``true`` / ``false``): shared by the C printers
+    of the simulator's kernels (:class:`CPrinter`) and of the training layer's (``torchgen_cuda.CudaPrinter``)."""
+
+    def _print_Relational(self, expr):
+        return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
+
+    def _print_And(self, expr):
+        return "(" + " && ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Or(self, expr):
+        return "(" + " || ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Not(self, expr):
+        return f"(!{self._print(expr.args[0])})"
+
+    def _print_BooleanTrue(self, expr):
+        return "true"
+
+    def _print_BooleanFalse(self, expr):
+        return "false"
+
+
+class CPrinter(CBooleans, C99CodePrinter):
     """C for the GPU kernels, operation for operation what ``codegen``'s Python printer gives Numba (see the module doc)."""
 
     _LIBM = {"log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sinh": "sinh", "cosh": "cosh",
@@ -115,24 +138,6 @@ class CPrinter(C99CodePrinter):
         for e, c in reversed(expr.args[:-1]):
             out = f"(({self._print(c)}) ? ({self._print(e)}) : ({out}))"
         return out
-
-    def _print_Relational(self, expr):
-        return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
-
-    def _print_And(self, expr):
-        return "(" + " && ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Or(self, expr):
-        return "(" + " || ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Not(self, expr):
-        return f"(!{self._print(expr.args[0])})"
-
-    def _print_BooleanTrue(self, expr):
-        return "true"
-
-    def _print_BooleanFalse(self, expr):
-        return "false"
 
 
 def _constants(constants: dict | None) -> dict:

@@ -40,6 +40,7 @@ import sympy
 import torch
 
 from ..paths import kernel_dir
+from .cudagen import CBooleans
 from .discrete import StepLaw
 from .equations import DefinitionError
 from .torchgen import Variant, _backward_parts, _layout, _Printer, _step_parts
@@ -52,7 +53,7 @@ TEMPLATE = "nn_neuron.cu.in"
 SCALAR = {torch.float32: "float", torch.float64: "double", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16"}
 
 
-class CudaPrinter(_Printer):
+class CudaPrinter(CBooleans, _Printer):
     """C for the kernels, operation for operation what :mod:`~neuro.dynamics.torchgen`'s Numba printer gives (see the
     module doc): literals as ``lit(...)`` (the arithmetic type), functions as the template's ``nn_*`` overloads."""
 
@@ -112,24 +113,6 @@ class CudaPrinter(_Printer):
 
     def _print_DiracDelta(self, expr):  # derivative of sign / Heaviside: zero almost everywhere
         return self._num(0)
-
-    def _print_Relational(self, expr):
-        return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
-
-    def _print_And(self, expr):
-        return "(" + " && ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Or(self, expr):
-        return "(" + " || ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Not(self, expr):
-        return f"(!{self._print(expr.args[0])})"
-
-    def _print_BooleanTrue(self, expr):
-        return "true"
-
-    def _print_BooleanFalse(self, expr):
-        return "false"
 
 
 # ------------------------------------------------------------------------------------------------------------ the source
